@@ -1,0 +1,72 @@
+import Domain
+import Hummingbird
+import Infra
+import Logging
+import PostgresNIO
+import Validators
+
+/// Handles the router needs; passed in, never global.
+struct RouterDependencies: Sendable {
+    let store: any AgentStore
+    let supervisor: TenantSupervisor
+    let catalog: ToolCatalogCache
+    let verifier: TokenVerifier
+    let database: DatabaseProbe
+    let bodyLimit: Int
+}
+
+func buildRouter(_ deps: RouterDependencies) -> Router<AppRequestContext> {
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: EnvelopeMiddleware())
+    HealthRoutes(database: deps.database, supervisor: deps.supervisor).register(on: router)
+    let v1 = router.group("v1").add(middleware: AuthMiddleware(verifier: deps.verifier, scope: .tenant))
+    AgentRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit).register(on: v1)
+    TenantRoutes(supervisor: deps.supervisor).register(on: v1)
+    let internalGroup = router.group("internal/v1").add(middleware: AuthMiddleware(verifier: deps.verifier, scope: .internal))
+    InternalRoutes(store: deps.store, supervisor: deps.supervisor, catalog: deps.catalog, bodyLimit: deps.bodyLimit)
+        .register(on: internalGroup)
+    return router
+}
+
+/// Wires Postgres, the change listener, the tenant supervisor and the router into one application.
+func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
+    try config.check()
+    let policy = try TierPolicyFile.load(path: config.tiersFile)
+    let seedTools = try ToolCatalogFile.load(path: config.toolsFile)
+    let client = PostgresClient(configuration: try .init(url: config.databaseURL), backgroundLogger: logger)
+    let store = PostgresAgentStore(client: client, defaultTier: config.defaultTier, timeout: config.databaseTimeout, logger: logger)
+    let catalog = ToolCatalogCache(store: store)
+    let supervisor = TenantSupervisor(
+        deps: TenantDependencies(store: store, validators: .builtin, policy: policy, catalog: catalog, cacheCapacity: config.cacheCapacity),
+        maxTenants: config.maxTenants, idleTimeout: config.tenantIdleTimeout, logger: logger
+    )
+    let listener = ChangeListener(
+        client: client, logger: logger,
+        onChange: { await supervisor.route($0) },
+        onListening: { await supervisor.setListening($0) }
+    )
+    let router = buildRouter(RouterDependencies(
+        store: store, supervisor: supervisor, catalog: catalog, verifier: await TokenVerifier(secret: config.jwtSecret),
+        database: DatabaseProbe(client: client), bodyLimit: config.bodyLimit
+    ))
+    var app = Application(
+        router: router,
+        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "agent-management"),
+        logger: logger
+    )
+    app.addServices(client, listener, supervisor)
+    app.beforeServerStarts {
+        try await Migrator(client: client, logger: logger).run()
+        try await store.seedToolCatalog(seedTools)
+    }
+    return app
+}
+
+func makeLogger(_ config: AppConfiguration) -> Logger {
+    var logger = switch config.logFormat {
+    case .json: Logger(label: "agent-management") { JSONLogHandler(label: $0) }
+    case .text: Logger(label: "agent-management")
+    }
+    logger.logLevel = config.logLevel
+    return logger
+}

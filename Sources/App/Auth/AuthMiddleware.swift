@@ -1,0 +1,46 @@
+import Domain
+import HTTPTypes
+import Hummingbird
+
+/// Verifies the bearer token and settles which tenant the request acts on.
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+
+    enum Scope: Sendable {
+        /// `/v1/*`: a user token's own tenant, or a service token's `X-Tenant-ID`.
+        case tenant
+        /// `/internal/*`: service tokens only.
+        case `internal`
+    }
+
+    let verifier: TokenVerifier
+    let scope: Scope
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization], header.count > 7, header.prefix(7).lowercased() == "bearer " else {
+            throw ServiceError(.missingToken, "Authentication required")
+        }
+        let claims = try await verifier.verify(String(header.dropFirst(7)))
+        let roles = Set(claims.roles.compactMap(Role.init(rawValue:)))
+        var identity = Identity(subject: claims.sub.value, roles: roles, tenantID: nil)
+        switch scope {
+        case .internal:
+            guard roles.contains(.service) else { throw ServiceError(.forbidden, "Only service tokens may call internal endpoints") }
+        case .tenant:
+            let named = request.headers[.tenantID].flatMap { $0.isEmpty ? nil : $0 }
+            if roles.contains(.service) {
+                guard let named else { throw ServiceError(.missingTenantHeader, "Service tokens must name the tenant in X-Tenant-ID") }
+                identity.tenantID = named
+            } else {
+                guard let own = claims.tenant_id, !own.isEmpty else { throw ServiceError(.invalidToken, "Token has no tenant_id") }
+                if let named, named != own { throw ServiceError(.tenantMismatch, "X-Tenant-ID differs from the token's tenant") }
+                identity.tenantID = own
+            }
+            guard !roles.isEmpty else { throw ServiceError(.forbidden, "Token has no known role") }
+        }
+        var context = context
+        context.identity = identity
+        if let tenant = identity.tenantID { context.logger[metadataKey: "tenant_id"] = .string(tenant) }
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,24 @@
+import Domain
+
+/// The verified caller of a request.
+struct Identity: Sendable {
+    var subject: String
+    var roles: Set<Role>
+    /// The tenant the request acts on; `nil` only on `/internal/*`.
+    var tenantID: TenantID?
+
+    func require(_ permission: Permission) throws {
+        guard permission.granted(by: roles) else {
+            throw ServiceError(.forbidden, "Role not allowed", details: ["roles": .array(roles.map { .string($0.rawValue) }.sorted { "\($0)" < "\($1)" })])
+        }
+    }
+}
+
+extension AppRequestContext {
+    /// The caller and its tenant, for routes behind the tenant-scoped `AuthMiddleware`.
+    func caller(_ permission: Permission) throws -> (Identity, TenantID) {
+        guard let identity, let tenant = identity.tenantID else { throw ServiceError(.missingToken, "Authentication required") }
+        try identity.require(permission)
+        return (identity, tenant)
+    }
+}

@@ -1,0 +1,18 @@
+import ArgumentParser
+import Hummingbird
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Migrate, then serve the HTTP API.")
+
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Listen address (AMS_HTTP_HOST).") var host: String?
+    @Option(help: "Listen port (AMS_HTTP_PORT).") var port: Int?
+
+    func run() async throws {
+        var config = try common.configuration()
+        if let host { config.host = host }
+        if let port { config.port = port }
+        let app = try await buildApplication(config, logger: makeLogger(config))
+        try await app.runService()
+    }
+}

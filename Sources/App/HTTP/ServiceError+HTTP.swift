@@ -1,0 +1,51 @@
+public import Domain
+import Foundation
+public import Hummingbird
+import HTTPTypes
+
+extension HTTPField.Name {
+    static let requestID = Self("X-Request-ID")!
+    static let tenantID = Self("X-Tenant-ID")!
+}
+
+/// The one place a `ServiceError` becomes the documented envelope.
+extension ServiceError: HTTPResponseError {
+    public var status: HTTPResponse.Status { .init(code: code.httpStatus) }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let requestID = (context as? AppRequestContext)?.requestID ?? request.headers[.requestID] ?? ""
+        return response(requestID: requestID)
+    }
+
+    func response(requestID: String) -> Response {
+        var w = JSONWriter(capacity: 256)
+        w.beginObject()
+        w.key("error")
+        w.beginObject()
+        w.field("code", code.rawValue)
+        w.field("message", message)
+        w.field("details", .object(details))
+        w.field("request_id", requestID)
+        w.field("timestamp", Agent.timestamp(Date()))
+        w.endObject()
+        w.endObject()
+        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+        switch code {
+        case .databaseUnavailable: headers[.retryAfter] = "1"
+        case .missingToken, .invalidToken, .expiredToken: headers[.wwwAuthenticate] = "Bearer"
+        default: break
+        }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: w.bytes)))
+    }
+
+    /// Framework errors (unknown route, body too large) in the same envelope.
+    static func from(_ error: HTTPError) -> ServiceError {
+        switch error.status {
+        case .notFound, .methodNotAllowed: ServiceError(.routeNotFound, "No such endpoint")
+        case .contentTooLarge: ServiceError(.bodyTooLarge, "Request body is too large")
+        case .unsupportedMediaType: ServiceError(.unsupportedMediaType, "Content type must be application/json")
+        case .badRequest: ServiceError(.malformedBody, error.body ?? "Bad request")
+        default: ServiceError(.internalError, "Internal error")
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import Domain
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// `/v1/agents`: CRUD, served through the tenant's actor.
+struct AgentRoutes: Sendable {
+    let supervisor: TenantSupervisor
+    let bodyLimit: Int
+
+    func register(on group: RouterGroup<AppRequestContext>) {
+        group.post("agents", use: create)
+        group.get("agents", use: list)
+        group.get("agents/:id", use: get)
+        group.patch("agents/:id", use: patch)
+        group.delete("agents/:id", use: delete)
+        group.post("validations", use: validate)
+    }
+
+    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (identity, tenant) = try context.caller(.write)
+        var request = request
+        let config = try AgentConfig(json: try await request.json(limit: bodyLimit))
+        if config.status == .active { try identity.require(.admin) }
+        let created = try await supervisor.tenant(tenant).create(config, by: identity)
+        return .json(created.body, status: .created, headers: [
+            .location: "/v1/agents/\(created.agent.id.uuidString.lowercased())", .eTag: created.etag,
+        ])
+    }
+
+    @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (_, tenant) = try context.caller(.read)
+        let cached = try await supervisor.tenant(tenant).agent(try Self.agentID(context))
+        if let tags = request.headers[.ifNoneMatch], Self.matches(tags, cached.etag) {
+            return Response(status: .notModified, headers: [.eTag: cached.etag])
+        }
+        return .json(cached.body, headers: [.eTag: cached.etag])
+    }
+
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (_, tenant) = try context.caller(.read)
+        let query = try Self.query(request.uri.queryParameters)
+        let page = try await supervisor.tenant(tenant).agents(query)
+        var w = JSONWriter(capacity: 1024 * (page.items.count + 1))
+        w.beginObject()
+        w.key("items")
+        w.beginArray()
+        for agent in page.items { agent.write(to: &w) }
+        w.endArray()
+        w.field("next_cursor", page.next.map(Cursor.encode))
+        w.endObject()
+        return .json(ByteBuffer(bytes: w.bytes))
+    }
+
+    @Sendable func patch(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (identity, tenant) = try context.caller(.write)
+        let id = try Self.agentID(context)
+        var request = request
+        let patch = try await request.json(limit: bodyLimit, mergePatch: true)
+        let updated = try await supervisor.tenant(tenant).patch(id, with: patch, by: identity)
+        return .json(updated.body, headers: [.eTag: updated.etag])
+    }
+
+    @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (_, tenant) = try context.caller(.admin)
+        try await supervisor.tenant(tenant).delete(try Self.agentID(context))
+        return Response(status: .noContent)
+    }
+
+    @Sendable func validate(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (_, tenant) = try context.caller(.read)
+        var request = request
+        let config = try AgentConfig(json: try await request.json(limit: bodyLimit))
+        let report = try await supervisor.tenant(tenant).dryRun(config)
+        return .json(.object(["valid": .bool(report.errors.isEmpty), "issues": .array(report.issues.map(\.json))]))
+    }
+
+    /// A malformed id is answered exactly like a missing agent.
+    static func agentID(_ context: AppRequestContext) throws -> UUID {
+        guard let raw = context.parameters.get("id"), let id = UUID(uuidString: raw) else { throw ServiceError.agentNotFound() }
+        return id
+    }
+
+    static func matches(_ ifNoneMatch: String, _ etag: String) -> Bool {
+        ifNoneMatch.split(separator: ",").contains { tag in
+            let t = tag.trimmingCharacters(in: .whitespaces)
+            return t == "*" || t == etag || t == "W/" + etag
+        }
+    }
+
+    static func query(_ params: Parameters) throws -> AgentQuery {
+        var q = AgentQuery()
+        if let raw = params.get("limit") {
+            guard let limit = Int(raw), (1...200).contains(limit) else {
+                throw ServiceError.malformed("limit must be a whole number from 1 to 200", field: "limit")
+            }
+            q.limit = limit
+        }
+        if let raw = params.get("cursor"), !raw.isEmpty {
+            guard let position = Cursor.decode(raw) else { throw ServiceError.malformed("cursor is not one this service issued", field: "cursor") }
+            q.after = position
+        }
+        q.status = params.get("status").map(AgentStatus.init(rawValue:))
+        q.type = params.get("type").map(AgentType.init(rawValue:))
+        q.tag = params.get("tag")
+        q.text = params.get("q").flatMap { $0.isEmpty ? nil : $0 }
+        return q
+    }
+}
+
+/// Opaque list cursors: the keyset position, base64url-encoded with a format prefix.
+enum Cursor {
+    static func encode(_ position: Int64) -> String {
+        Data("v1:\(position)".utf8).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    static func decode(_ cursor: String) -> Int64? {
+        var base64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        guard let data = Data(base64Encoded: base64), let text = String(data: data, encoding: .utf8), text.hasPrefix("v1:") else { return nil }
+        return Int64(text.dropFirst(3)).flatMap { $0 > 0 ? $0 : nil }
+    }
+}

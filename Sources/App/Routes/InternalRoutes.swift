@@ -1,0 +1,54 @@
+import Domain
+import Hummingbird
+
+/// `/internal/v1/*`: platform services manage tenants' tiers and the tool catalog.
+struct InternalRoutes: Sendable {
+    let store: any AgentStore
+    let supervisor: TenantSupervisor
+    let catalog: ToolCatalogCache
+    let bodyLimit: Int
+
+    func register(on group: RouterGroup<AppRequestContext>) {
+        group.put("tenants/:tenant_id", use: setTier)
+        group.put("tools", use: replaceTools)
+        group.get("tools", use: tools)
+    }
+
+    @Sendable func setTier(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let tenant = context.parameters.get("tenant_id"), !tenant.isEmpty, tenant.utf8.count <= 200 else {
+            throw ServiceError.malformed("tenant_id is required", field: "tenant_id")
+        }
+        var request = request
+        let body = try ObjectReader(try await request.json(limit: bodyLimit), at: "", allowed: ["tier"])
+        let raw = try body.string("tier") ?? ""
+        guard let tier = Tier(rawValue: raw) else {
+            throw ServiceError.validationFailed([.error(.invalidValue, "/tier",
+                "tier '\(raw)' is not one of \(Tier.allCases.map(\.rawValue).joined(separator: ", "))")])
+        }
+        _ = try await store.setTier(tier, for: tenant)
+        let actor = await supervisor.tenant(tenant)
+        await actor.apply(ChangeNotification(kind: .tenant, tenantID: tenant))
+        return .json(try await TenantRoutes.describe(actor))
+    }
+
+    @Sendable func replaceTools(_ request: Request, context: AppRequestContext) async throws -> Response {
+        var request = request
+        guard case .array(let items) = try await request.json(limit: bodyLimit) else {
+            throw ServiceError.malformed("Body must be a JSON array of tools")
+        }
+        var tools: [ToolDefinition] = []
+        var seen = Set<String>()
+        for (i, item) in items.enumerated() {
+            let tool = try ToolDefinition(json: item, at: "/\(i)")
+            guard seen.insert(tool.id).inserted else { throw ServiceError.malformed("Tool '\(tool.id)' is listed twice", field: "/\(i)/id") }
+            tools.append(tool)
+        }
+        try await store.replaceToolCatalog(tools)
+        await catalog.invalidate()
+        return .json(.array(tools.map(\.json)))
+    }
+
+    @Sendable func tools(_ request: Request, context: AppRequestContext) async throws -> Response {
+        .json(.array(try await catalog.current().tools.map(\.json)))
+    }
+}

@@ -1,0 +1,5 @@
+import Foundation
+
+enum ProcessInfoEnvironment {
+    static var current: [String: String] { ProcessInfo.processInfo.environment }
+}

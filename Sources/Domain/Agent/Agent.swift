@@ -1,0 +1,31 @@
+public import Foundation
+
+public typealias TenantID = String
+
+/// A stored agent: its configuration plus what the service assigns.
+public struct Agent: Sendable, Hashable, Identifiable {
+    public var id: UUID
+    public var tenantID: TenantID
+    public var version: Int
+    public var config: AgentConfig
+    public var validation: ValidationReport
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var createdBy: String
+    public var updatedBy: String
+
+    public init(
+        id: UUID, tenantID: TenantID, version: Int, config: AgentConfig, validation: ValidationReport,
+        createdAt: Date, updatedAt: Date, createdBy: String, updatedBy: String
+    ) {
+        self.id = id
+        self.tenantID = tenantID
+        self.version = version
+        self.config = config
+        self.validation = validation
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.createdBy = createdBy
+        self.updatedBy = updatedBy
+    }
+}

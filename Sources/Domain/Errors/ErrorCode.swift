@@ -1,0 +1,33 @@
+/// The service's error catalog: every failure a client can see has one of these codes.
+public enum ErrorCode: String, Sendable, CaseIterable {
+    case validationFailed = "AMS-100"
+    case nameConflict = "AMS-102"
+    case malformedBody = "AMS-109"
+    case bodyTooLarge = "AMS-110"
+    case unsupportedMediaType = "AMS-111"
+    case missingToken = "AMS-201"
+    case invalidToken = "AMS-202"
+    case expiredToken = "AMS-203"
+    case forbidden = "AMS-204"
+    case missingTenantHeader = "AMS-205"
+    case tenantMismatch = "AMS-206"
+    case quotaReached = "AMS-207"
+    case routeNotFound = "AMS-300"
+    case agentNotFound = "AMS-301"
+    case internalError = "AMS-501"
+    case databaseUnavailable = "AMS-502"
+
+    public var httpStatus: Int {
+        switch self {
+        case .validationFailed, .malformedBody, .missingTenantHeader: 400
+        case .missingToken, .invalidToken, .expiredToken: 401
+        case .forbidden, .tenantMismatch, .quotaReached: 403
+        case .routeNotFound, .agentNotFound: 404
+        case .nameConflict: 409
+        case .bodyTooLarge: 413
+        case .unsupportedMediaType: 415
+        case .internalError: 500
+        case .databaseUnavailable: 503
+        }
+    }
+}

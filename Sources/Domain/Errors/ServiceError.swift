@@ -1,0 +1,34 @@
+/// A failure with a catalog code and a message safe to show a client; `details` carries structured
+/// context (the validation issues, the field at fault) and never internals.
+public struct ServiceError: Error, Sendable, Equatable {
+    public var code: ErrorCode
+    public var message: String
+    public var details: [String: JSONValue]
+
+    public init(_ code: ErrorCode, _ message: String, details: [String: JSONValue] = [:]) {
+        self.code = code
+        self.message = message
+        self.details = details
+    }
+
+    public static func agentNotFound() -> ServiceError { .init(.agentNotFound, "Agent not found") }
+
+    public static func malformed(_ message: String, field: String? = nil) -> ServiceError {
+        .init(.malformedBody, message, details: field.map { ["field": .string($0)] } ?? [:])
+    }
+
+    public static func validationFailed(_ issues: [ValidationIssue]) -> ServiceError {
+        .init(.validationFailed, "Validation failed", details: ["issues": .array(issues.map(\.json))])
+    }
+
+    public static func nameConflict(_ name: String) -> ServiceError {
+        .init(.nameConflict, "An agent with this name already exists", details: ["name": .string(name)])
+    }
+
+    public static func quotaReached(tier: Tier, limit: Int) -> ServiceError {
+        .init(.quotaReached, "The tier's agent quota is reached",
+              details: ["tier": .string(tier.rawValue), "max_agents": .int(limit)])
+    }
+
+    public static let databaseUnavailable = ServiceError(.databaseUnavailable, "Database unavailable, retry later")
+}

@@ -1,0 +1,96 @@
+public import Foundation
+
+/// Persistence of tenants, agents and the tool catalog. Every tenant-scoped call sees only that
+/// tenant's rows; implementations enforce it in the database, not only in queries.
+public protocol AgentStore: Sendable {
+    /// The tenant, created with the default tier when first seen.
+    func tenant(_ id: TenantID) async throws -> Tenant
+    func setTier(_ tier: Tier, for tenant: TenantID) async throws -> Tenant
+    func agent(_ id: UUID, tenant: TenantID) async throws -> Agent?
+    func agents(tenant: TenantID, query: AgentQuery) async throws -> AgentPage
+    func countAgents(tenant: TenantID) async throws -> Int
+    /// Inserts unless the tenant's quota (for the tier read under lock) is reached or the name is taken.
+    func insert(_ agent: Agent, quota: @escaping @Sendable (Tier) -> Int) async throws -> Agent
+    /// Locks the agent, lets `change` compute the next state (`nil`: nothing changed) and stores it.
+    func update(_ id: UUID, tenant: TenantID, _ change: @escaping @Sendable (Agent) async throws -> Agent?) async throws -> AgentWrite
+    /// `false` when there was no live agent to delete.
+    func delete(_ id: UUID, tenant: TenantID) async throws -> Bool
+    func toolCatalog() async throws -> [ToolDefinition]
+    func replaceToolCatalog(_ tools: [ToolDefinition]) async throws
+}
+
+public enum AgentWrite: Sendable {
+    case unchanged(Agent)
+    case updated(Agent)
+
+    public var agent: Agent {
+        switch self {
+        case .unchanged(let a), .updated(let a): a
+        }
+    }
+}
+
+public struct AgentQuery: Sendable, Hashable {
+    public var limit: Int
+    /// Keyset position: rows strictly older than this one.
+    public var after: Int64?
+    public var status: AgentStatus?
+    public var type: AgentType?
+    public var tag: String?
+    public var text: String?
+
+    public init(limit: Int = 50, after: Int64? = nil, status: AgentStatus? = nil, type: AgentType? = nil, tag: String? = nil, text: String? = nil) {
+        self.limit = limit
+        self.after = after
+        self.status = status
+        self.type = type
+        self.tag = tag
+        self.text = text
+    }
+}
+
+public struct AgentPage: Sendable {
+    public var items: [Agent]
+    public var next: Int64?
+
+    public init(items: [Agent], next: Int64?) {
+        self.items = items
+        self.next = next
+    }
+}
+
+/// What replicas tell each other through `NOTIFY agent_management_changes`.
+public struct ChangeNotification: Sendable, Hashable {
+    public enum Kind: String, Sendable { case agent, tenant, tools }
+
+    public var kind: Kind
+    public var tenantID: TenantID?
+    public var agentID: UUID?
+    public var version: Int?
+    public var deleted: Bool
+
+    public init(kind: Kind, tenantID: TenantID? = nil, agentID: UUID? = nil, version: Int? = nil, deleted: Bool = false) {
+        self.kind = kind
+        self.tenantID = tenantID
+        self.agentID = agentID
+        self.version = version
+        self.deleted = deleted
+    }
+
+    public var payload: String {
+        var o: [String: JSONValue] = ["kind": .string(kind.rawValue)]
+        if let tenantID { o["tenant_id"] = .string(tenantID) }
+        if let agentID { o["agent_id"] = .string(agentID.uuidString.lowercased()) }
+        if let version { o["version"] = .int(version) }
+        if deleted { o["deleted"] = .bool(true) }
+        return String(decoding: JSONValue.object(o).encoded, as: UTF8.self)
+    }
+
+    public init?(payload: String) {
+        guard let json = JSONValue.parse(Array(payload.utf8)), let kind = json["kind"]?.stringValue.flatMap(Kind.init) else { return nil }
+        self.init(
+            kind: kind, tenantID: json["tenant_id"]?.stringValue, agentID: json["agent_id"]?.stringValue.flatMap(UUID.init(uuidString:)),
+            version: json["version"]?.numberValue.map { Int($0) }, deleted: json["deleted"] == .bool(true)
+        )
+    }
+}

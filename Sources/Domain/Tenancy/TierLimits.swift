@@ -1,0 +1,54 @@
+/// What one tier allows; loaded from the tier policy file.
+public struct TierLimits: Sendable, Hashable {
+    public enum Models: Sendable, Hashable {
+        case all
+        case only(Set<String>)
+
+        public func allows(_ model: String) -> Bool {
+            switch self {
+            case .all: true
+            case .only(let set): set.contains(model)
+            }
+        }
+    }
+
+    public var maxAgents: Int
+    public var maxToolsPerAgent: Int
+    public var maxCollectionsPerAgent: Int
+    public var customPrompts: Bool
+    public var allowedTypes: Set<AgentType>
+    public var allowedModels: Models
+    public var maxPromptChars: Int
+    public var maxTokens: Int
+
+    public init(
+        maxAgents: Int, maxToolsPerAgent: Int, maxCollectionsPerAgent: Int, customPrompts: Bool,
+        allowedTypes: Set<AgentType>, allowedModels: Models, maxPromptChars: Int, maxTokens: Int
+    ) {
+        self.maxAgents = maxAgents
+        self.maxToolsPerAgent = maxToolsPerAgent
+        self.maxCollectionsPerAgent = maxCollectionsPerAgent
+        self.customPrompts = customPrompts
+        self.allowedTypes = allowedTypes
+        self.allowedModels = allowedModels
+        self.maxPromptChars = maxPromptChars
+        self.maxTokens = maxTokens
+    }
+
+    public var json: JSONValue {
+        let models: JSONValue = switch allowedModels {
+        case .all: .string("all")
+        case .only(let set): .array(set.sorted().map(JSONValue.string))
+        }
+        return .object([
+            "max_agents": .int(maxAgents),
+            "max_tools_per_agent": .int(maxToolsPerAgent),
+            "max_collections_per_agent": .int(maxCollectionsPerAgent),
+            "custom_prompts": .bool(customPrompts),
+            "allowed_types": .array(AgentType.known.filter(allowedTypes.contains).map { .string($0.rawValue) }),
+            "allowed_models": models,
+            "max_prompt_chars": .int(maxPromptChars),
+            "max_tokens": .int(maxTokens),
+        ])
+    }
+}

@@ -1,0 +1,54 @@
+public import Domain
+public import Logging
+public import PostgresNIO
+public import ServiceLifecycle
+
+/// LISTENs on `agent_management_changes` and hands every change to `onChange`. LISTEN lives on
+/// one connection and ends when it drops, so the loop reconnects with backoff; `onListening(false)`
+/// on a drop and `onListening(true)` once LISTEN is back tell the caches when they cannot be trusted.
+public struct ChangeListener: Service {
+    let client: PostgresClient
+    let logger: Logger
+    let onChange: @Sendable (ChangeNotification) async -> Void
+    let onListening: @Sendable (Bool) async -> Void
+
+    public init(
+        client: PostgresClient, logger: Logger,
+        onChange: @escaping @Sendable (ChangeNotification) async -> Void,
+        onListening: @escaping @Sendable (Bool) async -> Void
+    ) {
+        self.client = client
+        self.logger = logger
+        self.onChange = onChange
+        self.onListening = onListening
+    }
+
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            var backoff = Duration.milliseconds(100)
+            while !Task.isCancelled {
+                do {
+                    try await client.withConnection { conn in
+                        try await conn.listen(on: PostgresAgentStore.channel) { notifications in
+                            logger.info("listening for changes")
+                            backoff = .milliseconds(100)
+                            await onListening(true)
+                            for try await notification in notifications {
+                                if let change = ChangeNotification(payload: notification.payload) {
+                                    await onChange(change)
+                                }
+                            }
+                        }
+                    }
+                } catch is CancellationError {
+                    break
+                } catch {
+                    logger.warning("change listener lost its connection", metadata: ["error": "\(String(reflecting: error))"])
+                }
+                await onListening(false)
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(5))
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+public import Logging
+public import PostgresNIO
+
+/// Applies pending migrations under an advisory lock, so replicas starting together take turns.
+public struct Migrator: Sendable {
+    /// Arbitrary but fixed: "AMS1" as an integer.
+    static let lockKey: Int64 = 0x414D_5331
+
+    let client: PostgresClient
+    let migrations: [Migration]
+    let logger: Logger
+
+    public init(client: PostgresClient, migrations: [Migration] = Migration.all, logger: Logger) {
+        self.client = client
+        self.migrations = migrations
+        self.logger = logger
+    }
+
+    /// Returns the versions it applied.
+    @discardableResult
+    public func run() async throws -> [Int] {
+        try await client.withConnection { conn in
+            try await conn.query("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
+            do {
+                let applied = try await apply(on: conn)
+                try await conn.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+                return applied
+            } catch {
+                _ = try? await conn.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+                throw error
+            }
+        }
+    }
+
+    private func apply(on conn: PostgresConnection) async throws -> [Int] {
+        try await conn.query("""
+            CREATE TABLE IF NOT EXISTS schema_migrations (
+                version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
+            """, logger: logger)
+        var done = Set<Int>()
+        for try await version in try await conn.query("SELECT version FROM schema_migrations", logger: logger).decode(Int.self) {
+            done.insert(version)
+        }
+        var applied: [Int] = []
+        for migration in migrations.sorted(by: { $0.version < $1.version }) where !done.contains(migration.version) {
+            try await conn.withTransaction(logger: logger) { tx in
+                for statement in migration.statements {
+                    try await tx.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await tx.query("INSERT INTO schema_migrations (version, name) VALUES (\(migration.version), \(migration.name))", logger: logger)
+            }
+            logger.info("migration applied", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
+            applied.append(migration.version)
+        }
+        return applied
+    }
+}

@@ -1,0 +1,82 @@
+# Shared by dev.sh and test.sh: install what is missing, run a project-local PostgreSQL.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LOCAL="$ROOT/.local"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else die "run as root or install sudo"; fi
+}
+
+# Debian packages the service and its tests need; installed only when missing.
+ensure_packages() {
+  local missing=()
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+  command -v psql >/dev/null || missing+=(postgresql-client)
+  command -v curl >/dev/null || missing+=(curl)
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  command -v swift >/dev/null || die "the Swift 6 toolchain is required (swift not on PATH)"
+}
+
+pg_bin() { ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1; }
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+free_port() {
+  local port
+  for _ in $(seq 1 200); do
+    port=$(( 20000 + RANDOM % 40000 ))
+    port_in_use "$port" || { echo "$port"; return; }
+  done
+  die "no free port found"
+}
+
+# Runs a command as the postgres OS user (initdb refuses root).
+as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# start_postgres NAME: a cluster under .local/NAME on a free loopback port, with role and database
+# "ams" (an ordinary owner, not a superuser, so Row-Level Security applies). Prints the database URL.
+start_postgres() {
+  local name="$1" dir="$LOCAL/$1" bin port
+  bin="$(pg_bin)"
+  mkdir -p "$dir"
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres:postgres "$dir"
+    runuser -u postgres -- test -x "$dir" || die "the postgres user cannot reach $dir; clone the repo somewhere it can (not under /root)"
+  fi
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    log "initialising PostgreSQL in $dir/data"
+    as_pg "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 >/dev/null
+  fi
+  if as_pg "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+    port="$(cat "$dir/port")"
+  else
+    port="$(free_port)"
+    echo "$port" > "$dir/port"
+    log "starting PostgreSQL on 127.0.0.1:$port"
+    as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=200 -c fsync=on" start >/dev/null
+  fi
+  local psql=(psql -h 127.0.0.1 -p "$port" -U postgres -v ON_ERROR_STOP=1 -qtA)
+  if [ "$("${psql[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname = 'ams'")" != "1" ]; then
+    "${psql[@]}" -c "CREATE ROLE ams LOGIN PASSWORD 'ams' NOSUPERUSER NOBYPASSRLS" >/dev/null
+  fi
+  if [ "$("${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname = 'ams'")" != "1" ]; then
+    "${psql[@]}" -c "CREATE DATABASE ams OWNER ams" >/dev/null
+  fi
+  echo "postgres://ams:ams@127.0.0.1:$port/ams"
+}
+
+stop_postgres() {
+  local dir="$LOCAL/$1"
+  [ -f "$dir/data/PG_VERSION" ] && as_pg "$(pg_bin)/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every test against a real PostgreSQL under .local/test on a free port: the Swift tests,
+# then a smoke test of the real executable over a socket.
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+ensure_packages
+export AMS_TEST_DATABASE_URL="$(start_postgres test)"
+log "database: $AMS_TEST_DATABASE_URL"
+
+log "building"
+swift build --build-tests
+bash scripts/smoke.sh "$(swift build --show-bin-path)/agent-management"
+
+log "swift test"
+swift test --skip-build
