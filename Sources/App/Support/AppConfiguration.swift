@@ -55,7 +55,7 @@ struct AppConfiguration: Sendable {
 
     /// Refuses to start without what the service cannot run safely without.
     func check() throws {
-        guard jwtSecret.utf8.count >= 16 else { throw ConfigurationError("AMS_JWT_SECRET must be set (16 bytes or more)") }
+        guard jwtSecret.utf8.count >= 32 else { throw ConfigurationError("AMS_JWT_SECRET must be set (32 bytes or more, as HS256 needs)") }
         guard (0...65535).contains(port) else { throw ConfigurationError("AMS_HTTP_PORT must be 0–65535") }
         guard maxTenants > 0, cacheCapacity > 0, bodyLimit > 0 else {
             throw ConfigurationError("AMS_MAX_TENANTS, AMS_CACHE_CAPACITY and AMS_MAX_BODY_BYTES must be positive")

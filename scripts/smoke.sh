@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Smoke test of the real executable over a real socket: serve, then create, read, and fail properly.
+# Usage: smoke.sh PATH_TO_BINARY (AMS_TEST_DATABASE_URL must be set).
+source "$(dirname "$0")/lib.sh"
+BIN="$1"
+PORT="$(free_port)"
+export AMS_DATABASE_URL="$AMS_TEST_DATABASE_URL" AMS_JWT_SECRET="smoke-test-secret-0123456789abcdefghijklmnop" AMS_HTTP_PORT="$PORT"
+LOGFILE="$LOCAL/smoke.log"
+"$BIN" serve > "$LOGFILE" 2>&1 &
+PID=$!
+trap 'kill $PID 2>/dev/null || true' EXIT
+
+for _ in $(seq 1 100); do
+  curl -sf "localhost:$PORT/health" >/dev/null && break
+  sleep 0.2
+done
+
+passed=0 failed=0
+check() {
+  local name="$1" want="$2" got="$3"
+  if [ "$got" = "$want" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $name: want $want, got $got" >&2; fi
+}
+
+TENANT="smoke-$RANDOM$RANDOM"
+TOKEN="$("$BIN" token --tenant "$TENANT" --role admin --ttl 5m)"
+AUTH=(-H "Authorization: Bearer $TOKEN")
+check "health" 200 "$(curl -s -o /dev/null -w '%{http_code}' "localhost:$PORT/health")"
+check "ready" 200 "$(curl -s -o /dev/null -w '%{http_code}' "localhost:$PORT/health/ready")"
+BODY="$(curl -s -D "$LOCAL/smoke.headers" "${AUTH[@]}" -H 'Content-Type: application/json' \
+  -d '{"name":"Smoke","llm_config":{"model":"gpt-4o-mini"},"tools":["search"]}' "localhost:$PORT/v1/agents")"
+check "create status" 201 "$(awk 'NR==1{print $2}' "$LOCAL/smoke.headers")"
+ID="$(printf '%s' "$BODY" | sed -n 's/^{"id":"\([0-9a-f-]*\)".*/\1/p')"
+check "get" 200 "$(curl -s -o /dev/null -w '%{http_code}' "${AUTH[@]}" "localhost:$PORT/v1/agents/$ID")"
+check "not modified" 304 "$(curl -s -o /dev/null -w '%{http_code}' "${AUTH[@]}" -H 'If-None-Match: "1"' "localhost:$PORT/v1/agents/$ID")"
+check "no token" AMS-201 "$(curl -s "localhost:$PORT/v1/agents" | sed -n 's/.*"code":"\(AMS-[0-9]*\)".*/\1/p')"
+check "missing agent" AMS-301 "$(curl -s "${AUTH[@]}" "localhost:$PORT/v1/agents/00000000-0000-0000-0000-000000000000" | sed -n 's/.*"code":"\(AMS-[0-9]*\)".*/\1/p')"
+check "delete" 204 "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "${AUTH[@]}" "localhost:$PORT/v1/agents/$ID")"
+
+echo "smoke: $passed passed, $failed failed"
+if [ "$failed" -ne 0 ]; then
+  echo "--- server log ---" >&2; tail -n 50 "$LOGFILE" >&2
+  exit 1
+fi
