@@ -1,0 +1,35 @@
+import Domain
+import Testing
+
+@Suite struct JSONValueTests {
+    func json(_ text: String) throws -> JSONValue { try #require(JSONValue.parse(Array(text.utf8))) }
+
+    @Test func mergePatchFollowsRFC7396() throws {
+        let target = try json(#"{"a":"b","c":{"d":"e","f":"g"},"keep":[1,2]}"#)
+        let patch = try json(#"{"a":"z","c":{"f":null},"new":true}"#)
+        #expect(target.merging(patch: patch) == (try json(#"{"a":"z","c":{"d":"e"},"keep":[1,2],"new":true}"#)))
+        #expect(target.merging(patch: try json(#"{"keep":[3]}"#))["keep"] == .array([.int(3)]))
+        #expect(target.merging(patch: try json("[1]")) == .array([.int(1)]))
+    }
+
+    @Test func pointerResolvesObjectsArraysAndEscapes() throws {
+        let doc = try json(#"{"llm_config":{"temperature":0.5},"tools":[{"id":"x"}],"a/b":{"m~n":1}}"#)
+        #expect(doc.resolve(pointer: "/llm_config/temperature") == .double(0.5))
+        #expect(doc.resolve(pointer: "/tools/0/id") == .string("x"))
+        #expect(doc.resolve(pointer: "/a~1b/m~0n") == .int(1))
+        #expect(doc.resolve(pointer: "/tools/1") == nil)
+        #expect(doc.resolve(pointer: "") == doc)
+        #expect(doc.resolve(pointer: "nope") == nil)
+    }
+
+    @Test func writerEscapesAndSortsKeys() throws {
+        let value = JSONValue.object(["b": .string("q\"\\\n\u{01}"), "a": .array([.null, .bool(true), .double(1.5), .int(-3)])])
+        let text = String(decoding: value.encoded, as: UTF8.self)
+        #expect(text == #"{"a":[null,true,1.5,-3],"b":"q\"\\\n\u0001"}"#)
+        #expect(JSONValue.parse(value.encoded) == value)
+    }
+
+    @Test func notJSONIsNil() {
+        #expect(JSONValue.parse(Array("{nope".utf8)) == nil)
+    }
+}
