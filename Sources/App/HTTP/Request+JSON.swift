@@ -1,6 +1,7 @@
 import Domain
 import HTTPTypes
 import Hummingbird
+import NIOCore
 
 extension Request {
     /// Reads a JSON body within `limit` bytes: AMS-111 for another content type, AMS-110 when too
@@ -13,7 +14,7 @@ extension Request {
         let buffer: ByteBuffer
         do {
             buffer = try await collectBody(upTo: limit)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
+        } catch is NIOTooManyBytesError {
             throw ServiceError(.bodyTooLarge, "Request body is over \(limit) bytes", details: ["limit": .int(limit)])
         }
         guard let json = JSONValue.parse(buffer.readableBytesView) else {

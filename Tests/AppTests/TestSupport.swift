@@ -1,0 +1,101 @@
+@testable import App
+import Domain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Testing
+
+/// Builds the real application against the test database that `scripts/test.sh` provisions.
+enum TestSupport {
+    static let secret = "test-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    static func databaseURL() throws -> String {
+        guard let url = ProcessInfo.processInfo.environment["AMS_TEST_DATABASE_URL"], !url.isEmpty else {
+            throw ConfigurationMissing()
+        }
+        return url
+    }
+
+    struct ConfigurationMissing: Error, CustomStringConvertible {
+        var description: String { "AMS_TEST_DATABASE_URL is not set: run the tests with scripts/test.sh" }
+    }
+
+    static func configuration(databaseURL: String? = nil) throws -> AppConfiguration {
+        var config = AppConfiguration()
+        config.databaseURL = try databaseURL ?? Self.databaseURL()
+        config.jwtSecret = secret
+        config.port = 0
+        config.tiersFile = root + "/config/tiers.yaml"
+        config.toolsFile = root + "/config/tools.yaml"
+        config.logLevel = .warning
+        return config
+    }
+
+    static func app(databaseURL: String? = nil) async throws -> some ApplicationProtocol {
+        let config = try configuration(databaseURL: databaseURL)
+        return try await buildApplication(config, logger: makeLogger(config))
+    }
+
+    static func token(tenant: String?, roles: [Role] = [.admin], subject: String = "user-1", ttl: Duration = .seconds(600)) async throws -> String {
+        try await TokenVerifier(secret: secret).sign(subject: subject, tenant: tenant, roles: roles, ttl: ttl)
+    }
+
+    static func tenant() -> String { "t-" + UUID().uuidString.lowercased() }
+}
+
+/// A caller bound to one tenant and role set, so tests read like the API.
+struct Caller {
+    let client: any TestClientProtocol
+    let token: String?
+    var extraHeaders: HTTPFields = [:]
+
+    static func make(_ client: any TestClientProtocol, tenant: String?, roles: [Role] = [.admin], subject: String = "user-1") async throws -> Caller {
+        Caller(client: client, token: try await TestSupport.token(tenant: tenant, roles: roles, subject: subject))
+    }
+
+    @discardableResult
+    func send(_ method: HTTPRequest.Method, _ uri: String, json: String? = nil, headers: HTTPFields = [:]) async throws -> TestResponse {
+        var all = extraHeaders
+        if let token { all[.authorization] = "Bearer \(token)" }
+        if json != nil { all[.contentType] = "application/json" }
+        for field in headers { all[field.name] = field.value }
+        return try await client.execute(uri: uri, method: method, headers: all, body: json.map { ByteBuffer(string: $0) })
+    }
+
+    /// Creates an agent and returns its JSON.
+    func create(_ name: String, _ extra: String = "") async throws -> JSONValue {
+        let body = #"{"name":"\#(name)","llm_config":{"model":"gpt-4o-mini"}\#(extra.isEmpty ? "" : "," + extra)}"#
+        let response = try await send(.post, "/v1/agents", json: body)
+        try #require(response.status == .created, "create failed: \(String(buffer: response.body))")
+        return try response.json()
+    }
+}
+
+extension TestResponse {
+    func json() throws -> JSONValue {
+        try #require(JSONValue.parse(Array(body.readableBytesView)), "not JSON: \(String(buffer: body))")
+    }
+
+    /// The AMS error code of an error response.
+    var errorCode: String? {
+        JSONValue.parse(Array(body.readableBytesView))?["error"]?["code"]?.stringValue
+    }
+}
+
+extension JSONValue {
+    var id: String { self["id"]?.stringValue ?? "" }
+    var int: Int? { numberValue.map { Int($0) } }
+}
+
+/// Polls until `check` holds or `seconds` pass; for effects that cross replicas asynchronously.
+func eventually(_ seconds: Double = 10, _ check: () async throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    while ContinuousClock.now < deadline {
+        if try await check() { return true }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    return try await check()
+}
