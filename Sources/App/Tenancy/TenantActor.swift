@@ -48,8 +48,13 @@ actor TenantActor {
 
     // MARK: Writes
 
+    /// The quota is judged first (a full tenant need not fix its body), and again under lock on insert.
     func create(_ config: AgentConfig, by identity: Identity) async throws -> CachedAgent {
-        let report = await deps.validators.validate(config, context: try await validationContext())
+        let context = try await validationContext()
+        if try await deps.store.countAgents(tenant: tenantID) >= context.limits.maxAgents {
+            throw ServiceError.quotaReached(tier: context.tenant.tier, limit: context.limits.maxAgents)
+        }
+        let report = await deps.validators.validate(config, context: context)
         guard report.errors.isEmpty else { throw ServiceError.validationFailed(report.issues) }
         let now = Date()
         let agent = Agent(id: .v7(now: now), tenantID: tenantID, version: 1, config: config, validation: report,

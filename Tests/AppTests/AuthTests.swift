@@ -1,0 +1,99 @@
+@testable import App
+import Domain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+@Suite struct AuthTests {
+    @Test func tokensAreCheckedWithTheDocumentedCodes() async throws {
+        try await TestSupport.app().test(.router) { client in
+            let tenant = TestSupport.tenant()
+            let none = try await client.execute(uri: "/v1/agents", method: .get)
+            #expect(none.status == .unauthorized && none.errorCode == "AMS-201")
+            #expect(none.headers[.wwwAuthenticate] == "Bearer")
+
+            let garbage = try await Caller(client: client, token: "not.a.jwt").send(.get, "/v1/agents")
+            #expect(garbage.status == .unauthorized && garbage.errorCode == "AMS-202")
+
+            let forged = try await TokenVerifier(secret: String(repeating: "z", count: 40))
+                .sign(subject: "x", tenant: tenant, roles: [.admin], ttl: .seconds(60))
+            #expect(try await Caller(client: client, token: forged).send(.get, "/v1/agents").errorCode == "AMS-202")
+
+            let expired = try await TestSupport.token(tenant: tenant, ttl: .seconds(-60))
+            let late = try await Caller(client: client, token: expired).send(.get, "/v1/agents")
+            #expect(late.status == .unauthorized && late.errorCode == "AMS-203")
+        }
+    }
+
+    @Test func rolesGateReadsWritesAndAdminActions() async throws {
+        try await TestSupport.app().test(.router) { client in
+            let tenant = TestSupport.tenant()
+            let viewer = try await Caller.make(client, tenant: tenant, roles: [.viewer])
+            let editor = try await Caller.make(client, tenant: tenant, roles: [.editor])
+            #expect(try await viewer.send(.get, "/v1/agents").status == .ok)
+            let refused = try await viewer.send(.post, "/v1/agents", json: #"{"name":"A","llm_config":{"model":"gpt-4o-mini"}}"#)
+            #expect(refused.status == .forbidden && refused.errorCode == "AMS-204")
+            let active = try await editor.send(.post, "/v1/agents", json: #"{"name":"A","status":"active","llm_config":{"model":"gpt-4o-mini"}}"#)
+            #expect(active.errorCode == "AMS-204")
+            _ = try await editor.create("B")
+            let noRoles = try await Caller.make(client, tenant: tenant, roles: [])
+            #expect(try await noRoles.send(.get, "/v1/agents").errorCode == "AMS-204")
+        }
+    }
+
+    @Test func serviceTokensNameTheTenantAndUsersCannotSwitchTenants() async throws {
+        try await TestSupport.app().test(.router) { client in
+            let tenant = TestSupport.tenant()
+            let service = try await Caller.make(client, tenant: nil, roles: [.service], subject: "orchestrator")
+            let missing = try await service.send(.get, "/v1/agents")
+            #expect(missing.status == .badRequest && missing.errorCode == "AMS-205")
+            let created = try await service.send(.post, "/v1/agents", json: #"{"name":"Svc","llm_config":{"model":"gpt-4o-mini"}}"#,
+                                                 headers: [.tenantID: tenant])
+            #expect(created.status == .created)
+            #expect(try created.json()["tenant_id"] == .string(tenant))
+            #expect(try created.json()["created_by"] == .string("orchestrator"))
+
+            let user = try await Caller.make(client, tenant: tenant)
+            #expect(try await user.send(.get, "/v1/agents", headers: [.tenantID: tenant]).status == .ok)
+            let other = try await user.send(.get, "/v1/agents", headers: [.tenantID: "someone-else"])
+            #expect(other.status == .forbidden && other.errorCode == "AMS-206")
+        }
+    }
+
+    @Test func internalEndpointsAreForServiceTokensOnly() async throws {
+        try await TestSupport.app().test(.router) { client in
+            let admin = try await Caller.make(client, tenant: TestSupport.tenant())
+            let refused = try await admin.send(.get, "/internal/v1/tools")
+            #expect(refused.status == .forbidden && refused.errorCode == "AMS-204")
+            #expect(try await Caller(client: client, token: nil).send(.get, "/internal/v1/tools").errorCode == "AMS-201")
+            let service = try await Caller.make(client, tenant: nil, roles: [.service])
+            #expect(try await service.send(.get, "/internal/v1/tools").status == .ok)
+        }
+    }
+}
+
+@Suite struct EnvelopeTests {
+    @Test func requestIDsAreEchoedOrGeneratedAndAppearInErrors() async throws {
+        try await TestSupport.app().test(.router) { client in
+            let echoed = try await client.execute(uri: "/health", method: .get, headers: [.requestID: "req-123"])
+            #expect(echoed.headers[.requestID] == "req-123")
+            let generated = try await client.execute(uri: "/v1/agents", method: .get)
+            let id = try #require(generated.headers[.requestID])
+            #expect(!id.isEmpty)
+            let error = try generated.json()["error"]
+            #expect(error?["request_id"] == .string(id))
+            #expect(error?["message"] == .string("Authentication required"))
+            #expect(error?["timestamp"]?.stringValue?.hasSuffix("Z") == true)
+            #expect(error?["details"] == .object([:]))
+        }
+    }
+
+    @Test func unknownRoutesUseTheEnvelopeToo() async throws {
+        try await TestSupport.app().test(.router) { client in
+            let response = try await client.execute(uri: "/nope", method: .get)
+            #expect(response.status == .notFound && response.errorCode == "AMS-300")
+        }
+    }
+}

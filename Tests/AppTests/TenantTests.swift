@@ -1,0 +1,155 @@
+@testable import App
+import Domain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import PostgresNIO
+import Testing
+
+@Suite struct TenantTests {
+    @Test func tenantDescribesTierLimitsAndUsage() async throws {
+        try await TestSupport.app().test(.router) { client in
+            let tenant = TestSupport.tenant()
+            let viewer = try await Caller.make(client, tenant: tenant, roles: [.viewer])
+            let fresh = try await viewer.send(.get, "/v1/tenant").json()
+            #expect(fresh["tenant_id"] == .string(tenant))
+            #expect(fresh["tier"] == .string("free"))
+            #expect(fresh["limits"]?["max_agents"] == .int(2))
+            #expect(fresh["limits"]?["allowed_models"] == .array([.string("claude-3-haiku"), .string("gpt-4o-mini")]))
+            #expect(fresh["usage"] == .object(["agents": .int(0)]))
+            _ = try await Caller.make(client, tenant: tenant).create("One")
+            #expect(try await viewer.send(.get, "/v1/tenant").json()["usage"] == .object(["agents": .int(1)]))
+        }
+    }
+
+    @Test func tierChangesApplyAtOnceAndUnknownTiersAreRefused() async throws {
+        try await TestSupport.app().test(.router) { client in
+            let tenant = TestSupport.tenant()
+            let service = try await Caller.make(client, tenant: nil, roles: [.service])
+            let admin = try await Caller.make(client, tenant: tenant)
+            _ = try await admin.create("One")
+            _ = try await admin.create("Two")
+            let refused = try await admin.send(.post, "/v1/agents", json: #"{"name":"Three","type":"workflow","llm_config":{"model":"gpt-4.1"}}"#)
+            #expect(refused.errorCode == "AMS-207")
+
+            let bad = try await service.send(.put, "/internal/v1/tenants/\(tenant)", json: #"{"tier":"platinum"}"#)
+            #expect(bad.status == .badRequest && bad.errorCode == "AMS-100")
+            #expect(try await service.send(.put, "/internal/v1/tenants/\(tenant)", json: #"{"tier":"pro","x":1}"#).errorCode == "AMS-109")
+
+            let upgraded = try await service.send(.put, "/internal/v1/tenants/\(tenant)", json: #"{"tier":"professional"}"#)
+            #expect(upgraded.status == .ok)
+            #expect(try upgraded.json()["tier"] == .string("professional"))
+            #expect(try upgraded.json()["usage"] == .object(["agents": .int(2)]))
+            #expect(try await admin.send(.get, "/v1/tenant").json()["tier"] == .string("professional"))
+            _ = try await admin.create("Three", #""type":"workflow","system_prompt":"Plan carefully","llm_config":{"model":"gpt-4.1"}"#)
+        }
+    }
+
+    @Test func dryRunValidationReportsIssuesAndQuotaWithoutWriting() async throws {
+        try await TestSupport.app().test(.router) { client in
+            let tenant = TestSupport.tenant()
+            let viewer = try await Caller.make(client, tenant: tenant, roles: [.viewer])
+            let ok = try await viewer.send(.post, "/v1/validations", json: #"{"name":"A","llm_config":{"model":"gpt-4o-mini","temperature":1.9}}"#)
+            #expect(ok.status == .ok)
+            #expect(try ok.json()["valid"] == .bool(true))
+            #expect(try ok.json()["issues"].map { if case .array(let a) = $0 { a.count } else { 0 } } == 1)
+            let bad = try await viewer.send(.post, "/v1/validations", json: #"{"name":"","llm_config":{"model":"gpt-4o"}}"#)
+            #expect(try bad.json()["valid"] == .bool(false))
+            #expect(try await viewer.send(.post, "/v1/validations", json: #"{"bogus":1}"#).errorCode == "AMS-109")
+
+            let admin = try await Caller.make(client, tenant: tenant)
+            _ = try await admin.create("One")
+            _ = try await admin.create("Two")
+            let full = try await viewer.send(.post, "/v1/validations", json: #"{"name":"Three","llm_config":{"model":"gpt-4o-mini"}}"#).json()
+            #expect(full["valid"] == .bool(false))
+            #expect(full["issues"].map { if case .array(let a) = $0 { a.compactMap { $0["code"]?.stringValue } } else { [] } } == ["AMS-107"])
+            #expect(try await viewer.send(.get, "/v1/tenant").json()["usage"] == .object(["agents": .int(2)]))
+        }
+    }
+
+    @Test func toolCatalogCanBeReplacedAndIsUsedByValidation() async throws {
+        try await TestSupport.app().test(.router) { client in
+            let service = try await Caller.make(client, tenant: nil, roles: [.service])
+            guard case .array(let seeded) = try await service.send(.get, "/internal/v1/tools").json() else {
+                Issue.record("catalog is not a list")
+                return
+            }
+            #expect(seeded.contains { $0["id"] == .string("search") })
+            let toolID = "tool-" + UUID().uuidString.prefix(8).lowercased()
+            let extended = JSONValue.array(seeded + [.object(["id": .string(toolID), "name": .string("Test tool"), "required_config": .array([.string("key")])])])
+            let put = try await service.send(.put, "/internal/v1/tools", json: String(decoding: extended.encoded, as: UTF8.self))
+            #expect(put.status == .ok)
+            guard case .array(let stored) = try await service.send(.get, "/internal/v1/tools").json() else { return }
+            #expect(stored.last?["id"] == .string(toolID))
+
+            let admin = try await Caller.make(client, tenant: TestSupport.tenant())
+            let missingKey = try await admin.send(.post, "/v1/agents", json: #"{"name":"T","llm_config":{"model":"gpt-4o-mini"},"tools":["\#(toolID)"]}"#)
+            #expect(missingKey.errorCode == "AMS-100")
+            _ = try await admin.create("T", #""tools":[{"id":"\#(toolID)","config":{"key":"v"}}]"#)
+
+            #expect(try await service.send(.put, "/internal/v1/tools", json: #"{"id":"x"}"#).errorCode == "AMS-109")
+            #expect(try await service.send(.put, "/internal/v1/tools", json: #"[{"id":"a"},{"id":"a"}]"#).errorCode == "AMS-109")
+            #expect(try await service.send(.put, "/internal/v1/tools", json: #"[{"id":"a","min_tier":"gold"}]"#).errorCode == "AMS-109")
+        }
+    }
+
+    @Test func healthAndReadiness() async throws {
+        try await TestSupport.app().test(.router) { client in
+            let live = try await client.execute(uri: "/health", method: .get)
+            #expect(try live.json() == .object(["status": .string("ok")]))
+            let ready = try await client.execute(uri: "/health/ready", method: .get)
+            #expect(ready.status == .ok)
+            #expect(try ready.json()["components"]?["postgres"]?["status"] == .string("up"))
+        }
+    }
+}
+
+@Suite struct IsolationTests {
+    @Test func noTenantSeesOrChangesAnothersAgents() async throws {
+        try await TestSupport.app().test(.router) { client in
+            let a = try await Caller.make(client, tenant: TestSupport.tenant())
+            let b = try await Caller.make(client, tenant: TestSupport.tenant())
+            let agent = try await a.create("Private")
+            _ = try await b.create("Mine")
+            #expect(try await b.send(.get, "/v1/agents/\(agent.id)").errorCode == "AMS-301")
+            #expect(try await b.send(.patch, "/v1/agents/\(agent.id)", json: #"{"name":"Hijacked"}"#).errorCode == "AMS-301")
+            #expect(try await b.send(.delete, "/v1/agents/\(agent.id)").errorCode == "AMS-301")
+            guard case .array(let listed) = try await b.send(.get, "/v1/agents").json()["items"] else { return }
+            #expect(listed.map { $0["name"] } == [.string("Mine")])
+            #expect(try await b.send(.get, "/v1/agents?q=Private").json()["items"] == .array([]))
+            #expect(try await a.send(.get, "/v1/agents/\(agent.id)").json() == agent)
+            _ = try await b.create("Private")
+        }
+    }
+
+    @Test func rowLevelSecurityHidesRowsFromQueriesWithoutATenant() async throws {
+        try await TestSupport.app().test(.router) { client in
+            let tenant = TestSupport.tenant()
+            _ = try await Caller.make(client, tenant: tenant).create("Hidden")
+            let pg = PostgresClient(configuration: try .init(url: try TestSupport.databaseURL()))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await pg.run() }
+                defer { group.cancelAll() }
+                func count(_ sql: PostgresQuery) async throws -> Int {
+                    try await pg.withTransaction(logger: Logger(label: "test")) { conn in
+                        var n = -1
+                        for try await row in try await conn.query(sql, logger: Logger(label: "test")).decode(Int.self) { n = row }
+                        return n
+                    }
+                }
+                #expect(try await count("SELECT count(*)::int8 FROM agents") == 0)
+                #expect(try await count("SELECT count(*)::int8 FROM agents WHERE tenant_id = \(tenant)") == 0)
+                #expect(try await count("SELECT count(*)::int8 FROM tenants") == 0)
+                let scoped = try await pg.withTransaction(logger: Logger(label: "test")) { conn in
+                    try await conn.query("SELECT set_config('app.tenant_id', \(tenant), true)", logger: Logger(label: "test"))
+                    var n = -1
+                    for try await row in try await conn.query("SELECT count(*)::int8 FROM agents", logger: Logger(label: "test")).decode(Int.self) { n = row }
+                    return n
+                }
+                #expect(scoped == 1)
+            }
+        }
+    }
+}
