@@ -49,7 +49,11 @@ let package = Package(
         ),
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: swiftSettings),
         .testTarget(name: "ValidatorsTests", dependencies: ["Validators"], swiftSettings: swiftSettings),
-        .testTarget(name: "InfraTests", dependencies: ["Infra"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "InfraTests",
+            dependencies: ["Infra", .product(name: "PostgresNIO", package: "postgres-nio")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "AppTests",
             dependencies: [

@@ -1,0 +1,47 @@
+@testable import App
+import Domain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Infra
+import Logging
+import PostgresNIO
+import Testing
+import Validators
+
+@Suite struct DegradedDatabaseTests {
+    /// With nothing listening on the database port, tenant calls answer 503 AMS-502 with
+    /// `Retry-After` rather than hanging, and readiness says why.
+    @Test func aDeadDatabaseAnswersFastWithAMS502() async throws {
+        var config = try TestSupport.configuration(databaseURL: "postgres://ams:ams@127.0.0.1:1/ams")
+        config.databaseTimeout = .seconds(1)
+        let logger = Logger(label: "test")
+        let client = PostgresClient(configuration: try .init(url: config.databaseURL), backgroundLogger: logger)
+        let store = PostgresAgentStore(client: client, defaultTier: .free, timeout: config.databaseTimeout, logger: logger)
+        let catalog = ToolCatalogCache(store: store)
+        let supervisor = TenantSupervisor(
+            deps: TenantDependencies(store: store, validators: .builtin, policy: try TierPolicyFile.load(path: config.tiersFile),
+                                     catalog: catalog, cacheCapacity: 10),
+            maxTenants: 10, idleTimeout: .seconds(60), logger: logger
+        )
+        let router = buildRouter(RouterDependencies(
+            store: store, supervisor: supervisor, catalog: catalog, verifier: await TokenVerifier(secret: config.jwtSecret),
+            database: DatabaseProbe(client: client), bodyLimit: config.bodyLimit
+        ))
+        let app = Application(router: router, services: [client], logger: logger)
+        try await app.test(.router) { client in
+            let admin = try await Caller.make(client, tenant: TestSupport.tenant())
+            let read = try await admin.send(.get, "/v1/agents/\(UUID().uuidString)")
+            #expect(read.status == .serviceUnavailable && read.errorCode == "AMS-502")
+            #expect(read.headers[.retryAfter] == "1")
+            let write = try await admin.send(.post, "/v1/agents", json: #"{"name":"A","llm_config":{"model":"gpt-4o-mini"}}"#)
+            #expect(write.errorCode == "AMS-502")
+            let message = try write.json()["error"]?["message"]?.stringValue ?? ""
+            #expect(!message.contains("127.0.0.1") && !message.lowercased().contains("psql"))
+            let ready = try await client.execute(uri: "/health/ready", method: .get)
+            #expect(ready.status == .serviceUnavailable)
+            #expect(try ready.json()["components"]?["postgres"]?["status"] == .string("down"))
+        }
+    }
+}
