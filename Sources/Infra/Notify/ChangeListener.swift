@@ -24,7 +24,7 @@ public struct ChangeListener: Service {
     }
 
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             var backoff = Duration.milliseconds(100)
             while !Task.isCancelled {
                 do {

@@ -64,11 +64,10 @@ public struct PostgresAgentStore: AgentStore {
                 """, logger: logger)
             var items: [Agent] = []
             var positions: [Int64] = []
-            for try await (id, tenant, version, config, validation, created, updated, createdBy, updatedBy, seq) in rows.decode(
-                (UUID, String, Int, String, String, Date, Date, String, String, Int64).self
-            ) {
-                items.append(try Self.agent(id, tenant, version, config, validation, created, updated, createdBy, updatedBy))
-                positions.append(seq)
+            for try await row in rows {
+                let cells = row.makeRandomAccess()
+                items.append(try Self.agent(cells))
+                positions.append(try cells[9].decode(Int64.self))
             }
             guard items.count > q.limit else { return AgentPage(items: items, next: nil) }
             items.removeLast()
@@ -193,12 +192,11 @@ public struct PostgresAgentStore: AgentStore {
             SELECT \(unescaped: Self.columns) FROM agents
             WHERE tenant_id = \(tenant) AND id = \(id) AND deleted_at IS NULL \(unescaped: lock ? "FOR UPDATE" : "")
             """, logger: logger)
-        for try await (id, tenant, version, config, validation, created, updated, createdBy, updatedBy) in rows.decode(
-            (UUID, String, Int, String, String, Date, Date, String, String).self
-        ) {
-            return try Self.agent(id, tenant, version, config, validation, created, updated, createdBy, updatedBy)
+        var found: Agent?
+        for try await row in rows {
+            found = try Self.agent(row.makeRandomAccess())
         }
-        return nil
+        return found
     }
 
     private func notify(_ change: ChangeNotification, on conn: PostgresConnection) async throws {
@@ -228,15 +226,18 @@ public struct PostgresAgentStore: AgentStore {
         }
     }
 
-    private static func agent(
-        _ id: UUID, _ tenant: String, _ version: Int, _ config: String, _ validation: String,
-        _ created: Date, _ updated: Date, _ createdBy: String, _ updatedBy: String
-    ) throws -> Agent {
+    /// Decodes the `columns` list column by column (the tuple form of `decode` crashes the
+    /// optimizer of Swift 6.3 in release builds).
+    private static func agent(_ cells: PostgresRandomAccessRow) throws -> Agent {
+        let config = try cells[3].decode(String.self)
+        let validation = try cells[4].decode(String.self)
         guard let json = JSONValue.parse(Array(config.utf8)) else { throw ServiceError(.internalError, "Stored agent unreadable") }
         return Agent(
-            id: id, tenantID: tenant, version: version, config: try AgentConfig(json: json),
+            id: try cells[0].decode(UUID.self), tenantID: try cells[1].decode(String.self), version: try cells[2].decode(Int.self),
+            config: try AgentConfig(json: json),
             validation: ValidationReport(json: JSONValue.parse(Array(validation.utf8)) ?? .null),
-            createdAt: created, updatedAt: updated, createdBy: createdBy, updatedBy: updatedBy
+            createdAt: try cells[5].decode(Date.self), updatedAt: try cells[6].decode(Date.self),
+            createdBy: try cells[7].decode(String.self), updatedBy: try cells[8].decode(String.self)
         )
     }
 
