@@ -60,7 +60,9 @@ start_postgres() {
   if as_pg "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
     port="$(cat "$dir/port")"
   else
-    port="$(free_port)"
+    # Keep the port of an earlier run when it is still free, so URLs stay valid across restarts.
+    port="$(cat "$dir/port" 2>/dev/null || true)"
+    if [ -z "$port" ] || port_in_use "$port"; then port="$(free_port)"; fi
     echo "$port" > "$dir/port"
     log "starting PostgreSQL on 127.0.0.1:$port"
     as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \

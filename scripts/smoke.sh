@@ -34,6 +34,18 @@ check "get" 200 "$(curl -s -o /dev/null -w '%{http_code}' "${AUTH[@]}" "localhos
 check "not modified" 304 "$(curl -s -o /dev/null -w '%{http_code}' "${AUTH[@]}" -H 'If-None-Match: "1"' "localhost:$PORT/v1/agents/$ID")"
 check "no token" AMS-201 "$(curl -s "localhost:$PORT/v1/agents" | sed -n 's/.*"code":"\(AMS-[0-9]*\)".*/\1/p')"
 check "missing agent" AMS-301 "$(curl -s "${AUTH[@]}" "localhost:$PORT/v1/agents/00000000-0000-0000-0000-000000000000" | sed -n 's/.*"code":"\(AMS-[0-9]*\)".*/\1/p')"
+# A dead database answers AMS-502 quickly; the service recovers by itself when it is back.
+stop_postgres test
+check "database down" AMS-502 "$(curl -s -m 10 "${AUTH[@]}" "localhost:$PORT/v1/agents?limit=1" | sed -n 's/.*"code":"\(AMS-[0-9]*\)".*/\1/p')"
+check "not ready" 503 "$(curl -s -m 10 -o /dev/null -w '%{http_code}' "localhost:$PORT/health/ready")"
+start_postgres test >/dev/null
+recovered=000
+for _ in $(seq 1 100); do
+  recovered="$(curl -s -m 10 -o /dev/null -w '%{http_code}' "${AUTH[@]}" "localhost:$PORT/v1/agents/$ID")"
+  [ "$recovered" = 200 ] && break
+  sleep 0.2
+done
+check "recovered" 200 "$recovered"
 check "delete" 204 "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "${AUTH[@]}" "localhost:$PORT/v1/agents/$ID")"
 
 echo "smoke: $passed passed, $failed failed"

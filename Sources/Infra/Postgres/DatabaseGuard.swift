@@ -1,14 +1,25 @@
+import Dispatch
 import Domain
 import PostgresNIO
+import Synchronization
 
-/// Bounds every database call in time and turns connection trouble into AMS-502, so a dead
-/// database makes requests fail fast with a clear error instead of hanging.
+/// Bounds every database call in time and turns connection trouble into AMS-502. After a call
+/// finds the database unavailable, calls fail at once for `coolDown` (the pool would only make them
+/// wait), so a dead database answers fast instead of piling up requests; then calls try again.
 struct DatabaseGuard: Sendable {
     struct Timeout: Error {}
 
     let timeout: Duration
+    let coolDown: Duration
+    private let breaker = Breaker()
+
+    init(timeout: Duration, coolDown: Duration = .seconds(1)) {
+        self.timeout = timeout
+        self.coolDown = coolDown
+    }
 
     func run<R: Sendable>(_ operation: @escaping @Sendable () async throws -> R) async throws -> R {
+        guard !breaker.isOpen() else { throw ServiceError.databaseUnavailable }
         do {
             return try await withThrowingTaskGroup(of: R.self) { group in
                 group.addTask { try await operation() }
@@ -20,7 +31,11 @@ struct DatabaseGuard: Sendable {
                 return try await group.next()!
             }
         } catch {
-            throw Self.map(error)
+            let mapped = Self.map(error)
+            if let failure = mapped as? ServiceError, failure.code == .databaseUnavailable {
+                breaker.open(for: coolDown)
+            }
+            throw mapped
         }
     }
 
@@ -38,5 +53,19 @@ struct DatabaseGuard: Sendable {
         default:
             return error
         }
+    }
+}
+
+/// When the last failure's cool-down ends, as monotonic nanoseconds; read on every call, so atomic.
+final class Breaker: Sendable {
+    private let openUntil = Atomic<UInt64>(0)
+
+    func isOpen() -> Bool {
+        DispatchTime.now().uptimeNanoseconds < openUntil.load(ordering: .relaxed)
+    }
+
+    func open(for duration: Duration) {
+        let nanos = UInt64(duration.components.seconds) * 1_000_000_000 + UInt64(duration.components.attoseconds / 1_000_000_000)
+        openUntil.store(DispatchTime.now().uptimeNanoseconds + nanos, ordering: .relaxed)
     }
 }
