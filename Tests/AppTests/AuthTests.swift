@@ -90,6 +90,21 @@ import Testing
         }
     }
 
+    /// Anything unexpected is AMS-501 with a message that reveals nothing of the failure.
+    @Test func unexpectedErrorsAreAMS501WithoutInternals() async throws {
+        struct SecretFailure: Error { let detail = "relation agents_internal does not exist" }
+        let router = Router(context: AppRequestContext.self)
+        router.add(middleware: EnvelopeMiddleware())
+        router.get("boom") { _, _ -> Response in throw SecretFailure() }
+        try await Application(router: router).test(.router) { client in
+            let response = try await client.execute(uri: "/boom", method: .get)
+            #expect(response.status == .internalServerError && response.errorCode == "AMS-501")
+            let body = String(buffer: response.body)
+            #expect(!body.contains("agents_internal") && !body.contains("SecretFailure"))
+            #expect(try response.json()["error"]?["message"] == .string("Internal error"))
+        }
+    }
+
     @Test func unknownRoutesUseTheEnvelopeToo() async throws {
         try await TestSupport.app().test(.router) { client in
             let response = try await client.execute(uri: "/nope", method: .get)

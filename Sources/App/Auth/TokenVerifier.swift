@@ -34,7 +34,7 @@ struct TokenVerifier: Sendable {
     }
 
     func sign(subject: String, tenant: String?, roles: [Role], ttl: Duration) async throws -> String {
-        let expiry = Date().addingTimeInterval(Double(ttl.components.seconds))
+        let expiry = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + Double(ttl.components.seconds)).rounded(.down))
         let claims = AccessClaims(sub: .init(value: subject), tenant_id: tenant, roles: roles.map(\.rawValue), exp: .init(value: expiry))
         return try await keys.sign(claims)
     }
