@@ -91,17 +91,18 @@ public struct PostgresAgentStore: AgentStore {
             let limit = quota(tier)
             guard live < limit else { throw ServiceError.quotaReached(tier: tier, limit: limit) }
             let c = agent.config
-            try await Self.uniqueName(c.name) {
-                try await conn.query("""
+            let stored = try await Self.uniqueName(c.name) {
+                try await Self.single(conn.query("""
                     INSERT INTO agents (id, tenant_id, name, type, status, version, config, validation,
                                         created_at, updated_at, created_by, updated_by)
                     VALUES (\(agent.id), \(agent.tenantID), \(c.name), \(c.type.rawValue), \(c.status.rawValue), \(agent.version),
                             \(Self.text(c.json))::jsonb, \(Self.text(agent.validation.json))::jsonb,
                             \(agent.createdAt), \(agent.updatedAt), \(agent.createdBy), \(agent.updatedBy))
-                    """, logger: logger)
+                    RETURNING \(unescaped: Self.columns)
+                    """, logger: logger))
             }
             try await notify(ChangeNotification(kind: .agent, tenantID: agent.tenantID, agentID: agent.id, version: agent.version), on: conn)
-            return agent
+            return stored
         }
     }
 
@@ -111,17 +112,18 @@ public struct PostgresAgentStore: AgentStore {
             guard var next = try await change(current) else { return .unchanged(current) }
             next.version = current.version + 1
             let c = next.config
-            try await Self.uniqueName(c.name) {
-                try await conn.query("""
+            let stored = try await Self.uniqueName(c.name) {
+                try await Self.single(conn.query("""
                     UPDATE agents SET name = \(c.name), type = \(c.type.rawValue), status = \(c.status.rawValue),
                         version = \(next.version), config = \(Self.text(c.json))::jsonb,
                         validation = \(Self.text(next.validation.json))::jsonb,
                         updated_at = \(next.updatedAt), updated_by = \(next.updatedBy)
                     WHERE tenant_id = \(tenant) AND id = \(id) AND deleted_at IS NULL
-                    """, logger: logger)
+                    RETURNING \(unescaped: Self.columns)
+                    """, logger: logger))
             }
             try await notify(ChangeNotification(kind: .agent, tenantID: tenant, agentID: id, version: next.version), on: conn)
-            return .updated(next)
+            return .updated(stored)
         }
     }
 
@@ -199,6 +201,14 @@ public struct PostgresAgentStore: AgentStore {
         return found
     }
 
+    /// The agent a write returned: what later reads will see, to the microsecond.
+    private static func single(_ rows: PostgresRowSequence) async throws -> Agent {
+        for try await row in rows {
+            return try agent(row.makeRandomAccess())
+        }
+        throw ServiceError(.internalError, "Write returned no row")
+    }
+
     private func notify(_ change: ChangeNotification, on conn: PostgresConnection) async throws {
         try await conn.query("SELECT pg_notify(\(Self.channel), \(change.payload))", logger: logger)
     }
@@ -218,9 +228,9 @@ public struct PostgresAgentStore: AgentStore {
     }
 
     /// Turns the unique-index violation into the documented conflict, naming the name.
-    private static func uniqueName(_ name: String, _ write: () async throws -> Void) async throws {
+    private static func uniqueName<R>(_ name: String, _ write: () async throws -> R) async throws -> R {
         do {
-            try await write()
+            return try await write()
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             throw ServiceError.nameConflict(name)
         }
