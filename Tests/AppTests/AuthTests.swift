@@ -57,6 +57,10 @@ import Testing
 
             let user = try await Caller.make(client, tenant: tenant)
             #expect(try await user.send(.get, "/v1/agents", headers: [.tenantID: tenant]).status == .ok)
+            let oversized = try await service.send(.get, "/v1/agents", headers: [.tenantID: String(repeating: "t", count: 129)])
+            #expect(oversized.errorCode == "AMS-205")
+            let blank = try await service.send(.get, "/v1/agents", headers: [.tenantID: "two words"])
+            #expect(blank.errorCode == "AMS-205")
             let other = try await user.send(.get, "/v1/agents", headers: [.tenantID: "someone-else"])
             #expect(other.status == .forbidden && other.errorCode == "AMS-206")
         }

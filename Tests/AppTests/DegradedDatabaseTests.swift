@@ -17,7 +17,8 @@ import Validators
         var config = try TestSupport.configuration(databaseURL: "postgres://ams:ams@127.0.0.1:1/ams")
         config.databaseTimeout = .seconds(3)
         let timeout = config.databaseTimeout
-        let logger = Logger(label: "test")
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
         let client = PostgresClient(configuration: try .init(url: config.databaseURL), backgroundLogger: logger)
         let store = PostgresAgentStore(client: client, defaultTier: .free, timeout: config.databaseTimeout, logger: logger)
         let catalog = ToolCatalogCache(store: store)

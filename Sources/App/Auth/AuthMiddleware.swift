@@ -30,9 +30,12 @@ struct AuthMiddleware: RouterMiddleware {
             let named = request.headers[.tenantID].flatMap { $0.isEmpty ? nil : $0 }
             if roles.contains(.service) {
                 guard let named else { throw ServiceError(.missingTenantHeader, "Service tokens must name the tenant in X-Tenant-ID") }
+                guard Tenant.isValidID(named) else {
+                    throw ServiceError(.missingTenantHeader, "X-Tenant-ID must be 1–128 printable characters without spaces")
+                }
                 identity.tenantID = named
             } else {
-                guard let own = claims.tenant_id, !own.isEmpty else { throw ServiceError(.invalidToken, "Token has no tenant_id") }
+                guard let own = claims.tenant_id, Tenant.isValidID(own) else { throw ServiceError(.invalidToken, "Token has no valid tenant_id") }
                 if let named, named != own { throw ServiceError(.tenantMismatch, "X-Tenant-ID differs from the token's tenant") }
                 identity.tenantID = own
             }

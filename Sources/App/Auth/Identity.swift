@@ -9,7 +9,7 @@ struct Identity: Sendable {
 
     func require(_ permission: Permission) throws {
         guard permission.granted(by: roles) else {
-            throw ServiceError(.forbidden, "Role not allowed", details: ["roles": .array(roles.map { .string($0.rawValue) }.sorted { "\($0)" < "\($1)" })])
+            throw ServiceError(.forbidden, "Role not allowed", details: ["roles": .array(roles.map(\.rawValue).sorted().map(JSONValue.string))])
         }
     }
 }

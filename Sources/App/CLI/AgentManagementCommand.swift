@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct AgentManagementCommand: AsyncParsableCommand {
@@ -17,7 +18,7 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "trace, debug, info, notice, warning, error, critical (AMS_LOG_LEVEL).") var logLevel: String?
 
     func configuration() throws -> AppConfiguration {
-        var env = ProcessInfoEnvironment.current
+        var env = ProcessInfo.processInfo.environment
         if let databaseURL { env["AMS_DATABASE_URL"] = databaseURL }
         if let jwtSecret { env["AMS_JWT_SECRET"] = jwtSecret }
         if let logLevel { env["AMS_LOG_LEVEL"] = logLevel }

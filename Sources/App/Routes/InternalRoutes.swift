@@ -15,8 +15,8 @@ struct InternalRoutes: Sendable {
     }
 
     @Sendable func setTier(_ request: Request, context: AppRequestContext) async throws -> Response {
-        guard let tenant = context.parameters.get("tenant_id"), !tenant.isEmpty, tenant.utf8.count <= 200 else {
-            throw ServiceError.malformed("tenant_id is required", field: "tenant_id")
+        guard let tenant = context.parameters.get("tenant_id"), Tenant.isValidID(tenant) else {
+            throw ServiceError.malformed("tenant_id must be 1–128 printable characters without spaces", field: "tenant_id")
         }
         var request = request
         let body = try ObjectReader(try await request.json(limit: bodyLimit), at: "", allowed: ["tier"])

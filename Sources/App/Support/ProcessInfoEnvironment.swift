@@ -1,5 +1,0 @@
-import Foundation
-
-enum ProcessInfoEnvironment {
-    static var current: [String: String] { ProcessInfo.processInfo.environment }
-}
