@@ -20,7 +20,7 @@ public struct ToolDefinition: Sendable, Hashable {
 
     /// Reads one catalog entry, naming the first problem found.
     public init(json: JSONValue, at path: String) throws(ServiceError) {
-        var reader = try ObjectReader(json, at: path, allowed: ["id", "name", "min_tier", "required_config"])
+        let reader = try ObjectReader(json, at: path, allowed: ["id", "name", "min_tier", "required_config"])
         let id = try reader.string("id") ?? ""
         guard !id.isEmpty else { throw .malformed("Tool id is required", field: "\(path)/id") }
         let name = try reader.string("name") ?? id
