@@ -1,0 +1,63 @@
+@testable import App
+import Domain
+import Foundation
+import Infra
+import Logging
+import PostgresNIO
+import Synchronization
+import Testing
+import Validators
+
+/// The real store, counting the reads that reach Postgres.
+final class CountingStore: AgentStore {
+    let base: PostgresAgentStore
+    let reads = Atomic<Int>(0)
+
+    init(_ base: PostgresAgentStore) { self.base = base }
+
+    func agent(_ id: UUID, tenant: TenantID) async throws -> Agent? {
+        reads.add(1, ordering: .relaxed)
+        return try await base.agent(id, tenant: tenant)
+    }
+
+    func tenant(_ id: TenantID) async throws -> Tenant { try await base.tenant(id) }
+    func setTier(_ tier: Tier, for tenant: TenantID) async throws -> Tenant { try await base.setTier(tier, for: tenant) }
+    func agents(tenant: TenantID, query: AgentQuery) async throws -> AgentPage { try await base.agents(tenant: tenant, query: query) }
+    func countAgents(tenant: TenantID) async throws -> Int { try await base.countAgents(tenant: tenant) }
+    func insert(_ agent: Agent, quota: @escaping @Sendable (Tier) -> Int) async throws -> Agent { try await base.insert(agent, quota: quota) }
+    func update(_ id: UUID, tenant: TenantID, _ change: @escaping @Sendable (Agent) async throws -> Agent?) async throws -> AgentWrite {
+        try await base.update(id, tenant: tenant, change)
+    }
+    func delete(_ id: UUID, tenant: TenantID) async throws -> Bool { try await base.delete(id, tenant: tenant) }
+    func toolCatalog() async throws -> [ToolDefinition] { try await base.toolCatalog() }
+    func replaceToolCatalog(_ tools: [ToolDefinition]) async throws { try await base.replaceToolCatalog(tools) }
+}
+
+@Suite struct TenantCacheTests {
+    @Test func cachedReadsNeverReachPostgresAndUncachedOnesAlways() async throws {
+        try await withDatabase { client in
+            let store = CountingStore(PostgresAgentStore(client: client, defaultTier: .free, logger: Logger(label: "test")))
+            let policy = try TierPolicyFile.load(path: TestSupport.root + "/config/tiers.yaml")
+            let deps = TenantDependencies(store: store, validators: .builtin, policy: policy, catalog: ToolCatalogCache(store: store), cacheCapacity: 10)
+            let identity = Identity(subject: "u", roles: [.admin], tenantID: nil)
+            let config = AgentConfig(name: "Cached", llmConfig: LLMConfig(model: "gpt-4o-mini"))
+
+            let caching = TenantActor(tenantID: TestSupport.tenant(), deps: deps, caching: true)
+            let created = try await caching.create(config, by: identity)
+            for _ in 0..<3 {
+                #expect(try await caching.agent(created.agent.id).agent == created.agent)
+            }
+            #expect(store.reads.load(ordering: .relaxed) == 0)
+
+            await caching.apply(ChangeNotification(kind: .agent, tenantID: created.agent.tenantID, agentID: created.agent.id, version: 2))
+            _ = try await caching.agent(created.agent.id)
+            _ = try await caching.agent(created.agent.id)
+            #expect(store.reads.load(ordering: .relaxed) == 1)
+
+            let bypassing = TenantActor(tenantID: created.agent.tenantID, deps: deps, caching: false)
+            _ = try await bypassing.agent(created.agent.id)
+            _ = try await bypassing.agent(created.agent.id)
+            #expect(store.reads.load(ordering: .relaxed) == 3)
+        }
+    }
+}
