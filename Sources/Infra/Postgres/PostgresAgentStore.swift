@@ -23,14 +23,7 @@ public struct PostgresAgentStore: AgentStore {
     }
 
     public func tenant(_ id: TenantID) async throws -> Tenant {
-        try await inTenant(id) { conn in
-            let rows = try await conn.query("""
-                INSERT INTO tenants (tenant_id, tier) VALUES (\(id), \(defaultTier.rawValue))
-                ON CONFLICT (tenant_id) DO UPDATE SET tier = tenants.tier
-                RETURNING tier
-                """, logger: logger)
-            return Tenant(id: id, tier: try await Self.tier(rows))
-        }
+        try await inTenant(id) { conn in Tenant(id: id, tier: try await lockTenant(id, on: conn)) }
     }
 
     public func setTier(_ tier: Tier, for id: TenantID) async throws -> Tenant {
@@ -81,12 +74,7 @@ public struct PostgresAgentStore: AgentStore {
 
     public func insert(_ agent: Agent, quota: @escaping @Sendable (Tier) -> Int) async throws -> Agent {
         try await inTenant(agent.tenantID) { conn in
-            let tierRows = try await conn.query("""
-                INSERT INTO tenants (tenant_id, tier) VALUES (\(agent.tenantID), \(defaultTier.rawValue))
-                ON CONFLICT (tenant_id) DO UPDATE SET tier = tenants.tier
-                RETURNING tier
-                """, logger: logger)
-            let tier = try await Self.tier(tierRows)
+            let tier = try await lockTenant(agent.tenantID, on: conn)
             let live = try await Self.count(agent.tenantID, on: conn, logger: logger)
             let limit = quota(tier)
             guard live < limit else { throw ServiceError.quotaReached(tier: tier, limit: limit) }
@@ -220,7 +208,14 @@ public struct PostgresAgentStore: AgentStore {
         return 0
     }
 
-    private static func tier(_ rows: PostgresRowSequence) async throws -> Tier {
+    /// Creates the tenant with the default tier when first seen and returns its tier; the no-op
+    /// update locks the row, which serializes creates of one tenant so the quota holds.
+    private func lockTenant(_ id: TenantID, on conn: PostgresConnection) async throws -> Tier {
+        let rows = try await conn.query("""
+            INSERT INTO tenants (tenant_id, tier) VALUES (\(id), \(defaultTier.rawValue))
+            ON CONFLICT (tenant_id) DO UPDATE SET tier = tenants.tier
+            RETURNING tier
+            """, logger: logger)
         for try await raw in rows.decode(String.self) {
             if let tier = Tier(rawValue: raw) { return tier }
         }
