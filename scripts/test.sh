@@ -13,4 +13,5 @@ swift build --build-tests
 bash scripts/smoke.sh "$(swift build --show-bin-path)/agent-management"
 
 log "swift test"
-swift test --skip-build
+# A hang must fail the run, not eat the CI budget.
+timeout --kill-after=30 900 swift test --skip-build

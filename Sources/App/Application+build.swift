@@ -41,7 +41,7 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
         maxTenants: config.maxTenants, idleTimeout: config.tenantIdleTimeout, logger: logger
     )
     let listener = ChangeListener(
-        client: client, logger: logger,
+        configuration: try .init(url: config.databaseURL), logger: logger,
         onChange: { await supervisor.route($0) },
         onListening: { await supervisor.setListening($0) }
     )

@@ -3,21 +3,23 @@ public import Logging
 public import PostgresNIO
 public import ServiceLifecycle
 
-/// LISTENs on `agent_management_changes` and hands every change to `onChange`. LISTEN lives on
-/// one connection and ends when it drops, so the loop reconnects with backoff; `onListening(false)`
-/// on a drop and `onListening(true)` once LISTEN is back tell the caches when they cannot be trusted.
+/// LISTENs on `agent_management_changes` and hands every change to `onChange`. LISTEN lives on a
+/// connection of its own, outside the pool (it is held for good, and a pooled connection that the
+/// server closes while leased has been seen to stall the pool), and ends when that connection drops,
+/// so the loop reconnects with backoff; `onListening(false)` on a drop and `onListening(true)` once
+/// LISTEN is back tell the caches when they cannot be trusted.
 public struct ChangeListener: Service {
-    let client: PostgresClient
+    let configuration: PostgresConnection.Configuration
     let logger: Logger
     let onChange: @Sendable (ChangeNotification) async -> Void
     let onListening: @Sendable (Bool) async -> Void
 
     public init(
-        client: PostgresClient, logger: Logger,
+        configuration: PostgresConnection.Configuration, logger: Logger,
         onChange: @escaping @Sendable (ChangeNotification) async -> Void,
         onListening: @escaping @Sendable (Bool) async -> Void
     ) {
-        self.client = client
+        self.configuration = configuration
         self.logger = logger
         self.onChange = onChange
         self.onListening = onListening
@@ -28,7 +30,8 @@ public struct ChangeListener: Service {
             var backoff = Duration.milliseconds(100)
             while !Task.isCancelled {
                 do {
-                    try await client.withConnection { conn in
+                    let conn = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+                    do {
                         try await conn.listen(on: PostgresAgentStore.channel) { notifications in
                             logger.info("listening for changes")
                             backoff = .milliseconds(100)
@@ -39,6 +42,10 @@ public struct ChangeListener: Service {
                                 }
                             }
                         }
+                        try? await conn.close()
+                    } catch {
+                        try? await conn.close()
+                        throw error
                     }
                 } catch is CancellationError {
                     break
