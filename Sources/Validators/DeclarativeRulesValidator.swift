@@ -34,8 +34,8 @@ public struct DeclarativeRulesValidator: AgentValidator {
         if let allowed = rule.allowed, !allowed.contains(where: { Self.same($0, value) }) {
             return "\(rule.path) must be one of " + allowed.map { String(decoding: $0.encoded, as: UTF8.self) }.joined(separator: ", ")
         }
-        if let pattern = rule.pattern, let regex = try? Regex(pattern) {
-            guard case .string(let s) = value, s.wholeMatch(of: regex) != nil else { return "\(rule.path) must match \(pattern)" }
+        if let compiled = rule.compiledPattern {
+            guard case .string(let s) = value, compiled.wholeMatches(s) else { return "\(rule.path) must match \(compiled.source)" }
         }
         return nil
     }

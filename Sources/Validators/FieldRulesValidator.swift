@@ -10,12 +10,15 @@ public struct FieldRulesValidator: AgentValidator {
     public func validate(_ c: AgentConfig, context: ValidationContext) async -> [ValidationIssue] {
         var issues: [ValidationIssue] = []
         let nameLength = c.name.count
-        if nameLength == 0 {
-            issues.append(.error(.required, "/name", "name is required", suggestion: "Give the agent a name of 1–100 characters"))
+        // A name of only whitespace (any Unicode kind) shows as blank in every list: as good as none.
+        let blank = c.name.allSatisfy(\.isWhitespace)
+        if blank {
+            issues.append(.error(.required, "/name", nameLength == 0 ? "name is required" : "name must not be only whitespace",
+                                 suggestion: "Give the agent a name of 1–100 characters"))
         } else if nameLength > 100 {
             issues.append(.error(.outOfRange, "/name", "name has \(nameLength) characters; at most 100 are allowed"))
         }
-        if c.name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+        if !blank, c.name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
             issues.append(.error(.invalidValue, "/name", "name must not contain control characters"))
         }
         if let description = c.description, description.count > 2000 {

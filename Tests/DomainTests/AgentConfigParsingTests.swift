@@ -57,3 +57,47 @@ import Testing
 }
 
 import Foundation
+
+@Suite struct StoredAgentConfigTests {
+    static let newerRow = #"{"name":"A","future_field":1,"llm_config":{"model":"m","reasoning":"high"},"memory_config":{"memory_type":"vector","window_size":5,"ttl":3},"tools":["search",{"id":"http","config":{"url":"u"},"timeout":9}]}"#
+
+    func json(_ text: String) throws -> JSONValue { try #require(JSONValue.parse(Array(text.utf8))) }
+
+    @Test func storedRowsIgnoreUnknownKeysAtEveryLevel() throws {
+        let c = try AgentConfig(stored: try json(Self.newerRow))
+        #expect(c.name == "A")
+        #expect(c.llmConfig == LLMConfig(model: "m"))
+        #expect(c.memoryConfig == MemoryConfig(memoryType: .vector, windowSize: 5))
+        #expect(c.tools == [AgentTool(id: "search"), AgentTool(id: "http", config: ["url": .string("u")])])
+    }
+
+    @Test(arguments: [
+        (#"{"name":"A","future_field":1}"#, "/future_field"),
+        (#"{"llm_config":{"model":"m","reasoning":"high"}}"#, "/llm_config/reasoning"),
+        (#"{"memory_config":{"window_size":5,"ttl":3}}"#, "/memory_config/ttl"),
+        (#"{"tools":[{"id":"http","timeout":9}]}"#, "/tools/0/timeout"),
+    ])
+    func requestBodiesStayStrict(text: String, pointer: String) throws {
+        let body = try json(text)
+        let error = #expect(throws: ServiceError.self) { try AgentConfig(json: body) }
+        #expect(error?.code == .malformedBody)
+        #expect(error?.code.rawValue == "AMS-109")
+        #expect(error?.details["field"] == .string(pointer))
+        #expect(throws: Never.self) { try AgentConfig(stored: body) }
+    }
+
+    @Test func storedRowsStillRefuseWrongTypes() throws {
+        #expect(throws: ServiceError.malformed("/llm_config/temperature must be a number, not string", field: "/llm_config/temperature")) {
+            try AgentConfig(stored: try json(#"{"llm_config":{"model":"m","temperature":"hot"}}"#))
+        }
+    }
+
+    @Test func lenientReaderIgnoresOnlyUnknownKeys() throws {
+        let value = try json(#"{"known":"x","extra":1}"#)
+        let reader = try ObjectReader(value, at: "/o", allowed: ["known"], lenient: true)
+        #expect(try reader.string("known") == "x")
+        #expect(throws: ServiceError.malformed("Unknown field 'extra'", field: "/o/extra")) {
+            try ObjectReader(value, at: "/o", allowed: ["known"])
+        }
+    }
+}

@@ -48,6 +48,27 @@ import Testing
         }
     }
 
+    /// The line a text appended to the shipped file starts on.
+    static let appendedLine = valid.filter { $0 == "\n" }.count + 1
+
+    @Test(arguments: [
+        (valid.replacingOccurrences(of: "    max_agents: 2\n", with: "    max_agentz: 2\n"), "tiers.free.max_agentz: unknown key (line 4)"),
+        (valid.replacingOccurrences(of: "    max_tokens: 32768\n", with: "    max_token: 32768\n"), "tiers.enterprise.max_token: unknown key (line 38)"),
+        (valid + "  - id: typo\n    path: /name\n    max: 3\n    patern: \"[a-z]+\"\n", "rules[2].patern: unknown key (line \(appendedLine + 3))"),
+        (valid + "  - id: typo\n    path: /name\n    maximum: 3\n", "rules[2].maximum: unknown key (line \(appendedLine + 2))"),
+        ("version: 2\n" + valid, "version: unknown key (line 1)"),
+        (valid + "rulez: []\n", "rulez: unknown key (line \(appendedLine))"),
+    ])
+    func unknownKeysStopTheLoadWithTheirLine(text: String, expected: String) throws {
+        try #require(Self.valid.hasSuffix("\n"))
+        let error = #expect(throws: ConfigurationError.self) { try TierPolicyFile.parse(text, source: "config/tiers.yaml") }
+        #expect(error?.description == "config/tiers.yaml: " + expected)
+    }
+
+    @Test func theShippedPolicyHasNoUnknownKeys() throws {
+        #expect(throws: Never.self) { try TierPolicyFile.parse(Self.valid, source: "config/tiers.yaml") }
+    }
+
     @Test func theShippedToolCatalogLoads() throws {
         let tools = try ToolCatalogFile.load(path: Self.root + "/config/tools.yaml")
         #expect(tools.map(\.id).contains("search"))

@@ -17,6 +17,17 @@ import Validators
         #expect(await Fixtures.issues(v, Fixtures.config { $0.name = "a\u{7}b" }).at("/name").first?.code == .invalidValue)
     }
 
+    @Test(arguments: [" ", "   ", "\t", "\n", " \t\r\n ", "\u{00A0}", "\u{3000}", "\u{2028}", "\u{2003}\u{2009}", String(repeating: " ", count: 101)])
+    func aNameOfOnlyWhitespaceIsRequired(_ name: String) async {
+        let issues = await Fixtures.issues(v, Fixtures.config { $0.name = name }).at("/name")
+        #expect(issues.map(\.code) == [.required])
+        #expect(issues.first?.severity == .error)
+    }
+
+    @Test func whitespaceAroundANameIsNotBlank() async {
+        #expect(await Fixtures.issues(v, Fixtures.config { $0.name = " a " }).at("/name").isEmpty)
+    }
+
     @Test func descriptionBoundary() async {
         #expect(await Fixtures.issues(v, Fixtures.config { $0.description = String(repeating: "d", count: 2000) }).isEmpty)
         #expect(await Fixtures.issues(v, Fixtures.config { $0.description = String(repeating: "d", count: 2001) }).paths == ["/description"])

@@ -118,6 +118,33 @@ import Validators
     }
 }
 
+@Suite struct DeclarativePatternTests {
+    let v = DeclarativeRulesValidator()
+
+    @Test func aPatternRuleRefusesAndAccepts() async throws {
+        let rule = DeclarativeRule(id: "slug", path: "/name", pattern: "[a-z]+(-[a-z]+)*")
+        let compiled = try #require(rule.compiledPattern)
+        #expect(compiled.source == "[a-z]+(-[a-z]+)*")
+        let context = Fixtures.context(.free, rules: [rule])
+        #expect(await Fixtures.issues(v, Fixtures.config { $0.name = "support-bot" }, context).isEmpty)
+        let refused = await Fixtures.issues(v, Fixtures.config { $0.name = "Support Bot" }, context)
+        #expect(refused.map(\.code) == [.ruleViolated])
+        #expect(refused.first?.message == "/name must match [a-z]+(-[a-z]+)*")
+        #expect(await Fixtures.issues(v, Fixtures.config { $0.name = "support-bot-" }, context).paths == ["/name"])
+    }
+
+    @Test func changingThePatternRecompilesIt() {
+        var rule = DeclarativeRule(id: "r", path: "/name", pattern: "a+")
+        rule.pattern = "b+"
+        #expect(rule.compiledPattern?.wholeMatches("bbb") == true)
+        #expect(rule.compiledPattern?.wholeMatches("aaa") == false)
+        rule.pattern = nil
+        #expect(rule.compiledPattern == nil)
+        #expect(DeclarativeRule(id: "r", path: "/name", pattern: "b+") == DeclarativeRule(id: "r", path: "/name", pattern: "b+"))
+        #expect(DeclarativeRule(id: "r", path: "/name", pattern: "([").compiledPattern == nil)
+    }
+}
+
 @Suite struct RegistryTests {
     @Test func everyIssueFromEveryValidatorAtOnce() async {
         let config = Fixtures.config {

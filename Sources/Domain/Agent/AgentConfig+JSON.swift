@@ -7,12 +7,22 @@ extension AgentConfig {
     /// Reads a create body (or a merged PATCH result). Structure is checked here (AMS-109); values,
     /// including missing required ones, are left to the validators so all issues come back at once.
     public init(json: JSONValue) throws(ServiceError) {
-        let body = try ObjectReader(json, at: "", allowed: Self.fields)
-        let llm = try body.value("llm_config").map { v throws(ServiceError) in try LLMConfig(json: v) } ?? LLMConfig(model: "")
-        let memory = try body.value("memory_config").map { v throws(ServiceError) in try MemoryConfig(json: v) } ?? .default
+        try self.init(json: json, lenient: false)
+    }
+
+    /// Reads a stored row: unknown keys at any level are ignored, because a newer release may have
+    /// written fields this one does not know and reading must not fail on them.
+    public init(stored json: JSONValue) throws(ServiceError) {
+        try self.init(json: json, lenient: true)
+    }
+
+    private init(json: JSONValue, lenient: Bool) throws(ServiceError) {
+        let body = try ObjectReader(json, at: "", allowed: Self.fields, lenient: lenient)
+        let llm = try body.value("llm_config").map { v throws(ServiceError) in try LLMConfig(json: v, lenient: lenient) } ?? LLMConfig(model: "")
+        let memory = try body.value("memory_config").map { v throws(ServiceError) in try MemoryConfig(json: v, lenient: lenient) } ?? .default
         var tools: [AgentTool] = []
         for (i, item) in (try body.array("tools") ?? []).enumerated() {
-            tools.append(try AgentTool(json: item, at: "/tools/\(i)"))
+            tools.append(try AgentTool(json: item, at: "/tools/\(i)", lenient: lenient))
         }
         self.init(
             name: try body.string("name") ?? "",
@@ -48,10 +58,10 @@ extension AgentConfig {
 }
 
 extension LLMConfig {
-    init(json: JSONValue) throws(ServiceError) {
+    init(json: JSONValue, lenient: Bool = false) throws(ServiceError) {
         let r = try ObjectReader(json, at: "/llm_config", allowed: [
             "model", "temperature", "max_tokens", "top_p", "frequency_penalty", "presence_penalty", "stop_sequences",
-        ])
+        ], lenient: lenient)
         self.init(
             model: try r.string("model") ?? "", temperature: try r.double("temperature"), maxTokens: try r.int("max_tokens"),
             topP: try r.double("top_p"), frequencyPenalty: try r.double("frequency_penalty"),
@@ -72,10 +82,10 @@ extension LLMConfig {
 }
 
 extension MemoryConfig {
-    init(json: JSONValue) throws(ServiceError) {
+    init(json: JSONValue, lenient: Bool = false) throws(ServiceError) {
         let r = try ObjectReader(json, at: "/memory_config", allowed: [
             "memory_type", "window_size", "summarize_threshold", "include_knowledge_context",
-        ])
+        ], lenient: lenient)
         self.init(
             memoryType: MemoryType(rawValue: try r.string("memory_type") ?? MemoryConfig.default.memoryType.rawValue),
             windowSize: try r.int("window_size") ?? MemoryConfig.default.windowSize,
@@ -96,12 +106,12 @@ extension MemoryConfig {
 
 extension AgentTool {
     /// Accepts the shorthand `"search"` as well as `{"id": "search", "config": {}}`.
-    init(json: JSONValue, at path: String) throws(ServiceError) {
+    init(json: JSONValue, at path: String, lenient: Bool = false) throws(ServiceError) {
         if case .string(let id) = json {
             self.init(id: id)
             return
         }
-        let r = try ObjectReader(json, at: path, allowed: ["id", "config"])
+        let r = try ObjectReader(json, at: path, allowed: ["id", "config"], lenient: lenient)
         self.init(id: try r.string("id") ?? "", config: try r.object("config") ?? [:])
     }
 

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A JSON document as a value, so free-form fields (`metadata`, tool `config`) and merge patches stay
 /// exact instead of being squeezed through typed models.
@@ -112,12 +112,5 @@ extension JSONValue: Codable {
         case .array(let a): try container.encode(a)
         case .object(let o): try container.encode(o)
         }
-    }
-}
-
-extension JSONValue {
-    /// Parses UTF-8 JSON bytes; `nil` when they are not JSON.
-    public static func parse(_ bytes: some DataProtocol) -> JSONValue? {
-        try? JSONDecoder().decode(JSONValue.self, from: Data(bytes))
     }
 }

@@ -4,11 +4,13 @@ public struct ObjectReader: Sendable {
     public let members: [String: JSONValue]
     public let path: String
 
-    public init(_ value: JSONValue, at path: String, allowed: Set<String>) throws(ServiceError) {
+    /// `lenient` ignores unknown keys: for stored rows, which a newer release may have written with
+    /// fields this one does not know. Strictness is for request bodies only.
+    public init(_ value: JSONValue, at path: String, allowed: Set<String>, lenient: Bool = false) throws(ServiceError) {
         guard case .object(let members) = value else {
             throw .malformed(path.isEmpty ? "Body must be a JSON object" : "\(path) must be an object", field: path.isEmpty ? nil : path)
         }
-        if let unknown = members.keys.filter({ !allowed.contains($0) }).sorted().first {
+        if !lenient, let unknown = members.keys.filter({ !allowed.contains($0) }).sorted().first {
             throw .malformed("Unknown field '\(unknown)'", field: "\(path)/\(unknown)")
         }
         self.members = members

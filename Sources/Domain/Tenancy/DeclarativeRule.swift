@@ -6,7 +6,12 @@ public struct DeclarativeRule: Sendable, Hashable {
     public var min: Double?
     public var max: Double?
     public var allowed: [JSONValue]?
-    public var pattern: String?
+    /// The regex as written, for messages; `compiledPattern` follows it.
+    public var pattern: String? {
+        didSet { compiledPattern = pattern.flatMap { try? CompiledPattern($0) } }
+    }
+    /// `nil` when there is no pattern or it does not compile (the policy loader refuses the latter).
+    public private(set) var compiledPattern: CompiledPattern?
     public var tiers: Set<Tier>?
     public var severity: ValidationIssue.Severity
     public var message: String?
@@ -21,6 +26,7 @@ public struct DeclarativeRule: Sendable, Hashable {
         self.max = max
         self.allowed = allowed
         self.pattern = pattern
+        self.compiledPattern = pattern.flatMap { try? CompiledPattern($0) }
         self.tiers = tiers
         self.severity = severity
         self.message = message

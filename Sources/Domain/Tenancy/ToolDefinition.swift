@@ -18,9 +18,12 @@ public struct ToolDefinition: Sendable, Hashable {
         return .object(o)
     }
 
+    /// The keys a catalog entry may have, shared with the YAML loader so both refuse the same typos.
+    public static let fields: Set<String> = ["id", "name", "min_tier", "required_config"]
+
     /// Reads one catalog entry, naming the first problem found.
     public init(json: JSONValue, at path: String) throws(ServiceError) {
-        let reader = try ObjectReader(json, at: path, allowed: ["id", "name", "min_tier", "required_config"])
+        let reader = try ObjectReader(json, at: path, allowed: Self.fields)
         let id = try reader.string("id") ?? ""
         guard !id.isEmpty else { throw .malformed("Tool id is required", field: "\(path)/id") }
         let name = try reader.string("name") ?? id

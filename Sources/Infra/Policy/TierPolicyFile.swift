@@ -7,6 +7,8 @@ public enum TierPolicyFile {
     struct File: Decodable {
         var tiers: [String: Limits]
         var rules: [Rule]?
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case tiers, rules }
     }
 
     struct Limits: Decodable {
@@ -18,6 +20,11 @@ public enum TierPolicyFile {
         var allowed_models: Models
         var max_prompt_chars: Int
         var max_tokens: Int
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case max_agents, max_tools_per_agent, max_collections_per_agent, custom_prompts, allowed_types, allowed_models
+            case max_prompt_chars, max_tokens
+        }
     }
 
     enum Models: Decodable {
@@ -47,7 +54,15 @@ public enum TierPolicyFile {
         var tiers: [String]?
         var severity: String?
         var message: String?
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case id, path, min, max, `enum`, pattern, tiers, severity, message }
     }
+
+    /// Every key the file may use; anything else is a typo that must stop the start.
+    static let shape = YAMLShape.fields([
+        File.CodingKeys.tiers.rawValue: .entries(.fields(Limits.CodingKeys.allCases.map(\.rawValue))),
+        File.CodingKeys.rules.rawValue: .list(.fields(Rule.CodingKeys.allCases.map(\.rawValue))),
+    ])
 
     public static func load(path: String) throws -> TierPolicy {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
@@ -57,6 +72,13 @@ public enum TierPolicyFile {
     }
 
     public static func parse(_ text: String, source: String = "tier policy") throws -> TierPolicy {
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: text)
+        } catch {
+            throw ConfigurationError("\(source): not valid YAML (\(error))")
+        }
+        if let node { try shape.check(node, source: source) }
         let file: File
         do {
             file = try YAMLDecoder().decode(File.self, from: text)
@@ -122,9 +144,6 @@ extension DeclarativeRule {
         guard raw.min != nil || raw.max != nil || raw.enum != nil || raw.pattern != nil else {
             throw ConfigurationError("\(where_): needs at least one of min, max, enum, pattern")
         }
-        if let pattern = raw.pattern, (try? Regex(pattern)) == nil {
-            throw ConfigurationError("\(where_).pattern: not a valid regular expression")
-        }
         var tiers: Set<Tier>?
         if let names = raw.tiers {
             tiers = try Set(names.map { name in
@@ -139,5 +158,9 @@ extension DeclarativeRule {
         }
         self.init(id: raw.id, path: raw.path, min: raw.min, max: raw.max, allowed: raw.enum, pattern: raw.pattern,
                   tiers: tiers, severity: severity, message: raw.message)
+        // The rule compiles its pattern once, here at load; one that does not compile stops the start.
+        if raw.pattern != nil && compiledPattern == nil {
+            throw ConfigurationError("\(where_).pattern: not a valid regular expression")
+        }
     }
 }
