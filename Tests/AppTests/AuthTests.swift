@@ -76,6 +76,33 @@ import Testing
             #expect(try await service.send(.get, "/internal/v1/tools").status == .ok)
         }
     }
+
+    /// With `AMS_SERVICE_JWT_SECRET` set, the user-token key cannot mint service tokens, and the
+    /// service key mints nothing else.
+    @Test func serviceTokensMustBeSignedWithTheServiceKey() async throws {
+        var settings = try TestSupport.configuration()
+        settings.serviceJWTSecret = "service-secret-0123456789abcdefghijklmnopqrstuvw"
+        let config = settings
+        let serviceKey = await TokenVerifier.make(config)
+        try await buildApplication(config, logger: makeLogger(config)).test(.router) { client in
+            let tenant = TestSupport.tenant()
+            let leaked = try await Caller.make(client, tenant: nil, roles: [.service])
+            let refused = try await leaked.send(.get, "/internal/v1/tools")
+            #expect(refused.status == .unauthorized && refused.errorCode == "AMS-202")
+            #expect(try await leaked.send(.get, "/v1/agents", headers: [.tenantID: tenant]).errorCode == "AMS-202")
+
+            let token = try await serviceKey.sign(subject: "orchestrator", tenant: nil, roles: [.service], ttl: .seconds(60))
+            let service = Caller(client: client, token: token)
+            #expect(try await service.send(.get, "/internal/v1/tools").status == .ok)
+            #expect(try await service.send(.get, "/v1/agents", headers: [.tenantID: tenant]).status == .ok)
+
+            let user = try await Caller.make(client, tenant: tenant)
+            #expect(try await user.send(.get, "/v1/agents").status == .ok)
+            let wrongKey = try await TokenVerifier(secret: config.serviceJWTSecret ?? "")
+                .sign(subject: "x", tenant: tenant, roles: [.admin], ttl: .seconds(60))
+            #expect(try await Caller(client: client, token: wrongKey).send(.get, "/v1/agents").errorCode == "AMS-202")
+        }
+    }
 }
 
 @Suite struct EnvelopeTests {

@@ -11,16 +11,16 @@ struct AgentManagementCommand: AsyncParsableCommand {
     )
 }
 
-/// Flags shared by the subcommands; each overrides its environment variable.
+/// Flags shared by the subcommands; each overrides its environment variable. No flag takes a
+/// secret (it would show in `ps` and shell history): set `AMS_JWT_SECRET` / `AMS_SERVICE_JWT_SECRET`
+/// or their `_FILE` forms.
 struct CommonOptions: ParsableArguments {
     @Option(help: "PostgreSQL URL (AMS_DATABASE_URL).") var databaseURL: String?
-    @Option(help: "HS256 signing secret (AMS_JWT_SECRET).") var jwtSecret: String?
     @Option(help: "trace, debug, info, notice, warning, error, critical (AMS_LOG_LEVEL).") var logLevel: String?
 
     func configuration() throws -> AppConfiguration {
         var env = ProcessInfo.processInfo.environment
         if let databaseURL { env["AMS_DATABASE_URL"] = databaseURL }
-        if let jwtSecret { env["AMS_JWT_SECRET"] = jwtSecret }
         if let logLevel { env["AMS_LOG_LEVEL"] = logLevel }
         return try AppConfiguration.fromEnvironment(env)
     }

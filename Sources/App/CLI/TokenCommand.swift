@@ -2,7 +2,15 @@ import ArgumentParser
 import Infra
 
 struct TokenCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "token", abstract: "Print a JWT signed with the configured secret.")
+    static let configuration = CommandConfiguration(
+        commandName: "token",
+        abstract: "Print a JWT signed with the configured secret.",
+        discussion: """
+        Signs with AMS_JWT_SECRET (or AMS_JWT_SECRET_FILE); a token with the service role is signed with \
+        AMS_SERVICE_JWT_SECRET (or its _FILE form) when that is set. Includes AMS_JWT_ISSUER and \
+        AMS_JWT_AUDIENCE when they are set.
+        """
+    )
 
     @OptionGroup var common: CommonOptions
     @Option(help: "Tenant id (omit for a service token).") var tenant: String?
@@ -21,7 +29,7 @@ struct TokenCommand: AsyncParsableCommand {
             throw ValidationError("--tenant is required unless --role service")
         }
         let lifetime = try AppConfiguration.duration(ttl, "--ttl")
-        let token = try await TokenVerifier(secret: config.jwtSecret).sign(subject: subject, tenant: tenant, roles: roles, ttl: lifetime)
+        let token = try await TokenVerifier.make(config).sign(subject: subject, tenant: tenant, roles: roles, ttl: lifetime)
         print(token)
     }
 }

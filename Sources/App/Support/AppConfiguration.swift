@@ -4,11 +4,20 @@ import Infra
 import Logging
 
 /// Everything the service reads at start: environment first, command-line flags over it.
+/// Secrets come only from the environment, or from files named by `<VARIABLE>_FILE`; never flags.
 struct AppConfiguration: Sendable {
     var host = "127.0.0.1"
     var port = 8080
     var databaseURL = "postgres://ams:ams@127.0.0.1:5432/ams"
+    /// Signs user tokens (`AMS_JWT_SECRET` or `AMS_JWT_SECRET_FILE`).
     var jwtSecret = ""
+    /// When set, the only key for tokens with the `service` role, and used for nothing else
+    /// (`AMS_SERVICE_JWT_SECRET` or `AMS_SERVICE_JWT_SECRET_FILE`).
+    var serviceJWTSecret: String?
+    /// When set, tokens must carry this `iss` (`AMS_JWT_ISSUER`).
+    var jwtIssuer: String?
+    /// When set, tokens' `aud` must contain this (`AMS_JWT_AUDIENCE`).
+    var jwtAudience: String?
     var defaultTier = Tier.free
     var tiersFile = "config/tiers.yaml"
     var toolsFile = "config/tools.yaml"
@@ -22,6 +31,12 @@ struct AppConfiguration: Sendable {
     /// Cached agents per tenant.
     var cacheCapacity = 10_000
     var databaseTimeout = Duration.seconds(3)
+    /// How often the change listener checks its connection (`AMS_LISTENER_HEARTBEAT`).
+    var listenerHeartbeat = Duration.seconds(2)
+    /// An HTTP connection idle this long is closed (`AMS_HTTP_IDLE_TIMEOUT`).
+    var httpIdleTimeout = Duration.seconds(60)
+    /// Names this replica in Postgres (`application_name` of its listener) and in logs (`AMS_REPLICA_NAME`).
+    var replicaName = ProcessInfo.processInfo.hostName + "-" + String(UInt32.random(in: 0 ... .max), radix: 16)
 
     enum LogFormat: String, Sendable { case text, json }
 
@@ -30,7 +45,10 @@ struct AppConfiguration: Sendable {
         if let v = env["AMS_HTTP_HOST"] { c.host = v }
         if let v = env["AMS_HTTP_PORT"] { c.port = try int(v, "AMS_HTTP_PORT") }
         if let v = env["AMS_DATABASE_URL"] { c.databaseURL = v }
-        if let v = env["AMS_JWT_SECRET"] { c.jwtSecret = v }
+        if let v = try secret("AMS_JWT_SECRET", env) { c.jwtSecret = v }
+        c.serviceJWTSecret = try secret("AMS_SERVICE_JWT_SECRET", env)
+        if let v = env["AMS_JWT_ISSUER"], !v.isEmpty { c.jwtIssuer = v }
+        if let v = env["AMS_JWT_AUDIENCE"], !v.isEmpty { c.jwtAudience = v }
         if let v = env["AMS_DEFAULT_TIER"] {
             guard let tier = Tier(rawValue: v) else { throw ConfigurationError("AMS_DEFAULT_TIER: unknown tier '\(v)'") }
             c.defaultTier = tier
@@ -50,15 +68,51 @@ struct AppConfiguration: Sendable {
         if let v = env["AMS_TENANT_IDLE_TIMEOUT"] { c.tenantIdleTimeout = try duration(v, "AMS_TENANT_IDLE_TIMEOUT") }
         if let v = env["AMS_CACHE_CAPACITY"] { c.cacheCapacity = try int(v, "AMS_CACHE_CAPACITY") }
         if let v = env["AMS_DB_TIMEOUT"] { c.databaseTimeout = try duration(v, "AMS_DB_TIMEOUT") }
+        if let v = env["AMS_LISTENER_HEARTBEAT"] { c.listenerHeartbeat = try duration(v, "AMS_LISTENER_HEARTBEAT") }
+        if let v = env["AMS_HTTP_IDLE_TIMEOUT"] { c.httpIdleTimeout = try duration(v, "AMS_HTTP_IDLE_TIMEOUT") }
+        if let v = env["AMS_REPLICA_NAME"], !v.isEmpty { c.replicaName = v }
         return c
+    }
+
+    /// A secret from `name`, or from the file named by `name_FILE` (its content, trailing newlines
+    /// trimmed); `nil` if neither is set. An empty variable counts as unset. Setting both, or naming
+    /// a file that cannot be read or is empty, is a configuration error.
+    static func secret(_ name: String, _ env: [String: String]) throws -> String? {
+        let fileName = name + "_FILE"
+        let value = env[name].flatMap { $0.isEmpty ? nil : $0 }
+        let path = env[fileName].flatMap { $0.isEmpty ? nil : $0 }
+        switch (value, path) {
+        case (.some, .some):
+            throw ConfigurationError("\(name) and \(fileName) are both set: set only one")
+        case (let value?, nil):
+            return value
+        case (nil, let path?):
+            guard let data = FileManager.default.contents(atPath: path), var text = String(data: data, encoding: .utf8) else {
+                throw ConfigurationError("\(fileName): cannot read '\(path)' as UTF-8 text")
+            }
+            while let last = text.last, last.isNewline { text.removeLast() }
+            guard !text.isEmpty else { throw ConfigurationError("\(fileName): '\(path)' is empty") }
+            return text
+        case (nil, nil):
+            return nil
+        }
     }
 
     /// Refuses to start without what the service cannot run safely without.
     func check() throws {
-        guard jwtSecret.utf8.count >= 32 else { throw ConfigurationError("AMS_JWT_SECRET must be set (32 bytes or more, as HS256 needs)") }
+        guard jwtSecret.utf8.count >= 32 else {
+            throw ConfigurationError("AMS_JWT_SECRET or AMS_JWT_SECRET_FILE must be set (32 bytes or more, as HS256 needs)")
+        }
+        if let serviceJWTSecret {
+            guard serviceJWTSecret.utf8.count >= 32 else { throw ConfigurationError("AMS_SERVICE_JWT_SECRET must be 32 bytes or more") }
+            guard serviceJWTSecret != jwtSecret else { throw ConfigurationError("AMS_SERVICE_JWT_SECRET must differ from AMS_JWT_SECRET") }
+        }
         guard (0...65535).contains(port) else { throw ConfigurationError("AMS_HTTP_PORT must be 0–65535") }
         guard maxTenants > 0, cacheCapacity > 0, bodyLimit > 0 else {
             throw ConfigurationError("AMS_MAX_TENANTS, AMS_CACHE_CAPACITY and AMS_MAX_BODY_BYTES must be positive")
+        }
+        guard listenerHeartbeat > .zero, httpIdleTimeout > .zero else {
+            throw ConfigurationError("AMS_LISTENER_HEARTBEAT and AMS_HTTP_IDLE_TIMEOUT must be positive")
         }
     }
 
