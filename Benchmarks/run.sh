@@ -1,47 +1,123 @@
 #!/usr/bin/env bash
-# Throughput and latency of the hot paths, measured with wrk against a release build on loopback:
-# a cached GET (served from the tenant actor's pre-encoded bytes), a list (always Postgres), and a
-# create (validation + one transaction). Compare the figures of one run with each other; absolute
-# numbers depend on the machine. Usage: Benchmarks/run.sh [seconds per scenario, default 10]
+# Speed and memory of the hot paths against the yardsticks in ../shared/bench, measured in one run
+# and interleaved (these machines are shared and noisy: only ratios taken side by side mean anything):
+#   cached GET            ÷ a bare Hummingbird GET of fixed bytes          (target ≥ 0.7)
+#   create, 400 tenants   ÷ pgbench of a create's rows in one transaction  (target ≥ 0.5)
+# then a create into one tenant, and the RSS with 10,000 tenants × 10 agents cached (target ≤ 150 MB).
+# Usage: Benchmarks/run.sh [seconds per run, default 8] [rounds, default 2]
 source "$(dirname "$0")/../scripts/lib.sh"
 cd "$ROOT"
-DURATION="${1:-10}"
+DURATION="${1:-8}"
+ROUNDS="${2:-2}"
+SHARED="$ROOT/../shared/bench"
+[ -d "$SHARED" ] || die "the yardsticks are missing: $SHARED"
 
 ensure_packages
 command -v wrk >/dev/null || { as_root apt-get update -qq; as_root apt-get install -y -qq wrk >/dev/null; }
+command -v pgbench >/dev/null || { as_root apt-get update -qq; as_root apt-get install -y -qq postgresql-contrib >/dev/null; }
 export AMS_DATABASE_URL="$(start_postgres bench)"
+PGPORT="$(cat "$LOCAL/bench/port")"
+PSQL=(psql -h 127.0.0.1 -p "$PGPORT" -U postgres -v ON_ERROR_STOP=1 -qtA)
 export AMS_JWT_SECRET="bench-secret-0123456789abcdefghijklmnopqrstuvwxyz"
 export AMS_LOG_LEVEL=warning
-export AMS_HTTP_PORT="$(free_port)"
-# The enterprise quota of 100 agents would stop the create scenario; lift it for the benchmark.
+export AMS_DEFAULT_TIER=enterprise
+# The enterprise quota of 100 agents would stop the create runs; lift it for the benchmark.
 sed '/enterprise:/,/max_tools_per_agent/ s/max_agents: 100/max_agents: 10000000/' config/tiers.yaml > "$LOCAL/bench/tiers.yaml"
 export AMS_TIERS_FILE="$LOCAL/bench/tiers.yaml"
 
-log "building (release)"
+log "building (release): the service and the HTTP yardstick"
 swift build -c release --product agent-management >/dev/null
 BIN="$(swift build -c release --show-bin-path)/agent-management"
-"$BIN" serve > "$LOCAL/bench/server.log" 2>&1 &
-PID=$!
-trap 'kill $PID 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do curl -sf "localhost:$AMS_HTTP_PORT/health" >/dev/null && break; sleep 0.2; done
-BASE="http://127.0.0.1:$AMS_HTTP_PORT"
+swift build -c release --package-path "$SHARED/ceiling" --scratch-path "$ROOT/.build-ceiling" >/dev/null
+CEILING="$ROOT/.build-ceiling/release/Ceiling"
 
-TENANT="bench-$RANDOM$RANDOM"
-SERVICE="$("$BIN" token --role service --ttl 1h)"
-curl -sf -X PUT "$BASE/internal/v1/tenants/$TENANT" -H "Authorization: Bearer $SERVICE" \
-  -H 'Content-Type: application/json' -d '{"tier":"enterprise"}' >/dev/null
-export TOKEN="$("$BIN" token --tenant "$TENANT" --role admin --ttl 1h)"
-ID="$(curl -sf -X POST "$BASE/v1/agents" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-  -d '{"name":"bench-get","llm_config":{"model":"gpt-4o-mini"},"tools":["search"],"metadata":{"team":"bench"}}' \
-  | sed -n 's/^{"id":"\([0-9a-f-]*\)".*/\1/p')"
-curl -sf "$BASE/v1/agents/$ID" -H "Authorization: Bearer $TOKEN" >/dev/null
+log "preparing the pgbench yardstick"
+"${PSQL[@]}" -c "DROP DATABASE IF EXISTS yardstick" -c "CREATE DATABASE yardstick" >/dev/null
+"${PSQL[@]}" -d yardstick -f "$SHARED/pg-schema.sql" >/dev/null
 
-run() {
-  local name="$1"; shift
-  log "$name"
-  wrk -t2 -c32 -d"${DURATION}s" --latency "$@" | tee "$LOCAL/bench/$name.txt" | grep -E "Requests/sec|50%|99%|Non-2xx|errors"
+PIDS=()
+trap 'kill "${PIDS[@]}" 2>/dev/null || true' EXIT
+wait_http() { for _ in $(seq 1 150); do curl -sf "$1" >/dev/null && return; sleep 0.2; done; die "$1 did not answer"; }
+
+start_service() {
+  export AMS_HTTP_PORT="$(free_port)"
+  "$BIN" serve > "$LOCAL/bench/server.log" 2>&1 &
+  SERVICE_PID=$!
+  PIDS+=("$SERVICE_PID")
+  BASE="http://127.0.0.1:$AMS_HTTP_PORT"
+  wait_http "$BASE/health"
 }
-run get-cached -H "Authorization: Bearer $TOKEN" "$BASE/v1/agents/$ID"
-run list-postgres -H "Authorization: Bearer $TOKEN" "$BASE/v1/agents?limit=1"
-run create -s Benchmarks/create.lua "$BASE"
-log "server RSS after the run: $(ps -o rss= -p $PID | awk '{printf "%.1f MiB", $1/1024}')"
+rss_mb() { ps -o rss= -p "$1" | awk '{printf "%.1f", $1/1024}'; }
+
+CEILING_PORT="$(free_port)"
+PORT="$CEILING_PORT" "$CEILING" > "$LOCAL/bench/ceiling.log" 2>&1 &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$CEILING_PORT/fixed"
+
+"$BIN" migrate >/dev/null
+start_service
+export SERVICE_TOKEN="$("$BIN" token --role service --ttl 2h)"
+export TENANT_PREFIX="bench$RANDOM"
+ID="$(curl -sf -X POST "$BASE/v1/agents" -H "Authorization: Bearer $SERVICE_TOKEN" -H "X-Tenant-ID: $TENANT_PREFIX-get" \
+  -H 'Content-Type: application/json' \
+  -d '{"name":"bench-get","system_prompt":"You answer questions about the product.","llm_config":{"model":"gpt-4o-mini","temperature":0.3},"tools":["search"],"tags":["support"],"metadata":{"team":"bench"}}' \
+  | sed -n 's/^{"id":"\([0-9a-f-]*\)".*/\1/p')"
+[ -n "$ID" ] || die "could not create the GET agent"
+AUTH=(-H "Authorization: Bearer $SERVICE_TOKEN" -H "X-Tenant-ID: $TENANT_PREFIX-get")
+curl -sf "${AUTH[@]}" "$BASE/v1/agents/$ID" >/dev/null
+
+rate() { awk '/Requests\/sec/ {print $2}' "$1"; }
+tps() { awk '/^tps/ {print $3}' "$1"; }
+wrk_run() { local out="$1"; shift; wrk -t1 -c32 -d"${DURATION}s" --latency "$@" > "$out"; grep -q "Non-2xx" "$out" && log "non-2xx answers in $out"; true; }
+
+declare -a GET_RATIO CREATE_RATIO
+for round in $(seq 1 "$ROUNDS"); do
+  log "round $round: GET (yardstick, service)"
+  wrk_run "$LOCAL/bench/ceiling-$round.txt" "http://127.0.0.1:$CEILING_PORT/fixed"
+  wrk_run "$LOCAL/bench/get-$round.txt" "${AUTH[@]}" "$BASE/v1/agents/$ID"
+  log "round $round: create (yardstick, service over 400 tenants)"
+  pgbench -n -h 127.0.0.1 -p "$PGPORT" -U postgres -f "$SHARED/pg-create-tx.sql" -c 32 -j 2 -T "$DURATION" yardstick \
+    > "$LOCAL/bench/pgbench-$round.txt" 2>&1
+  TENANTS=400 wrk_run "$LOCAL/bench/create-$round.txt" -s Benchmarks/create-tenants.lua "$BASE"
+  g="$(rate "$LOCAL/bench/get-$round.txt")"; c="$(rate "$LOCAL/bench/ceiling-$round.txt")"
+  p="$(tps "$LOCAL/bench/pgbench-$round.txt")"; s="$(rate "$LOCAL/bench/create-$round.txt")"
+  GET_RATIO+=("$(awk -v a="$g" -v b="$c" 'BEGIN {printf "%.2f", a/b}')")
+  CREATE_RATIO+=("$(awk -v a="$s" -v b="$p" 'BEGIN {printf "%.2f", a/b}')")
+  printf 'round %s: GET %s req/s vs bare %s → %s | create %s req/s vs pgbench %s tps → %s\n' \
+    "$round" "$g" "$c" "${GET_RATIO[-1]}" "$s" "$p" "${CREATE_RATIO[-1]}"
+done
+
+log "create into one tenant (32 connections)"
+TENANTS=1 TENANT_PREFIX="$TENANT_PREFIX-one" wrk_run "$LOCAL/bench/create-one.txt" -s Benchmarks/create-tenants.lua "$BASE"
+ONE="$(rate "$LOCAL/bench/create-one.txt")"
+
+log "memory: 10,000 tenants × 10 agents, all cached, in a fresh process"
+kill "$SERVICE_PID"; wait "$SERVICE_PID" 2>/dev/null || true
+"${PSQL[@]}" -d ams <<'SQL' >/dev/null
+INSERT INTO tenants (tenant_id, tier, agent_count)
+SELECT 'mem-' || t, 'enterprise', 10 FROM generate_series(1, 10000) t
+ON CONFLICT (tenant_id) DO NOTHING;
+INSERT INTO agents (id, tenant_id, name, type, status, version, config, validation, created_at, updated_at, created_by, updated_by)
+SELECT gen_random_uuid(), 'mem-' || t, 'agent ' || a, 'conversational', 'draft', 1,
+  jsonb_build_object('name', 'agent ' || a, 'description', 'Answers questions about orders and returns', 'type', 'conversational',
+    'status', 'draft', 'system_prompt', 'You are a helpful support agent for the store. Answer briefly and politely.',
+    'llm_config', '{"model":"gpt-4o-mini","temperature":0.3,"max_tokens":512}'::jsonb,
+    'memory_config', '{"memory_type":"conversation","window_size":10,"include_knowledge_context":false}'::jsonb,
+    'tools', '[{"id":"search","config":{}}]'::jsonb, 'collections', '[]'::jsonb, 'tags', '["support"]'::jsonb,
+    'metadata', '{"team":"support"}'::jsonb),
+  '{"valid":true,"issues":[]}'::jsonb, now(), now(), 'bench', 'bench'
+FROM generate_series(1, 10000) t, generate_series(1, 10) a
+WHERE NOT EXISTS (SELECT 1 FROM agents WHERE tenant_id = 'mem-1');
+SQL
+"${PSQL[@]}" -d ams -F ' ' -c "SELECT tenant_id, id FROM agents WHERE tenant_id LIKE 'mem-%' AND deleted_at IS NULL" > "$LOCAL/bench/agents.txt"
+start_service
+IDLE="$(rss_mb "$SERVICE_PID")"
+AGENTS_FILE="$LOCAL/bench/agents.txt" wrk -t1 -c32 -d60s -s Benchmarks/warm.lua "$BASE" > "$LOCAL/bench/warm.txt" || true
+WARMED="$(awk '/requests in/ {print $1}' "$LOCAL/bench/warm.txt")"
+CACHED="$(rss_mb "$SERVICE_PID")"
+
+echo
+echo "GET ratio per round:    ${GET_RATIO[*]} (target ≥ 0.7)"
+echo "create ratio per round: ${CREATE_RATIO[*]} (target ≥ 0.5)"
+echo "create into one tenant: $ONE req/s"
+echo "memory: $IDLE MB idle, $CACHED MB with 100,000 agents cached ($WARMED GETs) (target ≤ 150 MB)"

@@ -6,6 +6,8 @@ cd "$ROOT"
 
 ensure_packages
 export AMS_TEST_DATABASE_URL="$(start_postgres test)"
+# Suites that need a database of their own create it through the superuser.
+export AMS_TEST_ADMIN_URL="postgres://postgres@127.0.0.1:$(cat "$LOCAL/test/port")/postgres"
 log "database: $AMS_TEST_DATABASE_URL"
 
 log "building"

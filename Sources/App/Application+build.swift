@@ -33,24 +33,29 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
     try config.check()
     let policy = try TierPolicyFile.load(path: config.tiersFile)
     let seedTools = try ToolCatalogFile.load(path: config.toolsFile)
-    let client = PostgresClient(configuration: try .init(url: config.databaseURL), backgroundLogger: logger)
-    let store = PostgresAgentStore(client: client, defaultTier: config.defaultTier, timeout: config.databaseTimeout, logger: logger)
-    let catalog = ToolCatalogCache(store: store)
+    let client = PostgresClient(
+        configuration: try .init(url: config.databaseURL, statementTimeout: config.databaseTimeout), backgroundLogger: logger)
+    // Postgres ends slow statements at `databaseTimeout`; the client's deadline, a little later,
+    // only has to catch a connection that stopped answering.
+    let store = PostgresAgentStore(client: client, defaultTier: config.defaultTier, timeout: config.databaseTimeout + .milliseconds(500), logger: logger)
+    let catalog = ToolCatalogCache(store: store, caching: false)
     let supervisor = TenantSupervisor(
         deps: TenantDependencies(store: store, validators: .builtin, policy: policy, catalog: catalog, cacheCapacity: config.cacheCapacity),
         maxTenants: config.maxTenants, idleTimeout: config.tenantIdleTimeout, logger: logger
     )
     let listener = ChangeListener(
-        configuration: try .init(url: config.databaseURL), logger: logger,
+        configuration: .init(databaseURL: config.databaseURL, heartbeat: config.listenerHeartbeat, applicationName: "ams-listener:" + config.replicaName),
+        logger: logger,
         onChange: { await supervisor.route($0) },
         onListening: { await supervisor.setListening($0) }
     )
     let router = buildRouter(RouterDependencies(
-        store: store, supervisor: supervisor, catalog: catalog, verifier: await TokenVerifier(secret: config.jwtSecret),
+        store: store, supervisor: supervisor, catalog: catalog, verifier: await TokenVerifier.make(config),
         database: DatabaseProbe(client: client), bodyLimit: config.bodyLimit
     ))
     var app = Application(
         router: router,
+        server: .http1(configuration: .init(idleTimeout: .nanoseconds(Int64(config.httpIdleTimeout.components.seconds) * 1_000_000_000))),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "agent-management"),
         logger: logger
     )

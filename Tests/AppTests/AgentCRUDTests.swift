@@ -73,10 +73,7 @@ import Testing
                 """)
             #expect(response.status == .badRequest)
             #expect(response.errorCode == "AMS-100")
-            guard case .array(let issues) = try response.json()["error"]?["details"]?["issues"] else {
-                Issue.record("no issues")
-                return
-            }
+            let issues = try #require(try response.json()["error"]?["details"]?["issues"]).items()
             let paths = Set(issues.compactMap { $0["path"]?.stringValue })
             #expect(paths == ["/name", "/type", "/system_prompt", "/llm_config/model", "/llm_config/temperature",
                               "/llm_config/max_tokens", "/tools", "/tools/2/id"])
@@ -215,25 +212,20 @@ import Testing
                 ids.append(try await service.create("Agent \(i)", extra).id)
             }
             let page1 = try await service.send(.get, "/v1/agents?limit=2").json()
-            guard case .array(let items1) = page1["items"], let cursor = page1["next_cursor"]?.stringValue else {
-                Issue.record("no first page")
-                return
-            }
+            let items1 = try #require(page1["items"]).items()
+            let cursor = try #require(page1["next_cursor"]?.stringValue)
             #expect(items1.map(\.id) == [ids[4], ids[3]])
             _ = try await service.create("Late arrival")
             let page2 = try await service.send(.get, "/v1/agents?limit=2&cursor=\(cursor)").json()
-            guard case .array(let items2) = page2["items"], let cursor2 = page2["next_cursor"]?.stringValue else {
-                Issue.record("no second page")
-                return
-            }
+            let items2 = try #require(page2["items"]).items()
+            let cursor2 = try #require(page2["next_cursor"]?.stringValue)
             #expect(items2.map(\.id) == [ids[2], ids[1]])
             let page3 = try await service.send(.get, "/v1/agents?limit=2&cursor=\(cursor2)").json()
             #expect(page3["items"].map { if case .array(let a) = $0 { a.map(\.id) } else { [] } } == [ids[0]])
             #expect(page3["next_cursor"] == .null)
 
             func found(_ query: String) async throws -> [String] {
-                guard case .array(let items) = try await service.send(.get, "/v1/agents?\(query)").json()["items"] else { return [] }
-                return items.map(\.id)
+                try #require(try await service.send(.get, "/v1/agents?\(query)").json()["items"]).items().map(\.id)
             }
             #expect(try await found("tag=even") == [ids[4], ids[2], ids[0]])
             #expect(try await found("type=rag&tag=even&limit=1") == [ids[4]])

@@ -24,11 +24,9 @@ final class CountingStore: AgentStore {
     func setTier(_ tier: Tier, for tenant: TenantID) async throws -> Tenant { try await base.setTier(tier, for: tenant) }
     func agents(tenant: TenantID, query: AgentQuery) async throws -> AgentPage { try await base.agents(tenant: tenant, query: query) }
     func countAgents(tenant: TenantID) async throws -> Int { try await base.countAgents(tenant: tenant) }
-    func insert(_ agent: Agent, quota: @escaping @Sendable (Tier) -> Int) async throws -> Agent { try await base.insert(agent, quota: quota) }
-    func update(_ id: UUID, tenant: TenantID, _ change: @escaping @Sendable (Agent) async throws -> Agent?) async throws -> AgentWrite {
-        try await base.update(id, tenant: tenant, change)
-    }
-    func delete(_ id: UUID, tenant: TenantID) async throws -> Bool { try await base.delete(id, tenant: tenant) }
+    func insert(_ agent: Agent, quota: AgentQuota) async throws { try await base.insert(agent, quota: quota) }
+    func update(_ agent: Agent) async throws -> Bool { try await base.update(agent) }
+    func delete(_ id: UUID, tenant: TenantID) async throws -> Int? { try await base.delete(id, tenant: tenant) }
     func toolCatalog() async throws -> [ToolDefinition] { try await base.toolCatalog() }
     func replaceToolCatalog(_ tools: [ToolDefinition]) async throws { try await base.replaceToolCatalog(tools) }
 }
@@ -42,21 +40,28 @@ final class CountingStore: AgentStore {
             let identity = Identity(subject: "u", roles: [.admin], tenantID: nil)
             let config = AgentConfig(name: "Cached", llmConfig: LLMConfig(model: "gpt-4o-mini"))
 
-            let caching = TenantActor(tenantID: TestSupport.tenant(), deps: deps, caching: true)
+            let tenant = TestSupport.tenant()
+            let caching = TenantActor(tenantID: tenant, deps: deps, caching: true)
             let created = try await caching.create(config, by: identity)
             for _ in 0..<3 {
-                #expect(try await caching.agent(created.agent.id).agent == created.agent)
+                let served = try await caching.agent(created.id)
+                #expect(served.version == created.version && served.body == created.body)
             }
             #expect(store.reads.load(ordering: .relaxed) == 0)
 
-            await caching.apply(ChangeNotification(kind: .agent, tenantID: created.agent.tenantID, agentID: created.agent.id, version: 2))
-            _ = try await caching.agent(created.agent.id)
-            _ = try await caching.agent(created.agent.id)
+            // Another replica writes version 2 and says so: the next read goes to Postgres, once.
+            var next = try #require(try await store.base.agent(created.id, tenant: tenant))
+            next.version = 2
+            next.config.description = "v2"
+            #expect(try await store.base.update(next))
+            await caching.apply(ChangeNotification(kind: .agent, tenantID: tenant, agentID: created.id, version: 2))
+            #expect(try await caching.agent(created.id).version == 2)
+            #expect(try await caching.agent(created.id).version == 2)
             #expect(store.reads.load(ordering: .relaxed) == 1)
 
-            let bypassing = TenantActor(tenantID: created.agent.tenantID, deps: deps, caching: false)
-            _ = try await bypassing.agent(created.agent.id)
-            _ = try await bypassing.agent(created.agent.id)
+            let bypassing = TenantActor(tenantID: tenant, deps: deps, caching: false)
+            _ = try await bypassing.agent(created.id)
+            _ = try await bypassing.agent(created.id)
             #expect(store.reads.load(ordering: .relaxed) == 3)
         }
     }

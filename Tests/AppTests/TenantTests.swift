@@ -69,19 +69,17 @@ import Testing
         }
     }
 
+    /// On a database of its own: it replaces the catalog, which other suites read.
     @Test func toolCatalogCanBeReplacedAndIsUsedByValidation() async throws {
-        try await TestSupport.app().test(.router) { client in
+        try await TestSupport.app(databaseURL: try await TestSupport.freshDatabase()).test(.router) { client in
             let service = try await Caller.make(client, tenant: nil, roles: [.service])
-            guard case .array(let seeded) = try await service.send(.get, "/internal/v1/tools").json() else {
-                Issue.record("catalog is not a list")
-                return
-            }
+            let seeded = try await service.send(.get, "/internal/v1/tools").json().items()
             #expect(seeded.contains { $0["id"] == .string("search") })
             let toolID = "tool-" + UUID().uuidString.prefix(8).lowercased()
             let extended = JSONValue.array(seeded + [.object(["id": .string(toolID), "name": .string("Test tool"), "required_config": .array([.string("key")])])])
             let put = try await service.send(.put, "/internal/v1/tools", json: String(decoding: extended.encoded, as: UTF8.self))
             #expect(put.status == .ok)
-            guard case .array(let stored) = try await service.send(.get, "/internal/v1/tools").json() else { return }
+            let stored = try await service.send(.get, "/internal/v1/tools").json().items()
             #expect(stored.last?["id"] == .string(toolID))
 
             let admin = try await Caller.make(client, tenant: TestSupport.tenant())
@@ -116,7 +114,7 @@ import Testing
             #expect(try await b.send(.get, "/v1/agents/\(agent.id)").errorCode == "AMS-301")
             #expect(try await b.send(.patch, "/v1/agents/\(agent.id)", json: #"{"name":"Hijacked"}"#).errorCode == "AMS-301")
             #expect(try await b.send(.delete, "/v1/agents/\(agent.id)").errorCode == "AMS-301")
-            guard case .array(let listed) = try await b.send(.get, "/v1/agents").json()["items"] else { return }
+            let listed = try #require(try await b.send(.get, "/v1/agents").json()["items"]).items()
             #expect(listed.map { $0["name"] } == [.string("Mine")])
             #expect(try await b.send(.get, "/v1/agents?q=Private").json()["items"] == .array([]))
             #expect(try await a.send(.get, "/v1/agents/\(agent.id)").json() == agent)

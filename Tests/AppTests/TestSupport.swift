@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import PostgresNIO
 import Testing
 
 /// Builds the real application against the test database that `scripts/test.sh` provisions.
@@ -20,7 +21,25 @@ enum TestSupport {
     }
 
     struct ConfigurationMissing: Error, CustomStringConvertible {
-        var description: String { "AMS_TEST_DATABASE_URL is not set: run the tests with scripts/test.sh" }
+        var description: String { "AMS_TEST_DATABASE_URL or AMS_TEST_ADMIN_URL is not set: run the tests with scripts/test.sh" }
+    }
+
+    /// A new, empty database owned by the service's role, for suites that change shared state
+    /// (the tool catalog) or must see a fresh schema. Needs `AMS_TEST_ADMIN_URL` (a superuser).
+    static func freshDatabase() async throws -> String {
+        guard let admin = ProcessInfo.processInfo.environment["AMS_TEST_ADMIN_URL"], !admin.isEmpty else {
+            throw ConfigurationMissing()
+        }
+        let name = "ams_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
+        let client = PostgresClient(configuration: try .init(url: admin))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name) OWNER ams"))
+        }
+        var parts = URLComponents(string: try databaseURL())!
+        parts.path = "/" + name
+        return parts.string!
     }
 
     static func configuration(databaseURL: String? = nil) throws -> AppConfiguration {
@@ -87,6 +106,14 @@ extension TestResponse {
 
 extension JSONValue {
     var id: String { self["id"]?.stringValue ?? "" }
+    /// The elements of an array; fails the test when this is not one.
+    func items(sourceLocation: SourceLocation = #_sourceLocation) throws -> [JSONValue] {
+        guard case .array(let items) = self else {
+            Issue.record("expected a JSON array, got \(typeName)", sourceLocation: sourceLocation)
+            throw NotAnArray()
+        }
+        return items
+    }
     var int: Int? { numberValue.map { Int($0) } }
 }
 
@@ -99,3 +126,5 @@ func eventually(_ seconds: Double = 10, _ check: () async throws -> Bool) async 
     }
     return try await check()
 }
+
+struct NotAnArray: Error {}

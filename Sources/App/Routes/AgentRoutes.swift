@@ -24,7 +24,7 @@ struct AgentRoutes: Sendable {
         if config.status == .active { try identity.require(.admin) }
         let created = try await supervisor.tenant(tenant).create(config, by: identity)
         return .json(created.body, status: .created, headers: [
-            .location: "/v1/agents/\(created.agent.id.uuidString.lowercased())", .eTag: created.etag,
+            .location: "/v1/agents/\(created.id.uuidString.lowercased())", .eTag: created.etag,
         ])
     }
 
@@ -100,11 +100,21 @@ struct AgentRoutes: Sendable {
             guard let position = Cursor.decode(raw) else { throw ServiceError.malformed("cursor is not one this service issued", field: "cursor") }
             q.after = position
         }
-        q.status = params.get("status").map(AgentStatus.init(rawValue:))
-        q.type = params.get("type").map(AgentType.init(rawValue:))
+        q.status = try known(AgentStatus.self, params.get("status"), "status")
+        q.type = try known(AgentType.self, params.get("type"), "type")
         q.tag = params.get("tag")
         q.text = params.get("q").flatMap { $0.isEmpty ? nil : $0 }
         return q
+    }
+
+    /// An unknown filter value is a mistake to report, not a reason for an empty page.
+    static func known<E: OpenEnum>(_: E.Type, _ raw: String?, _ name: String) throws -> E? {
+        guard let raw else { return nil }
+        let value = E(rawValue: raw)
+        guard value.isKnown else {
+            throw ServiceError.malformed("\(name) must be one of \(E.knownNames.joined(separator: ", "))", field: name)
+        }
+        return value
     }
 }
 

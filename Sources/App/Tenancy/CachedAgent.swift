@@ -1,15 +1,19 @@
 import Domain
+import Foundation
 import Hummingbird
 
-/// An agent with its response bytes and ETag, encoded once per version.
+/// What a GET serves: the response bytes of one version, encoded once. Nothing else is kept, since
+/// writes read the current state from Postgres and notices need only the version.
 struct CachedAgent: Sendable {
-    let agent: Agent
+    let id: UUID
+    let version: Int
     let body: ByteBuffer
-    let etag: String
 
     init(_ agent: Agent) {
-        self.agent = agent
+        self.id = agent.id
+        self.version = agent.version
         self.body = ByteBuffer(bytes: agent.encodedJSON)
-        self.etag = "\"\(agent.version)\""
     }
+
+    var etag: String { "\"\(version)\"" }
 }

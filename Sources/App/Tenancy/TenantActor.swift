@@ -2,31 +2,32 @@ import Domain
 import Foundation
 
 /// One tenant's registry: its agent cache, its tier, and the write path. Writes commit in Postgres
-/// first and then update the cache; changes announced by any replica evict what they supersede.
+/// first and then fill the cache; change notices from any replica supersede what they name, and a
+/// fill that a notice overtook is refused (see `NoticeCoherentCache`).
 actor TenantActor {
+    /// A PATCH re-reads and retries when another write moved the agent on in between.
+    static let patchAttempts = 5
+
     let tenantID: TenantID
     private let deps: TenantDependencies
-    private var tenant: Tenant?
-    private var cache: [UUID: CachedAgent] = [:]
-    /// Bumped by every change notice, so a read that raced with a change is not cached.
-    private var epoch = 0
-    /// Off while the change listener is down: without notices the cache cannot be trusted.
-    private var caching: Bool
+    private var agents: NoticeCoherentCache<UUID, CachedAgent>
+    private var tenant: NoticeCoherentCache<Int, Tenant>
 
     init(tenantID: TenantID, deps: TenantDependencies, caching: Bool) {
         self.tenantID = tenantID
         self.deps = deps
-        self.caching = caching
+        self.agents = NoticeCoherentCache(capacity: deps.cacheCapacity, enabled: caching)
+        self.tenant = NoticeCoherentCache(capacity: 1, enabled: caching)
     }
 
     // MARK: Reads
 
     func agent(_ id: UUID) async throws -> CachedAgent {
-        if let hit = cache[id] { return hit }
-        let seen = epoch
+        if let hit = agents[id] { return hit }
+        let ticket = agents.ticket()
         guard let agent = try await deps.store.agent(id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
         let entry = CachedAgent(agent)
-        if seen == epoch { remember(entry) }
+        agents.fill(id, version: agent.version, entry, since: ticket)
         return entry
     }
 
@@ -48,103 +49,106 @@ actor TenantActor {
 
     // MARK: Writes
 
-    /// The quota is judged first (a full tenant need not fix its body), and again under lock on insert.
+    /// Validates, then inserts in one call that also judges the quota under the tenant's lock. A
+    /// full tenant hears so even when its body has issues: it need not fix a body it cannot store.
     func create(_ config: AgentConfig, by identity: Identity) async throws -> CachedAgent {
         let context = try await validationContext()
-        if try await deps.store.countAgents(tenant: tenantID) >= context.limits.maxAgents {
-            throw ServiceError.quotaReached(tier: context.tenant.tier, limit: context.limits.maxAgents)
-        }
         let report = await deps.validators.validate(config, context: context)
-        guard report.errors.isEmpty else { throw ServiceError.validationFailed(report.issues) }
-        let now = Date()
+        guard report.errors.isEmpty else {
+            if try await deps.store.countAgents(tenant: tenantID) >= context.limits.maxAgents {
+                throw ServiceError.quotaReached(tier: context.tenant.tier, limit: context.limits.maxAgents)
+            }
+            throw ServiceError.validationFailed(report.issues)
+        }
+        let now = Date.storedNow()
         let agent = Agent(id: .v7(now: now), tenantID: tenantID, version: 1, config: config, validation: report,
                           createdAt: now, updatedAt: now, createdBy: identity.subject, updatedBy: identity.subject)
-        let policy = deps.policy
-        let stored = try await deps.store.insert(agent) { tier in policy[tier].maxAgents }
-        let entry = CachedAgent(stored)
-        remember(entry)
+        let ticket = agents.ticket()
+        try await deps.store.insert(agent, quota: deps.quota)
+        let entry = CachedAgent(agent)
+        agents.fill(agent.id, version: agent.version, entry, since: ticket)
         return entry
     }
 
-    /// Applies an RFC 7396 merge patch; a patch that changes nothing keeps the version.
+    /// Applies an RFC 7396 merge patch; a patch that changes nothing keeps the version. Validation
+    /// runs with no lock held; the write then succeeds only if the agent is still the one it read.
     func patch(_ id: UUID, with patch: JSONValue, by identity: Identity) async throws -> CachedAgent {
         guard case .object = patch else { throw ServiceError.malformed("A merge patch must be a JSON object") }
         let context = try await validationContext()
-        let validators = deps.validators
-        let write = try await deps.store.update(id, tenant: tenantID) { current in
+        for _ in 0..<Self.patchAttempts {
+            let ticket = agents.ticket()
+            guard let current = try await deps.store.agent(id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
             let config = try AgentConfig(json: current.config.json.merging(patch: patch))
-            guard config != current.config else { return nil }
+            guard config != current.config else {
+                let entry = CachedAgent(current)
+                agents.fill(id, version: current.version, entry, since: ticket)
+                return entry
+            }
             if config.status == .active && current.config.status != .active {
                 try identity.require(.admin)
             }
-            let report = await validators.validate(config, context: context)
+            let report = await deps.validators.validate(config, context: context)
             guard report.errors.isEmpty else { throw ServiceError.validationFailed(report.issues) }
             var next = current
             next.config = config
             next.validation = report
-            next.updatedAt = Date()
+            next.version = current.version + 1
+            next.updatedAt = Date.storedNow()
             next.updatedBy = identity.subject
-            return next
+            if try await deps.store.update(next) {
+                let entry = CachedAgent(next)
+                agents.fill(id, version: next.version, entry, since: ticket)
+                return entry
+            }
         }
-        if case .unchanged(let agent) = write, let hit = cache[id], hit.agent.version == agent.version { return hit }
-        let entry = CachedAgent(write.agent)
-        remember(entry)
-        return entry
+        throw ServiceError(.databaseUnavailable, "The agent kept changing while this update was applied; retry")
     }
 
     func delete(_ id: UUID) async throws {
-        epoch += 1
-        cache[id] = nil
-        guard try await deps.store.delete(id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
-        cache[id] = nil
+        guard try await deps.store.delete(id, tenant: tenantID) != nil else { throw ServiceError.agentNotFound() }
+        agents.notice(id, version: Int.max)
     }
 
     // MARK: Change notices
 
     func apply(_ change: ChangeNotification) {
-        epoch += 1
         switch change.kind {
         case .tenant, .tools:
-            tenant = nil
+            tenant.notice(0, version: nil)
         case .agent:
-            guard let id = change.agentID, let cached = cache[id] else { return }
-            if change.deleted || cached.agent.version < (change.version ?? Int.max) {
-                cache[id] = nil
-            }
+            guard let id = change.agentID else { return }
+            agents.notice(id, version: change.deleted ? Int.max : change.version)
         }
     }
 
     /// The listener went away or came back: either way, what was cached may have missed a notice.
     func setCaching(_ enabled: Bool) {
-        epoch += 1
-        cache.removeAll(keepingCapacity: false)
-        tenant = nil
-        caching = enabled
+        agents.reset(enabled: enabled)
+        tenant.reset(enabled: enabled)
     }
 
-    var cachedCount: Int { cache.count }
+    var cachedCount: Int { agents.count }
 
     // MARK: Helpers
 
-    private func remember(_ entry: CachedAgent) {
-        guard caching else { return }
-        if let existing = cache[entry.agent.id], existing.agent.version >= entry.agent.version { return }
-        if cache.count >= deps.cacheCapacity, cache[entry.agent.id] == nil {
-            cache.remove(at: cache.startIndex)
-        }
-        cache[entry.agent.id] = entry
-    }
-
     private func currentTenant() async throws -> Tenant {
-        if let tenant { return tenant }
-        let seen = epoch
+        if let cached = tenant[0] { return cached }
+        let ticket = tenant.ticket()
         let loaded = try await deps.store.tenant(tenantID)
-        if seen == epoch && caching { tenant = loaded }
+        tenant.fill(0, version: 0, loaded, since: ticket)
         return loaded
     }
 
     private func validationContext() async throws -> ValidationContext {
         let tenant = try await currentTenant()
         return ValidationContext(tenant: tenant, limits: deps.policy[tenant.tier], catalog: try await deps.catalog.current(), rules: deps.policy.rules)
+    }
+}
+
+extension Date {
+    /// Now, to the millisecond: what Postgres stores and the API shows, so a response built from
+    /// what was written matches a later read byte for byte.
+    static func storedNow() -> Date {
+        Date(timeIntervalSince1970: (Date().timeIntervalSince1970 * 1000).rounded(.down) / 1000)
     }
 }

@@ -7,4 +7,14 @@ struct TenantDependencies: Sendable {
     let policy: TierPolicy
     let catalog: ToolCatalogCache
     let cacheCapacity: Int
+    let quota: AgentQuota
+
+    init(store: any AgentStore, validators: ValidatorRegistry, policy: TierPolicy, catalog: ToolCatalogCache, cacheCapacity: Int) {
+        self.store = store
+        self.validators = validators
+        self.policy = policy
+        self.catalog = catalog
+        self.cacheCapacity = cacheCapacity
+        self.quota = AgentQuota(Dictionary(uniqueKeysWithValues: Tier.allCases.map { ($0, policy[$0].maxAgents) }))
+    }
 }

@@ -46,7 +46,7 @@ actor TenantSupervisor: Service {
     func setListening(_ enabled: Bool) async {
         guard enabled != listening || enabled else { return }
         listening = enabled
-        if !enabled { await deps.catalog.invalidate() }
+        await deps.catalog.setCaching(enabled)
         for entry in tenants.values {
             await entry.actor.setCaching(enabled)
         }

@@ -1,18 +1,27 @@
 import Domain
 
-/// The catalog all tenants validate against: loaded once, dropped when any replica replaces it.
+/// The catalog all tenants validate against: loaded once, dropped when any replica replaces it, and
+/// under the same rules as the agent caches (bypassed while the listener is down, dropped when it is back).
 actor ToolCatalogCache {
     private let store: any AgentStore
-    private var catalog: ToolCatalog?
+    private var cache: NoticeCoherentCache<Int, ToolCatalog>
 
-    init(store: any AgentStore) { self.store = store }
+    init(store: any AgentStore, caching: Bool = true) {
+        self.store = store
+        self.cache = NoticeCoherentCache(capacity: 1, enabled: caching)
+    }
 
     func current() async throws -> ToolCatalog {
-        if let catalog { return catalog }
+        if let catalog = cache[0] { return catalog }
+        let ticket = cache.ticket()
         let loaded = ToolCatalog(try await store.toolCatalog())
-        catalog = loaded
+        cache.fill(0, version: 0, loaded, since: ticket)
         return loaded
     }
 
-    func invalidate() { catalog = nil }
+    func invalidate() { cache.notice(0, version: nil) }
+
+    func setCaching(_ enabled: Bool) { cache.reset(enabled: enabled) }
+
+    var isCached: Bool { cache[0] != nil }
 }

@@ -3,31 +3,30 @@ public import Foundation
 /// Persistence of tenants, agents and the tool catalog. Every tenant-scoped call sees only that
 /// tenant's rows; implementations enforce it in the database, not only in queries.
 public protocol AgentStore: Sendable {
-    /// The tenant, created with the default tier when first seen.
+    /// The tenant as stored, or with the default tier when it was never written; reads write nothing.
     func tenant(_ id: TenantID) async throws -> Tenant
     func setTier(_ tier: Tier, for tenant: TenantID) async throws -> Tenant
     func agent(_ id: UUID, tenant: TenantID) async throws -> Agent?
     func agents(tenant: TenantID, query: AgentQuery) async throws -> AgentPage
     func countAgents(tenant: TenantID) async throws -> Int
-    /// Inserts unless the tenant's quota (for the tier read under lock) is reached or the name is taken.
-    func insert(_ agent: Agent, quota: @escaping @Sendable (Tier) -> Int) async throws -> Agent
-    /// Locks the agent, lets `change` compute the next state (`nil`: nothing changed) and stores it.
-    func update(_ id: UUID, tenant: TenantID, _ change: @escaping @Sendable (Agent) async throws -> Agent?) async throws -> AgentWrite
-    /// `false` when there was no live agent to delete.
-    func delete(_ id: UUID, tenant: TenantID) async throws -> Bool
+    /// Inserts `agent` (version 1) unless the quota of the tenant's tier, judged under a lock on the
+    /// tenant, is full (`quotaReached`) or the name is taken (`nameConflict`).
+    func insert(_ agent: Agent, quota: AgentQuota) async throws
+    /// Stores `agent` if the stored agent is still at `agent.version - 1`; `false` when it moved on or is gone.
+    func update(_ agent: Agent) async throws -> Bool
+    /// The version that was deleted; `nil` when there was no live agent to delete.
+    func delete(_ id: UUID, tenant: TenantID) async throws -> Int?
     func toolCatalog() async throws -> [ToolDefinition]
     func replaceToolCatalog(_ tools: [ToolDefinition]) async throws
 }
 
-public enum AgentWrite: Sendable {
-    case unchanged(Agent)
-    case updated(Agent)
+/// Live agents allowed per tier, handed to the store so the quota is judged where the count is locked.
+public struct AgentQuota: Sendable, Hashable {
+    public var maxAgents: [Tier: Int]
 
-    public var agent: Agent {
-        switch self {
-        case .unchanged(let a), .updated(let a): a
-        }
-    }
+    public init(_ maxAgents: [Tier: Int]) { self.maxAgents = maxAgents }
+
+    public subscript(tier: Tier) -> Int { maxAgents[tier] ?? 0 }
 }
 
 public struct AgentQuery: Sendable, Hashable {

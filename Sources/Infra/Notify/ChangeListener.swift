@@ -1,21 +1,46 @@
 public import Domain
 public import Logging
-public import PostgresNIO
+import NIOCore
+import NIOPosix
+import PostgresNIO
 public import ServiceLifecycle
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// LISTENs on `agent_management_changes` and hands every change to `onChange`. LISTEN lives on a
-/// connection of its own, outside the pool (it is held for good, and a pooled connection that the
-/// server closes while leased has been seen to stall the pool), and ends when that connection drops,
-/// so the loop reconnects with backoff; `onListening(false)` on a drop and `onListening(true)` once
-/// LISTEN is back tell the caches when they cannot be trusted.
+/// LISTENs on `agent_management_changes` and hands every change to `onChange`.
+///
+/// LISTEN lives on a connection of its own, outside the pool (it is held for good, and a pooled
+/// connection that the server closes while leased has been seen to stall the pool). A connection can
+/// also die silently (a partition drops packets without a FIN), so the listener proves it is alive: it
+/// sends itself a `NOTIFY` every half heartbeat, each of which must come back within one heartbeat,
+/// and TCP keepalive probes the socket. A missed heartbeat is a disconnect. `onListening(false)` on a
+/// disconnect and `onListening(true)` once LISTEN is back tell the caches when they cannot be trusted.
 public struct ChangeListener: Service {
-    let configuration: PostgresConnection.Configuration
+    public struct Configuration: Sendable {
+        public var databaseURL: String
+        public var heartbeat: Duration
+        /// Shown as `application_name` in `pg_stat_activity`, so operators (and tests) can find this replica's listener.
+        public var applicationName: String
+
+        public init(databaseURL: String, heartbeat: Duration = .seconds(2), applicationName: String) {
+            self.databaseURL = databaseURL
+            self.heartbeat = heartbeat
+            self.applicationName = applicationName
+        }
+    }
+
+    struct HeartbeatMissed: Error {}
+    struct NotificationsEnded: Error {}
+
+    let configuration: Configuration
     let logger: Logger
     let onChange: @Sendable (ChangeNotification) async -> Void
     let onListening: @Sendable (Bool) async -> Void
 
     public init(
-        configuration: PostgresConnection.Configuration, logger: Logger,
+        configuration: Configuration, logger: Logger,
         onChange: @escaping @Sendable (ChangeNotification) async -> Void,
         onListening: @escaping @Sendable (Bool) async -> Void
     ) {
@@ -26,23 +51,15 @@ public struct ChangeListener: Service {
     }
 
     public func run() async throws {
+        let url = try DatabaseURL(configuration.databaseURL)
         await cancelWhenGracefulShutdown {
             var backoff = Duration.milliseconds(100)
             while !Task.isCancelled {
+                let established = Atomic<Bool>(false)
                 do {
-                    let conn = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+                    let conn = try await connect(url)
                     do {
-                        try await conn.listen(on: PostgresAgentStore.channel) { notifications in
-                            logger.info("listening for changes")
-                            backoff = .milliseconds(100)
-                            await onListening(true)
-                            for try await notification in notifications {
-                                if let change = ChangeNotification(payload: notification.payload) {
-                                    await onChange(change)
-                                }
-                            }
-                        }
-                        try? await conn.close()
+                        try await listen(on: conn) { established.store(true, ordering: .relaxed) }
                     } catch {
                         try? await conn.close()
                         throw error
@@ -53,9 +70,97 @@ public struct ChangeListener: Service {
                     logger.warning("change listener lost its connection", metadata: ["error": "\(String(reflecting: error))"])
                 }
                 await onListening(false)
+                if established.load(ordering: .relaxed) { backoff = .milliseconds(100) }
                 try? await Task.sleep(for: backoff)
                 backoff = min(backoff * 2, .seconds(5))
             }
         }
+    }
+
+    /// Consumes changes until the connection fails or a heartbeat is missed; never returns normally.
+    private func listen(on conn: PostgresConnection, connected: @Sendable () -> Void) async throws {
+        let beatChannel = "ams_heartbeat_" + String(UInt64.random(in: 0 ... .max), radix: 16)
+        let heartbeat = configuration.heartbeat
+        try await conn.listen(on: PostgresAgentStore.channel) { changes in
+            try await conn.listen(on: beatChannel) { beats in
+                logger.info("listening for changes")
+                connected()
+                await onListening(true)
+                let state = HeartbeatState()
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for try await notification in changes {
+                            if let change = ChangeNotification(payload: notification.payload) { await onChange(change) }
+                        }
+                        throw NotificationsEnded()
+                    }
+                    group.addTask {
+                        for try await beat in beats { state.received(Int(beat.payload) ?? 0) }
+                        throw NotificationsEnded()
+                    }
+                    group.addTask {
+                        while true {
+                            let beat = state.send()
+                            try await conn.query("SELECT pg_notify(\(beatChannel), \(String(beat)))", logger: logger)
+                            try await Task.sleep(for: heartbeat / 2)
+                        }
+                    }
+                    group.addTask {
+                        while true {
+                            try await Task.sleep(for: heartbeat / 8)
+                            if state.isOverdue(after: heartbeat) {
+                                logger.warning("change listener missed a heartbeat")
+                                await onListening(false)
+                                try? await conn.close()
+                                throw HeartbeatMissed()
+                            }
+                        }
+                    }
+                    defer { group.cancelAll() }
+                    try await group.next()
+                }
+            }
+        }
+    }
+
+    /// A connection of our own making, so TCP keepalive can be switched on (PostgresNIO has no option for it).
+    private func connect(_ url: DatabaseURL) async throws -> PostgresConnection {
+        let seconds = max(1, Int(configuration.heartbeat.components.seconds))
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.socketOption(.so_keepalive), value: 1)
+            .channelOption(ChannelOptions.Types.SocketOption(level: .init(IPPROTO_TCP), name: .init(TCP_KEEPIDLE)), value: seconds)
+            .channelOption(ChannelOptions.Types.SocketOption(level: .init(IPPROTO_TCP), name: .init(TCP_KEEPINTVL)), value: seconds)
+            .channelOption(ChannelOptions.Types.SocketOption(level: .init(IPPROTO_TCP), name: .init(TCP_KEEPCNT)), value: 3)
+            .connectTimeout(.seconds(Int64(max(2, configuration.heartbeat.components.seconds * 2))))
+            .connect(host: url.host, port: url.port)
+            .get()
+        var config = PostgresConnection.Configuration(
+            establishedChannel: channel, tls: try url.connectionTLS(), username: url.username, password: url.password, database: url.database)
+        config.options.additionalStartupParameters = [("application_name", configuration.applicationName)]
+        return try await PostgresConnection.connect(on: channel.eventLoop, configuration: config, id: 0, logger: logger)
+    }
+}
+
+/// The heartbeats sent and not yet back, with when each was sent.
+final class HeartbeatState: Sendable {
+    private let state = Mutex<(next: Int, pending: [Int: ContinuousClock.Instant])>((1, [:]))
+
+    func send() -> Int {
+        state.withLock {
+            let beat = $0.next
+            $0.next += 1
+            $0.pending[beat] = .now
+            return beat
+        }
+    }
+
+    /// Notices arrive in order, so a beat that came back answers every earlier one too.
+    func received(_ beat: Int) {
+        state.withLock { $0.pending = $0.pending.filter { $0.key > beat } }
+    }
+
+    /// True when some heartbeat has waited longer than `limit`.
+    func isOverdue(after limit: Duration) -> Bool {
+        state.withLock { s in s.pending.values.contains { .now - $0 > limit } }
     }
 }

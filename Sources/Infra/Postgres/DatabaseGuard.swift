@@ -3,9 +3,13 @@ import Domain
 import PostgresNIO
 import Synchronization
 
-/// Bounds every database call in time and turns connection trouble into AMS-502. After a call
-/// finds the database unavailable, calls fail at once for `coolDown` (the pool would only make them
-/// wait), so a dead database answers fast instead of piling up requests; then calls try again.
+/// Bounds every database call in time and turns database trouble into AMS-502.
+///
+/// Postgres ends slow statements and lock waits itself (`statement_timeout`, `lock_timeout`, set
+/// per connection); this deadline, a little later, covers a connection that stops answering at all.
+/// It closes the connection the call holds, so the stuck query fails at once and the connection is
+/// never handed to the next request. Only an unreachable database opens the breaker, which then
+/// refuses calls for `coolDown` instead of letting them queue on the pool.
 struct DatabaseGuard: Sendable {
     struct Timeout: Error {}
 
@@ -18,45 +22,90 @@ struct DatabaseGuard: Sendable {
         self.coolDown = coolDown
     }
 
-    func run<R: Sendable>(_ operation: @escaping @Sendable () async throws -> R) async throws -> R {
+    func run<R: Sendable>(_ operation: @escaping @Sendable (Lease) async throws -> R) async throws -> R {
         guard !breaker.isOpen() else { throw ServiceError.databaseUnavailable }
+        let lease = Lease()
         do {
             return try await withThrowingTaskGroup(of: R.self) { group in
-                group.addTask { try await operation() }
+                group.addTask { try await operation(lease) }
                 group.addTask {
                     try await Task.sleep(for: timeout)
+                    lease.abandon()
                     throw Timeout()
                 }
                 defer { group.cancelAll() }
                 return try await group.next()!
             }
         } catch {
-            let mapped = Self.map(error)
-            if let failure = mapped as? ServiceError, failure.code == .databaseUnavailable {
-                breaker.open(for: coolDown)
-            }
+            let (mapped, unreachable) = Self.classify(error, leased: lease.wasLeased)
+            if unreachable { breaker.open(for: coolDown) }
             throw mapped
         }
     }
 
-    static func map(_ error: any Error) -> any Error {
+    /// What the client sees, and whether the database itself looks unreachable (breaker) rather
+    /// than one statement being slow or blocked.
+    static func classify(_ error: any Error, leased: Bool) -> (any Error, unreachable: Bool) {
         switch error {
         case let e as ServiceError:
-            return e
+            return (e, false)
         case let e as PostgresTransactionError:
-            if let inner = e.closureError { return map(inner) }
-            return ServiceError.databaseUnavailable
+            if let inner = e.closureError { return classify(inner, leased: leased) }
+            if let begin = e.beginError { return classify(begin, leased: leased) }
+            if let commit = e.commitError { return classify(commit, leased: leased) }
+            return (ServiceError.databaseUnavailable, true)
+        case let e as PSQLError where e.code == .server:
+            let state = e.serverInfo?[.sqlState] ?? ""
+            if slowStates.contains(state) { return (ServiceError.databaseUnavailable, false) }
+            if state.hasPrefix("08") || state.hasPrefix("57P") || state == "53300" { return (ServiceError.databaseUnavailable, true) }
+            return (e, false)
         case let e as PSQLError:
-            return e.code == .server ? e : ServiceError.databaseUnavailable
+            return (ServiceError.databaseUnavailable, e.code != .queryCancelled && e.code != .clientClosedConnection)
         case is Timeout:
-            return ServiceError.databaseUnavailable
+            // A stuck leased connection is that connection's fault; no connection at all is the database's.
+            return (ServiceError.databaseUnavailable, !leased)
+        case is CancellationError:
+            return (error, false)
         default:
-            return error
+            return (error, false)
         }
+    }
+
+    /// Statement, lock and idle-transaction timeouts, serialization failures and deadlocks: one
+    /// request's bad luck, not an outage.
+    static let slowStates: Set<String> = ["57014", "55P03", "25P03", "40001", "40P01"]
+}
+
+/// The connection a guarded call holds, so the deadline can close it.
+final class Lease: Sendable {
+    private let state = Mutex<(connection: PostgresConnection?, leased: Bool, abandoned: Bool)>((nil, false, false))
+
+    /// Called by the operation once it holds a connection; closes it at once if the deadline passed.
+    func hold(_ connection: PostgresConnection) {
+        let abandoned = state.withLock {
+            $0.connection = connection
+            $0.leased = true
+            return $0.abandoned
+        }
+        if abandoned { connection.close().whenComplete { _ in } }
+    }
+
+    func release() {
+        state.withLock { $0.connection = nil }
+    }
+
+    var wasLeased: Bool { state.withLock { $0.leased } }
+
+    func abandon() {
+        let connection = state.withLock {
+            $0.abandoned = true
+            return $0.connection
+        }
+        connection?.close().whenComplete { _ in }
     }
 }
 
-/// When the last failure's cool-down ends, as monotonic nanoseconds; read on every call, so atomic.
+/// When the last outage's cool-down ends, as monotonic nanoseconds; read on every call, so atomic.
 final class Breaker: Sendable {
     private let openUntil = Atomic<UInt64>(0)
 

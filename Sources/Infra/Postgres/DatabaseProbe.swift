@@ -8,6 +8,13 @@ public struct DatabaseProbe: Sendable {
     public init(client: PostgresClient) { self.client = client }
 
     public func isUp() async -> Bool {
-        (try? await guardrail.run { _ = try await client.query("SELECT 1") }) != nil
+        let answered = try? await guardrail.run { lease in
+            try await client.withConnection { conn in
+                lease.hold(conn)
+                defer { lease.release() }
+                try await conn.query("SELECT 1", logger: conn.logger)
+            }
+        }
+        return answered != nil
     }
 }

@@ -14,7 +14,8 @@ struct DatabaseURL {
     var database: String?
     var tls: TLSMode
 
-    /// `sslmode=disable` (the default for loopback hosts) turns TLS off, `require` insists on it.
+    /// TLS is required unless the host is loopback (then off) or `sslmode=disable`/`prefer` asks
+    /// otherwise: a password must not cross a network in the clear by default.
     init(_ url: String) throws {
         guard let parts = URLComponents(string: url), ["postgres", "postgresql"].contains(parts.scheme ?? ""),
               let host = parts.host, !host.isEmpty, let user = parts.user, !user.isEmpty else {
@@ -24,18 +25,42 @@ struct DatabaseURL {
         let loopback = ["127.0.0.1", "localhost", "::1"].contains(host)
         self.host = host
         self.port = parts.port ?? 5432
+        // `user` and `password` come back already decoded; decoding twice would turn `%2540` into `@`.
         self.username = user
-        self.password = parts.password?.removingPercentEncoding
+        self.password = parts.password
         self.database = database.isEmpty ? nil : database
         self.tls = switch parts.queryItems?.first(where: { $0.name == "sslmode" })?.value {
-        case "require", "verify-full": .require
+        case "require", "verify-ca", "verify-full": .require
         case "disable": .disable
-        default: loopback ? .disable : .prefer
+        case "prefer", "allow": .prefer
+        case nil: loopback ? .disable : .require
+        case let other?: throw ConfigurationError("AMS_DATABASE_URL: unknown sslmode '\(other)'")
+        }
+    }
+}
+
+extension DatabaseURL {
+    func connectionTLS() throws -> PostgresConnection.Configuration.TLS {
+        switch tls {
+        case .disable: .disable
+        case .prefer: .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        case .require: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
         }
     }
 }
 
 extension PostgresClient.Configuration {
+    /// With `statementTimeout`, Postgres itself ends a statement, a lock wait or an idle transaction
+    /// that takes longer (the client cannot cancel a query), and a connect takes at most as long.
+    public init(url: String, statementTimeout: Duration) throws {
+        try self.init(url: url)
+        let ms = String(statementTimeout.components.seconds * 1000 + statementTimeout.components.attoseconds / 1_000_000_000_000_000)
+        options.additionalStartupParameters = [
+            ("statement_timeout", ms), ("lock_timeout", ms), ("idle_in_transaction_session_timeout", ms),
+        ]
+        options.connectTimeout = statementTimeout
+    }
+
     public init(url: String) throws {
         let u = try DatabaseURL(url)
         let tls: TLS = switch u.tls {
@@ -50,12 +75,7 @@ extension PostgresClient.Configuration {
 extension PostgresConnection.Configuration {
     public init(url: String) throws {
         let u = try DatabaseURL(url)
-        let tls: TLS = switch u.tls {
-        case .disable: .disable
-        case .prefer: .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        case .require: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        }
-        self.init(host: u.host, port: u.port, username: u.username, password: u.password, database: u.database, tls: tls)
+        self.init(host: u.host, port: u.port, username: u.username, password: u.password, database: u.database, tls: try u.connectionTLS())
     }
 }
 

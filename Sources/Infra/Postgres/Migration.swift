@@ -60,5 +60,6 @@ extension Migration {
             )
             """,
         ] + tenantIsolation("tenants") + tenantIsolation("agents")),
+        Migration(version: 2, name: "lean writes", statements: leanWrites),
     ]
 }

@@ -3,9 +3,9 @@ public import Foundation
 public import Logging
 public import PostgresNIO
 
-/// `AgentStore` on PostgreSQL. Tenant-scoped work runs in a transaction that first sets
-/// `app.tenant_id`, so Row-Level Security confines it even if a query forgot its filter; every
-/// committed change is announced with `NOTIFY` from inside that transaction.
+/// `AgentStore` on PostgreSQL. Tenant-scoped work first sets `app.tenant_id`, so Row-Level Security
+/// confines it even if a query forgot its filter. Writes are single calls of the functions of
+/// migration 2 (one round trip, one implicit transaction) that also `NOTIFY` the change.
 public struct PostgresAgentStore: AgentStore {
     public static let channel = "agent_management_changes"
     static let columns = "id, tenant_id, version, config::text, validation::text, created_at, updated_at, created_by, updated_by"
@@ -15,6 +15,8 @@ public struct PostgresAgentStore: AgentStore {
     let database: DatabaseGuard
     let logger: Logger
 
+    /// `timeout` is the client-side deadline of a call; see `PostgresClient.Configuration(url:statementTimeout:)`
+    /// for the server-side ones that should fire first.
     public init(client: PostgresClient, defaultTier: Tier, timeout: Duration = .seconds(3), logger: Logger) {
         self.client = client
         self.defaultTier = defaultTier
@@ -23,7 +25,13 @@ public struct PostgresAgentStore: AgentStore {
     }
 
     public func tenant(_ id: TenantID) async throws -> Tenant {
-        try await inTenant(id) { conn in Tenant(id: id, tier: try await lockTenant(id, on: conn)) }
+        try await inTenant(id) { conn in
+            let rows = try await conn.query("SELECT tier FROM tenants WHERE tenant_id = \(id)", logger: logger)
+            for try await raw in rows.decode(String.self) {
+                return Tenant(id: id, tier: Tier(rawValue: raw) ?? defaultTier)
+            }
+            return Tenant(id: id, tier: defaultTier)
+        }
     }
 
     public func setTier(_ tier: Tier, for id: TenantID) async throws -> Tenant {
@@ -32,13 +40,22 @@ public struct PostgresAgentStore: AgentStore {
                 INSERT INTO tenants (tenant_id, tier) VALUES (\(id), \(tier.rawValue))
                 ON CONFLICT (tenant_id) DO UPDATE SET tier = excluded.tier, updated_at = now()
                 """, logger: logger)
-            try await notify(ChangeNotification(kind: .tenant, tenantID: id), on: conn)
+            try await conn.query("SELECT pg_notify(\(Self.channel), \(ChangeNotification(kind: .tenant, tenantID: id).payload))", logger: logger)
             return Tenant(id: id, tier: tier)
         }
     }
 
     public func agent(_ id: UUID, tenant: TenantID) async throws -> Agent? {
-        try await inTenant(tenant) { conn in try await fetch(id, tenant: tenant, on: conn, lock: false) }
+        try await inTenant(tenant) { conn in
+            let rows = try await conn.query("""
+                SELECT \(unescaped: Self.columns) FROM agents
+                WHERE tenant_id = \(tenant) AND id = \(id) AND deleted_at IS NULL
+                """, logger: logger)
+            for try await row in rows {
+                return try Self.agent(row.makeRandomAccess())
+            }
+            return nil
+        }
     }
 
     public func agents(tenant: TenantID, query q: AgentQuery) async throws -> AgentPage {
@@ -69,69 +86,59 @@ public struct PostgresAgentStore: AgentStore {
     }
 
     public func countAgents(tenant: TenantID) async throws -> Int {
-        try await inTenant(tenant) { conn in try await Self.count(tenant, on: conn, logger: logger) }
-    }
-
-    public func insert(_ agent: Agent, quota: @escaping @Sendable (Tier) -> Int) async throws -> Agent {
-        try await inTenant(agent.tenantID) { conn in
-            let tier = try await lockTenant(agent.tenantID, on: conn)
-            let live = try await Self.count(agent.tenantID, on: conn, logger: logger)
-            let limit = quota(tier)
-            guard live < limit else { throw ServiceError.quotaReached(tier: tier, limit: limit) }
-            let c = agent.config
-            let stored = try await Self.uniqueName(c.name) {
-                try await Self.single(conn.query("""
-                    INSERT INTO agents (id, tenant_id, name, type, status, version, config, validation,
-                                        created_at, updated_at, created_by, updated_by)
-                    VALUES (\(agent.id), \(agent.tenantID), \(c.name), \(c.type.rawValue), \(c.status.rawValue), \(agent.version),
-                            \(Self.text(c.json))::jsonb, \(Self.text(agent.validation.json))::jsonb,
-                            \(agent.createdAt), \(agent.updatedAt), \(agent.createdBy), \(agent.updatedBy))
-                    RETURNING \(unescaped: Self.columns)
-                    """, logger: logger))
-            }
-            try await notify(ChangeNotification(kind: .agent, tenantID: agent.tenantID, agentID: agent.id, version: agent.version), on: conn)
-            return stored
+        try await inTenant(tenant) { conn in
+            let rows = try await conn.query("SELECT agent_count FROM tenants WHERE tenant_id = \(tenant)", logger: logger)
+            for try await n in rows.decode(Int.self) { return n }
+            return 0
         }
     }
 
-    public func update(_ id: UUID, tenant: TenantID, _ change: @escaping @Sendable (Agent) async throws -> Agent?) async throws -> AgentWrite {
-        try await inTenant(tenant) { conn in
-            guard let current = try await fetch(id, tenant: tenant, on: conn, lock: true) else { throw ServiceError.agentNotFound() }
-            guard var next = try await change(current) else { return .unchanged(current) }
-            next.version = current.version + 1
-            let c = next.config
-            let stored = try await Self.uniqueName(c.name) {
-                try await Self.single(conn.query("""
-                    UPDATE agents SET name = \(c.name), type = \(c.type.rawValue), status = \(c.status.rawValue),
-                        version = \(next.version), config = \(Self.text(c.json))::jsonb,
-                        validation = \(Self.text(next.validation.json))::jsonb,
-                        updated_at = \(next.updatedAt), updated_by = \(next.updatedBy)
-                    WHERE tenant_id = \(tenant) AND id = \(id) AND deleted_at IS NULL
-                    RETURNING \(unescaped: Self.columns)
-                    """, logger: logger))
+    public func insert(_ agent: Agent, quota: AgentQuota) async throws {
+        let c = agent.config
+        let limits = JSONValue.object(Dictionary(uniqueKeysWithValues: Tier.allCases.map { ($0.rawValue, JSONValue.int(quota[$0])) }))
+        let full = try await single { conn in
+            try await Self.uniqueName(c.name) {
+                let rows = try await conn.query("""
+                    SELECT ams_create_agent(\(agent.tenantID), \(defaultTier.rawValue), \(Self.text(limits))::jsonb,
+                        \(agent.id), \(c.name), \(c.type.rawValue), \(c.status.rawValue),
+                        \(Self.text(c.json))::jsonb, \(Self.text(agent.validation.json))::jsonb, \(agent.createdAt), \(agent.createdBy))
+                    """, logger: logger)
+                for try await tier in rows.decode(String?.self) { return tier }
+                throw ServiceError(.internalError, "Create returned no row")
             }
-            try await notify(ChangeNotification(kind: .agent, tenantID: tenant, agentID: id, version: next.version), on: conn)
-            return .updated(stored)
+        }
+        if let full {
+            let tier = Tier(rawValue: full) ?? defaultTier
+            throw ServiceError.quotaReached(tier: tier, limit: quota[tier])
         }
     }
 
-    public func delete(_ id: UUID, tenant: TenantID) async throws -> Bool {
-        try await inTenant(tenant) { conn in
-            let rows = try await conn.query("""
-                UPDATE agents SET deleted_at = now() WHERE tenant_id = \(tenant) AND id = \(id) AND deleted_at IS NULL
-                RETURNING version
-                """, logger: logger)
-            var version: Int?
-            for try await v in rows.decode(Int.self) { version = v }
-            guard let version else { return false }
-            try await notify(ChangeNotification(kind: .agent, tenantID: tenant, agentID: id, version: version, deleted: true), on: conn)
-            return true
+    public func update(_ agent: Agent) async throws -> Bool {
+        let c = agent.config
+        return try await single { conn in
+            try await Self.uniqueName(c.name) {
+                let rows = try await conn.query("""
+                    SELECT ams_update_agent(\(agent.tenantID), \(agent.id), \(agent.version - 1)::int, \(c.name), \(c.type.rawValue),
+                        \(c.status.rawValue), \(Self.text(c.json))::jsonb, \(Self.text(agent.validation.json))::jsonb,
+                        \(agent.updatedAt), \(agent.updatedBy))
+                    """, logger: logger)
+                for try await version in rows.decode(Int?.self) { return version == agent.version }
+                return false
+            }
+        }
+    }
+
+    public func delete(_ id: UUID, tenant: TenantID) async throws -> Int? {
+        try await single { conn in
+            let rows = try await conn.query("SELECT ams_delete_agent(\(tenant), \(id))", logger: logger)
+            for try await version in rows.decode(Int?.self) { return version }
+            return nil
         }
     }
 
     public func toolCatalog() async throws -> [ToolDefinition] {
-        try await database.run {
-            let rows = try await client.query(
+        try await single { conn in
+            let rows = try await conn.query(
                 "SELECT id, name, min_tier, required_config::text FROM tool_catalog ORDER BY position", logger: logger)
             var tools: [ToolDefinition] = []
             for try await (id, name, minTier, required) in rows.decode((String, String, String?, String).self) {
@@ -143,8 +150,8 @@ public struct PostgresAgentStore: AgentStore {
     }
 
     public func replaceToolCatalog(_ tools: [ToolDefinition]) async throws {
-        try await database.run {
-            try await client.withTransaction(logger: logger) { conn in
+        try await single { conn in
+            try await conn.withTransaction(logger: logger) { conn in
                 try await conn.query("DELETE FROM tool_catalog", logger: logger)
                 for (position, tool) in tools.enumerated() {
                     try await conn.query("""
@@ -153,7 +160,7 @@ public struct PostgresAgentStore: AgentStore {
                                 \(Self.text(.array(tool.requiredConfig.map(JSONValue.string))))::jsonb)
                         """, logger: logger)
                 }
-                try await notify(ChangeNotification(kind: .tools), on: conn)
+                try await conn.query("SELECT pg_notify(\(Self.channel), \(ChangeNotification(kind: .tools).payload))", logger: logger)
             }
         }
     }
@@ -168,58 +175,24 @@ public struct PostgresAgentStore: AgentStore {
 
     // MARK: - Helpers
 
-    private func inTenant<R: Sendable>(_ tenant: TenantID, _ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
-        try await database.run {
-            try await client.withTransaction(logger: logger) { conn in
-                try await conn.query("SELECT set_config('app.tenant_id', \(tenant), true)", logger: logger)
+    /// One guarded call on one leased connection.
+    private func single<R: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
+        try await database.run { lease in
+            try await client.withConnection { conn in
+                lease.hold(conn)
+                defer { lease.release() }
                 return try await body(conn)
             }
         }
     }
 
-    private func fetch(_ id: UUID, tenant: TenantID, on conn: PostgresConnection, lock: Bool) async throws -> Agent? {
-        let rows = try await conn.query("""
-            SELECT \(unescaped: Self.columns) FROM agents
-            WHERE tenant_id = \(tenant) AND id = \(id) AND deleted_at IS NULL \(unescaped: lock ? "FOR UPDATE" : "")
-            """, logger: logger)
-        var found: Agent?
-        for try await row in rows {
-            found = try Self.agent(row.makeRandomAccess())
+    private func inTenant<R: Sendable>(_ tenant: TenantID, _ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
+        try await single { conn in
+            try await conn.withTransaction(logger: logger) { conn in
+                try await conn.query("SELECT set_config('app.tenant_id', \(tenant), true)", logger: logger)
+                return try await body(conn)
+            }
         }
-        return found
-    }
-
-    /// The agent a write returned: what later reads will see, to the microsecond.
-    private static func single(_ rows: PostgresRowSequence) async throws -> Agent {
-        for try await row in rows {
-            return try agent(row.makeRandomAccess())
-        }
-        throw ServiceError(.internalError, "Write returned no row")
-    }
-
-    private func notify(_ change: ChangeNotification, on conn: PostgresConnection) async throws {
-        try await conn.query("SELECT pg_notify(\(Self.channel), \(change.payload))", logger: logger)
-    }
-
-    private static func count(_ tenant: TenantID, on conn: PostgresConnection, logger: Logger) async throws -> Int {
-        let rows = try await conn.query(
-            "SELECT count(*)::int8 FROM agents WHERE tenant_id = \(tenant) AND deleted_at IS NULL", logger: logger)
-        for try await n in rows.decode(Int.self) { return n }
-        return 0
-    }
-
-    /// Creates the tenant with the default tier when first seen and returns its tier; the no-op
-    /// update locks the row, which serializes creates of one tenant so the quota holds.
-    private func lockTenant(_ id: TenantID, on conn: PostgresConnection) async throws -> Tier {
-        let rows = try await conn.query("""
-            INSERT INTO tenants (tenant_id, tier) VALUES (\(id), \(defaultTier.rawValue))
-            ON CONFLICT (tenant_id) DO UPDATE SET tier = tenants.tier
-            RETURNING tier
-            """, logger: logger)
-        for try await raw in rows.decode(String.self) {
-            if let tier = Tier(rawValue: raw) { return tier }
-        }
-        throw ServiceError(.internalError, "Tenant tier unreadable")
     }
 
     /// Turns the unique-index violation into the documented conflict, naming the name.
@@ -232,14 +205,15 @@ public struct PostgresAgentStore: AgentStore {
     }
 
     /// Decodes the `columns` list column by column (the tuple form of `decode` crashes the
-    /// optimizer of Swift 6.3 in release builds).
+    /// optimizer of Swift 6.3 in release builds). Stored configurations are read leniently: a row
+    /// written by a newer release may carry fields this one does not know.
     private static func agent(_ cells: PostgresRandomAccessRow) throws -> Agent {
         let config = try cells[3].decode(String.self)
         let validation = try cells[4].decode(String.self)
         guard let json = JSONValue.parse(Array(config.utf8)) else { throw ServiceError(.internalError, "Stored agent unreadable") }
         return Agent(
             id: try cells[0].decode(UUID.self), tenantID: try cells[1].decode(String.self), version: try cells[2].decode(Int.self),
-            config: try AgentConfig(json: json),
+            config: try AgentConfig(stored: json),
             validation: ValidationReport(json: JSONValue.parse(Array(validation.utf8)) ?? .null),
             createdAt: try cells[5].decode(Date.self), updatedAt: try cells[6].decode(Date.self),
             createdBy: try cells[7].decode(String.self), updatedBy: try cells[8].decode(String.self)

@@ -1,0 +1,178 @@
+@testable import App
+import Domain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Infra
+import Logging
+import PostgresNIO
+import Synchronization
+import Testing
+import Validators
+
+/// The real store, with writes and catalog loads that can be held at a gate: lets a test put a
+/// change notice between a write's commit and the cache fill that follows it.
+final class PausingStore: AgentStore {
+    let base: PostgresAgentStore
+    let catalogLoads = Atomic<Int>(0)
+    private let gates = Mutex<(update: Gate?, catalog: Gate?)>((nil, nil))
+
+    init(_ base: PostgresAgentStore) { self.base = base }
+
+    /// The next update (or catalog load) commits, then waits until the gate opens.
+    func holdNextUpdate() -> Gate { gates.withLock { $0.update = Gate(); return $0.update! } }
+    func holdNextCatalogLoad() -> Gate { gates.withLock { $0.catalog = Gate(); return $0.catalog! } }
+
+    func update(_ agent: Agent) async throws -> Bool {
+        let stored = try await base.update(agent)
+        if let gate = gates.withLock({ g in defer { g.update = nil }; return g.update }) { await gate.pass() }
+        return stored
+    }
+
+    func toolCatalog() async throws -> [ToolDefinition] {
+        catalogLoads.add(1, ordering: .relaxed)
+        let tools = try await base.toolCatalog()
+        if let gate = gates.withLock({ g in defer { g.catalog = nil }; return g.catalog }) { await gate.pass() }
+        return tools
+    }
+
+    func tenant(_ id: TenantID) async throws -> Tenant { try await base.tenant(id) }
+    func setTier(_ tier: Tier, for tenant: TenantID) async throws -> Tenant { try await base.setTier(tier, for: tenant) }
+    func agent(_ id: UUID, tenant: TenantID) async throws -> Agent? { try await base.agent(id, tenant: tenant) }
+    func agents(tenant: TenantID, query: AgentQuery) async throws -> AgentPage { try await base.agents(tenant: tenant, query: query) }
+    func countAgents(tenant: TenantID) async throws -> Int { try await base.countAgents(tenant: tenant) }
+    func insert(_ agent: Agent, quota: AgentQuota) async throws { try await base.insert(agent, quota: quota) }
+    func delete(_ id: UUID, tenant: TenantID) async throws -> Int? { try await base.delete(id, tenant: tenant) }
+    func replaceToolCatalog(_ tools: [ToolDefinition]) async throws { try await base.replaceToolCatalog(tools) }
+}
+
+/// A one-shot barrier: `pass()` waits until `open()`; `reached()` waits until someone is waiting.
+final class Gate: Sendable {
+    private let opened = AsyncStream<Void>.makeStream()
+    private let arrived = AsyncStream<Void>.makeStream()
+
+    func pass() async {
+        arrived.continuation.yield()
+        for await _ in opened.stream { return }
+    }
+
+    func reached() async {
+        for await _ in arrived.stream { return }
+    }
+
+    func open() { opened.continuation.yield() }
+}
+
+@Suite struct CoherenceTests {
+    static func actor(_ store: PausingStore, tenant: TenantID = TestSupport.tenant()) throws -> TenantActor {
+        let policy = try TierPolicyFile.load(path: TestSupport.root + "/config/tiers.yaml")
+        let deps = TenantDependencies(store: store, validators: .builtin, policy: policy, catalog: ToolCatalogCache(store: store), cacheCapacity: 10)
+        return TenantActor(tenantID: tenant, deps: deps, caching: true)
+    }
+
+    static let identity = Identity(subject: "u", roles: [.admin], tenantID: nil)
+
+    /// Another replica's PATCH lands (and its notice arrives) while this replica's PATCH is between
+    /// its commit and its cache fill: the older state must not be cached.
+    @Test func aWriteOvertakenByANoticeDoesNotFillTheCache() async throws {
+        try await withDatabase { client in
+            let store = PausingStore(PostgresAgentStore(client: client, defaultTier: .free, logger: Logger(label: "test")))
+            let tenant = TestSupport.tenant()
+            let actor = try Self.actor(store, tenant: tenant)
+            let created = try await actor.create(AgentConfig(name: "Raced", llmConfig: LLMConfig(model: "gpt-4o-mini")), by: Self.identity)
+
+            let gate = store.holdNextUpdate()
+            async let mine = actor.patch(created.id, with: .object(["description": .string("mine, v2")]), by: Self.identity)
+            await gate.reached()
+            // The other replica: v3 in Postgres, and its notice reaches this actor.
+            var other = try #require(try await store.base.agent(created.id, tenant: tenant))
+            other.config.description = "theirs, v3"
+            other.version = 3
+            #expect(try await store.base.update(other))
+            await actor.apply(ChangeNotification(kind: .agent, tenantID: tenant, agentID: created.id, version: 3))
+            gate.open()
+            #expect(try await mine.version == 2)
+
+            let served = try await actor.agent(created.id)
+            #expect(served.version == 3)
+            #expect(JSONValue.parse(served.body.readableBytesView)?["description"] == .string("theirs, v3"))
+        }
+    }
+
+    @Test func aWriteOvertakenByADeleteDoesNotResurrectTheAgent() async throws {
+        try await withDatabase { client in
+            let store = PausingStore(PostgresAgentStore(client: client, defaultTier: .free, logger: Logger(label: "test")))
+            let tenant = TestSupport.tenant()
+            let actor = try Self.actor(store, tenant: tenant)
+            let created = try await actor.create(AgentConfig(name: "Doomed", llmConfig: LLMConfig(model: "gpt-4o-mini")), by: Self.identity)
+
+            let gate = store.holdNextUpdate()
+            async let mine = actor.patch(created.id, with: .object(["description": .string("v2")]), by: Self.identity)
+            await gate.reached()
+            let deleted = try #require(try await store.base.delete(created.id, tenant: tenant))
+            await actor.apply(ChangeNotification(kind: .agent, tenantID: tenant, agentID: created.id, version: deleted, deleted: true))
+            gate.open()
+            _ = try await mine
+            await #expect(throws: ServiceError.agentNotFound()) { try await actor.agent(created.id) }
+        }
+    }
+
+    /// The catalog has the same race on load, is bypassed while the listener is down, and is
+    /// reloaded when it comes back.
+    @Test func theToolCatalogFollowsTheSameRules() async throws {
+        try await withDatabase { client in
+            let store = PausingStore(PostgresAgentStore(client: client, defaultTier: .free, logger: Logger(label: "test")))
+            let catalog = ToolCatalogCache(store: store, caching: true)
+            let gate = store.holdNextCatalogLoad()
+            async let stale = catalog.current()
+            await gate.reached()
+            await catalog.invalidate()
+            gate.open()
+            _ = try await stale
+            #expect(await !catalog.isCached)
+            _ = try await catalog.current()
+            _ = try await catalog.current()
+            #expect(store.catalogLoads.load(ordering: .relaxed) == 2)
+
+            await catalog.setCaching(false)
+            _ = try await catalog.current()
+            _ = try await catalog.current()
+            #expect(store.catalogLoads.load(ordering: .relaxed) == 4)
+
+            await catalog.setCaching(true)
+            _ = try await catalog.current()
+            _ = try await catalog.current()
+            #expect(store.catalogLoads.load(ordering: .relaxed) == 5)
+        }
+    }
+
+    /// A row written by a newer release (an added field) must still be served: strictness is for
+    /// request bodies only.
+    @Test func storedRowsWithUnknownFieldsAreStillServed() async throws {
+        let tenant = TestSupport.tenant()
+        try await TestSupport.app().test(.router) { client in
+            let admin = try await Caller.make(client, tenant: tenant)
+            let agent = try await admin.create("Newer")
+            try await withDatabase { pg in
+                try await pg.withTransaction(logger: Logger(label: "test")) { conn in
+                    try await conn.query("SELECT set_config('app.tenant_id', \(tenant), true)", logger: Logger(label: "test"))
+                    try await conn.query("""
+                        UPDATE agents SET version = 2,
+                            config = config || '{"future_field": {"x": 1}}'::jsonb
+                                || jsonb_build_object('llm_config', (config -> 'llm_config') || '{"future_knob": true}'::jsonb)
+                        WHERE id = \(UUID(uuidString: agent.id)!)
+                        """, logger: Logger(label: "test"))
+                }
+            }
+            try await TestSupport.app().test(.router) { other in
+                let reader = try await Caller.make(other, tenant: tenant)
+                let read = try await reader.send(.get, "/v1/agents/\(agent.id)")
+                #expect(read.status == .ok)
+                #expect(try read.json()["version"] == .int(2))
+                let listed = try #require(try await reader.send(.get, "/v1/agents").json()["items"]).items()
+                #expect(listed.map(\.id) == [agent.id])
+            }
+        }
+    }
+}
