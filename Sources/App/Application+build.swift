@@ -33,11 +33,13 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
     try config.check()
     let policy = try TierPolicyFile.load(path: config.tiersFile)
     let seedTools = try ToolCatalogFile.load(path: config.toolsFile)
-    let client = PostgresClient(
-        configuration: try .init(url: config.databaseURL, statementTimeout: config.databaseTimeout), backgroundLogger: logger)
+    let pool = try PostgresClient.Configuration(url: config.databaseURL, statementTimeout: config.databaseTimeout)
+    let client = PostgresClient(configuration: pool, backgroundLogger: logger)
     // Postgres ends slow statements at `databaseTimeout`; the client's deadline, a little later,
     // only has to catch a connection that stopped answering.
-    let store = PostgresAgentStore(client: client, defaultTier: config.defaultTier, timeout: config.databaseTimeout + .milliseconds(500), logger: logger)
+    let store = PostgresAgentStore(
+        client: client, defaultTier: config.defaultTier, timeout: config.databaseTimeout + .milliseconds(500),
+        poolSize: pool.options.maximumConnections, logger: logger)
     let catalog = ToolCatalogCache(store: store, caching: false)
     let supervisor = TenantSupervisor(
         deps: TenantDependencies(store: store, validators: .builtin, policy: policy, catalog: catalog, cacheCapacity: config.cacheCapacity),
@@ -61,7 +63,7 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
     )
     app.addServices(client, listener, supervisor)
     app.beforeServerStarts {
-        try await Migrator(client: client, logger: logger).run()
+        try await Migrator.run(url: config.databaseURL, logger: logger)
         try await store.seedToolCatalog(seedTools)
     }
     return app

@@ -5,8 +5,9 @@ public import Domain
 public struct SecretsValidator: AgentValidator {
     public let id = "secrets"
 
-    /// Most UTF-8 scanned per candidate over prompt, metadata and tool configs, so a huge body cannot
-    /// buy seconds of regex time; tier and size limits refuse such bodies anyway.
+    /// Most UTF-8 scanned in each source (the prompt, the metadata, each tool's config), so a huge
+    /// body cannot buy seconds of regex time, while a long prompt cannot use up the budget of the
+    /// tool configs where connection strings leak; tier and size limits refuse such bodies anyway.
     public static let scanLimit = 64 * 1024
 
     /// `Regex` is not `Sendable` but these are never mutated after initialisation. `needs` is the
@@ -40,16 +41,20 @@ public struct SecretsValidator: AgentValidator {
     public init() {}
 
     public func validate(_ c: AgentConfig, context: ValidationContext) async -> [ValidationIssue] {
-        var scan = Scan()
-        scan.text(c.systemPrompt.prefix(max(0, context.limits.maxPromptChars)), at: "/system_prompt")
-        scan.json(.object(c.metadata), at: "/metadata")
+        var prompt = Scan()
+        prompt.text(c.systemPrompt.prefix(max(0, context.limits.maxPromptChars)), at: "/system_prompt")
+        var metadata = Scan()
+        metadata.json(.object(c.metadata), at: "/metadata")
+        var issues = prompt.issues + metadata.issues
         for (i, tool) in c.tools.enumerated() {
-            scan.json(.object(tool.config), at: "/tools/\(i)/config")
+            var config = Scan()
+            config.json(.object(tool.config), at: "/tools/\(i)/config")
+            issues += config.issues
         }
-        return scan.issues
+        return issues
     }
 
-    /// One pass over the candidate's text, spending the shared budget in report order.
+    /// One pass over one source's text, spending its budget in report order.
     private struct Scan {
         var budget = SecretsValidator.scanLimit
         var issues: [ValidationIssue] = []

@@ -121,6 +121,23 @@ import Testing
         }
     }
 
+    /// The counter behind the quota moves only with what is really stored: a create refused for
+    /// its name rolls its increment back, and a delete gives the slot back.
+    @Test func aRefusedCreateTakesNoQuotaSlot() async throws {
+        try await TestSupport.app().test(.router) { client in
+            let admin = try await Caller.make(client, tenant: TestSupport.tenant())
+            let one = try await admin.create("One")
+            let clash = try await admin.send(.post, "/v1/agents", json: #"{"name":"One","llm_config":{"model":"gpt-4o-mini"}}"#)
+            #expect(clash.status == .conflict && clash.errorCode == "AMS-102")
+            #expect(try await admin.send(.get, "/v1/tenant").json()["usage"] == .object(["agents": .int(1)]))
+            _ = try await admin.create("Two")
+            #expect(try await admin.send(.delete, "/v1/agents/\(one.id)").status == .noContent)
+            #expect(try await admin.send(.get, "/v1/tenant").json()["usage"] == .object(["agents": .int(1)]))
+            _ = try await admin.create("Three")
+            #expect(try await admin.send(.post, "/v1/agents", json: #"{"name":"Four","llm_config":{"model":"gpt-4o-mini"}}"#).errorCode == "AMS-207")
+        }
+    }
+
     @Test func getHonoursIfNoneMatchAndHidesMissingOrMalformedIds() async throws {
         try await TestSupport.app().test(.router) { client in
             let admin = try await Caller.make(client, tenant: TestSupport.tenant())
@@ -237,6 +254,21 @@ import Testing
             #expect(try await service.send(.get, "/v1/agents?limit=0").errorCode == "AMS-109")
             #expect(try await service.send(.get, "/v1/agents?limit=201").errorCode == "AMS-109")
             #expect(try await service.send(.get, "/v1/agents?cursor=bogus").errorCode == "AMS-109")
+            // An unknown filter value is a mistake, not an empty page.
+            #expect(try await service.send(.get, "/v1/agents?status=enabled").errorCode == "AMS-109")
+            #expect(try await service.send(.get, "/v1/agents?type=robot").errorCode == "AMS-109")
+        }
+    }
+
+    @Test func aNameOfOnlyWhitespaceIsRefusedAndNothingIsWritten() async throws {
+        try await TestSupport.app().test(.router) { client in
+            let admin = try await Caller.make(client, tenant: TestSupport.tenant())
+            let blank = try await admin.send(.post, "/v1/agents", json: #"{"name":" \t\n ","llm_config":{"model":"gpt-4o-mini"}}"#)
+            #expect(blank.status == .badRequest && blank.errorCode == "AMS-100")
+            let issues = try #require(try blank.json()["error"]?["details"]?["issues"]).items()
+            #expect(issues.contains { $0["path"] == .string("/name") && $0["code"] == .string("AMS-101") })
+            #expect(try await admin.send(.get, "/v1/agents").json()["items"] == .array([]))
+            #expect(try await admin.send(.get, "/v1/tenant").json()["usage"] == .object(["agents": .int(0)]))
         }
     }
 }

@@ -49,6 +49,8 @@ final class PausingStore: AgentStore {
 
 /// A one-shot barrier: `pass()` waits until `open()`; `reached()` waits until someone is waiting.
 final class Gate: Sendable {
+    struct NotReached: Error {}
+
     private let opened = AsyncStream<Void>.makeStream()
     private let arrived = AsyncStream<Void>.makeStream()
 
@@ -57,8 +59,21 @@ final class Gate: Sendable {
         for await _ in opened.stream { return }
     }
 
-    func reached() async {
-        for await _ in arrived.stream { return }
+    /// Fails rather than hangs when the call never gets to the gate (it failed before, say).
+    func reached(within limit: Duration = .seconds(15)) async throws {
+        let arrived = self.arrived
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for await _ in arrived.stream { return true }
+                return false
+            }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return false
+            }
+            defer { group.cancelAll() }
+            guard try await group.next() == true else { throw NotReached() }
+        }
     }
 
     func open() { opened.continuation.yield() }
@@ -84,7 +99,7 @@ final class Gate: Sendable {
 
             let gate = store.holdNextUpdate()
             async let mine = actor.patch(created.id, with: .object(["description": .string("mine, v2")]), by: Self.identity)
-            await gate.reached()
+            try await gate.reached()
             // The other replica: v3 in Postgres, and its notice reaches this actor.
             var other = try #require(try await store.base.agent(created.id, tenant: tenant))
             other.config.description = "theirs, v3"
@@ -109,7 +124,7 @@ final class Gate: Sendable {
 
             let gate = store.holdNextUpdate()
             async let mine = actor.patch(created.id, with: .object(["description": .string("v2")]), by: Self.identity)
-            await gate.reached()
+            try await gate.reached()
             let deleted = try #require(try await store.base.delete(created.id, tenant: tenant))
             await actor.apply(ChangeNotification(kind: .agent, tenantID: tenant, agentID: created.id, version: deleted, deleted: true))
             gate.open()
@@ -126,7 +141,7 @@ final class Gate: Sendable {
             let catalog = ToolCatalogCache(store: store, caching: true)
             let gate = store.holdNextCatalogLoad()
             async let stale = catalog.current()
-            await gate.reached()
+            try await gate.reached()
             await catalog.invalidate()
             gate.open()
             _ = try await stale

@@ -20,7 +20,13 @@ final class TCPProxy: Sendable {
             .childChannelInitializer { inbound in
                 let link = registry.accept()
                 inbound.closeFuture.whenComplete { _ in registry.clientClosed() }
-                guard !link.isCut else { return inbound.eventLoop.makeSucceededVoidFuture() }
+                guard !link.isCut else {
+                    // Read and drop, so a client closing it is still seen.
+                    return inbound.eventLoop.makeCompletedFuture {
+                        try inbound.pipeline.syncOperations.addHandler(Forward(partner: nil, link: link))
+                        inbound.setOption(.autoRead, value: true).whenComplete { _ in }
+                    }
+                }
                 return ClientBootstrap(group: inbound.eventLoop)
                     .connect(host: upstreamHost, port: upstreamPort)
                     .flatMapThrowing { outbound in
@@ -76,21 +82,21 @@ final class TCPProxy: Sendable {
     /// Copies bytes to the partner channel until the link is cut; then drops them silently.
     final class Forward: ChannelInboundHandler {
         typealias InboundIn = ByteBuffer
-        let partner: any Channel
+        let partner: (any Channel)?
         let link: Link
 
-        init(partner: any Channel, link: Link) {
+        init(partner: (any Channel)?, link: Link) {
             self.partner = partner
             self.link = link
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            guard !link.isCut else { return }
+            guard !link.isCut, let partner else { return }
             partner.writeAndFlush(unwrapInboundIn(data), promise: nil)
         }
 
         func channelInactive(context: ChannelHandlerContext) {
-            if !link.isCut { partner.close(promise: nil) }
+            if !link.isCut { partner?.close(promise: nil) }
             context.fireChannelInactive()
         }
     }

@@ -35,7 +35,9 @@ import Testing
     @Test func stringEscapes() {
         #expect(parse(#""\"\\\/\b\f\n\r\t""#) == .string("\"\\/\u{08}\u{0C}\n\r\t"))
         #expect(parse(#""a\u0041\u00e9\u4e2d""#) == .string("aAé中"))
-        #expect(parse(#""\u0000""#) == .string("\u{0}"))
+        // Postgres cannot store U+0000, so the service's parser refuses it.
+        #expect(parse(#""\u0000""#) == nil)
+        #expect(parse(#"{"a":"x\u0000y"}"#) == nil)
         #expect(parse(#""plain then \n escaped""#) == .string("plain then \n escaped"))
         #expect(parse(#""\uD83D\uDE00 smile""#) == .string("😀 smile"))
         #expect(parse(#""\ud83d\ude00""#) == .string("😀"))

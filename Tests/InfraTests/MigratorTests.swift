@@ -28,8 +28,64 @@ import Testing
             for try await name in try await client.query("SELECT proname FROM pg_proc WHERE proname LIKE 'ams_%' ORDER BY proname").decode(String.self) {
                 functions.append(name)
             }
-            #expect(functions == ["ams_change_notice", "ams_create_agent", "ams_delete_agent", "ams_update_agent"])
+            #expect(functions == ["ams_change_notice", "ams_count_agents", "ams_create_agent", "ams_delete_agent", "ams_update_agent"])
         }
+        try await Self.drop(url)
+    }
+
+    /// Migration 2 on a database already in use: the counter is backfilled from the live agents,
+    /// and the trigger keeps it exact for writers that do not know it (the previous release).
+    @Test func theAgentCounterIsBackfilledAndKeptByWhoeverWrites() async throws {
+        let url = try await Self.freshDatabase()
+        let logger = Logger(label: "test")
+        let client = PostgresClient(configuration: try .init(url: url))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            #expect(try await Migrator.run(url: url, migrations: Migration.all.filter { $0.version == 1 }, logger: logger) == [1])
+            func write(_ tenant: String, _ sql: PostgresQuery) async throws {
+                try await client.withTransaction(logger: logger) { conn in
+                    try await conn.query("SELECT set_config('app.tenant_id', \(tenant), true)", logger: logger)
+                    try await conn.query(sql, logger: logger)
+                }
+            }
+            func oldInsert(_ tenant: String, _ name: String, deleted: Bool = false) async throws {
+                try await write(tenant, """
+                    INSERT INTO agents (id, tenant_id, name, type, status, version, config, validation,
+                                        created_at, updated_at, created_by, updated_by, deleted_at)
+                    VALUES (gen_random_uuid(), \(tenant), \(name), 'conversational', 'draft', 1, '{}', '{}', now(), now(), 'u', 'u',
+                            CASE WHEN \(deleted) THEN now() END)
+                    """)
+            }
+            for tenant in ["a", "b"] {
+                try await write(tenant, "INSERT INTO tenants (tenant_id, tier) VALUES (\(tenant), 'free')")
+            }
+            try await oldInsert("a", "one")
+            try await oldInsert("a", "two")
+            try await oldInsert("a", "gone", deleted: true)
+            try await oldInsert("b", "one", deleted: true)
+
+            #expect(try await Migrator.run(url: url, logger: logger) == Migration.all.map(\.version).filter { $0 > 1 })
+            func counts() async throws -> [Int] {
+                var result: [Int] = []
+                for tenant in ["a", "b"] {
+                    try await client.withTransaction(logger: logger) { conn in
+                        try await conn.query("SELECT set_config('app.tenant_id', \(tenant), true)", logger: logger)
+                        for try await n in try await conn.query("SELECT agent_count FROM tenants", logger: logger).decode(Int.self) {
+                            result.append(n)
+                        }
+                    }
+                }
+                return result
+            }
+            #expect(try await counts() == [2, 0])
+            try await oldInsert("b", "three")
+            try await write("a", "UPDATE agents SET deleted_at = now() WHERE tenant_id = 'a' AND name = 'one'")
+            try await write("a", "UPDATE agents SET deleted_at = NULL WHERE tenant_id = 'a' AND name = 'gone'")
+            try await write("a", "UPDATE agents SET version = 2 WHERE tenant_id = 'a' AND name = 'two'")
+            #expect(try await counts() == [2, 1])
+        }
+        try await Self.drop(url)
     }
 
     @Test func databaseURLsAreParsedAndBadOnesRefused() throws {
@@ -57,6 +113,38 @@ import Testing
         let config = try PostgresClient.Configuration(url: "postgres://u:p@127.0.0.1/db", statementTimeout: .milliseconds(2500))
         let parameters = Dictionary(uniqueKeysWithValues: config.options.additionalStartupParameters)
         #expect(parameters == ["statement_timeout": "2500", "lock_timeout": "2500", "idle_in_transaction_session_timeout": "2500"])
+    }
+
+    /// Postgres itself ends what runs too long, so no request waits on a query it cannot cancel.
+    @Test func theTimeoutsReachPostgresAndEndSlowStatements() async throws {
+        let url = try #require(ProcessInfo.processInfo.environment["AMS_TEST_DATABASE_URL"], "run the tests with scripts/test.sh")
+        let client = PostgresClient(configuration: try .init(url: url, statementTimeout: .milliseconds(1500)))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            for setting in ["statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout"] {
+                for try await value in try await client.query(PostgresQuery(unsafeSQL: "SHOW \(setting)")).decode(String.self) {
+                    #expect(value == "1500ms", "\(setting)")
+                }
+            }
+            do {
+                for try await _ in try await client.query("SELECT pg_sleep(5)") {}
+                Issue.record("a 5 s statement was not ended")
+            } catch let error as PSQLError {
+                #expect(error.serverInfo?[.sqlState] == "57014")
+            }
+        }
+    }
+
+    static func drop(_ url: String) async throws {
+        let admin = try #require(ProcessInfo.processInfo.environment["AMS_TEST_ADMIN_URL"])
+        let name = try #require(URLComponents(string: url)?.path.dropFirst())
+        let client = PostgresClient(configuration: try .init(url: admin))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            try await client.query(PostgresQuery(unsafeSQL: "DROP DATABASE \(name) WITH (FORCE)"))
+        }
     }
 
     static func freshDatabase() async throws -> String {

@@ -50,18 +50,23 @@ import Validators
         #expect(await Fixtures.issues(v, Fixtures.config { $0.systemPrompt = beyond }).isEmpty)
     }
 
-    @Test func theTotalScanIsCapped() async {
+    @Test func eachSourceScanIsCapped() async {
         let filler = String(repeating: "x ", count: SecretsValidator.scanLimit / 2)
         let early = Fixtures.config { $0.metadata = ["a": .string(Self.key + " " + filler)] }
         #expect(await Fixtures.issues(v, early, Fixtures.context(.enterprise)).paths == ["/metadata/a"])
         let late = Fixtures.config { $0.metadata = ["a": .string(filler + Self.key)] }
         #expect(await Fixtures.issues(v, late, Fixtures.context(.enterprise)).isEmpty)
-        // The budget is shared: metadata spends it, so a tool config after it is not scanned.
-        let shared = Fixtures.config {
+        // Each source has its own budget: metadata that spends all of its own still leaves the tool
+        // config, where connection strings leak, scanned.
+        let separate = Fixtures.config {
             $0.metadata = ["a": .string(filler)]
             $0.tools = [AgentTool(id: "http_request", config: ["url": .string("https://u:p4ssw0rd@example.com")])]
         }
-        #expect(await Fixtures.issues(v, shared, Fixtures.context(.enterprise)).isEmpty)
+        #expect(await Fixtures.issues(v, separate, Fixtures.context(.enterprise)).paths == ["/tools/0/config/url"])
+        let lateInTool = Fixtures.config {
+            $0.tools = [AgentTool(id: "http_request", config: ["a": .string(filler), "b": .string("https://u:p4ssw0rd@example.com")])]
+        }
+        #expect(await Fixtures.issues(v, lateInTool, Fixtures.context(.enterprise)).isEmpty)
         let within = Fixtures.config {
             $0.metadata = ["a": .string("small")]
             $0.tools = [AgentTool(id: "http_request", config: ["url": .string("https://u:p4ssw0rd@example.com")])]

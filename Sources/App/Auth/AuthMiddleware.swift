@@ -43,7 +43,6 @@ struct AuthMiddleware: RouterMiddleware {
         }
         var context = context
         context.identity = identity
-        if let tenant = identity.tenantID { context.logger[metadataKey: "tenant_id"] = .string(tenant) }
         return try await next(request, context)
     }
 }

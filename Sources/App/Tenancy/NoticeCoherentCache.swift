@@ -1,6 +1,8 @@
 /// A cache kept coherent by change notices: what a notice says (the newest version of a key, or
-/// that it changed in an unknown way) is remembered, so a fill that started before the notice and
-/// finishes after it cannot put an older state back. Owned by an actor; not itself shared.
+/// that it changed in an unknown way) is remembered while any fill is in flight, so a fill that
+/// started before the notice and finishes after it cannot put an older state back. A load that
+/// starts after a notice reads what the notice announced, so with no fill in flight nothing needs
+/// remembering. Owned by an actor; not itself shared.
 struct NoticeCoherentCache<Key: Hashable, Value> {
     /// Taken before the load whose result will fill the cache.
     struct Ticket {
@@ -20,6 +22,8 @@ struct NoticeCoherentCache<Key: Hashable, Value> {
     private var entries: [Key: (version: Int, value: Value)] = [:]
     private var notices: [Key: Notice] = [:]
     private var sequence: UInt64 = 0
+    /// Tickets taken and not yet settled.
+    private var outstanding = 0
     /// Fills whose ticket is older than this are refused: what happened since was forgotten.
     private var floor: UInt64 = 0
 
@@ -35,7 +39,16 @@ struct NoticeCoherentCache<Key: Hashable, Value> {
 
     func version(of key: Key) -> Int? { entries[key]?.version }
 
-    func ticket() -> Ticket { Ticket(sequence: sequence) }
+    /// Take one before the load whose result will fill the cache, and settle it (`defer`) after.
+    mutating func ticket() -> Ticket {
+        outstanding += 1
+        return Ticket(sequence: sequence)
+    }
+
+    mutating func settle(_ ticket: Ticket) {
+        outstanding -= 1
+        if outstanding == 0 { notices.removeAll(keepingCapacity: false) }
+    }
 
     /// Caches `value` as `version` unless caching is off, a notice since `ticket` superseded it, or
     /// the cache already holds something as new. Returns whether it was stored.
@@ -60,14 +73,15 @@ struct NoticeCoherentCache<Key: Hashable, Value> {
     /// A change to `key`: `version` is the newest one (`Int.max` for a delete), `nil` when unknown.
     mutating func notice(_ key: Key, version: Int?) {
         sequence += 1
+        if let cached = entries[key], version.map({ cached.version < $0 }) ?? true {
+            entries[key] = nil
+        }
+        guard outstanding > 0 else { return }
         let newest: Int? = switch (notices[key]?.version, version) {
         case let (old?, new?): max(old, new)
         default: nil
         }
         notices[key] = Notice(version: notices[key] == nil ? version : newest, sequence: sequence)
-        if let cached = entries[key], version.map({ cached.version < $0 }) ?? true {
-            entries[key] = nil
-        }
         if notices.count > noticeCapacity {
             notices.removeAll(keepingCapacity: true)
             floor = sequence
@@ -81,10 +95,5 @@ struct NoticeCoherentCache<Key: Hashable, Value> {
         entries.removeAll()
         notices.removeAll()
         isEnabled = enabled
-    }
-
-    /// Drops one entry without a notice (the caller knows it changed and will say so).
-    mutating func remove(_ key: Key) {
-        entries[key] = nil
     }
 }

@@ -25,6 +25,7 @@ actor TenantActor {
     func agent(_ id: UUID) async throws -> CachedAgent {
         if let hit = agents[id] { return hit }
         let ticket = agents.ticket()
+        defer { agents.settle(ticket) }
         guard let agent = try await deps.store.agent(id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
         let entry = CachedAgent(agent)
         agents.fill(id, version: agent.version, entry, since: ticket)
@@ -64,6 +65,7 @@ actor TenantActor {
         let agent = Agent(id: .v7(now: now), tenantID: tenantID, version: 1, config: config, validation: report,
                           createdAt: now, updatedAt: now, createdBy: identity.subject, updatedBy: identity.subject)
         let ticket = agents.ticket()
+        defer { agents.settle(ticket) }
         try await deps.store.insert(agent, quota: deps.quota)
         let entry = CachedAgent(agent)
         agents.fill(agent.id, version: agent.version, entry, since: ticket)
@@ -77,6 +79,7 @@ actor TenantActor {
         let context = try await validationContext()
         for _ in 0..<Self.patchAttempts {
             let ticket = agents.ticket()
+            defer { agents.settle(ticket) }
             guard let current = try await deps.store.agent(id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
             let config = try AgentConfig(json: current.config.json.merging(patch: patch))
             guard config != current.config else {
@@ -101,6 +104,7 @@ actor TenantActor {
                 return entry
             }
         }
+        // Only many writers of one agent at once get here; they are told to come back, as in an outage.
         throw ServiceError(.databaseUnavailable, "The agent kept changing while this update was applied; retry")
     }
 
@@ -134,6 +138,7 @@ actor TenantActor {
     private func currentTenant() async throws -> Tenant {
         if let cached = tenant[0] { return cached }
         let ticket = tenant.ticket()
+        defer { tenant.settle(ticket) }
         let loaded = try await deps.store.tenant(tenantID)
         tenant.fill(0, version: 0, loaded, since: ticket)
         return loaded

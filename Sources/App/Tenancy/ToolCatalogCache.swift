@@ -14,6 +14,7 @@ actor ToolCatalogCache {
     func current() async throws -> ToolCatalog {
         if let catalog = cache[0] { return catalog }
         let ticket = cache.ticket()
+        defer { cache.settle(ticket) }
         let loaded = ToolCatalog(try await store.toolCatalog())
         cache.fill(0, version: 0, loaded, since: ticket)
         return loaded

@@ -263,7 +263,8 @@ struct JSONParser {
             default:
                 break
             }
-            guard let scalar = Unicode.Scalar(code) else { throw Failure() }
+            // Postgres keeps no U+0000 in text or jsonb: refused here, it is a clear 400, not a failed write.
+            guard code != 0, let scalar = Unicode.Scalar(code) else { throw Failure() }
             buffer.append(contentsOf: UTF8.encode(scalar)!)
         default:
             throw Failure()

@@ -55,11 +55,11 @@ public struct ChangeListener: Service {
         await cancelWhenGracefulShutdown {
             var backoff = Duration.milliseconds(100)
             while !Task.isCancelled {
-                let established = Atomic<Bool>(false)
+                let state = HeartbeatState()
                 do {
                     let conn = try await connect(url)
                     do {
-                        try await listen(on: conn) { established.store(true, ordering: .relaxed) }
+                        try await listen(on: conn, state: state)
                     } catch {
                         try? await conn.close()
                         throw error
@@ -70,7 +70,7 @@ public struct ChangeListener: Service {
                     logger.warning("change listener lost its connection", metadata: ["error": "\(String(reflecting: error))"])
                 }
                 await onListening(false)
-                if established.load(ordering: .relaxed) { backoff = .milliseconds(100) }
+                if state.wasListening { backoff = .milliseconds(100) }
                 try? await Task.sleep(for: backoff)
                 backoff = min(backoff * 2, .seconds(5))
             }
@@ -78,48 +78,69 @@ public struct ChangeListener: Service {
     }
 
     /// Consumes changes until the connection fails or a heartbeat is missed; never returns normally.
-    private func listen(on conn: PostgresConnection, connected: @Sendable () -> Void) async throws {
+    /// Setting LISTEN up counts as a heartbeat too, so a path that goes dark right after connecting is
+    /// caught as fast. Whatever ends it (a missed beat, shutdown) closes the connection, which is what
+    /// ends a query stuck on a dead path: PostgresNIO cannot cancel one.
+    private func listen(on conn: PostgresConnection, state: HeartbeatState) async throws {
         let beatChannel = "ams_heartbeat_" + String(UInt64.random(in: 0 ... .max), radix: 16)
         let heartbeat = configuration.heartbeat
-        try await conn.listen(on: PostgresAgentStore.channel) { changes in
-            try await conn.listen(on: beatChannel) { beats in
-                logger.info("listening for changes")
-                connected()
-                await onListening(true)
-                let state = HeartbeatState()
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        for try await notification in changes {
-                            if let change = ChangeNotification(payload: notification.payload) { await onChange(change) }
-                        }
-                        throw NotificationsEnded()
-                    }
-                    group.addTask {
-                        for try await beat in beats { state.received(Int(beat.payload) ?? 0) }
-                        throw NotificationsEnded()
-                    }
-                    group.addTask {
-                        while true {
-                            let beat = state.send()
-                            try await conn.query("SELECT pg_notify(\(beatChannel), \(String(beat)))", logger: logger)
-                            try await Task.sleep(for: heartbeat / 2)
+        let setup = state.send()
+        try await withTaskCancellationHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    while true {
+                        try await Task.sleep(for: heartbeat / 8)
+                        if state.isOverdue(after: heartbeat) {
+                            logger.warning("change listener missed a heartbeat")
+                            await onListening(false)
+                            try? await conn.close()
+                            throw HeartbeatMissed()
                         }
                     }
-                    group.addTask {
-                        while true {
-                            try await Task.sleep(for: heartbeat / 8)
-                            if state.isOverdue(after: heartbeat) {
-                                logger.warning("change listener missed a heartbeat")
-                                await onListening(false)
-                                try? await conn.close()
-                                throw HeartbeatMissed()
-                            }
+                }
+                group.addTask {
+                    try await conn.listen(on: PostgresAgentStore.channel) { changes in
+                        try await conn.listen(on: beatChannel) { beats in
+                            state.received(setup)
+                            logger.info("listening for changes")
+                            await onListening(true)
+                            try await consume(changes, beats, on: conn, beatChannel: beatChannel, state: state)
                         }
                     }
-                    defer { group.cancelAll() }
-                    try await group.next()
+                }
+                defer { group.cancelAll() }
+                try await group.next()
+            }
+        } onCancel: {
+            conn.close().whenComplete { _ in }
+        }
+    }
+
+    private func consume(
+        _ changes: PostgresNotificationSequence, _ beats: PostgresNotificationSequence,
+        on conn: PostgresConnection, beatChannel: String, state: HeartbeatState
+    ) async throws {
+        let heartbeat = configuration.heartbeat
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for try await notification in changes {
+                    if let change = ChangeNotification(payload: notification.payload) { await onChange(change) }
+                }
+                throw NotificationsEnded()
+            }
+            group.addTask {
+                for try await beat in beats { state.received(Int(beat.payload) ?? 0) }
+                throw NotificationsEnded()
+            }
+            group.addTask {
+                while true {
+                    let beat = state.send()
+                    try await conn.query("SELECT pg_notify(\(beatChannel), \(String(beat)))", logger: logger)
+                    try await Task.sleep(for: heartbeat / 2)
                 }
             }
+            defer { group.cancelAll() }
+            try await group.next()
         }
     }
 
@@ -131,6 +152,8 @@ public struct ChangeListener: Service {
             .channelOption(ChannelOptions.Types.SocketOption(level: .init(IPPROTO_TCP), name: .init(TCP_KEEPIDLE)), value: seconds)
             .channelOption(ChannelOptions.Types.SocketOption(level: .init(IPPROTO_TCP), name: .init(TCP_KEEPINTVL)), value: seconds)
             .channelOption(ChannelOptions.Types.SocketOption(level: .init(IPPROTO_TCP), name: .init(TCP_KEEPCNT)), value: 3)
+            // Unacknowledged data (a LISTEN or NOTIFY sent into a dead path) also gives up in time.
+            .channelOption(ChannelOptions.Types.SocketOption(level: .init(IPPROTO_TCP), name: .init(TCP_USER_TIMEOUT)), value: seconds * 3000)
             .connectTimeout(.seconds(Int64(max(2, configuration.heartbeat.components.seconds * 2))))
             .connect(host: url.host, port: url.port)
             .get()
@@ -143,7 +166,10 @@ public struct ChangeListener: Service {
 
 /// The heartbeats sent and not yet back, with when each was sent.
 final class HeartbeatState: Sendable {
-    private let state = Mutex<(next: Int, pending: [Int: ContinuousClock.Instant])>((1, [:]))
+    private let state = Mutex<(next: Int, pending: [Int: ContinuousClock.Instant], listening: Bool)>((1, [:], false))
+
+    /// Whether LISTEN was ever in place on this connection (so the reconnect backoff can start over).
+    var wasListening: Bool { state.withLock { $0.listening } }
 
     func send() -> Int {
         state.withLock {
@@ -156,7 +182,10 @@ final class HeartbeatState: Sendable {
 
     /// Notices arrive in order, so a beat that came back answers every earlier one too.
     func received(_ beat: Int) {
-        state.withLock { $0.pending = $0.pending.filter { $0.key > beat } }
+        state.withLock {
+            $0.pending = $0.pending.filter { $0.key > beat }
+            $0.listening = true
+        }
     }
 
     /// True when some heartbeat has waited longer than `limit`.

@@ -15,16 +15,21 @@ struct DatabaseGuard: Sendable {
 
     let timeout: Duration
     let coolDown: Duration
+    /// Connections the pool may open: a call that could not get one while fewer were in use means
+    /// connections cannot be made, not that every one is busy.
+    let poolSize: Int
     private let breaker = Breaker()
+    private let inUse = Gauge()
 
-    init(timeout: Duration, coolDown: Duration = .seconds(1)) {
+    init(timeout: Duration, coolDown: Duration = .seconds(1), poolSize: Int = 20) {
         self.timeout = timeout
         self.coolDown = coolDown
+        self.poolSize = poolSize
     }
 
     func run<R: Sendable>(_ operation: @escaping @Sendable (Lease) async throws -> R) async throws -> R {
         guard !breaker.isOpen() else { throw ServiceError.databaseUnavailable }
-        let lease = Lease()
+        let lease = Lease(gauge: inUse)
         do {
             return try await withThrowingTaskGroup(of: R.self) { group in
                 group.addTask { try await operation(lease) }
@@ -37,7 +42,7 @@ struct DatabaseGuard: Sendable {
                 return try await group.next()!
             }
         } catch {
-            let (mapped, unreachable) = Self.classify(error, leased: lease.wasLeased)
+            let (mapped, unreachable) = Self.classify(error, leased: lease.wasLeased || inUse.value >= poolSize)
             if unreachable { breaker.open(for: coolDown) }
             throw mapped
         }
@@ -62,7 +67,8 @@ struct DatabaseGuard: Sendable {
         case let e as PSQLError:
             return (ServiceError.databaseUnavailable, e.code != .queryCancelled && e.code != .clientClosedConnection)
         case is Timeout:
-            // A stuck leased connection is that connection's fault; no connection at all is the database's.
+            // A stuck connection is that connection's fault, a full pool is load (a lock wait, say);
+            // no connection to be had from a pool with room is the database's.
             return (ServiceError.databaseUnavailable, !leased)
         case is CancellationError:
             return (error, false)
@@ -76,12 +82,23 @@ struct DatabaseGuard: Sendable {
     static let slowStates: Set<String> = ["57014", "55P03", "25P03", "40001", "40P01"]
 }
 
+/// Connections held by guarded calls right now.
+final class Gauge: Sendable {
+    private let count = Atomic<Int>(0)
+    var value: Int { count.load(ordering: .relaxed) }
+    func add(_ delta: Int) { count.add(delta, ordering: .relaxed) }
+}
+
 /// The connection a guarded call holds, so the deadline can close it.
 final class Lease: Sendable {
+    private let gauge: Gauge
     private let state = Mutex<(connection: PostgresConnection?, leased: Bool, abandoned: Bool)>((nil, false, false))
+
+    init(gauge: Gauge) { self.gauge = gauge }
 
     /// Called by the operation once it holds a connection; closes it at once if the deadline passed.
     func hold(_ connection: PostgresConnection) {
+        gauge.add(1)
         let abandoned = state.withLock {
             $0.connection = connection
             $0.leased = true
@@ -91,6 +108,7 @@ final class Lease: Sendable {
     }
 
     func release() {
+        gauge.add(-1)
         state.withLock { $0.connection = nil }
     }
 

@@ -2,7 +2,8 @@ extension Migration {
     /// A per-tenant agent counter replaces `count(*)` on every create, and each write becomes one
     /// statement: a function that sets the tenant for Row-Level Security, writes, and announces the
     /// change, so a create costs one round trip and one implicit transaction. Later steps (versions,
-    /// history, outbox) add their rows inside these functions.
+    /// history, outbox) add their rows inside these functions. A trigger keeps the counter, so it stays
+    /// exact whoever writes, replicas of the previous release during a rolling deploy included.
     static let leanWrites: [String] = [
         "ALTER TABLE tenants ADD COLUMN agent_count integer NOT NULL DEFAULT 0",
         // The backfill must see every tenant's rows: the owner bypasses RLS until FORCE is set again below.
@@ -15,6 +16,23 @@ extension Migration {
         "ALTER TABLE tenants FORCE ROW LEVEL SECURITY",
         "ALTER TABLE agents FORCE ROW LEVEL SECURITY",
         """
+        CREATE FUNCTION ams_count_agents() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' AND NEW.deleted_at IS NULL THEN
+                UPDATE tenants SET agent_count = agent_count + 1 WHERE tenant_id = NEW.tenant_id;
+            ELSIF TG_OP = 'UPDATE' AND (OLD.deleted_at IS NULL) <> (NEW.deleted_at IS NULL) THEN
+                UPDATE tenants SET agent_count = agent_count + CASE WHEN NEW.deleted_at IS NULL THEN 1 ELSE -1 END
+                WHERE tenant_id = NEW.tenant_id;
+            END IF;
+            RETURN NULL;
+        END
+        $$
+        """,
+        """
+        CREATE TRIGGER agents_count AFTER INSERT OR UPDATE OF deleted_at ON agents
+            FOR EACH ROW EXECUTE FUNCTION ams_count_agents()
+        """,
+        """
         CREATE FUNCTION ams_change_notice(p_tenant text, p_id uuid, p_version integer, p_deleted boolean) RETURNS text
         LANGUAGE sql IMMUTABLE AS $$
             SELECT CASE WHEN p_deleted
@@ -24,7 +42,7 @@ extension Migration {
         $$
         """,
         // Returns NULL when created, else the tenant's tier: its quota (from p_limits, by tier) is full.
-        // The counter update locks the tenant row, so parallel creates of one tenant cannot overshoot.
+        // The tenant row is locked first, so parallel creates of one tenant cannot overshoot.
         """
         CREATE FUNCTION ams_create_agent(
             p_tenant text, p_default_tier text, p_limits jsonb, p_id uuid, p_name text, p_type text, p_status text,
@@ -32,16 +50,16 @@ extension Migration {
         ) RETURNS text LANGUAGE plpgsql AS $$
         DECLARE
             v_tier text;
+            v_count integer;
         BEGIN
             PERFORM set_config('app.tenant_id', p_tenant, true);
-            INSERT INTO tenants AS t (tenant_id, tier, agent_count)
-                SELECT p_tenant, p_default_tier, 1 WHERE coalesce((p_limits ->> p_default_tier)::int, 0) > 0
-            ON CONFLICT (tenant_id) DO UPDATE SET agent_count = t.agent_count + 1
-                WHERE t.agent_count < coalesce((p_limits ->> t.tier)::int, 0)
-            RETURNING t.tier INTO v_tier;
-            IF v_tier IS NULL THEN
-                SELECT t.tier INTO v_tier FROM tenants t WHERE t.tenant_id = p_tenant;
-                RETURN coalesce(v_tier, p_default_tier);
+            SELECT tier, agent_count INTO v_tier, v_count FROM tenants WHERE tenant_id = p_tenant FOR UPDATE;
+            IF NOT FOUND THEN
+                INSERT INTO tenants (tenant_id, tier) VALUES (p_tenant, p_default_tier) ON CONFLICT (tenant_id) DO NOTHING;
+                SELECT tier, agent_count INTO v_tier, v_count FROM tenants WHERE tenant_id = p_tenant FOR UPDATE;
+            END IF;
+            IF v_count >= coalesce((p_limits ->> v_tier)::int, 0) THEN
+                RETURN v_tier;
             END IF;
             INSERT INTO agents (id, tenant_id, name, type, status, version, config, validation,
                                 created_at, updated_at, created_by, updated_by)
@@ -83,7 +101,6 @@ extension Migration {
             WHERE tenant_id = p_tenant AND id = p_id AND deleted_at IS NULL
             RETURNING version INTO v_version;
             IF v_version IS NOT NULL THEN
-                UPDATE tenants SET agent_count = agent_count - 1 WHERE tenant_id = p_tenant;
                 PERFORM pg_notify('agent_management_changes', ams_change_notice(p_tenant, p_id, v_version, true));
             END IF;
             RETURN v_version;

@@ -19,20 +19,37 @@ public struct Migrator: Sendable {
     /// Returns the versions it applied.
     @discardableResult
     public func run() async throws -> [Int] {
-        try await client.withConnection { conn in
-            try await conn.query("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
-            do {
-                let applied = try await apply(on: conn)
-                try await conn.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
-                return applied
-            } catch {
-                _ = try? await conn.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
-                throw error
-            }
+        try await client.withConnection { conn in try await Self.run(migrations, on: conn, logger: logger) }
+    }
+
+    /// Migrates over a connection of its own, without the request pool's statement and lock
+    /// timeouts: waiting for another replica's migration, or a backfill of a large table, may take
+    /// longer than any request should.
+    public static func run(url: String, migrations: [Migration] = Migration.all, logger: Logger) async throws -> [Int] {
+        let conn = try await PostgresConnection.connect(configuration: try .init(url: url), id: 0, logger: logger)
+        do {
+            let applied = try await run(migrations, on: conn, logger: logger)
+            try? await conn.close()
+            return applied
+        } catch {
+            try? await conn.close()
+            throw error
         }
     }
 
-    private func apply(on conn: PostgresConnection) async throws -> [Int] {
+    static func run(_ migrations: [Migration], on conn: PostgresConnection, logger: Logger) async throws -> [Int] {
+        try await conn.query("SELECT pg_advisory_lock(\(lockKey))", logger: logger)
+        do {
+            let applied = try await apply(migrations, on: conn, logger: logger)
+            try await conn.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
+            return applied
+        } catch {
+            _ = try? await conn.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
+            throw error
+        }
+    }
+
+    private static func apply(_ migrations: [Migration], on conn: PostgresConnection, logger: Logger) async throws -> [Int] {
         try await conn.query("""
             CREATE TABLE IF NOT EXISTS schema_migrations (
                 version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
