@@ -13,13 +13,14 @@ function init(args)
   tenants = tonumber(os.getenv("TENANTS") or "400")
   prefix = os.getenv("TENANT_PREFIX") or "bench"
   prompt = string.rep("x", 600)
-  math.randomseed(os.time() + tid)
+  math.randomseed(os.time() * 100 + tid)
+  run = math.random(1, 1000000000)
 end
 
 function request()
   counter = counter + 1
   local tenant = prefix .. "-" .. (tenants == 1 and 1 or math.random(1, tenants))
-  local body = string.format('{"name":"bench-%d-%d","system_prompt":"%s","llm_config":{"model":"gpt-4o-mini","temperature":0.3,"max_tokens":512},"memory_config":{"memory_type":"conversation","window_size":10},"tags":["support"]}', tid, counter, prompt)
+  local body = string.format('{"name":"bench-%d-%d-%d","system_prompt":"%s","llm_config":{"model":"gpt-4o-mini","temperature":0.3,"max_tokens":512},"memory_config":{"memory_type":"conversation","window_size":10},"tags":["support"]}', run, tid, counter, prompt)
   return wrk.format("POST", "/v1/agents", {
     ["Authorization"] = "Bearer " .. token,
     ["X-Tenant-ID"] = tenant,

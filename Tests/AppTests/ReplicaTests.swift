@@ -90,7 +90,9 @@ func waitUntilListening(_ caller: Caller) async throws {
     try #require(listening, "the change listener never connected")
 }
 
+/// A client of the test database, migrated first (suites run in any order, and not all build the app).
 func withDatabase<R: Sendable>(_ body: @escaping @Sendable (PostgresClient) async throws -> R) async throws -> R {
+    try await Migrator.run(url: try TestSupport.databaseURL(), logger: Logger(label: "test"))
     let pg = PostgresClient(configuration: try .init(url: try TestSupport.databaseURL()))
     return try await withThrowingTaskGroup(of: R?.self) { group in
         group.addTask {

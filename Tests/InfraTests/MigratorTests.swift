@@ -28,7 +28,7 @@ import Testing
             for try await name in try await client.query("SELECT proname FROM pg_proc WHERE proname LIKE 'ams_%' ORDER BY proname").decode(String.self) {
                 functions.append(name)
             }
-            #expect(functions == ["ams_change_notice", "ams_count_agents", "ams_create_agent", "ams_delete_agent", "ams_update_agent"])
+            #expect(functions == ["ams_agent", "ams_change_notice", "ams_count_agents", "ams_create_agent", "ams_delete_agent", "ams_update_agent"])
         }
         try await Self.drop(url)
     }

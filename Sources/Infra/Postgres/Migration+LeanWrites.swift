@@ -90,6 +90,15 @@ extension Migration {
         END
         $$
         """,
+        // One round trip for a read of one agent, where a transaction around `set_config` would take four.
+        """
+        CREATE FUNCTION ams_agent(p_tenant text, p_id uuid) RETURNS SETOF agents LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM set_config('app.tenant_id', p_tenant, true);
+            RETURN QUERY SELECT * FROM agents WHERE tenant_id = p_tenant AND id = p_id AND deleted_at IS NULL;
+        END
+        $$
+        """,
         // Soft delete: frees the name and the quota slot; returns the deleted version, or NULL.
         """
         CREATE FUNCTION ams_delete_agent(p_tenant text, p_id uuid) RETURNS integer LANGUAGE plpgsql AS $$

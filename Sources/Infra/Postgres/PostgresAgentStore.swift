@@ -46,11 +46,8 @@ public struct PostgresAgentStore: AgentStore {
     }
 
     public func agent(_ id: UUID, tenant: TenantID) async throws -> Agent? {
-        try await inTenant(tenant) { conn in
-            let rows = try await conn.query("""
-                SELECT \(unescaped: Self.columns) FROM agents
-                WHERE tenant_id = \(tenant) AND id = \(id) AND deleted_at IS NULL
-                """, logger: logger)
+        try await single { conn in
+            let rows = try await conn.query("SELECT \(unescaped: Self.columns) FROM ams_agent(\(tenant), \(id))", logger: logger)
             for try await row in rows {
                 return try Self.agent(row.makeRandomAccess())
             }
@@ -151,26 +148,39 @@ public struct PostgresAgentStore: AgentStore {
 
     public func replaceToolCatalog(_ tools: [ToolDefinition]) async throws {
         try await single { conn in
+            try await conn.withTransaction(logger: logger) { conn in try await write(tools, on: conn) }
+        }
+    }
+
+    /// Seeds the catalog from the shipped file the first time the database has none. Replicas start
+    /// together: a transaction-scoped advisory lock lets only the first one seed.
+    public func seedToolCatalog(_ tools: [ToolDefinition]) async throws {
+        guard !tools.isEmpty else { return }
+        try await single { conn in
             try await conn.withTransaction(logger: logger) { conn in
-                try await conn.query("DELETE FROM tool_catalog", logger: logger)
-                for (position, tool) in tools.enumerated() {
-                    try await conn.query("""
-                        INSERT INTO tool_catalog (position, id, name, min_tier, required_config)
-                        VALUES (\(position), \(tool.id), \(tool.name), \(tool.minTier?.rawValue),
-                                \(Self.text(.array(tool.requiredConfig.map(JSONValue.string))))::jsonb)
-                        """, logger: logger)
+                try await conn.query("SELECT pg_advisory_xact_lock(\(Self.seedLockKey))", logger: logger)
+                var existing = 0
+                for try await count in try await conn.query("SELECT count(*)::int FROM tool_catalog", logger: logger).decode(Int.self) {
+                    existing = count
                 }
-                try await conn.query("SELECT pg_notify(\(Self.channel), \(ChangeNotification(kind: .tools).payload))", logger: logger)
+                if existing == 0 { try await write(tools, on: conn) }
             }
         }
     }
 
-    /// Seeds the catalog from the shipped file the first time the database has none.
-    public func seedToolCatalog(_ tools: [ToolDefinition]) async throws {
-        let existing = try await toolCatalog()
-        if existing.isEmpty && !tools.isEmpty {
-            try await replaceToolCatalog(tools)
+    /// "AMS2" as an integer; the migrator holds "AMS1".
+    static let seedLockKey: Int64 = 0x414D_5332
+
+    private func write(_ tools: [ToolDefinition], on conn: PostgresConnection) async throws {
+        try await conn.query("DELETE FROM tool_catalog", logger: logger)
+        for (position, tool) in tools.enumerated() {
+            try await conn.query("""
+                INSERT INTO tool_catalog (position, id, name, min_tier, required_config)
+                VALUES (\(position), \(tool.id), \(tool.name), \(tool.minTier?.rawValue),
+                        \(Self.text(.array(tool.requiredConfig.map(JSONValue.string))))::jsonb)
+                """, logger: logger)
         }
+        try await conn.query("SELECT pg_notify(\(Self.channel), \(ChangeNotification(kind: .tools).payload))", logger: logger)
     }
 
     // MARK: - Helpers
