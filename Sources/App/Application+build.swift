@@ -72,7 +72,7 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
 func makeLogger(_ config: AppConfiguration) -> Logger {
     var logger = switch config.logFormat {
     case .json: Logger(label: "agent-management") { JSONLogHandler(label: $0) }
-    case .text: Logger(label: "agent-management")
+    case .text: Logger(label: "agent-management") { TextLogHandler(label: $0) }
     }
     logger.logLevel = config.logLevel
     return logger

@@ -77,7 +77,7 @@ struct AgentRoutes: Sendable {
 
     /// A malformed id is answered exactly like a missing agent.
     static func agentID(_ context: AppRequestContext) throws -> UUID {
-        guard let raw = context.parameters.get("id"), let id = UUID(uuidString: raw) else { throw ServiceError.agentNotFound() }
+        guard let raw = context.parameters.get("id"), let id = UUID(canonical: raw) else { throw ServiceError.agentNotFound() }
         return id
     }
 
