@@ -11,10 +11,12 @@ import Logging
 struct EnvelopeMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
 
+    let ids = RequestIDGenerator()
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         let incoming = request.headers[.requestID].flatMap { $0.isEmpty || $0.utf8.count > 128 ? nil : $0 }
-        context.requestID = incoming ?? context.id
+        context.requestID = incoming ?? ids.next()
         var response: Response
         do {
             response = try await next(request, context)
