@@ -70,10 +70,7 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
 }
 
 func makeLogger(_ config: AppConfiguration) -> Logger {
-    var logger = switch config.logFormat {
-    case .json: Logger(label: "agent-management") { JSONLogHandler(label: $0) }
-    case .text: Logger(label: "agent-management") { TextLogHandler(label: $0) }
-    }
+    var logger = Logger(label: "agent-management") { LineLogHandler(label: $0, format: config.logFormat) }
     logger.logLevel = config.logLevel
     return logger
 }
