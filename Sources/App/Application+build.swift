@@ -38,8 +38,7 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
     // Postgres ends slow statements at `databaseTimeout`; the client's deadline, a little later,
     // only has to catch a connection that stopped answering.
     let store = PostgresAgentStore(
-        client: client, defaultTier: config.defaultTier, timeout: config.databaseTimeout + .milliseconds(500),
-        poolSize: pool.options.maximumConnections, logger: logger)
+        client: client, defaultTier: config.defaultTier, timeout: config.databaseTimeout + .milliseconds(500), logger: logger)
     let catalog = ToolCatalogCache(store: store, caching: false)
     let supervisor = TenantSupervisor(
         deps: TenantDependencies(store: store, validators: .builtin, policy: policy, catalog: catalog, cacheCapacity: config.cacheCapacity),
@@ -53,7 +52,7 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
     )
     let router = buildRouter(RouterDependencies(
         store: store, supervisor: supervisor, catalog: catalog, verifier: await TokenVerifier.make(config),
-        database: DatabaseProbe(client: client), bodyLimit: config.bodyLimit
+        database: DatabaseProbe(store: store), bodyLimit: config.bodyLimit
     ))
     var app = Application(
         router: router,

@@ -257,6 +257,8 @@ import Testing
             // An unknown filter value is a mistake, not an empty page.
             #expect(try await service.send(.get, "/v1/agents?status=enabled").errorCode == "AMS-109")
             #expect(try await service.send(.get, "/v1/agents?type=robot").errorCode == "AMS-109")
+            #expect(try await service.send(.get, "/v1/agents?q=a%00b").errorCode == "AMS-109")
+            #expect(try await service.send(.get, "/v1/agents?tag=%00").errorCode == "AMS-109")
         }
     }
 

@@ -29,7 +29,7 @@ import Validators
         )
         let router = buildRouter(RouterDependencies(
             store: store, supervisor: supervisor, catalog: catalog, verifier: await TokenVerifier(secret: config.jwtSecret),
-            database: DatabaseProbe(client: client), bodyLimit: config.bodyLimit
+            database: DatabaseProbe(store: store), bodyLimit: config.bodyLimit
         ))
         let app = Application(router: router, services: [client], logger: logger)
         try await app.test(.router) { client in

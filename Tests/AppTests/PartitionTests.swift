@@ -93,7 +93,14 @@ import Testing
                     try await conn.query("SELECT 1 FROM agents WHERE id = \(UUID(uuidString: agent.id)!) FOR UPDATE", logger: Logger(label: "test"))
                     let started = ContinuousClock.now
                     async let blocked = admin.send(.patch, "/v1/agents/\(agent.id)", json: #"{"description":"blocked"}"#)
-                    try await Task.sleep(for: .milliseconds(300))
+                    let waiting = try await eventually(5) {
+                        var count = 0
+                        for try await n in try await pg.query("""
+                            SELECT count(*)::int FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ams_update_agent%'
+                            """).decode(Int.self) { count = n }
+                        return count > 0
+                    }
+                    try #require(waiting, "the PATCH never reached the lock")
                     // While the PATCH waits on the lock, another tenant is served.
                     #expect(try await other.send(.get, "/v1/agents?limit=1").status == .ok)
                     let answer = try await blocked

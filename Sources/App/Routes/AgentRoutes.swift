@@ -102,9 +102,18 @@ struct AgentRoutes: Sendable {
         }
         q.status = try known(AgentStatus.self, params.get("status"), "status")
         q.type = try known(AgentType.self, params.get("type"), "type")
-        q.tag = params.get("tag")
-        q.text = params.get("q").flatMap { $0.isEmpty ? nil : $0 }
+        q.tag = try storable(params.get("tag"), "tag")
+        q.text = try storable(params.get("q"), "q").flatMap { $0.isEmpty ? nil : $0 }
         return q
+    }
+
+    /// Postgres stores no U+0000, so a filter carrying one could only fail there.
+    static func storable(_ raw: String?, _ name: String) throws -> String? {
+        guard let raw else { return nil }
+        guard !raw.unicodeScalars.contains("\u{0}") else {
+            throw ServiceError.malformed("\(name) must not contain U+0000", field: name)
+        }
+        return raw
     }
 
     /// An unknown filter value is a mistake to report, not a reason for an empty page.

@@ -92,7 +92,6 @@ public struct ChangeListener: Service {
                         try await Task.sleep(for: heartbeat / 8)
                         if state.isOverdue(after: heartbeat) {
                             logger.warning("change listener missed a heartbeat")
-                            await onListening(false)
                             try? await conn.close()
                             throw HeartbeatMissed()
                         }

@@ -15,26 +15,26 @@ struct DatabaseGuard: Sendable {
 
     let timeout: Duration
     let coolDown: Duration
-    /// Connections the pool may open: a call that could not get one while fewer were in use means
-    /// connections cannot be made, not that every one is busy.
-    let poolSize: Int
     private let breaker = Breaker()
-    private let inUse = Gauge()
+    /// When a guarded call last got a connection: a call that waited in vain while others got
+    /// theirs met a busy pool (a lock pile-up, say), not an unreachable database.
+    private let lastLease = Clock()
 
-    init(timeout: Duration, coolDown: Duration = .seconds(1), poolSize: Int = 20) {
+    init(timeout: Duration, coolDown: Duration = .seconds(1)) {
         self.timeout = timeout
         self.coolDown = coolDown
-        self.poolSize = poolSize
     }
 
-    func run<R: Sendable>(_ operation: @escaping @Sendable (Lease) async throws -> R) async throws -> R {
+    func run<R: Sendable>(timeout limit: Duration? = nil, _ operation: @escaping @Sendable (Lease) async throws -> R) async throws -> R {
         guard !breaker.isOpen() else { throw ServiceError.databaseUnavailable }
-        let lease = Lease(gauge: inUse)
+        let limit = limit ?? timeout
+        let started = DispatchTime.now().uptimeNanoseconds
+        let lease = Lease(clock: lastLease)
         do {
             return try await withThrowingTaskGroup(of: R.self) { group in
                 group.addTask { try await operation(lease) }
                 group.addTask {
-                    try await Task.sleep(for: timeout)
+                    try await Task.sleep(for: limit)
                     lease.abandon()
                     throw Timeout()
                 }
@@ -42,9 +42,21 @@ struct DatabaseGuard: Sendable {
                 return try await group.next()!
             }
         } catch {
-            let (mapped, unreachable) = Self.classify(error, leased: lease.wasLeased || inUse.value >= poolSize)
+            let (mapped, unreachable) = Self.classify(error, leased: lease.wasLeased || lastLease.value > started)
             if unreachable { breaker.open(for: coolDown) }
             throw mapped
+        }
+    }
+
+    /// Readiness: `SELECT 1` answered within a second. A busy pool still counts as reachable.
+    func isReachable(_ ping: @escaping @Sendable (Lease) async throws -> Void) async -> Bool {
+        do {
+            try await run(timeout: .seconds(1), ping)
+            return true
+        } catch let error as ServiceError where error.code == .databaseUnavailable {
+            return !breaker.isOpen()
+        } catch {
+            return true
         }
     }
 
@@ -62,13 +74,17 @@ struct DatabaseGuard: Sendable {
         case let e as PSQLError where e.code == .server:
             let state = e.serverInfo?[.sqlState] ?? ""
             if slowStates.contains(state) { return (ServiceError.databaseUnavailable, false) }
+            // Text Postgres cannot store (U+0000, invalid encoding) that slipped past the parsers.
+            if state == "22021" || state == "22P05" {
+                return (ServiceError.malformed("Text contains a character that cannot be stored"), false)
+            }
             if state.hasPrefix("08") || state.hasPrefix("57P") || state == "53300" { return (ServiceError.databaseUnavailable, true) }
             return (e, false)
         case let e as PSQLError:
             return (ServiceError.databaseUnavailable, e.code != .queryCancelled && e.code != .clientClosedConnection)
         case is Timeout:
-            // A stuck connection is that connection's fault, a full pool is load (a lock wait, say);
-            // no connection to be had from a pool with room is the database's.
+            // A stuck connection is that connection's fault, a pool that served others meanwhile is
+            // busy; no connection for anyone is the database's.
             return (ServiceError.databaseUnavailable, !leased)
         case is CancellationError:
             return (error, false)
@@ -82,23 +98,23 @@ struct DatabaseGuard: Sendable {
     static let slowStates: Set<String> = ["57014", "55P03", "25P03", "40001", "40P01"]
 }
 
-/// Connections held by guarded calls right now.
-final class Gauge: Sendable {
-    private let count = Atomic<Int>(0)
-    var value: Int { count.load(ordering: .relaxed) }
-    func add(_ delta: Int) { count.add(delta, ordering: .relaxed) }
+/// A monotonic time in nanoseconds, shared between calls.
+final class Clock: Sendable {
+    private let nanos = Atomic<UInt64>(0)
+    var value: UInt64 { nanos.load(ordering: .relaxed) }
+    func mark() { nanos.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed) }
 }
 
 /// The connection a guarded call holds, so the deadline can close it.
 final class Lease: Sendable {
-    private let gauge: Gauge
+    private let clock: Clock
     private let state = Mutex<(connection: PostgresConnection?, leased: Bool, abandoned: Bool)>((nil, false, false))
 
-    init(gauge: Gauge) { self.gauge = gauge }
+    init(clock: Clock) { self.clock = clock }
 
     /// Called by the operation once it holds a connection; closes it at once if the deadline passed.
     func hold(_ connection: PostgresConnection) {
-        gauge.add(1)
+        clock.mark()
         let abandoned = state.withLock {
             $0.connection = connection
             $0.leased = true
@@ -108,7 +124,6 @@ final class Lease: Sendable {
     }
 
     func release() {
-        gauge.add(-1)
         state.withLock { $0.connection = nil }
     }
 

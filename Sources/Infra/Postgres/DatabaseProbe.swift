@@ -1,20 +1,9 @@
-public import PostgresNIO
-
-/// Readiness: can the pool run `SELECT 1` within a second?
+/// Readiness: is the database reachable? Asks the store, so the probe shares its breaker and knows
+/// a busy pool from a dead database.
 public struct DatabaseProbe: Sendable {
-    let client: PostgresClient
-    let guardrail = DatabaseGuard(timeout: .seconds(1))
+    let store: PostgresAgentStore
 
-    public init(client: PostgresClient) { self.client = client }
+    public init(store: PostgresAgentStore) { self.store = store }
 
-    public func isUp() async -> Bool {
-        let answered = try? await guardrail.run { lease in
-            try await client.withConnection { conn in
-                lease.hold(conn)
-                defer { lease.release() }
-                try await conn.query("SELECT 1", logger: conn.logger)
-            }
-        }
-        return answered != nil
-    }
+    public func isUp() async -> Bool { await store.isReachable() }
 }

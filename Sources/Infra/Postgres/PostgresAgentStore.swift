@@ -17,10 +17,10 @@ public struct PostgresAgentStore: AgentStore {
 
     /// `timeout` is the client-side deadline of a call; see `PostgresClient.Configuration(url:statementTimeout:)`
     /// for the server-side ones that should fire first.
-    public init(client: PostgresClient, defaultTier: Tier, timeout: Duration = .seconds(3), poolSize: Int = 20, logger: Logger) {
+    public init(client: PostgresClient, defaultTier: Tier, timeout: Duration = .seconds(3), logger: Logger) {
         self.client = client
         self.defaultTier = defaultTier
-        self.database = DatabaseGuard(timeout: timeout, poolSize: poolSize)
+        self.database = DatabaseGuard(timeout: timeout)
         self.logger = logger
     }
 
@@ -181,6 +181,17 @@ public struct PostgresAgentStore: AgentStore {
                 """, logger: logger)
         }
         try await conn.query("SELECT pg_notify(\(Self.channel), \(ChangeNotification(kind: .tools).payload))", logger: logger)
+    }
+
+    /// Readiness, through the same guard (breaker and lease clock) as every other call.
+    public func isReachable() async -> Bool {
+        await database.isReachable { lease in
+            try await client.withConnection { conn in
+                lease.hold(conn)
+                defer { lease.release() }
+                for try await _ in try await conn.query("SELECT 1", logger: logger) {}
+            }
+        }
     }
 
     // MARK: - Helpers

@@ -1,0 +1,51 @@
+import Domain
+import Foundation
+@testable import Infra
+import Logging
+import PostgresNIO
+import Testing
+
+@Suite struct DatabaseGuardTests {
+    /// A call that finds every connection busy (others get theirs meanwhile) is load, not an
+    /// outage: it answers AMS-502, but the breaker stays closed for everyone else.
+    @Test func aBusyPoolDoesNotOpenTheBreaker() async throws {
+        let url = try #require(ProcessInfo.processInfo.environment["AMS_TEST_DATABASE_URL"], "run the tests with scripts/test.sh")
+        var config = try PostgresClient.Configuration(url: url)
+        config.options.maximumConnections = 1
+        let client = PostgresClient(configuration: config)
+        let guardrail = DatabaseGuard(timeout: .seconds(3))
+        @Sendable func hold(for duration: Duration) async throws {
+            try await guardrail.run { lease in
+                try await client.withConnection { conn in
+                    lease.hold(conn)
+                    defer { lease.release() }
+                    try await Task.sleep(for: duration)
+                }
+            }
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            async let first: Void = hold(for: .milliseconds(500))
+            try await Task.sleep(for: .milliseconds(50))
+            async let second: Void = hold(for: .seconds(2))
+            try await Task.sleep(for: .milliseconds(50))
+            // Waits for the one connection while the others take turns, and gives up after 1 s.
+            await #expect(throws: ServiceError.databaseUnavailable) {
+                try await guardrail.run(timeout: .seconds(1)) { lease in
+                    try await client.withConnection { conn in lease.hold(conn) }
+                }
+            }
+            // Right after: not refused by an open breaker, it waits its turn and is served.
+            try await guardrail.run { lease in
+                try await client.withConnection { conn in
+                    lease.hold(conn)
+                    defer { lease.release() }
+                    for try await _ in try await conn.query("SELECT 1", logger: Logger(label: "test")) {}
+                }
+            }
+            try await first
+            try await second
+        }
+    }
+}
