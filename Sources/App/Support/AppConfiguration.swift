@@ -31,6 +31,10 @@ struct AppConfiguration: Sendable {
     /// Cached agents per tenant.
     var cacheCapacity = 10_000
     var databaseTimeout = Duration.seconds(3)
+    /// Connections kept open (`AMS_DB_POOL_MIN`) and at most (`AMS_DB_POOL_MAX`); equal by default,
+    /// so the pool never arms idle timers.
+    var databasePoolMinimum = 20
+    var databasePoolMaximum = 20
     /// How often the change listener checks its connection (`AMS_LISTENER_HEARTBEAT`).
     var listenerHeartbeat = Duration.seconds(2)
     /// An HTTP connection idle this long is closed (`AMS_HTTP_IDLE_TIMEOUT`).
@@ -71,6 +75,8 @@ struct AppConfiguration: Sendable {
         if let v = env["AMS_LISTENER_HEARTBEAT"] { c.listenerHeartbeat = try duration(v, "AMS_LISTENER_HEARTBEAT") }
         if let v = env["AMS_HTTP_IDLE_TIMEOUT"] { c.httpIdleTimeout = try duration(v, "AMS_HTTP_IDLE_TIMEOUT") }
         if let v = env["AMS_REPLICA_NAME"], !v.isEmpty { c.replicaName = v }
+        if let v = env["AMS_DB_POOL_MIN"] { c.databasePoolMinimum = try int(v, "AMS_DB_POOL_MIN") }
+        if let v = env["AMS_DB_POOL_MAX"] { c.databasePoolMaximum = try int(v, "AMS_DB_POOL_MAX") }
         return c
     }
 
@@ -110,6 +116,9 @@ struct AppConfiguration: Sendable {
         guard (0...65535).contains(port) else { throw ConfigurationError("AMS_HTTP_PORT must be 0–65535") }
         guard maxTenants > 0, cacheCapacity > 0, bodyLimit > 0 else {
             throw ConfigurationError("AMS_MAX_TENANTS, AMS_CACHE_CAPACITY and AMS_MAX_BODY_BYTES must be positive")
+        }
+        guard databasePoolMaximum > 0, (0...databasePoolMaximum).contains(databasePoolMinimum) else {
+            throw ConfigurationError("AMS_DB_POOL_MAX must be positive and AMS_DB_POOL_MIN from 0 to it")
         }
         guard listenerHeartbeat > .zero, httpIdleTimeout > .zero else {
             throw ConfigurationError("AMS_LISTENER_HEARTBEAT and AMS_HTTP_IDLE_TIMEOUT must be positive")

@@ -1,4 +1,6 @@
 import Dispatch
+import NIOCore
+import NIOPosix
 import Domain
 import PostgresNIO
 import Synchronization
@@ -34,7 +36,7 @@ struct DatabaseGuard: Sendable {
             return try await withThrowingTaskGroup(of: R.self) { group in
                 group.addTask { try await operation(lease) }
                 group.addTask {
-                    try await Task.sleep(for: limit)
+                    try await Deadline.wait(limit)
                     lease.abandon()
                     throw Timeout()
                 }
@@ -96,6 +98,43 @@ struct DatabaseGuard: Sendable {
     /// Statement, lock and idle-transaction timeouts, serialization failures and deadlocks: one
     /// request's bad luck, not an outage.
     static let slowStates: Set<String> = ["57014", "55P03", "25P03", "40001", "40P01"]
+}
+
+/// A sleep on an event loop timer that is freed as soon as it is cancelled. `Task.sleep` on Linux
+/// keeps its dispatch timer until the deadline even when cancelled, so one per database call held
+/// memory in proportion to the call rate (seen with heaptrack as ~290k live timers after a warm-up).
+enum Deadline {
+    static func wait(_ duration: Duration) async throws {
+        let state = Mutex<(continuation: CheckedContinuation<Void, any Error>?, timer: Scheduled<Void>?, cancelled: Bool)>((nil, nil, false))
+        let loop = MultiThreadedEventLoopGroup.singleton.any()
+        let nanos = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let cancelledAlready = state.withLock { s in
+                    if !s.cancelled { s.continuation = continuation }
+                    return s.cancelled
+                }
+                if cancelledAlready { return continuation.resume(throwing: CancellationError()) }
+                let timer = loop.scheduleTask(in: .nanoseconds(nanos)) { () -> Void in
+                    let due = state.withLock { s in
+                        defer { s.continuation = nil }
+                        return s.continuation
+                    }
+                    due?.resume()
+                }
+                // A cancellation between storing the continuation and here found no timer to cancel.
+                if state.withLock({ s in s.timer = timer; return s.cancelled }) { timer.cancel() }
+            }
+        } onCancel: {
+            let (continuation, timer) = state.withLock { s in
+                s.cancelled = true
+                defer { s.continuation = nil; s.timer = nil }
+                return (s.continuation, s.timer)
+            }
+            timer?.cancel()
+            continuation?.resume(throwing: CancellationError())
+        }
+    }
 }
 
 /// A monotonic time in nanoseconds, shared between calls.
