@@ -34,13 +34,15 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
     let policy = try TierPolicyFile.load(path: config.tiersFile)
     let seedTools = try ToolCatalogFile.load(path: config.toolsFile)
     var pool = try PostgresClient.Configuration(url: config.databaseURL, statementTimeout: config.databaseTimeout)
-    // A pool of fixed size and no keep-alive pings: the pool re-arms a keep-alive and an idle timer
-    // on every release, and a cancelled `Task.sleep` on Linux holds its dispatch timer until the
-    // deadline, so under load ~40 MB sat in pending timers (heaptrack). A server that closes a
-    // connection is noticed at once; a silently dead one is closed by the call deadline on first use.
+    // The pool re-arms a keep-alive and an idle timer on every release, and a cancelled `Task.sleep`
+    // on Linux holds its dispatch timer until the deadline: under load ~40 MB sat in pending timers
+    // (heaptrack). So no keep-alive pings (a server that closes a connection is noticed at once, a
+    // silently dead one is closed by the call deadline) and a short idle timeout. The minimum stays
+    // at one: PostgresNIO 1.33.2 traps when a larger minimum is not met after an outage.
     pool.options.keepAliveBehavior = nil
+    pool.options.connectionIdleTimeout = .seconds(5)
+    pool.options.minimumConnections = 1
     pool.options.maximumConnections = config.databasePoolMaximum
-    pool.options.minimumConnections = config.databasePoolMinimum
     let client = PostgresClient(configuration: pool, backgroundLogger: logger)
     // Postgres ends slow statements at `databaseTimeout`; the client's deadline, a little later,
     // only has to catch a connection that stopped answering.

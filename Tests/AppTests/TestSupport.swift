@@ -50,8 +50,6 @@ enum TestSupport {
         config.tiersFile = root + "/config/tiers.yaml"
         config.toolsFile = root + "/config/tools.yaml"
         config.logLevel = .warning
-        // Many apps run at once against one test server: connections only as needed.
-        config.databasePoolMinimum = 0
         return config
     }
 

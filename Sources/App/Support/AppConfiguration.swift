@@ -31,9 +31,7 @@ struct AppConfiguration: Sendable {
     /// Cached agents per tenant.
     var cacheCapacity = 10_000
     var databaseTimeout = Duration.seconds(3)
-    /// Connections kept open (`AMS_DB_POOL_MIN`) and at most (`AMS_DB_POOL_MAX`); equal by default,
-    /// so the pool never arms idle timers.
-    var databasePoolMinimum = 20
+    /// Postgres connections at most (`AMS_DB_POOL_MAX`).
     var databasePoolMaximum = 20
     /// How often the change listener checks its connection (`AMS_LISTENER_HEARTBEAT`).
     var listenerHeartbeat = Duration.seconds(2)
@@ -75,7 +73,6 @@ struct AppConfiguration: Sendable {
         if let v = env["AMS_LISTENER_HEARTBEAT"] { c.listenerHeartbeat = try duration(v, "AMS_LISTENER_HEARTBEAT") }
         if let v = env["AMS_HTTP_IDLE_TIMEOUT"] { c.httpIdleTimeout = try duration(v, "AMS_HTTP_IDLE_TIMEOUT") }
         if let v = env["AMS_REPLICA_NAME"], !v.isEmpty { c.replicaName = v }
-        if let v = env["AMS_DB_POOL_MIN"] { c.databasePoolMinimum = try int(v, "AMS_DB_POOL_MIN") }
         if let v = env["AMS_DB_POOL_MAX"] { c.databasePoolMaximum = try int(v, "AMS_DB_POOL_MAX") }
         return c
     }
@@ -117,9 +114,7 @@ struct AppConfiguration: Sendable {
         guard maxTenants > 0, cacheCapacity > 0, bodyLimit > 0 else {
             throw ConfigurationError("AMS_MAX_TENANTS, AMS_CACHE_CAPACITY and AMS_MAX_BODY_BYTES must be positive")
         }
-        guard databasePoolMaximum > 0, (0...databasePoolMaximum).contains(databasePoolMinimum) else {
-            throw ConfigurationError("AMS_DB_POOL_MAX must be positive and AMS_DB_POOL_MIN from 0 to it")
-        }
+        guard databasePoolMaximum > 0 else { throw ConfigurationError("AMS_DB_POOL_MAX must be positive") }
         guard listenerHeartbeat > .zero, httpIdleTimeout > .zero else {
             throw ConfigurationError("AMS_LISTENER_HEARTBEAT and AMS_HTTP_IDLE_TIMEOUT must be positive")
         }

@@ -83,7 +83,9 @@ struct DatabaseGuard: Sendable {
             if state.hasPrefix("08") || state.hasPrefix("57P") || state == "53300" { return (ServiceError.databaseUnavailable, true) }
             return (e, false)
         case let e as PSQLError:
-            return (ServiceError.databaseUnavailable, e.code != .queryCancelled && e.code != .clientClosedConnection)
+            // A leased connection that turns out dead (an idle one reset after a restart) is that
+            // connection's fault; failing to get one at all is the database's.
+            return (ServiceError.databaseUnavailable, !leased && e.code != .queryCancelled && e.code != .clientClosedConnection)
         case is Timeout:
             // A stuck connection is that connection's fault, a pool that served others meanwhile is
             // busy; no connection for anyone is the database's.
