@@ -3,8 +3,10 @@
 # and interleaved (these machines are shared and noisy: only ratios taken side by side mean anything):
 #   cached GET            ÷ a bare Hummingbird GET of fixed bytes          (target ≥ 0.7)
 #   create, 400 tenants   ÷ pgbench of a create's rows in one transaction  (target ≥ 0.5)
+#   cached GET            ÷ the same GET with every metric a no-op         (target ≥ 0.95)
 # then a create into one tenant, and the RSS with 10,000 tenants × 10 agents cached (target ≤ 150 MB).
 # Usage: Benchmarks/run.sh [seconds per run, default 8] [rounds, default 2]
+#        BENCH_ONLY=memory Benchmarks/run.sh   (the memory figure alone)
 source "$(dirname "$0")/../scripts/lib.sh"
 cd "$ROOT"
 DURATION="${1:-8}"
@@ -19,7 +21,7 @@ export AMS_DATABASE_URL="$(start_postgres bench)"
 PGPORT="$(cat "$LOCAL/bench/port")"
 PSQL=(psql -h 127.0.0.1 -p "$PGPORT" -U postgres -v ON_ERROR_STOP=1 -qtA)
 export AMS_JWT_SECRET="bench-secret-0123456789abcdefghijklmnopqrstuvwxyz"
-export AMS_LOG_LEVEL=warning
+export AMS_LOG_LEVEL=warning AMS_ACCESS_LOG=0
 export AMS_DEFAULT_TIER=enterprise
 # The enterprise quota of 100 agents would stop the create runs; lift it for the benchmark.
 sed '/enterprise:/,/max_tools_per_agent/ s/max_agents: 100/max_agents: 10000000/' config/tiers.yaml > "$LOCAL/bench/tiers.yaml"
@@ -55,6 +57,12 @@ PIDS+=($!)
 wait_http "http://127.0.0.1:$CEILING_PORT/fixed"
 
 "$BIN" migrate >/dev/null
+# The same service with every metric a no-op, to measure what /metrics costs a cached GET.
+BARE_PORT="$(free_port)"
+AMS_METRICS=0 AMS_HTTP_PORT="$BARE_PORT" "$BIN" serve > "$LOCAL/bench/server-nometrics.log" 2>&1 &
+BARE_PID=$!
+PIDS+=("$BARE_PID")
+wait_http "http://127.0.0.1:$BARE_PORT/health"
 start_service
 export SERVICE_TOKEN="$("$BIN" token --role service --ttl 2h)"
 export TENANT_PREFIX="bench$RANDOM"
@@ -65,34 +73,42 @@ ID="$(curl -sf -X POST "$BASE/v1/agents" -H "Authorization: Bearer $SERVICE_TOKE
 [ -n "$ID" ] || die "could not create the GET agent"
 AUTH=(-H "Authorization: Bearer $SERVICE_TOKEN" -H "X-Tenant-ID: $TENANT_PREFIX-get")
 curl -sf "${AUTH[@]}" "$BASE/v1/agents/$ID" >/dev/null
+curl -sf "${AUTH[@]}" "http://127.0.0.1:$BARE_PORT/v1/agents/$ID" >/dev/null
 
 rate() { awk '/Requests\/sec/ {print $2}' "$1"; }
 tps() { awk '/^tps/ {print $3}' "$1"; }
 wrk_run() { local out="$1"; shift; wrk -t1 -c32 -d"${DURATION}s" --latency "$@" > "$out"; grep -q "Non-2xx" "$out" && log "non-2xx answers in $out"; true; }
 
-declare -a GET_RATIO CREATE_RATIO
+declare -a GET_RATIO CREATE_RATIO METRICS_RATIO
+[ "${BENCH_ONLY:-}" = memory ] && ROUNDS=0
 for round in $(seq 1 "$ROUNDS"); do
   log "round $round: GET (yardstick, service)"
   wrk_run "$LOCAL/bench/ceiling-$round.txt" "http://127.0.0.1:$CEILING_PORT/fixed"
   wrk_run "$LOCAL/bench/get-$round.txt" "${AUTH[@]}" "$BASE/v1/agents/$ID"
+  wrk_run "$LOCAL/bench/get-nometrics-$round.txt" "${AUTH[@]}" "http://127.0.0.1:$BARE_PORT/v1/agents/$ID"
   log "round $round: create (yardstick, service over 400 tenants)"
   pgbench -n -h 127.0.0.1 -p "$PGPORT" -U postgres -f "$SHARED/pg-create-tx.sql" -c 32 -j 2 -T "$DURATION" yardstick \
     > "$LOCAL/bench/pgbench-$round.txt" 2>&1
   TENANTS=400 wrk_run "$LOCAL/bench/create-$round.txt" -s Benchmarks/create-tenants.lua "$BASE"
   g="$(rate "$LOCAL/bench/get-$round.txt")"; c="$(rate "$LOCAL/bench/ceiling-$round.txt")"
   p="$(tps "$LOCAL/bench/pgbench-$round.txt")"; s="$(rate "$LOCAL/bench/create-$round.txt")"
+  n="$(rate "$LOCAL/bench/get-nometrics-$round.txt")"
   GET_RATIO+=("$(awk -v a="$g" -v b="$c" 'BEGIN {printf "%.2f", a/b}')")
+  METRICS_RATIO+=("$(awk -v a="$g" -v b="$n" 'BEGIN {printf "%.3f", a/b}')")
   CREATE_RATIO+=("$(awk -v a="$s" -v b="$p" 'BEGIN {printf "%.2f", a/b}')")
-  printf 'round %s: GET %s req/s vs bare %s → %s | create %s req/s vs pgbench %s tps → %s\n' \
-    "$round" "$g" "$c" "${GET_RATIO[-1]}" "$s" "$p" "${CREATE_RATIO[-1]}"
+  printf 'round %s: GET %s req/s vs bare %s → %s (without metrics %s → %s) | create %s req/s vs pgbench %s tps → %s\n' \
+    "$round" "$g" "$c" "${GET_RATIO[-1]}" "$n" "${METRICS_RATIO[-1]}" "$s" "$p" "${CREATE_RATIO[-1]}"
 done
 
-log "create into one tenant (32 connections)"
-TENANTS=1 TENANT_PREFIX="$TENANT_PREFIX-one" wrk_run "$LOCAL/bench/create-one.txt" -s Benchmarks/create-tenants.lua "$BASE"
-ONE="$(rate "$LOCAL/bench/create-one.txt")"
+ONE="(skipped)"
+if [ "$ROUNDS" -gt 0 ]; then
+  log "create into one tenant (32 connections)"
+  TENANTS=1 TENANT_PREFIX="$TENANT_PREFIX-one" wrk_run "$LOCAL/bench/create-one.txt" -s Benchmarks/create-tenants.lua "$BASE"
+  ONE="$(rate "$LOCAL/bench/create-one.txt")"
+fi
 
 log "memory: 10,000 tenants × 10 agents, all cached, in a fresh process"
-kill "$SERVICE_PID"; wait "$SERVICE_PID" 2>/dev/null || true
+kill "$SERVICE_PID" "$BARE_PID"; wait "$SERVICE_PID" "$BARE_PID" 2>/dev/null || true
 "${PSQL[@]}" -d ams <<'SQL' >/dev/null
 INSERT INTO tenants (tenant_id, tier, agent_count)
 SELECT 'mem-' || t, 'enterprise', 10 FROM generate_series(1, 10000) t
@@ -119,5 +135,6 @@ CACHED="$(rss_mb "$SERVICE_PID")"
 echo
 echo "GET ratio per round:    ${GET_RATIO[*]} (target ≥ 0.7)"
 echo "create ratio per round: ${CREATE_RATIO[*]} (target ≥ 0.5)"
+echo "GET with ÷ without metrics: ${METRICS_RATIO[*]} (target ≥ 0.95)"
 echo "create into one tenant: $ONE req/s"
 echo "memory: $IDLE MB idle, $CACHED MB with 100,000 agents cached ($WARMED GETs) (target ≤ 150 MB)"

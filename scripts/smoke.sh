@@ -4,7 +4,10 @@
 source "$(dirname "$0")/lib.sh"
 BIN="$1"
 PORT="$(free_port)"
+METRICS_PORT="$(free_port)"
 export AMS_DATABASE_URL="$AMS_TEST_DATABASE_URL" AMS_JWT_SECRET="smoke-test-secret-0123456789abcdefghijklmnop" AMS_HTTP_PORT="$PORT"
+# /metrics on a listener of its own, as an operator would run it.
+export AMS_METRICS_PORT="$METRICS_PORT"
 LOGFILE="$LOCAL/smoke.log"
 "$BIN" serve > "$LOGFILE" 2>&1 &
 PID=$!
@@ -21,6 +24,8 @@ check() {
   if [ "$got" = "$want" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $name: want $want, got $got" >&2; fi
 }
 
+check "openapi command" "openapi: 3.1.0" "$("$BIN" openapi | head -n 1)"
+check "openapi --json" 3.1.0 "$("$BIN" openapi --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["openapi"])')"
 TENANT="smoke-$RANDOM$RANDOM"
 TOKEN="$("$BIN" token --tenant "$TENANT" --role admin --ttl 5m)"
 AUTH=(-H "Authorization: Bearer $TOKEN")
@@ -46,6 +51,10 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 check "recovered" 200 "$recovered"
+check "metrics on its own port" 200 "$(curl -s -o /dev/null -w '%{http_code}' "localhost:$METRICS_PORT/metrics")"
+check "metrics count the GET" 1 "$(curl -s "localhost:$METRICS_PORT/metrics" | grep -c '^http_requests_total{method="GET",route="/v1/agents/{id}",status="200"}')"
+check "no metrics on the API port" 404 "$(curl -s -o /dev/null -w '%{http_code}' "localhost:$PORT/metrics")"
+check "access log line" 1 "$(grep -c 'request .*route=/v1/agents/{id}.*status=304' "$LOGFILE")"
 check "delete" 204 "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "${AUTH[@]}" "localhost:$PORT/v1/agents/$ID")"
 
 echo "smoke: $passed passed, $failed failed"

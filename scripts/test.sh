@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test against a real PostgreSQL under .local/test on a free port: the Swift tests,
-# then a smoke test of the real executable over a socket.
+# Runs every test against a real PostgreSQL under .local/test on a free port: a smoke test of the
+# real executable over a socket, the contract check (schemathesis, /docs in Chromium), then the
+# Swift tests.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
@@ -13,6 +14,7 @@ log "database: $AMS_TEST_DATABASE_URL"
 log "building"
 swift build --build-tests
 bash scripts/smoke.sh "$(swift build --show-bin-path)/agent-management"
+bash scripts/contract.sh "$(swift build --show-bin-path)/agent-management"
 
 log "swift test"
 # A hang must fail the run, not eat the CI budget.

@@ -13,19 +13,32 @@ struct RouterDependencies: Sendable {
     let verifier: TokenVerifier
     let database: DatabaseProbe
     let bodyLimit: Int
+    let contract: APIContract
+    let metrics: AppMetrics
+    /// `false` when `/metrics` has a listener of its own.
+    var servesMetrics = true
+    var accessLog = true
 }
 
 func buildRouter(_ deps: RouterDependencies) -> Router<AppRequestContext> {
-    let router = Router(context: AppRequestContext.self)
-    router.add(middleware: EnvelopeMiddleware())
+    let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
+    registerAPI(on: router, deps)
+    router.refuseOtherMethods()
+    return router
+}
+
+/// Every route of the API; `openapi.yaml` documents exactly these (a test compares the two).
+func registerAPI(on router: Router<AppRequestContext>, _ deps: RouterDependencies) {
+    router.add(middleware: EnvelopeMiddleware(metrics: deps.metrics.requests, accessLog: deps.accessLog))
     HealthRoutes(database: deps.database, supervisor: deps.supervisor).register(on: router)
+    MetaRoutes(contract: deps.contract).register(on: router)
+    if deps.servesMetrics { MetricsRoute(metrics: deps.metrics).register(on: router) }
     let v1 = router.group("v1").add(middleware: AuthMiddleware(verifier: deps.verifier, scope: .tenant))
     AgentRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit).register(on: v1)
     TenantRoutes(supervisor: deps.supervisor).register(on: v1)
     let internalGroup = router.group("internal/v1").add(middleware: AuthMiddleware(verifier: deps.verifier, scope: .internal))
     InternalRoutes(store: deps.store, supervisor: deps.supervisor, catalog: deps.catalog, bodyLimit: deps.bodyLimit)
         .register(on: internalGroup)
-    return router
 }
 
 /// Wires Postgres, the change listener, the tenant supervisor and the router into one application.
@@ -44,13 +57,16 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
     pool.options.minimumConnections = 1
     pool.options.maximumConnections = config.databasePoolMaximum
     let client = PostgresClient(configuration: pool, backgroundLogger: logger)
+    let metrics = AppMetrics(enabled: config.metrics)
     // Postgres ends slow statements at `databaseTimeout`; the client's deadline, a little later,
     // only has to catch a connection that stopped answering.
     let store = PostgresAgentStore(
-        client: client, defaultTier: config.defaultTier, timeout: config.databaseTimeout + .milliseconds(500), logger: logger)
+        client: client, defaultTier: config.defaultTier, timeout: config.databaseTimeout + .milliseconds(500),
+        metrics: metrics.database, logger: logger)
     let catalog = ToolCatalogCache(store: store, caching: false)
     let supervisor = TenantSupervisor(
-        deps: TenantDependencies(store: store, validators: .builtin, policy: policy, catalog: catalog, cacheCapacity: config.cacheCapacity),
+        deps: TenantDependencies(store: store, validators: .builtin, policy: policy, catalog: catalog, cacheCapacity: config.cacheCapacity,
+                                 metrics: metrics),
         maxTenants: config.maxTenants, idleTimeout: config.tenantIdleTimeout, logger: logger
     )
     let listener = ChangeListener(
@@ -61,7 +77,8 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
     )
     let router = buildRouter(RouterDependencies(
         store: store, supervisor: supervisor, catalog: catalog, verifier: await TokenVerifier.make(config),
-        database: DatabaseProbe(store: store), bodyLimit: config.bodyLimit
+        database: DatabaseProbe(store: store), bodyLimit: config.bodyLimit, contract: try APIContract(), metrics: metrics,
+        servesMetrics: config.metricsPort == nil, accessLog: config.accessLog
     ))
     var app = Application(
         router: router,
@@ -70,6 +87,14 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
         logger: logger
     )
     app.addServices(client, listener, supervisor)
+    if let port = config.metricsPort {
+        let metricsRouter = Router()
+        MetricsRoute(metrics: metrics).register(on: metricsRouter)
+        app.addServices(Application(
+            router: metricsRouter, configuration: .init(address: .hostname(config.host, port: port), serverName: "agent-management-metrics"),
+            logger: logger
+        ))
+    }
     app.beforeServerStarts {
         try await Migrator.run(url: config.databaseURL, logger: logger)
         try await store.seedToolCatalog(seedTools)

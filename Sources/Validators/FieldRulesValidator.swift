@@ -9,7 +9,8 @@ public struct FieldRulesValidator: AgentValidator {
 
     public func validate(_ c: AgentConfig, context: ValidationContext) async -> [ValidationIssue] {
         var issues: [ValidationIssue] = []
-        let nameLength = c.name.count
+        // Lengths count Unicode code points, as JSON Schema's maxLength does (and as Postgres does).
+        let nameLength = c.name.unicodeScalars.count
         // A name of only whitespace (any Unicode kind) shows as blank in every list: as good as none.
         let blank = c.name.allSatisfy(\.isWhitespace)
         if blank {
@@ -21,8 +22,9 @@ public struct FieldRulesValidator: AgentValidator {
         if !blank, c.name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
             issues.append(.error(.invalidValue, "/name", "name must not contain control characters"))
         }
-        if let description = c.description, description.count > 2000 {
-            issues.append(.error(.outOfRange, "/description", "description has \(description.count) characters; at most 2000 are allowed"))
+        if let description = c.description, description.unicodeScalars.count > 2000 {
+            issues.append(.error(.outOfRange, "/description",
+                                 "description has \(description.unicodeScalars.count) characters; at most 2000 are allowed"))
         }
         issues += Self.oneOf(c.type, at: "/type")
         issues += Self.oneOf(c.status, at: "/status")
@@ -41,7 +43,7 @@ public struct FieldRulesValidator: AgentValidator {
         if c.tags.count > 20 {
             issues.append(.error(.outOfRange, "/tags", "\(c.tags.count) tags; at most 20 are allowed"))
         }
-        for (i, tag) in c.tags.enumerated() where tag.isEmpty || tag.count > 50 {
+        for (i, tag) in c.tags.enumerated() where tag.isEmpty || tag.unicodeScalars.count > 50 {
             issues.append(.error(.outOfRange, "/tags/\(i)", "tags must have 1–50 characters"))
         }
         let metadataSize = JSONValue.object(c.metadata).encoded.count

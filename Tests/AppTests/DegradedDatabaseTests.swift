@@ -12,7 +12,8 @@ import Validators
 
 @Suite struct DegradedDatabaseTests {
     /// With nothing listening on the database port, tenant calls answer 503 AMS-502 with
-    /// `Retry-After` rather than hanging, and readiness says why.
+    /// `Retry-After` rather than hanging, and readiness says why. Each 5xx logs its cause with the
+    /// request id; the client sees only the envelope.
     @Test func aDeadDatabaseAnswersFastWithAMS502() async throws {
         var config = try TestSupport.configuration(databaseURL: "postgres://ams:ams@127.0.0.1:1/ams")
         config.databaseTimeout = .seconds(3)
@@ -29,13 +30,17 @@ import Validators
         )
         let router = buildRouter(RouterDependencies(
             store: store, supervisor: supervisor, catalog: catalog, verifier: await TokenVerifier(secret: config.jwtSecret),
-            database: DatabaseProbe(store: store), bodyLimit: config.bodyLimit
+            database: DatabaseProbe(store: store), bodyLimit: config.bodyLimit, contract: try APIContract(), metrics: AppMetrics()
         ))
-        let app = Application(router: router, services: [client], logger: logger)
+        let logs = LogCapture()
+        let app = Application(router: router, services: [client], logger: logs.logger())
         try await app.test(.router) { client in
             let admin = try await Caller.make(client, tenant: TestSupport.tenant())
-            let read = try await admin.send(.get, "/v1/agents/\(UUID().uuidString)")
+            let read = try await admin.send(.get, "/v1/agents/\(UUID().uuidString)", headers: [.requestID: "dead-db-read"])
             #expect(read.status == .serviceUnavailable && read.errorCode == "AMS-502")
+            let failure = try #require(logs.lines.first { $0.level == .error && $0.metadata["request_id"] == "dead-db-read" })
+            #expect(failure.metadata["code"] == "AMS-502")
+            #expect(failure.metadata["error"]?.isEmpty == false && failure.metadata["error"] != "Database unavailable, retry later")
             #expect(read.headers[.retryAfter] == "1")
             let started = ContinuousClock.now
             let write = try await admin.send(.post, "/v1/agents", json: #"{"name":"A","llm_config":{"model":"gpt-4o-mini"}}"#)

@@ -47,6 +47,20 @@ import Testing
         }
     }
 
+    /// The path carries the tenant id percent-encoded; the header and the token carry it as it is.
+    @Test func aPercentEncodedTenantInThePathIsTheSameTenant() async throws {
+        try await TestSupport.app().test(.router) { client in
+            let tenant = "acme:ü-\(UUID().uuidString.prefix(8))"
+            let encoded = try #require(tenant.addingPercentEncoding(withAllowedCharacters: .alphanumerics))
+            let service = try await Caller.make(client, tenant: nil, roles: [.service])
+            #expect(try await service.send(.put, "/internal/v1/tenants/\(encoded)", json: #"{"tier":"enterprise"}"#).status == .ok)
+            let admin = try await Caller.make(client, tenant: tenant)
+            #expect(try await admin.send(.get, "/v1/tenant").json()["tier"] == .string("enterprise"))
+            let control = try await service.send(.put, "/internal/v1/tenants/a%C2%85b", json: #"{"tier":"free"}"#)
+            #expect(control.errorCode == "AMS-109")
+        }
+    }
+
     @Test func dryRunValidationReportsIssuesAndQuotaWithoutWriting() async throws {
         try await TestSupport.app().test(.router) { client in
             let tenant = TestSupport.tenant()

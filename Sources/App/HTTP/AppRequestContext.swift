@@ -7,7 +7,14 @@ struct AppRequestContext: RequestContext {
     /// Echoed from `X-Request-ID` or generated; on every response and log line.
     var requestID = ""
     /// Set by `AuthMiddleware`; routes behind it can rely on it.
-    var identity: Identity?
+    var identity: Identity? {
+        didSet {
+            notes?.subject = identity?.subject
+            notes?.tenantID = identity?.tenantID
+        }
+    }
+    /// The access log's view of what the routes learn (`nil` when the access log is off).
+    var notes: RequestNotes?
 
     init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

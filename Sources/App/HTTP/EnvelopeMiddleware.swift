@@ -1,37 +1,77 @@
+import Dispatch
 import Domain
 import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
 
-/// Outermost middleware: gives every request an id, puts it on every response and on the log lines
-/// of failures, and turns every error into the AMS envelope (internal ones are logged, never shown).
-/// The logger's metadata is left alone on the hot path: copying it on every request cost ~7% of a
-/// cached GET, so the ids are attached only where a line is written.
+/// Outermost middleware: gives every request an id, puts it on every response, turns every error
+/// into the AMS envelope (the cause of a 5xx is logged, never shown), counts the request for
+/// `/metrics` and writes its access-log line. The logger's metadata is left alone on the hot path:
+/// copying it on every request cost ~7% of a cached GET, so ids are attached only where a line is
+/// written (a W3C trace id only when the caller sent one).
 struct EnvelopeMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
 
     let ids = RequestIDGenerator()
+    let metrics: RequestMetrics?
+    let accessLog: Bool
+
+    init(metrics: RequestMetrics? = nil, accessLog: Bool = false) {
+        self.metrics = metrics
+        self.accessLog = accessLog
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let started = DispatchTime.now().uptimeNanoseconds
         var context = context
         let incoming = request.headers[.requestID].flatMap { $0.isEmpty || $0.utf8.count > 128 ? nil : $0 }
         context.requestID = incoming ?? ids.next()
+        if let header = request.headers[.traceparent], let traceID = TraceParent.traceID(header) {
+            context.logger[metadataKey: "trace_id"] = .string(String(traceID))
+        }
+        let notes = accessLog ? RequestNotes() : nil
+        context.notes = notes
         var response: Response
         do {
             response = try await next(request, context)
         } catch let error as ServiceError {
             response = error.response(requestID: context.requestID)
+            if error.code.httpStatus >= 500 { logFailure(error.cause ?? error.message, code: error.code, context: context) }
         } catch let error as HTTPError {
-            response = ServiceError.from(error).response(requestID: context.requestID)
+            let mapped = ServiceError.from(error)
+            response = mapped.response(requestID: context.requestID)
+            if error.status.code == 405, let allow = error.headers[.allow] { response.headers[.allow] = allow }
+            if mapped.code.httpStatus >= 500 { logFailure(String(reflecting: error), code: mapped.code, context: context) }
         } catch {
-            context.logger.error("request failed", metadata: [
-                "request_id": .string(context.requestID),
-                "error": .string(String(reflecting: error)),
-            ])
-            response = ServiceError(.internalError, "Internal error").response(requestID: context.requestID)
+            let mapped = ServiceError(.internalError, "Internal error")
+            response = mapped.response(requestID: context.requestID)
+            logFailure(String(reflecting: error), code: mapped.code, context: context)
         }
         response.headers[.requestID] = context.requestID
+        let elapsed = DispatchTime.now().uptimeNanoseconds - started
+        let route = context.endpointPath ?? "NotFound"
+        metrics?.record(method: request.method, route: route, status: response.status.code, nanoseconds: Int64(elapsed))
+        if let notes {
+            context.logger.info("request", metadata: [
+                "method": .string(request.method.rawValue),
+                "route": .string(route),
+                "status": .stringConvertible(response.status.code),
+                "duration_ms": .string(String(format: "%.3f", Double(elapsed) / 1e6)),
+                "bytes": .stringConvertible(response.body.contentLength ?? 0),
+                "request_id": .string(context.requestID),
+                "tenant_id": .string(notes.tenantID ?? "-"),
+                "sub": .string(notes.subject ?? "-"),
+            ])
+        }
         return response
+    }
+
+    private func logFailure(_ cause: String, code: ErrorCode, context: Context) {
+        context.logger.error("request failed", metadata: [
+            "request_id": .string(context.requestID),
+            "code": .string(code.rawValue),
+            "error": .string(cause),
+        ])
     }
 }

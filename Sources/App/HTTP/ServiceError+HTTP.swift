@@ -41,7 +41,8 @@ extension ServiceError: HTTPResponseError {
     /// Framework errors (unknown route, body too large) in the same envelope.
     static func from(_ error: HTTPError) -> ServiceError {
         switch error.status {
-        case .notFound, .methodNotAllowed: ServiceError(.routeNotFound, "No such endpoint")
+        case .notFound: ServiceError(.routeNotFound, "No such endpoint")
+        case .methodNotAllowed: ServiceError(.methodNotAllowed, "This endpoint does not answer this method")
         case .contentTooLarge: ServiceError(.bodyTooLarge, "Request body is too large")
         case .unsupportedMediaType: ServiceError(.unsupportedMediaType, "Content type must be application/json")
         case .badRequest: ServiceError(.malformedBody, error.body ?? "Bad request")

@@ -15,7 +15,8 @@ struct InternalRoutes: Sendable {
     }
 
     @Sendable func setTier(_ request: Request, context: AppRequestContext) async throws -> Response {
-        guard let tenant = context.parameters.get("tenant_id"), Tenant.isValidID(tenant) else {
+        // The path carries the id percent-encoded; headers and tokens carry it as it is.
+        guard let tenant = context.parameters.get("tenant_id")?.removingPercentEncoding, Tenant.isValidID(tenant) else {
             throw ServiceError.malformed("tenant_id must be 1–128 printable characters without spaces", field: "tenant_id")
         }
         var request = request

@@ -38,6 +38,12 @@ struct AppConfiguration: Sendable {
     /// An HTTP connection idle this long is closed (`AMS_HTTP_IDLE_TIMEOUT`).
     var httpIdleTimeout = Duration.seconds(60)
     /// Names this replica in Postgres (`application_name` of its listener) and in logs (`AMS_REPLICA_NAME`).
+    /// When set, `/metrics` moves off the API port to a listener of its own (`AMS_METRICS_PORT`).
+    var metricsPort: Int?
+    /// One `info` line per request (`AMS_ACCESS_LOG=0` turns it off).
+    var accessLog = true
+    /// `AMS_METRICS=0` makes every instrument a no-op (`/metrics` stays, empty): for measuring their cost.
+    var metrics = true
     var replicaName = ProcessInfo.processInfo.hostName + "-" + String(UInt32.random(in: 0 ... .max), radix: 16)
 
     enum LogFormat: String, Sendable { case text, json }
@@ -74,6 +80,9 @@ struct AppConfiguration: Sendable {
         if let v = env["AMS_HTTP_IDLE_TIMEOUT"] { c.httpIdleTimeout = try duration(v, "AMS_HTTP_IDLE_TIMEOUT") }
         if let v = env["AMS_REPLICA_NAME"], !v.isEmpty { c.replicaName = v }
         if let v = env["AMS_DB_POOL_MAX"] { c.databasePoolMaximum = try int(v, "AMS_DB_POOL_MAX") }
+        if let v = env["AMS_METRICS_PORT"], !v.isEmpty { c.metricsPort = try int(v, "AMS_METRICS_PORT") }
+        if let v = env["AMS_ACCESS_LOG"] { c.accessLog = try flag(v, "AMS_ACCESS_LOG") }
+        if let v = env["AMS_METRICS"] { c.metrics = try flag(v, "AMS_METRICS") }
         return c
     }
 
@@ -111,12 +120,24 @@ struct AppConfiguration: Sendable {
             guard serviceJWTSecret != jwtSecret else { throw ConfigurationError("AMS_SERVICE_JWT_SECRET must differ from AMS_JWT_SECRET") }
         }
         guard (0...65535).contains(port) else { throw ConfigurationError("AMS_HTTP_PORT must be 0–65535") }
+        if let metricsPort {
+            guard (0...65535).contains(metricsPort) else { throw ConfigurationError("AMS_METRICS_PORT must be 0–65535") }
+            guard metricsPort != port || port == 0 else { throw ConfigurationError("AMS_METRICS_PORT must differ from AMS_HTTP_PORT") }
+        }
         guard maxTenants > 0, cacheCapacity > 0, bodyLimit > 0 else {
             throw ConfigurationError("AMS_MAX_TENANTS, AMS_CACHE_CAPACITY and AMS_MAX_BODY_BYTES must be positive")
         }
         guard databasePoolMaximum > 0 else { throw ConfigurationError("AMS_DB_POOL_MAX must be positive") }
         guard listenerHeartbeat > .zero, httpIdleTimeout > .zero else {
             throw ConfigurationError("AMS_LISTENER_HEARTBEAT and AMS_HTTP_IDLE_TIMEOUT must be positive")
+        }
+    }
+
+    static func flag(_ text: String, _ name: String) throws -> Bool {
+        switch text.lowercased() {
+        case "1", "true", "on": true
+        case "0", "false", "off": false
+        default: throw ConfigurationError("\(name): must be 1 or 0")
         }
     }
 

@@ -37,6 +37,8 @@ struct NoticeCoherentCache<Key: Hashable, Value> {
 
     subscript(key: Key) -> Value? { entries[key]?.value }
 
+    func entry(_ key: Key) -> (version: Int, value: Value)? { entries[key] }
+
     func version(of key: Key) -> Int? { entries[key]?.version }
 
     /// Take one before the load whose result will fill the cache, and settle it (`defer`) after.

@@ -10,7 +10,7 @@ actor TenantActor {
 
     let tenantID: TenantID
     private let deps: TenantDependencies
-    private var agents: NoticeCoherentCache<UUID, CachedAgent>
+    private var agents: NoticeCoherentCache<UUID, [UInt8]>
     private var tenant: NoticeCoherentCache<Int, Tenant>
 
     init(tenantID: TenantID, deps: TenantDependencies, caching: Bool) {
@@ -23,12 +23,16 @@ actor TenantActor {
     // MARK: Reads
 
     func agent(_ id: UUID) async throws -> CachedAgent {
-        if let hit = agents[id] { return hit }
+        if let hit = agents.entry(id) {
+            deps.metrics.cacheHits.increment()
+            return CachedAgent(id: id, version: hit.version, bytes: hit.value)
+        }
+        deps.metrics.cacheMisses.increment()
         let ticket = agents.ticket()
         defer { agents.settle(ticket) }
         guard let agent = try await deps.store.agent(id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
         let entry = CachedAgent(agent)
-        agents.fill(id, version: agent.version, entry, since: ticket)
+        agents.fill(id, version: agent.version, entry.bytes, since: ticket)
         return entry
     }
 
@@ -45,7 +49,7 @@ actor TenantActor {
     func dryRun(_ config: AgentConfig) async throws -> ValidationReport {
         var context = try await validationContext()
         context.otherAgents = try await deps.store.countAgents(tenant: tenantID)
-        return await deps.validators.validate(config, context: context)
+        return await validate(config, context)
     }
 
     // MARK: Writes
@@ -54,7 +58,7 @@ actor TenantActor {
     /// full tenant hears so even when its body has issues: it need not fix a body it cannot store.
     func create(_ config: AgentConfig, by identity: Identity) async throws -> CachedAgent {
         let context = try await validationContext()
-        let report = await deps.validators.validate(config, context: context)
+        let report = await validate(config, context)
         guard report.errors.isEmpty else {
             if try await deps.store.countAgents(tenant: tenantID) >= context.limits.maxAgents {
                 throw ServiceError.quotaReached(tier: context.tenant.tier, limit: context.limits.maxAgents)
@@ -68,7 +72,7 @@ actor TenantActor {
         defer { agents.settle(ticket) }
         try await deps.store.insert(agent, quota: deps.quota)
         let entry = CachedAgent(agent)
-        agents.fill(agent.id, version: agent.version, entry, since: ticket)
+        agents.fill(agent.id, version: agent.version, entry.bytes, since: ticket)
         return entry
     }
 
@@ -84,13 +88,13 @@ actor TenantActor {
             let config = try AgentConfig(json: current.config.json.merging(patch: patch))
             guard config != current.config else {
                 let entry = CachedAgent(current)
-                agents.fill(id, version: current.version, entry, since: ticket)
+                agents.fill(id, version: current.version, entry.bytes, since: ticket)
                 return entry
             }
             if config.status == .active && current.config.status != .active {
                 try identity.require(.admin)
             }
-            let report = await deps.validators.validate(config, context: context)
+            let report = await validate(config, context)
             guard report.errors.isEmpty else { throw ServiceError.validationFailed(report.issues) }
             var next = current
             next.config = config
@@ -100,7 +104,7 @@ actor TenantActor {
             next.updatedBy = identity.subject
             if try await deps.store.update(next) {
                 let entry = CachedAgent(next)
-                agents.fill(id, version: next.version, entry, since: ticket)
+                agents.fill(id, version: next.version, entry.bytes, since: ticket)
                 return entry
             }
         }
@@ -142,6 +146,15 @@ actor TenantActor {
         let loaded = try await deps.store.tenant(tenantID)
         tenant.fill(0, version: 0, loaded, since: ticket)
         return loaded
+    }
+
+    /// Every validator over `config`, counted and timed for `/metrics`.
+    private func validate(_ config: AgentConfig, _ context: ValidationContext) async -> ValidationReport {
+        let started = ContinuousClock.now
+        let report = await deps.validators.validate(config, context: context)
+        deps.metrics.validationDuration.recordNanoseconds(Int64((ContinuousClock.now - started) / .nanoseconds(1)))
+        (report.errors.isEmpty ? deps.metrics.validDrafts : deps.metrics.invalidDrafts).increment()
+        return report
     }
 
     private func validationContext() async throws -> ValidationContext {

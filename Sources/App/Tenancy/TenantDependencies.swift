@@ -8,9 +8,14 @@ struct TenantDependencies: Sendable {
     let catalog: ToolCatalogCache
     let cacheCapacity: Int
     let quota: AgentQuota
+    let metrics: AppMetrics
 
-    init(store: any AgentStore, validators: ValidatorRegistry, policy: TierPolicy, catalog: ToolCatalogCache, cacheCapacity: Int) {
+    init(
+        store: any AgentStore, validators: ValidatorRegistry, policy: TierPolicy, catalog: ToolCatalogCache, cacheCapacity: Int,
+        metrics: AppMetrics = AppMetrics()
+    ) {
         self.store = store
+        self.metrics = metrics
         self.validators = validators
         self.policy = policy
         self.catalog = catalog

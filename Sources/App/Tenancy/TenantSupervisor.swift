@@ -30,10 +30,12 @@ actor TenantSupervisor: Service {
         }
         let actor = TenantActor(tenantID: id, deps: deps, caching: listening)
         tenants[id] = (actor, now)
+        deps.metrics.tenantActors.record(tenants.count)
         return actor
     }
 
     func route(_ change: ChangeNotification) async {
+        deps.metrics.notices.increment()
         switch change.kind {
         case .tools:
             await deps.catalog.invalidate()
@@ -44,6 +46,7 @@ actor TenantSupervisor: Service {
     }
 
     func setListening(_ enabled: Bool) async {
+        deps.metrics.listenerConnected.record(enabled ? 1 : 0)
         guard enabled != listening || enabled else { return }
         listening = enabled
         await deps.catalog.setCaching(enabled)
@@ -58,6 +61,7 @@ actor TenantSupervisor: Service {
     func retireIdle(now: ContinuousClock.Instant = .now) {
         let before = tenants.count
         tenants = tenants.filter { now - $0.value.lastUsed < idleTimeout }
+        deps.metrics.tenantActors.record(tenants.count)
         if tenants.count != before {
             logger.debug("idle tenant actors retired", metadata: ["count": "\(before - tenants.count)"])
         }

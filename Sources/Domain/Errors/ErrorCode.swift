@@ -5,6 +5,7 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case malformedBody = "AMS-109"
     case bodyTooLarge = "AMS-110"
     case unsupportedMediaType = "AMS-111"
+    case methodNotAllowed = "AMS-310"
     case missingToken = "AMS-201"
     case invalidToken = "AMS-202"
     case expiredToken = "AMS-203"
@@ -26,6 +27,7 @@ public enum ErrorCode: String, Sendable, CaseIterable {
         case .nameConflict: 409
         case .bodyTooLarge: 413
         case .unsupportedMediaType: 415
+        case .methodNotAllowed: 405
         case .internalError: 500
         case .databaseUnavailable: 503
         }

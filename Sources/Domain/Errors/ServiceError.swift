@@ -4,6 +4,19 @@ public struct ServiceError: Error, Sendable, Equatable {
     public var code: ErrorCode
     public var message: String
     public var details: [String: JSONValue]
+    /// What went wrong underneath, for the log line of a 5xx; never shown to the client.
+    public var cause: String?
+
+    /// Two errors are the same answer to the client whatever their causes.
+    public static func == (a: ServiceError, b: ServiceError) -> Bool {
+        a.code == b.code && a.message == b.message && a.details == b.details
+    }
+
+    public func caused(by cause: String) -> ServiceError {
+        var error = self
+        error.cause = cause
+        return error
+    }
 
     public init(_ code: ErrorCode, _ message: String, details: [String: JSONValue] = [:]) {
         self.code = code

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Dispatch
 import NIOCore
 import NIOPosix
@@ -22,18 +23,24 @@ struct DatabaseGuard: Sendable {
     /// theirs met a busy pool (a lock pile-up, say), not an unreachable database.
     private let lastLease = Clock()
 
-    init(timeout: Duration, coolDown: Duration = .seconds(1)) {
+    let metrics: DatabaseMetrics
+
+    init(timeout: Duration, coolDown: Duration = .seconds(1), metrics: DatabaseMetrics = .none) {
         self.timeout = timeout
         self.coolDown = coolDown
+        self.metrics = metrics
     }
 
     func run<R: Sendable>(timeout limit: Duration? = nil, _ operation: @escaping @Sendable (Lease) async throws -> R) async throws -> R {
-        guard !breaker.isOpen() else { throw ServiceError.databaseUnavailable }
+        guard !breaker.isOpen() else {
+            metrics.count(.refused)
+            throw ServiceError.databaseUnavailable.caused(by: "the breaker is open after the database was unreachable")
+        }
         let limit = limit ?? timeout
         let started = DispatchTime.now().uptimeNanoseconds
-        let lease = Lease(clock: lastLease)
+        let lease = Lease(clock: lastLease, inUse: metrics.inUse)
         do {
-            return try await withThrowingTaskGroup(of: R.self) { group in
+            let result = try await withThrowingTaskGroup(of: R.self) { group in
                 group.addTask { try await operation(lease) }
                 group.addTask {
                     try await Deadline.wait(limit)
@@ -43,10 +50,13 @@ struct DatabaseGuard: Sendable {
                 defer { group.cancelAll() }
                 return try await group.next()!
             }
+            metrics.count(.ok)
+            return result
         } catch {
-            let (mapped, unreachable) = Self.classify(error, leased: lease.wasLeased || lastLease.value > started)
-            if unreachable { breaker.open(for: coolDown) }
-            throw mapped
+            let verdict = Self.classify(error, leased: lease.wasLeased || lastLease.value > started)
+            if let outcome = verdict.outcome { metrics.count(outcome) }
+            if verdict.unreachable, breaker.open(for: coolDown) { metrics.breakerOpenings.increment() }
+            throw verdict.error
         }
     }
 
@@ -62,38 +72,50 @@ struct DatabaseGuard: Sendable {
         }
     }
 
-    /// What the client sees, and whether the database itself looks unreachable (breaker) rather
-    /// than one statement being slow or blocked.
-    static func classify(_ error: any Error, leased: Bool) -> (any Error, unreachable: Bool) {
+    /// What the client sees (with the original error as its logged cause), whether the database
+    /// itself looks unreachable (breaker) rather than one statement being slow or blocked, and how
+    /// the call is counted (`nil`: cancelled by its caller, not the database's doing).
+    struct Verdict {
+        var error: any Error
+        var unreachable = false
+        var outcome: DatabaseMetrics.Outcome?
+    }
+
+    static func classify(_ error: any Error, leased: Bool) -> Verdict {
+        let unavailable = ServiceError.databaseUnavailable.caused(by: String(reflecting: error))
         switch error {
         case let e as ServiceError:
-            return (e, false)
+            return Verdict(error: e, outcome: .error)
         case let e as PostgresTransactionError:
             if let inner = e.closureError { return classify(inner, leased: leased) }
             if let begin = e.beginError { return classify(begin, leased: leased) }
             if let commit = e.commitError { return classify(commit, leased: leased) }
-            return (ServiceError.databaseUnavailable, true)
+            return Verdict(error: unavailable, unreachable: true, outcome: .unavailable)
         case let e as PSQLError where e.code == .server:
             let state = e.serverInfo?[.sqlState] ?? ""
-            if slowStates.contains(state) { return (ServiceError.databaseUnavailable, false) }
+            if slowStates.contains(state) { return Verdict(error: unavailable, outcome: .timeout) }
             // Text Postgres cannot store (U+0000, invalid encoding) that slipped past the parsers.
             if state == "22021" || state == "22P05" {
-                return (ServiceError.malformed("Text contains a character that cannot be stored"), false)
+                return Verdict(error: ServiceError.malformed("Text contains a character that cannot be stored"), outcome: .error)
             }
-            if state.hasPrefix("08") || state.hasPrefix("57P") || state == "53300" { return (ServiceError.databaseUnavailable, true) }
-            return (e, false)
+            if state.hasPrefix("08") || state.hasPrefix("57P") || state == "53300" {
+                return Verdict(error: unavailable, unreachable: true, outcome: .unavailable)
+            }
+            return Verdict(error: e, outcome: .error)
         case let e as PSQLError:
             // A leased connection that turns out dead (an idle one reset after a restart) is that
             // connection's fault; failing to get one at all is the database's.
-            return (ServiceError.databaseUnavailable, !leased && e.code != .queryCancelled && e.code != .clientClosedConnection)
+            let unreachable = !leased && e.code != .queryCancelled && e.code != .clientClosedConnection
+            return Verdict(error: unavailable, unreachable: unreachable, outcome: .unavailable)
         case is Timeout:
             // A stuck connection is that connection's fault, a pool that served others meanwhile is
             // busy; no connection for anyone is the database's.
-            return (ServiceError.databaseUnavailable, !leased)
+            let cause = "no answer within the call's deadline" + (leased ? "" : " (no connection could be had)")
+            return Verdict(error: ServiceError.databaseUnavailable.caused(by: cause), unreachable: !leased, outcome: .timeout)
         case is CancellationError:
-            return (error, false)
+            return Verdict(error: error)
         default:
-            return (error, false)
+            return Verdict(error: error, outcome: .error)
         }
     }
 
@@ -149,13 +171,18 @@ final class Clock: Sendable {
 /// The connection a guarded call holds, so the deadline can close it.
 final class Lease: Sendable {
     private let clock: Clock
+    private let inUse: Meter
     private let state = Mutex<(connection: PostgresConnection?, leased: Bool, abandoned: Bool)>((nil, false, false))
 
-    init(clock: Clock) { self.clock = clock }
+    init(clock: Clock, inUse: Meter) {
+        self.clock = clock
+        self.inUse = inUse
+    }
 
     /// Called by the operation once it holds a connection; closes it at once if the deadline passed.
     func hold(_ connection: PostgresConnection) {
         clock.mark()
+        inUse.increment()
         let abandoned = state.withLock {
             $0.connection = connection
             $0.leased = true
@@ -164,8 +191,10 @@ final class Lease: Sendable {
         if abandoned { connection.close().whenComplete { _ in } }
     }
 
+    /// Called by the operation when it gives the connection back (after `hold`, in a `defer`).
     func release() {
         state.withLock { $0.connection = nil }
+        inUse.decrement()
     }
 
     var wasLeased: Bool { state.withLock { $0.leased } }
@@ -187,8 +216,11 @@ final class Breaker: Sendable {
         DispatchTime.now().uptimeNanoseconds < openUntil.load(ordering: .relaxed)
     }
 
-    func open(for duration: Duration) {
+    /// Returns whether it was closed until now: an opening, rather than an outage going on.
+    @discardableResult
+    func open(for duration: Duration) -> Bool {
         let nanos = UInt64(duration.components.seconds) * 1_000_000_000 + UInt64(duration.components.attoseconds / 1_000_000_000)
-        openUntil.store(DispatchTime.now().uptimeNanoseconds + nanos, ordering: .relaxed)
+        let now = DispatchTime.now().uptimeNanoseconds
+        return openUntil.exchange(now + nanos, ordering: .relaxed) <= now
     }
 }

@@ -17,10 +17,12 @@ public struct PostgresAgentStore: AgentStore {
 
     /// `timeout` is the client-side deadline of a call; see `PostgresClient.Configuration(url:statementTimeout:)`
     /// for the server-side ones that should fire first.
-    public init(client: PostgresClient, defaultTier: Tier, timeout: Duration = .seconds(3), logger: Logger) {
+    public init(
+        client: PostgresClient, defaultTier: Tier, timeout: Duration = .seconds(3), metrics: DatabaseMetrics = .none, logger: Logger
+    ) {
         self.client = client
         self.defaultTier = defaultTier
-        self.database = DatabaseGuard(timeout: timeout)
+        self.database = DatabaseGuard(timeout: timeout, metrics: metrics)
         self.logger = logger
     }
 

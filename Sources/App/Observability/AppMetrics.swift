@@ -1,0 +1,47 @@
+import CoreMetrics
+import Infra
+import Prometheus
+
+/// Every instrument the service exposes at `/metrics`, made from one Prometheus registry that the
+/// application owns (no global metrics system: each application, and each test, has its own).
+/// Disabled (`AMS_METRICS=0`, for measuring their cost), every instrument is a no-op.
+struct AppMetrics: Sendable {
+    let registry: PrometheusCollectorRegistry
+    /// `nil` when disabled: the per-request lookup is skipped altogether.
+    let requests: RequestMetrics?
+    let database: DatabaseMetrics
+    let cacheHits: CoreMetrics.Counter
+    let cacheMisses: CoreMetrics.Counter
+    let tenantActors: CoreMetrics.Gauge
+    let listenerConnected: CoreMetrics.Gauge
+    let notices: CoreMetrics.Counter
+    let validDrafts: CoreMetrics.Counter
+    let invalidDrafts: CoreMetrics.Counter
+    let validationDuration: CoreMetrics.Timer
+
+    init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), enabled: Bool = true) {
+        var prometheus = PrometheusMetricsFactory(registry: registry)
+        // Validators run in microseconds; the default buckets start at 5 ms.
+        prometheus.durationHistogramBuckets["ams_validation_duration_seconds"] = [
+            .microseconds(10), .microseconds(50), .microseconds(100), .microseconds(500),
+            .milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100),
+        ]
+        let factory: any MetricsFactory = enabled ? prometheus : NOOPMetricsHandler.instance
+        self.registry = registry
+        self.requests = enabled ? RequestMetrics(factory: factory) : nil
+        self.database = DatabaseMetrics(factory: factory)
+        self.cacheHits = CoreMetrics.Counter(label: "ams_agent_cache_hits_total", factory: factory)
+        self.cacheMisses = CoreMetrics.Counter(label: "ams_agent_cache_misses_total", factory: factory)
+        self.tenantActors = CoreMetrics.Gauge(label: "ams_tenant_actors", factory: factory)
+        self.listenerConnected = CoreMetrics.Gauge(label: "ams_listener_connected", factory: factory)
+        self.notices = CoreMetrics.Counter(label: "ams_listener_notices_total", factory: factory)
+        self.validDrafts = CoreMetrics.Counter(label: "ams_validation_runs_total", dimensions: [("outcome", "valid")], factory: factory)
+        self.invalidDrafts = CoreMetrics.Counter(label: "ams_validation_runs_total", dimensions: [("outcome", "invalid")], factory: factory)
+        self.validationDuration = CoreMetrics.Timer(label: "ams_validation_duration_seconds", factory: factory)
+    }
+
+    /// The Prometheus text exposition of everything above.
+    func exposition() -> [UInt8] {
+        registry.emitToBuffer()
+    }
+}
