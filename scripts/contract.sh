@@ -2,15 +2,20 @@
 # The contract from outside: schemathesis drives every operation of openapi.yaml against the real
 # process (valid and invalid data, every check but positive_data_acceptance, since tier rules
 # refuse some schema-valid bodies), then a headless Chromium renders /docs and every operation must
-# be on the page. Usage: contract.sh PATH_TO_BINARY (AMS_TEST_DATABASE_URL must be set).
+# be on the page. Usage: contract.sh PATH_TO_BINARY (AMS_TEST_DATABASE_URL and AMS_TEST_ADMIN_URL,
+# as scripts/test.sh exports them).
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 BIN="$1"
 SCHEMATHESIS_VERSION=4.32.5
 
 if ! "$LOCAL/venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+  if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-venv >/dev/null
+  fi
   log "installing schemathesis $SCHEMATHESIS_VERSION into .local/venv"
-  python3 -m venv "$LOCAL/venv"
+  python3 -m venv --clear "$LOCAL/venv"
   "$LOCAL/venv/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 if ! command -v chromium >/dev/null; then
@@ -20,7 +25,7 @@ if ! command -v chromium >/dev/null; then
 fi
 
 # A database of its own: schemathesis replaces the tool catalog and changes tiers at random.
-psql "postgres://postgres@127.0.0.1:$(cat "$LOCAL/test/port")/postgres" -v ON_ERROR_STOP=1 -qtA \
+psql "$AMS_TEST_ADMIN_URL" -v ON_ERROR_STOP=1 -qtA \
   -c "DROP DATABASE IF EXISTS ams_contract WITH (FORCE)" -c "CREATE DATABASE ams_contract OWNER ams" >/dev/null
 PORT="$(free_port)"
 export AMS_DATABASE_URL="${AMS_TEST_DATABASE_URL%/*}/ams_contract" AMS_JWT_SECRET="contract-test-secret-0123456789abcdefghijklmn"
@@ -30,6 +35,7 @@ LOGFILE="$LOCAL/contract-server.log"
 PID=$!
 trap 'kill $PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do curl -sf "localhost:$PORT/health" >/dev/null && break; sleep 0.2; done
+curl -sf "localhost:$PORT/health" >/dev/null || { tail -n 40 "$LOGFILE" >&2; die "the service did not start"; }
 BASE="http://127.0.0.1:$PORT"
 TOKEN="$("$BIN" token --role service --ttl 1h)"
 
@@ -53,9 +59,9 @@ print("openapi: the YAML, the JSON and openapi.yaml agree")
 PY
 
 log "rendering /docs in headless chromium"
-chromium --headless --no-sandbox --disable-gpu --dump-dom "$BASE/docs" > "$LOCAL/docs-dom.html" 2>/dev/null
-chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,2400 \
-  --screenshot="$LOCAL/docs.png" "$BASE/docs" >/dev/null 2>&1 || true
+CHROMIUM=(timeout --kill-after=5 60 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage)
+"${CHROMIUM[@]}" --dump-dom "$BASE/docs" > "$LOCAL/docs-dom.html" 2>/dev/null || true
+"${CHROMIUM[@]}" --hide-scrollbars --window-size=1280,2400 --screenshot="$LOCAL/docs.png" "$BASE/docs" >/dev/null 2>&1 || true
 missing="$(python3 - "$LOCAL/docs-dom.html" "$BASE/openapi.json" <<'PY'
 import json, sys, urllib.request
 dom = open(sys.argv[1]).read()

@@ -5,6 +5,7 @@ source "$(dirname "$0")/lib.sh"
 BIN="$1"
 PORT="$(free_port)"
 METRICS_PORT="$(free_port)"
+while [ "$METRICS_PORT" = "$PORT" ]; do METRICS_PORT="$(free_port)"; done
 export AMS_DATABASE_URL="$AMS_TEST_DATABASE_URL" AMS_JWT_SECRET="smoke-test-secret-0123456789abcdefghijklmnop" AMS_HTTP_PORT="$PORT"
 # /metrics on a listener of its own, as an operator would run it.
 export AMS_METRICS_PORT="$METRICS_PORT"

@@ -40,6 +40,7 @@ import Validators
             #expect(read.status == .serviceUnavailable && read.errorCode == "AMS-502")
             let failure = try #require(logs.lines.first { $0.level == .error && $0.metadata["request_id"] == "dead-db-read" })
             #expect(failure.metadata["code"] == "AMS-502")
+            #expect(try read.json()["error"]?["message"] == .string("Database unavailable, retry later"), "the cause stays in the log")
             #expect(failure.metadata["error"]?.isEmpty == false && failure.metadata["error"] != "Database unavailable, retry later")
             #expect(read.headers[.retryAfter] == "1")
             let started = ContinuousClock.now

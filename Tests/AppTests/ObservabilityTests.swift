@@ -110,9 +110,49 @@ import Testing
             // HEAD answers wherever GET does, without a body.
             let head = try await client.execute(uri: "/health", method: .head)
             #expect(head.status == .ok && head.body.readableBytes == 0)
+            let headOnPost = try await client.execute(uri: "/v1/validations", method: .head)
+            #expect(headOnPost.status == .methodNotAllowed && headOnPost.headers[.allow] == "POST")
             // An unknown path stays a 404.
             #expect(try await client.execute(uri: "/v1/nothing", method: .put).errorCode == "AMS-300")
         }
+    }
+
+    /// A 5xx shows the client the envelope only; what went wrong is logged with the request id.
+    @Test func internalErrorsAreLoggedNotShown() async throws {
+        struct Boom: Error {}
+        let logs = LogCapture()
+        let router = Router(context: AppRequestContext.self)
+        router.add(middleware: EnvelopeMiddleware(metrics: AppMetrics().requests, accessLog: true))
+        router.get("service-error") { _, _ -> Response in throw ServiceError(.internalError, "row 7 of table agents is unreadable") }
+        router.get("plain-error") { _, _ -> Response in throw Boom() }
+        try await Application(router: router, logger: logs.logger()).test(.router) { client in
+            for (path, id) in [("/service-error", "req-se"), ("/plain-error", "req-pe")] {
+                let response = try await client.execute(uri: path, method: .get, headers: [.requestID: id])
+                #expect(response.status == .internalServerError && response.errorCode == "AMS-501")
+                #expect(try response.json()["error"]?["message"] == .string("Internal error"))
+                let line = try #require(logs.lines.first { $0.level == .error && $0.metadata["request_id"] == id })
+                #expect(line.metadata["error"]?.contains(path == "/service-error" ? "row 7" : "Boom") == true)
+            }
+        }
+    }
+
+    @Test func withMetricsOffNothingIsCounted() async throws {
+        var config = try TestSupport.configuration()
+        config.metrics = false
+        let app = try await buildApplication(config, logger: makeLogger(config))
+        try await app.test(.router) { client in
+            #expect(try await client.execute(uri: "/health", method: .get).status == .ok)
+            let metrics = try await client.execute(uri: "/metrics", method: .get)
+            #expect(metrics.status == .ok)
+            #expect(!String(buffer: metrics.body).contains("http_requests_total"))
+        }
+    }
+
+    @Test func textLogValuesCannotForgeFields() {
+        #expect(LineLogHandler.quoted("req-1") == "req-1")
+        #expect(LineLogHandler.quoted("x status=200") == #""x status=200""#)
+        #expect(LineLogHandler.quoted("a\nb") == #""a\nb""#)
+        #expect(LineLogHandler.quoted("") == #""""#)
     }
 
     @Test func traceParentsAreParsedByTheW3CRules() {

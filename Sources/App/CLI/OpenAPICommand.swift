@@ -10,6 +10,6 @@ struct OpenAPICommand: ParsableCommand {
         let contract = try APIContract()
         let document = json ? contract.json : contract.yaml
         FileHandle.standardOutput.write(Data(document.readableBytesView))
-        if json { FileHandle.standardOutput.write(Data("\n".utf8)) }
+        FileHandle.standardOutput.write(Data("\n".utf8))
     }
 }

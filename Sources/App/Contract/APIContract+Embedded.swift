@@ -76,8 +76,8 @@ info:
 
     ## Methods
 
-    A method that a known path does not answer, OPTIONS included, is 405 AMS-310 with an `Allow`
-    header listing the methods it does answer; this is decided before authentication. Every path
+    A standard method (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, QUERY) that a known
+    path does not answer is 405 AMS-310 with an `Allow` header listing the methods it does answer; this is decided before authentication. Every path
     that answers GET also answers HEAD (the same status and headers, no body). An unknown path is
     404 AMS-300.
 
@@ -321,7 +321,7 @@ paths:
         agent are all 404 AMS-301.
       security:
         - bearerAuth: [viewer]
-      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-310, AMS-501, AMS-502]
+      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/If-None-Match'
@@ -388,7 +388,7 @@ paths:
         attempts with 503 AMS-502.
       security:
         - bearerAuth: [editor]
-      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-310, AMS-501, AMS-502]
+      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/X-Tenant-ID'
@@ -487,7 +487,7 @@ paths:
         caller below `admin` gets 403 AMS-204 whatever the id.
       security:
         - bearerAuth: [admin]
-      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-310, AMS-501, AMS-502]
+      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/X-Tenant-ID'
@@ -1175,9 +1175,9 @@ components:
       in: path
       required: true
       description: |
-        The tenant id: 1–128 bytes with no space, ASCII control character or DEL (U+0000–U+0020,
-        U+007F), judged on the raw path segment, which is not percent-decoded (`a%20b` is the
-        tenant id `a%20b`). Anything else is 400 AMS-109.
+        The tenant id, percent-encoded as any path segment (`%` itself is `%25`): once decoded,
+        1–128 bytes (UTF-8) with no space, control character or DEL (U+0000–U+0020,
+        U+007F–U+009F). Anything else, an invalid escape included, is 400 AMS-109.
       schema:
         type: string
         minLength: 1
@@ -1902,7 +1902,7 @@ components:
     ErrorCode:
       type: string
       description: The service's error catalog (`x-error-codes` gives each code's HTTP status and meaning).
-      enum: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-300, AMS-301, AMS-310, AMS-501, AMS-502]
+      enum: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-300, AMS-301, AMS-501, AMS-502]
       x-error-codes:
         AMS-100:
           status: '400'

@@ -27,10 +27,12 @@ struct DocsPage {
                 byTag[tag, default: []].append(self.operation(method: method, path: path, operation))
             }
         }
-        let tags: [[String: Any]] = (document["tags"]?.sequence ?? []).compactMap { tag in
-            guard let name = tag["name"]?.string, let operations = byTag[name] else { return nil }
+        var tags: [[String: Any]] = (document["tags"]?.sequence ?? []).compactMap { tag in
+            guard let name = tag["name"]?.string, let operations = byTag.removeValue(forKey: name) else { return nil }
             return ["name": name, "description": html(tag["description"]), "operations": operations]
         }
+        // Operations under a tag the document does not declare still get a section.
+        tags += byTag.keys.sorted().map { ["name": $0, "description": "", "operations": byTag[$0]!] }
         return [
             "title": info?["title"]?.string ?? "API",
             "version": info?["version"]?.string ?? "",
@@ -116,16 +118,17 @@ struct DocsPage {
         }
     }
 
-    private func typeName(_ schema: Node?) -> String {
+    /// A schema's type in a few words; nested types go four levels deep (a schema may refer to itself).
+    private func typeName(_ schema: Node?, depth: Int = 0) -> String {
         guard let schema else { return "" }
         if let ref = schema["$ref"]?.string { return Self.refName(ref) }
         if let values = schema["enum"]?.sequence { return values.compactMap(\.string).joined(separator: " | ") }
         var names = schema["type"]?.sequence?.compactMap(\.string) ?? [schema["type"]?.string].compactMap { $0 }
-        if let items = schema["items"], names.contains("array") {
-            names = names.map { $0 == "array" ? "array of " + typeName(resolve(items)) : $0 }
+        if let items = schema["items"], names.contains("array"), depth < 4 {
+            names = names.map { $0 == "array" ? "array of " + typeName(resolve(items), depth: depth + 1) : $0 }
         }
-        if names.isEmpty, let variants = (schema["oneOf"] ?? schema["anyOf"])?.sequence {
-            return variants.map { typeName($0) }.joined(separator: " | ")
+        if names.isEmpty, depth < 4, let variants = (schema["oneOf"] ?? schema["anyOf"])?.sequence {
+            return variants.map { typeName($0, depth: depth + 1) }.joined(separator: " | ")
         }
         return names.joined(separator: " | ")
     }
@@ -153,11 +156,19 @@ struct DocsPage {
         return markdown.html(from: text)
     }
 
+    /// Follows local `$ref`s; a chain longer than any sane document (a cycle) stops where it is.
     private func resolve(_ node: Node) -> Node {
-        guard let ref = node["$ref"]?.string, ref.hasPrefix("#/") else { return node }
-        var target: Node? = document
-        for part in ref.dropFirst(2).split(separator: "/") { target = target?[String(part)] }
-        return target.map(resolve) ?? node
+        var node = node
+        for _ in 0..<16 {
+            guard let ref = node["$ref"]?.string, ref.hasPrefix("#/") else { return node }
+            var target: Node? = document
+            for part in ref.dropFirst(2).split(separator: "/") {
+                target = target?[part.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")]
+            }
+            guard let target else { return node }
+            node = target
+        }
+        return node
     }
 
     private static func refName(_ ref: String) -> String {

@@ -26,6 +26,12 @@ struct AppMetrics: Sendable {
             .microseconds(10), .microseconds(50), .microseconds(100), .microseconds(500),
             .milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100),
         ]
+        // A cached GET takes well under a millisecond; the default buckets start at 5 ms.
+        prometheus.durationHistogramBuckets["http_request_duration_seconds"] = [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .microseconds(2500),
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+            .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5),
+        ]
         let factory: any MetricsFactory = enabled ? prometheus : NOOPMetricsHandler.instance
         self.registry = registry
         self.requests = enabled ? RequestMetrics(factory: factory) : nil

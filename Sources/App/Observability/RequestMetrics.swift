@@ -25,7 +25,11 @@ final class RequestMetrics: Sendable {
         self.factory = factory
     }
 
+    /// Methods a client may invent are one label value, so the label stays bounded.
+    static let knownMethods: Set<HTTPRequest.Method> = [.get, .head, .post, .put, .patch, .delete, .options, .trace, .connect]
+
     func record(method: HTTPRequest.Method, route: String, status: Int, nanoseconds: Int64) {
+        let method = Self.knownMethods.contains(method) ? method : HTTPRequest.Method("OTHER")!
         let (counter, timer) = instruments.withLock { all in
             let series = Series(method: method, route: route, status: status)
             let timing = Series(method: method, route: route, status: 0)

@@ -37,13 +37,13 @@ struct AppConfiguration: Sendable {
     var listenerHeartbeat = Duration.seconds(2)
     /// An HTTP connection idle this long is closed (`AMS_HTTP_IDLE_TIMEOUT`).
     var httpIdleTimeout = Duration.seconds(60)
-    /// Names this replica in Postgres (`application_name` of its listener) and in logs (`AMS_REPLICA_NAME`).
     /// When set, `/metrics` moves off the API port to a listener of its own (`AMS_METRICS_PORT`).
     var metricsPort: Int?
     /// One `info` line per request (`AMS_ACCESS_LOG=0` turns it off).
     var accessLog = true
     /// `AMS_METRICS=0` makes every instrument a no-op (`/metrics` stays, empty): for measuring their cost.
     var metrics = true
+    /// Names this replica in Postgres (`application_name` of its listener) and in logs (`AMS_REPLICA_NAME`).
     var replicaName = ProcessInfo.processInfo.hostName + "-" + String(UInt32.random(in: 0 ... .max), radix: 16)
 
     enum LogFormat: String, Sendable { case text, json }
@@ -137,7 +137,7 @@ struct AppConfiguration: Sendable {
         switch text.lowercased() {
         case "1", "true", "on": true
         case "0", "false", "off": false
-        default: throw ConfigurationError("\(name): must be 1 or 0")
+        default: throw ConfigurationError("\(name): must be 1 or 0 (or true/false, on/off)")
         }
     }
 

@@ -31,10 +31,20 @@ struct LineLogHandler: LogHandler {
             line = JSONValue.object(fields).encoded
         case .text:
             var text = "\(timestamp) \(event.level) \(label): \(event.message)"
-            for key in all.keys.sorted() { text += " \(key)=\(all[key]!)" }
+            for key in all.keys.sorted() { text += " \(key)=" + Self.quoted(all[key]!.description) }
             line = Array(text.utf8)
         }
         line.append(UInt8(ascii: "\n"))
         FileHandle.standardError.write(Data(line))
+    }
+
+    /// A value as it is when it cannot be mistaken for more fields or lines, else as a JSON
+    /// string: a client-chosen request id must not forge `status=200` into an access-log line.
+    static func quoted(_ value: String) -> String {
+        let plain = !value.isEmpty && value.unicodeScalars.allSatisfy { scalar in
+            scalar.value > 0x20 && scalar.value != 0x7F && scalar != "\"" && scalar != "=" && scalar != "\\"
+                && !scalar.properties.isWhitespace && scalar.properties.generalCategory != .control
+        }
+        return plain ? value : String(decoding: JSONValue.string(value).encoded, as: UTF8.self)
     }
 }

@@ -82,7 +82,7 @@ struct DatabaseGuard: Sendable {
     }
 
     static func classify(_ error: any Error, leased: Bool) -> Verdict {
-        let unavailable = ServiceError.databaseUnavailable.caused(by: String(reflecting: error))
+        var unavailable: ServiceError { ServiceError.databaseUnavailable.caused(by: String(reflecting: error)) }
         switch error {
         case let e as ServiceError:
             return Verdict(error: e, outcome: .error)
