@@ -148,11 +148,19 @@ import Testing
         }
     }
 
+    @Test func durationsAreWrittenInMilliseconds() {
+        #expect(EnvelopeMiddleware.milliseconds(1_234_567) == "1.234")
+        #expect(EnvelopeMiddleware.milliseconds(5_000) == "0.005")
+        #expect(EnvelopeMiddleware.milliseconds(2_000_000_000) == "2000.000")
+    }
+
     @Test func textLogValuesCannotForgeFields() {
         #expect(LineLogHandler.quoted("req-1") == "req-1")
         #expect(LineLogHandler.quoted("x status=200") == #""x status=200""#)
         #expect(LineLogHandler.quoted("a\nb") == #""a\nb""#)
         #expect(LineLogHandler.quoted("") == #""""#)
+        #expect(LineLogHandler.quoted("ünï-côdé") == "ünï-côdé")
+        #expect(LineLogHandler.quoted("a\u{85}b") != "a\u{85}b", "a C1 control is quoted")
     }
 
     @Test func traceParentsAreParsedByTheW3CRules() {

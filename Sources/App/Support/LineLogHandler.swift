@@ -41,6 +41,9 @@ struct LineLogHandler: LogHandler {
     /// A value as it is when it cannot be mistaken for more fields or lines, else as a JSON
     /// string: a client-chosen request id must not forge `status=200` into an access-log line.
     static func quoted(_ value: String) -> String {
+        // Most values are plain ASCII: judged byte by byte, without Unicode property lookups.
+        let ascii = value.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "=") && $0 != UInt8(ascii: "\\") }
+        if ascii && !value.isEmpty { return value }
         let plain = !value.isEmpty && value.unicodeScalars.allSatisfy { scalar in
             scalar.value > 0x20 && scalar.value != 0x7F && scalar != "\"" && scalar != "=" && scalar != "\\"
                 && !scalar.properties.isWhitespace && scalar.properties.generalCategory != .control
