@@ -18,24 +18,24 @@ import Validators
 
     @Test func oneActorPerTenantAndTheLeastRecentlyUsedGoesBeyondTheBound() async throws {
         let supervisor = try supervisor(maxTenants: 2, idle: .seconds(60))
-        let a = await supervisor.tenant("a")
-        #expect(await supervisor.tenant("a") === a)
-        _ = await supervisor.tenant("b")
-        _ = await supervisor.tenant("a")
-        _ = await supervisor.tenant("c")
-        #expect(await supervisor.tenantCount == 2)
-        #expect(await supervisor.tenant("a") === a)
-        #expect(await supervisor.tenantCount == 2)
+        let a = supervisor.tenant("a")
+        #expect(supervisor.tenant("a") === a)
+        _ = supervisor.tenant("b")
+        _ = supervisor.tenant("a")
+        _ = supervisor.tenant("c")
+        #expect(supervisor.tenantCount == 2)
+        #expect(supervisor.tenant("a") === a)
+        #expect(supervisor.tenantCount == 2)
     }
 
     @Test func idleActorsAreRetired() async throws {
         let supervisor = try supervisor(maxTenants: 10, idle: .seconds(60))
-        let a = await supervisor.tenant("a")
-        _ = await supervisor.tenant("b")
-        await supervisor.retireIdle(now: .now + .seconds(30))
-        #expect(await supervisor.tenantCount == 2)
-        await supervisor.retireIdle(now: .now + .seconds(61))
-        #expect(await supervisor.tenantCount == 0)
-        #expect(await supervisor.tenant("a") !== a)
+        let a = supervisor.tenant("a")
+        _ = supervisor.tenant("b")
+        supervisor.retireIdle(now: .now + .seconds(30))
+        #expect(supervisor.tenantCount == 2)
+        supervisor.retireIdle(now: .now + .seconds(61))
+        #expect(supervisor.tenantCount == 0)
+        #expect(supervisor.tenant("a") !== a)
     }
 }

@@ -14,7 +14,7 @@ struct HealthRoutes: Sendable {
 
     @Sendable func ready(_ request: Request, context: AppRequestContext) async throws -> Response {
         let up = await database.isUp()
-        let listening = await supervisor.isListening
+        let listening = supervisor.isListening
         let body: JSONValue = .object([
             "status": .string(up ? "ready" : "unavailable"),
             "components": .object([

@@ -27,7 +27,7 @@ struct InternalRoutes: Sendable {
                 "tier '\(raw)' is not one of \(Tier.allCases.map(\.rawValue).joined(separator: ", "))")])
         }
         _ = try await store.setTier(tier, for: tenant)
-        let actor = await supervisor.tenant(tenant)
+        let actor = supervisor.tenant(tenant)
         await actor.apply(ChangeNotification(kind: .tenant, tenantID: tenant))
         return .json(try await TenantRoutes.describe(actor))
     }

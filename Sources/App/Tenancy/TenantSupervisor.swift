@@ -1,16 +1,23 @@
 import Domain
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Routes each tenant's calls and change notices to that tenant's actor, creating actors on first
 /// use, and retiring idle ones (and the least recently used beyond `maxTenants`) so memory stays bounded.
+/// Finding a tenant's actor is on every request's path, so the registry sits behind a `Mutex` and
+/// is read without a hop onto this actor; the actor serializes the listener's state changes.
 actor TenantSupervisor: Service {
+    private struct Registry {
+        var tenants: [TenantID: (actor: TenantActor, lastUsed: ContinuousClock.Instant)] = [:]
+        var listening = false
+    }
+
     private let deps: TenantDependencies
     private let maxTenants: Int
     private let idleTimeout: Duration
     private let logger: Logger
-    private var tenants: [TenantID: (actor: TenantActor, lastUsed: ContinuousClock.Instant)] = [:]
-    private var listening = false
+    private let registry = Mutex(Registry())
 
     init(deps: TenantDependencies, maxTenants: Int, idleTimeout: Duration, logger: Logger) {
         self.deps = deps
@@ -19,19 +26,23 @@ actor TenantSupervisor: Service {
         self.logger = logger
     }
 
-    func tenant(_ id: TenantID) -> TenantActor {
+    nonisolated func tenant(_ id: TenantID) -> TenantActor {
         let now = ContinuousClock.now
-        if let entry = tenants[id] {
-            tenants[id] = (entry.actor, now)
-            return entry.actor
+        return registry.withLock { r in
+            if let entry = r.tenants[id] {
+                r.tenants[id] = (entry.actor, now)
+                return entry.actor
+            }
+            if r.tenants.count >= maxTenants, let oldest = r.tenants.min(by: { $0.value.lastUsed < $1.value.lastUsed })?.key {
+                r.tenants[oldest] = nil
+            }
+            // Created under the lock that `setListening` takes: either it starts with the new
+            // state, or it is among the actors told of the change.
+            let actor = TenantActor(tenantID: id, deps: deps, caching: r.listening)
+            r.tenants[id] = (actor, now)
+            deps.metrics.tenantActors.record(r.tenants.count)
+            return actor
         }
-        if tenants.count >= maxTenants, let oldest = tenants.min(by: { $0.value.lastUsed < $1.value.lastUsed })?.key {
-            tenants[oldest] = nil
-        }
-        let actor = TenantActor(tenantID: id, deps: deps, caching: listening)
-        tenants[id] = (actor, now)
-        deps.metrics.tenantActors.record(tenants.count)
-        return actor
     }
 
     func route(_ change: ChangeNotification) async {
@@ -40,30 +51,37 @@ actor TenantSupervisor: Service {
         case .tools:
             await deps.catalog.invalidate()
         case .agent, .tenant:
-            guard let id = change.tenantID, let actor = tenants[id]?.actor else { return }
+            guard let id = change.tenantID, let actor = registry.withLock({ $0.tenants[id]?.actor }) else { return }
             await actor.apply(change)
         }
     }
 
     func setListening(_ enabled: Bool) async {
         deps.metrics.listenerConnected.record(enabled ? 1 : 0)
-        guard enabled != listening || enabled else { return }
-        listening = enabled
+        let actors: [TenantActor]? = registry.withLock { r in
+            guard enabled != r.listening || enabled else { return nil }
+            r.listening = enabled
+            return r.tenants.values.map(\.actor)
+        }
+        guard let actors else { return }
         await deps.catalog.setCaching(enabled)
-        for entry in tenants.values {
-            await entry.actor.setCaching(enabled)
+        for actor in actors {
+            await actor.setCaching(enabled)
         }
     }
 
-    var isListening: Bool { listening }
-    var tenantCount: Int { tenants.count }
+    nonisolated var isListening: Bool { registry.withLock { $0.listening } }
+    nonisolated var tenantCount: Int { registry.withLock { $0.tenants.count } }
 
-    func retireIdle(now: ContinuousClock.Instant = .now) {
-        let before = tenants.count
-        tenants = tenants.filter { now - $0.value.lastUsed < idleTimeout }
-        deps.metrics.tenantActors.record(tenants.count)
-        if tenants.count != before {
-            logger.debug("idle tenant actors retired", metadata: ["count": "\(before - tenants.count)"])
+    nonisolated func retireIdle(now: ContinuousClock.Instant = .now) {
+        let (before, after) = registry.withLock { r in
+            let before = r.tenants.count
+            r.tenants = r.tenants.filter { now - $0.value.lastUsed < idleTimeout }
+            return (before, r.tenants.count)
+        }
+        deps.metrics.tenantActors.record(after)
+        if after != before {
+            logger.debug("idle tenant actors retired", metadata: ["count": "\(before - after)"])
         }
     }
 
@@ -72,7 +90,7 @@ actor TenantSupervisor: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try? await Task.sleep(for: period)
-                await self.retireIdle()
+                self.retireIdle()
             }
         }
     }
