@@ -6,6 +6,7 @@
 # as scripts/test.sh exports them).
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
+: "${AMS_TEST_ADMIN_URL:=postgres://postgres@127.0.0.1:$(cat "$LOCAL/test/port")/postgres}"
 BIN="$1"
 SCHEMATHESIS_VERSION=4.32.5
 
@@ -60,7 +61,7 @@ PY
 
 log "rendering /docs in headless chromium"
 CHROMIUM=(timeout --kill-after=5 60 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage)
-"${CHROMIUM[@]}" --dump-dom "$BASE/docs" > "$LOCAL/docs-dom.html" 2>/dev/null || true
+"${CHROMIUM[@]}" --dump-dom "$BASE/docs" > "$LOCAL/docs-dom.html" 2>/dev/null || { echo "FAIL chromium could not render /docs (rc=$?)" >&2; status=1; }
 "${CHROMIUM[@]}" --hide-scrollbars --window-size=1280,2400 --screenshot="$LOCAL/docs.png" "$BASE/docs" >/dev/null 2>&1 || true
 missing="$(python3 - "$LOCAL/docs-dom.html" "$BASE/openapi.json" <<'PY'
 import json, sys, urllib.request

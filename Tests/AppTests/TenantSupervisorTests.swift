@@ -38,4 +38,31 @@ import Validators
         #expect(supervisor.tenantCount == 0)
         #expect(supervisor.tenant("a") !== a)
     }
+
+    @Test func listenerChangesReachEveryActorAndNewOnesStartInTheNewState() async throws {
+        let supervisor = try supervisor(maxTenants: 10, idle: .seconds(60))
+        let before = supervisor.tenant("a")
+        #expect(await before.isCaching == false, "no listener yet: nothing may be cached")
+        await supervisor.setListening(true)
+        #expect(await before.isCaching)
+        #expect(await supervisor.tenant("b").isCaching)
+        await supervisor.setListening(false)
+        #expect(await before.isCaching == false)
+        #expect(await supervisor.tenant("b").isCaching == false)
+        #expect(await supervisor.tenant("c").isCaching == false)
+        #expect(supervisor.isListening == false)
+    }
+
+    @Test func concurrentLookupsShareOneActorPerTenant() async throws {
+        let supervisor = try supervisor(maxTenants: 50, idle: .seconds(60))
+        let actors = await withTaskGroup(of: ObjectIdentifier.self) { group in
+            for _ in 0..<500 { group.addTask { ObjectIdentifier(supervisor.tenant("shared")) } }
+            return await group.reduce(into: Set<ObjectIdentifier>()) { $0.insert($1) }
+        }
+        #expect(actors.count == 1)
+        await withTaskGroup(of: Void.self) { group in
+            for i in 0..<500 { group.addTask { _ = supervisor.tenant("t\(i)") } }
+        }
+        #expect(supervisor.tenantCount == 50)
+    }
 }

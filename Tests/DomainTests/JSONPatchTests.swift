@@ -14,7 +14,8 @@ import Testing
         }
     }
 
-    static let keys = ["name", "model", "temperature", "tools", "config", "a/b", "til~de", "", "tags", "memory_type"]
+    /// `~1` as a key catches an unescape done in the wrong order.
+    static let keys = ["name", "model", "temperature", "tools", "config", "a/b", "til~de", "~1", "", "tags", "memory_type"]
 
     static func value(_ rng: inout SplitMix, depth: Int) -> JSONValue {
         switch Int.random(in: 0..<(depth > 2 ? 5 : 7), using: &rng) {
@@ -51,14 +52,26 @@ import Testing
     }
 
     @Test func applyingTheDiffGivesTheTarget() throws {
+        var kinds: [JSONPatch.Operation.Kind: Int] = [:]
+        var changed = 0
         for seed in UInt64(1)...2000 {
             var rng = SplitMix(state: seed)
             let a = Self.object(&rng, depth: 0)
             let b = Self.mutate(a, &rng)
             let patch = JSONPatch.diff(a, b)
-            #expect(JSONPatch.same(try JSONPatch.apply(patch, to: a), b), "seed \(seed)")
+            if !patch.isEmpty { changed += 1 }
+            for op in patch { kinds[op.op, default: 0] += 1 }
+            do {
+                // Numbers compare by value: the diff does not turn `1.0` into `1`.
+                #expect(JSONPatch.same(try JSONPatch.apply(patch, to: a), b), "seed \(seed)")
+            } catch {
+                Issue.record("seed \(seed): the diff does not apply: \(error)")
+            }
             #expect(JSONPatch.diff(b, b).isEmpty, "seed \(seed)")
         }
+        // The cases are not trivial: most pairs differ, and every kind of operation occurs often.
+        #expect(changed > 1500)
+        #expect(kinds[.add, default: 0] > 500 && kinds[.remove, default: 0] > 500 && kinds[.replace, default: 0] > 500)
     }
 
     @Test func objectsKeyByKeyArraysAsAWhole() {
@@ -73,6 +86,7 @@ import Testing
             .init(.replace, "/tags", .array([.string("x"), .string("y")])),
         ])
         #expect(JSONPatch.diff(.object(["n": .int(1)]), .object(["n": .double(1.0)])).isEmpty, "1 and 1.0 are the same number")
+        #expect(!JSONPatch.same(.int(9_007_199_254_740_993), .double(9_007_199_254_740_992)), "beyond 2^53 a double is not the int")
     }
 
     @Test func patchesFromElsewhereApplyAsRFC6902Says() throws {
@@ -89,5 +103,12 @@ import Testing
         #expect(throws: JSONPatch.ApplyError.self) { try JSONPatch.apply([.init(.add, "/tools/01", .int(1))], to: doc) }
         #expect(throws: JSONPatch.ApplyError.self) { try JSONPatch.apply([.init(.add, "no-slash", .int(1))], to: doc) }
         #expect(try JSONPatch.apply([.init(.replace, "", .int(3))], to: doc) == .int(3))
+        let nested: JSONValue = .object(["tools": .array([.object(["x": .int(1)]), .int(2)])])
+        #expect(try JSONPatch.apply([.init(.replace, "/tools/0/x", .int(5)), .init(.remove, "/tools/1")], to: nested)
+            == .object(["tools": .array([.object(["x": .int(5)])])]))
+        #expect(try JSONPatch.apply([.init(.replace, "/tools/1", .null)], to: nested) == .object(["tools": .array([.object(["x": .int(1)]), .null])]))
+        #expect(throws: JSONPatch.ApplyError.self) { try JSONPatch.apply([.init(.add, "/a~2b", .int(1))], to: doc) }
+        #expect(throws: JSONPatch.ApplyError.self) { try JSONPatch.apply([.init(.add, "/a~", .int(1))], to: doc) }
+        #expect(try JSONPatch.apply([.init(.add, "/~01", .int(1))], to: .object([:])) == .object(["~1": .int(1)]))
     }
 }

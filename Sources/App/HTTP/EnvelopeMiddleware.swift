@@ -36,9 +36,7 @@ struct EnvelopeMiddleware: RouterMiddleware {
         do {
             response = try await next(request, context)
         } catch let error as ServiceError {
-            // An internal error's message is for the log, never for the client.
-            let shown = error.code == .internalError ? ServiceError(.internalError, "Internal error") : error
-            response = shown.response(requestID: context.requestID)
+            response = error.response(requestID: context.requestID)
             if error.code.httpStatus >= 500 { logFailure(error.cause ?? error.message, code: error.code, context: context) }
         } catch let error as HTTPError {
             let mapped = ServiceError.from(error)

@@ -23,7 +23,8 @@ extension ServiceError: HTTPResponseError {
         w.key("error")
         w.beginObject()
         w.field("code", code.rawValue)
-        w.field("message", message)
+        // An internal error's own message is for the log, never for the client.
+        w.field("message", code == .internalError ? "Internal error" : message)
         w.field("details", .object(details))
         w.field("request_id", requestID)
         w.field("timestamp", Agent.timestamp(Date()))

@@ -26,7 +26,9 @@ final class RequestMetrics: Sendable {
     }
 
     /// Methods a client may invent are one label value, so the label stays bounded.
-    static let knownMethods: Set<HTTPRequest.Method> = [.get, .head, .post, .put, .patch, .delete, .options, .trace, .connect]
+    static let knownMethods: Set<HTTPRequest.Method> = [
+        .get, .head, .post, .put, .patch, .delete, .options, .trace, .connect, .init("QUERY")!,
+    ]
 
     func record(method: HTTPRequest.Method, route: String, status: Int, nanoseconds: Int64) {
         let method = Self.knownMethods.contains(method) ? method : HTTPRequest.Method("OTHER")!

@@ -46,7 +46,8 @@ struct LineLogHandler: LogHandler {
         if ascii && !value.isEmpty { return value }
         let plain = !value.isEmpty && value.unicodeScalars.allSatisfy { scalar in
             scalar.value > 0x20 && scalar.value != 0x7F && scalar != "\"" && scalar != "=" && scalar != "\\"
-                && !scalar.properties.isWhitespace && scalar.properties.generalCategory != .control
+                && !scalar.properties.isWhitespace
+                && ![.control, .format, .lineSeparator, .paragraphSeparator].contains(scalar.properties.generalCategory)
         }
         return plain ? value : String(decoding: JSONValue.string(value).encoded, as: UTF8.self)
     }

@@ -136,6 +136,7 @@ actor TenantActor {
     }
 
     var cachedCount: Int { agents.count }
+    var isCaching: Bool { agents.isEnabled }
 
     // MARK: Helpers
 

@@ -6,11 +6,13 @@ import Synchronization
 /// Routes each tenant's calls and change notices to that tenant's actor, creating actors on first
 /// use, and retiring idle ones (and the least recently used beyond `maxTenants`) so memory stays bounded.
 /// Finding a tenant's actor is on every request's path, so the registry sits behind a `Mutex` and
-/// is read without a hop onto this actor; the actor serializes the listener's state changes.
+/// is read without a hop onto this actor.
 actor TenantSupervisor: Service {
     private struct Registry {
         var tenants: [TenantID: (actor: TenantActor, lastUsed: ContinuousClock.Instant)] = [:]
         var listening = false
+        /// Counts listener state changes, so a change overtaken by a newer one stops telling actors.
+        var generation: UInt64 = 0
     }
 
     private let deps: TenantDependencies
@@ -58,14 +60,20 @@ actor TenantSupervisor: Service {
 
     func setListening(_ enabled: Bool) async {
         deps.metrics.listenerConnected.record(enabled ? 1 : 0)
-        let actors: [TenantActor]? = registry.withLock { r in
+        let change: (generation: UInt64, actors: [TenantActor])? = registry.withLock { r in
             guard enabled != r.listening || enabled else { return nil }
             r.listening = enabled
-            return r.tenants.values.map(\.actor)
+            r.generation += 1
+            return (r.generation, r.tenants.values.map(\.actor))
         }
-        guard let actors else { return }
+        guard let change else { return }
+        // This actor suspends at each await, so a newer change may run meanwhile: it has told (or
+        // will tell) every actor itself, and this one must not undo it.
+        func current() -> Bool { registry.withLock { $0.generation == change.generation } }
+        guard current() else { return }
         await deps.catalog.setCaching(enabled)
-        for actor in actors {
+        for actor in change.actors {
+            guard current() else { return }
             await actor.setCaching(enabled)
         }
     }
@@ -77,9 +85,9 @@ actor TenantSupervisor: Service {
         let (before, after) = registry.withLock { r in
             let before = r.tenants.count
             r.tenants = r.tenants.filter { now - $0.value.lastUsed < idleTimeout }
+            deps.metrics.tenantActors.record(r.tenants.count)
             return (before, r.tenants.count)
         }
-        deps.metrics.tenantActors.record(after)
         if after != before {
             logger.debug("idle tenant actors retired", metadata: ["count": "\(before - after)"])
         }

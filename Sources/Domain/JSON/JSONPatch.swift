@@ -56,8 +56,8 @@ public enum JSONPatch {
         }
     }
 
-    /// Applies `add`, `remove` and `replace` as RFC 6902 defines them (array indexes and `-`
-    /// included), so patches from elsewhere apply too.
+    /// Applies `add`, `remove` and `replace` as RFC 6902 defines them, array indexes and `-`
+    /// included (the operations this service's diffs use; `move`, `copy` and `test` are not).
     public static func apply(_ operations: [Operation], to document: JSONValue) throws -> JSONValue {
         var document = document
         for operation in operations {
@@ -77,7 +77,7 @@ public enum JSONPatch {
     /// JSON equality, where numbers compare by value: `1` and `1.0` are the same JSON number.
     public static func same(_ a: JSONValue, _ b: JSONValue) -> Bool {
         switch (a, b) {
-        case let (.int(x), .double(y)), let (.double(y), .int(x)): Double(x) == y
+        case let (.int(x), .double(y)), let (.double(y), .int(x)): Int(exactly: y) == x
         case let (.array(x), .array(y)): x.count == y.count && zip(x, y).allSatisfy(same)
         case let (.object(x), .object(y)): x.count == y.count && x.allSatisfy { key, value in y[key].map { same(value, $0) } ?? false }
         default: a == b
@@ -91,6 +91,13 @@ public enum JSONPatch {
     static func pointer(_ path: String) throws -> [String] {
         guard !path.isEmpty else { return [] }
         guard path.hasPrefix("/") else { throw ApplyError(path: path) }
+        // RFC 6901: `~` only as `~0` or `~1`.
+        let bytes = Array(path.utf8)
+        for (i, byte) in bytes.enumerated() where byte == UInt8(ascii: "~") {
+            guard i + 1 < bytes.count, bytes[i + 1] == UInt8(ascii: "0") || bytes[i + 1] == UInt8(ascii: "1") else {
+                throw ApplyError(path: path)
+            }
+        }
         return path.dropFirst().split(separator: "/", omittingEmptySubsequences: false).map {
             $0.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
         }
