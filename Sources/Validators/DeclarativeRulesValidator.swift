@@ -25,7 +25,7 @@ public struct DeclarativeRulesValidator: AgentValidator {
     static func problem(_ rule: DeclarativeRule, _ value: JSONValue) -> String? {
         let measure: Double? = switch value {
         case .int, .double: value.numberValue
-        case .string(let s): Double(s.count)
+        case .string(let s): Double(s.unicodeScalars.count)
         case .array(let a): Double(a.count)
         default: nil
         }

@@ -22,9 +22,11 @@ public struct TierPolicyValidator: AgentValidator {
             issues.append(.error(.notAllowedForTier, "/system_prompt", "the \(tier) tier does not allow custom system prompts",
                                  suggestion: "Leave system_prompt empty or upgrade the tier"))
         }
-        if c.systemPrompt.count > limits.maxPromptChars {
+        // Characters are Unicode code points, as everywhere in the contract (JSON Schema counts so).
+        let promptLength = c.systemPrompt.unicodeScalars.count
+        if promptLength > limits.maxPromptChars {
             issues.append(.error(.tierLimit, "/system_prompt",
-                                 "system_prompt has \(c.systemPrompt.count) characters; the \(tier) tier allows \(limits.maxPromptChars)", suggestion: upgrade))
+                                 "system_prompt has \(promptLength) characters; the \(tier) tier allows \(limits.maxPromptChars)", suggestion: upgrade))
         }
         if c.type.isKnown && !limits.allowedTypes.contains(c.type) {
             issues.append(.error(.notAllowedForTier, "/type", "the \(tier) tier does not allow \(c.type.rawValue) agents",

@@ -23,6 +23,10 @@ import Validators
         let ctx = Fixtures.context(.advance)
         #expect(await Fixtures.issues(v, Fixtures.config { $0.systemPrompt = String(repeating: "p", count: 8000) }, ctx).isEmpty)
         #expect(await Fixtures.issues(v, Fixtures.config { $0.systemPrompt = String(repeating: "p", count: 8001) }, ctx).first?.code == .tierLimit)
+        // Code points, as the contract counts: 4,000 letters with a combining accent each are 8,000.
+        #expect(await Fixtures.issues(v, Fixtures.config { $0.systemPrompt = String(repeating: "e\u{301}", count: 4000) }, ctx).isEmpty)
+        #expect(await Fixtures.issues(v, Fixtures.config { $0.systemPrompt = String(repeating: "e\u{301}", count: 4000) + "p" }, ctx)
+            .first?.code == .tierLimit)
     }
 
     @Test func typesAndModels() async {

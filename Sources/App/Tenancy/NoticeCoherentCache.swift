@@ -39,8 +39,6 @@ struct NoticeCoherentCache<Key: Hashable, Value> {
 
     func entry(_ key: Key) -> (version: Int, value: Value)? { entries[key] }
 
-    func version(of key: Key) -> Int? { entries[key]?.version }
-
     /// Take one before the load whose result will fill the cache, and settle it (`defer`) after.
     mutating func ticket() -> Ticket {
         outstanding += 1
