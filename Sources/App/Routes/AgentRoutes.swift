@@ -30,7 +30,10 @@ struct AgentRoutes: Sendable {
 
     @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
         let (_, tenant) = try context.caller(.read)
-        let cached = try await supervisor.tenant(tenant).agent(try Self.agentID(context))
+        let id = try Self.agentID(context)
+        let registry = supervisor.tenant(tenant)
+        let cached: CachedAgent
+        if let hit = registry.cached(id) { cached = hit } else { cached = try await registry.agent(id) }
         if let tags = request.headers[.ifNoneMatch], Self.matches(tags, cached.etag) {
             return Response(status: .notModified, headers: [.eTag: cached.etag])
         }

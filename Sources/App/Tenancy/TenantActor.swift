@@ -1,5 +1,6 @@
 import Domain
 import Foundation
+import Synchronization
 
 /// One tenant's registry: its agent cache, its tier, and the write path. Writes commit in Postgres
 /// first and then fill the cache; change notices from any replica supersede what they name, and a
@@ -10,29 +11,35 @@ actor TenantActor {
 
     let tenantID: TenantID
     private let deps: TenantDependencies
-    private var agents: NoticeCoherentCache<UUID, [UInt8]>
+    /// Behind a lock rather than the actor, so a cached read costs no hop onto the actor's executor.
+    /// Writes, fills and notices still run on the actor, which keeps their order.
+    private let agents: Mutex<NoticeCoherentCache<UUID, [UInt8]>>
     private var tenant: NoticeCoherentCache<Int, Tenant>
 
     init(tenantID: TenantID, deps: TenantDependencies, caching: Bool) {
         self.tenantID = tenantID
         self.deps = deps
-        self.agents = NoticeCoherentCache(capacity: deps.cacheCapacity, enabled: caching)
+        self.agents = Mutex(NoticeCoherentCache(capacity: deps.cacheCapacity, enabled: caching))
         self.tenant = NoticeCoherentCache(capacity: 1, enabled: caching)
     }
 
     // MARK: Reads
 
+    /// The cached agent, read without entering the actor; `nil` sends the caller to `agent(_:)`.
+    nonisolated func cached(_ id: UUID) -> CachedAgent? {
+        guard let hit = agents.withLock({ $0.entry(id) }) else { return nil }
+        deps.metrics.cacheHits.increment()
+        return CachedAgent(id: id, version: hit.version, bytes: hit.value)
+    }
+
     func agent(_ id: UUID) async throws -> CachedAgent {
-        if let hit = agents.entry(id) {
-            deps.metrics.cacheHits.increment()
-            return CachedAgent(id: id, version: hit.version, bytes: hit.value)
-        }
+        if let hit = cached(id) { return hit }
         deps.metrics.cacheMisses.increment()
-        let ticket = agents.ticket()
-        defer { agents.settle(ticket) }
+        let ticket = agents.withLock { $0.ticket() }
+        defer { agents.withLock { $0.settle(ticket) } }
         guard let agent = try await deps.store.agent(id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
         let entry = CachedAgent(agent)
-        agents.fill(id, version: agent.version, entry.bytes, since: ticket)
+        agents.withLock { _ = $0.fill(id, version: agent.version, entry.bytes, since: ticket) }
         return entry
     }
 
@@ -68,11 +75,11 @@ actor TenantActor {
         let now = Date.storedNow()
         let agent = Agent(id: .v7(now: now), tenantID: tenantID, version: 1, config: config, validation: report,
                           createdAt: now, updatedAt: now, createdBy: identity.subject, updatedBy: identity.subject)
-        let ticket = agents.ticket()
-        defer { agents.settle(ticket) }
+        let ticket = agents.withLock { $0.ticket() }
+        defer { agents.withLock { $0.settle(ticket) } }
         try await deps.store.insert(agent, quota: deps.quota)
         let entry = CachedAgent(agent)
-        agents.fill(agent.id, version: agent.version, entry.bytes, since: ticket)
+        agents.withLock { _ = $0.fill(agent.id, version: agent.version, entry.bytes, since: ticket) }
         return entry
     }
 
@@ -82,13 +89,13 @@ actor TenantActor {
         guard case .object = patch else { throw ServiceError.malformed("A merge patch must be a JSON object") }
         let context = try await validationContext()
         for _ in 0..<Self.patchAttempts {
-            let ticket = agents.ticket()
-            defer { agents.settle(ticket) }
+            let ticket = agents.withLock { $0.ticket() }
+            defer { agents.withLock { $0.settle(ticket) } }
             guard let current = try await deps.store.agent(id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
             let config = try AgentConfig(json: current.config.json.merging(patch: patch))
             guard config != current.config else {
                 let entry = CachedAgent(current)
-                agents.fill(id, version: current.version, entry.bytes, since: ticket)
+                agents.withLock { _ = $0.fill(id, version: current.version, entry.bytes, since: ticket) }
                 return entry
             }
             if config.status == .active && current.config.status != .active {
@@ -104,7 +111,7 @@ actor TenantActor {
             next.updatedBy = identity.subject
             if try await deps.store.update(next) {
                 let entry = CachedAgent(next)
-                agents.fill(id, version: next.version, entry.bytes, since: ticket)
+                agents.withLock { _ = $0.fill(id, version: next.version, entry.bytes, since: ticket) }
                 return entry
             }
         }
@@ -114,7 +121,7 @@ actor TenantActor {
 
     func delete(_ id: UUID) async throws {
         guard try await deps.store.delete(id, tenant: tenantID) != nil else { throw ServiceError.agentNotFound() }
-        agents.notice(id, version: Int.max)
+        agents.withLock { $0.notice(id, version: Int.max) }
     }
 
     // MARK: Change notices
@@ -125,18 +132,18 @@ actor TenantActor {
             tenant.notice(0, version: nil)
         case .agent:
             guard let id = change.agentID else { return }
-            agents.notice(id, version: change.deleted ? Int.max : change.version)
+            agents.withLock { $0.notice(id, version: change.deleted ? Int.max : change.version) }
         }
     }
 
     /// The listener went away or came back: either way, what was cached may have missed a notice.
     func setCaching(_ enabled: Bool) {
-        agents.reset(enabled: enabled)
+        agents.withLock { $0.reset(enabled: enabled) }
         tenant.reset(enabled: enabled)
     }
 
-    var cachedCount: Int { agents.count }
-    var isCaching: Bool { agents.isEnabled }
+    var cachedCount: Int { agents.withLock { $0.count } }
+    var isCaching: Bool { agents.withLock { $0.isEnabled } }
 
     // MARK: Helpers
 
