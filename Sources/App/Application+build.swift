@@ -35,6 +35,8 @@ func registerAPI(on router: Router<AppRequestContext>, _ deps: RouterDependencie
     if deps.servesMetrics { MetricsRoute(metrics: deps.metrics).register(on: router) }
     let v1 = router.group("v1").add(middleware: AuthMiddleware(verifier: deps.verifier, scope: .tenant))
     AgentRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit).register(on: v1)
+    AgentVersionRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit).register(on: v1)
+    AgentLifecycleRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit).register(on: v1)
     TenantRoutes(supervisor: deps.supervisor).register(on: v1)
     let internalGroup = router.group("internal/v1").add(middleware: AuthMiddleware(verifier: deps.verifier, scope: .internal))
     InternalRoutes(store: deps.store, supervisor: deps.supervisor, catalog: deps.catalog, bodyLimit: deps.bodyLimit)
@@ -66,7 +68,7 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
     let catalog = ToolCatalogCache(store: store, caching: false)
     let supervisor = TenantSupervisor(
         deps: TenantDependencies(store: store, validators: .builtin, policy: policy, catalog: catalog, cacheCapacity: config.cacheCapacity,
-                                 metrics: metrics),
+                                 metrics: metrics, retention: config.deletedRetention),
         maxTenants: config.maxTenants, idleTimeout: config.tenantIdleTimeout, logger: logger
     )
     let listener = ChangeListener(
@@ -86,7 +88,8 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "agent-management"),
         logger: logger
     )
-    app.addServices(client, listener, supervisor)
+    app.addServices(client, listener, supervisor, DeletedAgentPurge(
+        store: store, retention: config.deletedRetention, interval: config.purgeInterval, logger: logger))
     if let port = config.metricsPort {
         let metricsRouter = Router()
         MetricsRoute(metrics: metrics).register(on: metricsRouter)

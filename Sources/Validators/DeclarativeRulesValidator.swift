@@ -31,17 +31,12 @@ public struct DeclarativeRulesValidator: AgentValidator {
         }
         if let min = rule.min, let measure, measure < min { return "\(rule.path) must be at least \(min)" }
         if let max = rule.max, let measure, measure > max { return "\(rule.path) must be at most \(max)" }
-        if let allowed = rule.allowed, !allowed.contains(where: { Self.same($0, value) }) {
+        if let allowed = rule.allowed, !allowed.contains(where: { JSONPatch.same($0, value) }) {
             return "\(rule.path) must be one of " + allowed.map { String(decoding: $0.encoded, as: UTF8.self) }.joined(separator: ", ")
         }
         if let compiled = rule.compiledPattern {
             guard case .string(let s) = value, compiled.wholeMatches(s) else { return "\(rule.path) must match \(compiled.source)" }
         }
         return nil
-    }
-
-    private static func same(_ a: JSONValue, _ b: JSONValue) -> Bool {
-        if let x = a.numberValue, let y = b.numberValue { return x == y }
-        return a == b
     }
 }

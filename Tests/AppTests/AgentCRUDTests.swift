@@ -189,7 +189,9 @@ import Testing
             #expect(notObject.errorCode == "AMS-109")
             let rename = try await editor.send(.patch, "/v1/agents/\(agent.id)", json: #"{"name":"Other"}"#)
             #expect(rename.status == .conflict && rename.errorCode == "AMS-102")
-            let activate = try await editor.send(.patch, "/v1/agents/\(agent.id)", json: #"{"status":"active"}"#)
+            let status = try await editor.send(.patch, "/v1/agents/\(agent.id)", json: #"{"status":"archived"}"#)
+            #expect(status.status == .badRequest && status.errorCode == "AMS-109", "the status moves through POST …/status only")
+            let activate = try await editor.send(.post, "/v1/agents/\(agent.id)/status", json: #"{"status":"active"}"#)
             #expect(activate.status == .forbidden && activate.errorCode == "AMS-204")
             let missing = try await editor.send(.patch, "/v1/agents/\(UUID().uuidString)", json: #"{"name":"x"}"#)
             #expect(missing.errorCode == "AMS-301")
@@ -197,8 +199,9 @@ import Testing
             #expect(try await editor.send(.get, "/v1/agents/\(other.id)").json() == other)
 
             let admin = try await Caller.make(client, tenant: tenant, roles: [.admin])
-            let activated = try await admin.send(.patch, "/v1/agents/\(agent.id)", json: #"{"status":"active"}"#)
+            let activated = try await admin.send(.post, "/v1/agents/\(agent.id)/status", json: #"{"status":"active"}"#)
             #expect(try activated.json()["status"] == .string("active"))
+            #expect(try activated.json()["version"] == agent["version"], "a status change makes no version")
         }
     }
 

@@ -13,7 +13,7 @@ import Validators
 
 /// The real store, with writes and catalog loads that can be held at a gate: lets a test put a
 /// change notice between a write's commit and the cache fill that follows it.
-final class PausingStore: AgentStore {
+final class PausingStore: ForwardingStore {
     let base: PostgresAgentStore
     let catalogLoads = Atomic<Int>(0)
     private let gates = Mutex<(update: Gate?, catalog: Gate?)>((nil, nil))
@@ -24,8 +24,8 @@ final class PausingStore: AgentStore {
     func holdNextUpdate() -> Gate { gates.withLock { $0.update = Gate(); return $0.update! } }
     func holdNextCatalogLoad() -> Gate { gates.withLock { $0.catalog = Gate(); return $0.catalog! } }
 
-    func update(_ agent: Agent) async throws -> Bool {
-        let stored = try await base.update(agent)
+    func update(_ agent: Agent, from revision: Int, action: HistoryEntry.Action, changes: JSONValue, audit: Audit) async throws -> Bool {
+        let stored = try await base.update(agent, from: revision, action: action, changes: changes, audit: audit)
         if let gate = gates.withLock({ g in defer { g.update = nil }; return g.update }) { await gate.pass() }
         return stored
     }
@@ -37,14 +37,6 @@ final class PausingStore: AgentStore {
         return tools
     }
 
-    func tenant(_ id: TenantID) async throws -> Tenant { try await base.tenant(id) }
-    func setTier(_ tier: Tier, for tenant: TenantID) async throws -> Tenant { try await base.setTier(tier, for: tenant) }
-    func agent(_ id: UUID, tenant: TenantID) async throws -> Agent? { try await base.agent(id, tenant: tenant) }
-    func agents(tenant: TenantID, query: AgentQuery) async throws -> AgentPage { try await base.agents(tenant: tenant, query: query) }
-    func countAgents(tenant: TenantID) async throws -> Int { try await base.countAgents(tenant: tenant) }
-    func insert(_ agent: Agent, quota: AgentQuota) async throws { try await base.insert(agent, quota: quota) }
-    func delete(_ id: UUID, tenant: TenantID) async throws -> Int? { try await base.delete(id, tenant: tenant) }
-    func replaceToolCatalog(_ tools: [ToolDefinition]) async throws { try await base.replaceToolCatalog(tools) }
 }
 
 /// A one-shot barrier: `pass()` waits until `open()`; `reached()` waits until someone is waiting.
@@ -95,17 +87,17 @@ final class Gate: Sendable {
             let store = PausingStore(PostgresAgentStore(client: client, defaultTier: .free, logger: Logger(label: "test")))
             let tenant = TestSupport.tenant()
             let actor = try Self.actor(store, tenant: tenant)
-            let created = try await actor.create(AgentConfig(name: "Raced", llmConfig: LLMConfig(model: "gpt-4o-mini")), by: Self.identity)
+            let created = try await actor.create(AgentConfig(name: "Raced", llmConfig: LLMConfig(model: "gpt-4o-mini")), audit: .test)
 
             let gate = store.holdNextUpdate()
-            async let mine = actor.patch(created.id, with: .object(["description": .string("mine, v2")]), by: Self.identity)
+            async let mine = actor.patch(created.id, with: .object(["description": .string("mine, v2")]), ifMatch: nil, audit: .test)
             try await gate.reached()
             // The other replica: v3 in Postgres, and its notice reaches this actor.
             var other = try #require(try await store.base.agent(created.id, tenant: tenant))
             other.config.description = "theirs, v3"
             other.version = 3
-            #expect(try await store.base.update(other))
-            await actor.apply(ChangeNotification(kind: .agent, tenantID: tenant, agentID: created.id, version: 3))
+            #expect(try await store.base.update(other, from: other.revision, action: .updated, changes: .array([]), audit: .test))
+            await actor.apply(ChangeNotification(kind: .agent, tenantID: tenant, agentID: created.id, revision: 3))
             gate.open()
             #expect(try await mine.version == 2)
 
@@ -120,13 +112,13 @@ final class Gate: Sendable {
             let store = PausingStore(PostgresAgentStore(client: client, defaultTier: .free, logger: Logger(label: "test")))
             let tenant = TestSupport.tenant()
             let actor = try Self.actor(store, tenant: tenant)
-            let created = try await actor.create(AgentConfig(name: "Doomed", llmConfig: LLMConfig(model: "gpt-4o-mini")), by: Self.identity)
+            let created = try await actor.create(AgentConfig(name: "Doomed", llmConfig: LLMConfig(model: "gpt-4o-mini")), audit: .test)
 
             let gate = store.holdNextUpdate()
-            async let mine = actor.patch(created.id, with: .object(["description": .string("v2")]), by: Self.identity)
+            async let mine = actor.patch(created.id, with: .object(["description": .string("v2")]), ifMatch: nil, audit: .test)
             try await gate.reached()
-            let deleted = try #require(try await store.base.delete(created.id, tenant: tenant))
-            await actor.apply(ChangeNotification(kind: .agent, tenantID: tenant, agentID: created.id, version: deleted, deleted: true))
+            #expect(try await store.base.delete(created.id, tenant: tenant, ifVersion: nil, audit: .test) == .deleted(version: 2))
+            await actor.apply(ChangeNotification(kind: .agent, tenantID: tenant, agentID: created.id, deleted: true))
             gate.open()
             _ = try await mine
             await #expect(throws: ServiceError.agentNotFound()) { try await actor.agent(created.id) }

@@ -9,7 +9,7 @@ import Testing
 import Validators
 
 /// The real store, counting the reads that reach Postgres.
-final class CountingStore: AgentStore {
+final class CountingStore: ForwardingStore {
     let base: PostgresAgentStore
     let reads = Atomic<Int>(0)
 
@@ -20,15 +20,6 @@ final class CountingStore: AgentStore {
         return try await base.agent(id, tenant: tenant)
     }
 
-    func tenant(_ id: TenantID) async throws -> Tenant { try await base.tenant(id) }
-    func setTier(_ tier: Tier, for tenant: TenantID) async throws -> Tenant { try await base.setTier(tier, for: tenant) }
-    func agents(tenant: TenantID, query: AgentQuery) async throws -> AgentPage { try await base.agents(tenant: tenant, query: query) }
-    func countAgents(tenant: TenantID) async throws -> Int { try await base.countAgents(tenant: tenant) }
-    func insert(_ agent: Agent, quota: AgentQuota) async throws { try await base.insert(agent, quota: quota) }
-    func update(_ agent: Agent) async throws -> Bool { try await base.update(agent) }
-    func delete(_ id: UUID, tenant: TenantID) async throws -> Int? { try await base.delete(id, tenant: tenant) }
-    func toolCatalog() async throws -> [ToolDefinition] { try await base.toolCatalog() }
-    func replaceToolCatalog(_ tools: [ToolDefinition]) async throws { try await base.replaceToolCatalog(tools) }
 }
 
 @Suite struct TenantCacheTests {
@@ -42,7 +33,7 @@ final class CountingStore: AgentStore {
 
             let tenant = TestSupport.tenant()
             let caching = TenantActor(tenantID: tenant, deps: deps, caching: true)
-            let created = try await caching.create(config, by: identity)
+            let created = try await caching.create(config, audit: .test)
             for _ in 0..<3 {
                 let served = try await caching.agent(created.id)
                 #expect(served.version == created.version && served.body == created.body)
@@ -53,8 +44,8 @@ final class CountingStore: AgentStore {
             var next = try #require(try await store.base.agent(created.id, tenant: tenant))
             next.version = 2
             next.config.description = "v2"
-            #expect(try await store.base.update(next))
-            await caching.apply(ChangeNotification(kind: .agent, tenantID: tenant, agentID: created.id, version: 2))
+            #expect(try await store.base.update(next, from: next.revision, action: .updated, changes: .array([]), audit: .test))
+            await caching.apply(ChangeNotification(kind: .agent, tenantID: tenant, agentID: created.id, revision: 2))
             #expect(try await caching.agent(created.id).version == 2)
             #expect(try await caching.agent(created.id).version == 2)
             #expect(store.reads.load(ordering: .relaxed) == 1)

@@ -63,6 +63,15 @@ enum TestSupport {
     }
 
     static func tenant() -> String { "t-" + UUID().uuidString.lowercased() }
+
+    /// A new tenant on `tier`, set through the internal API as the platform would.
+    static func tenant(on tier: Tier, _ client: any TestClientProtocol) async throws -> String {
+        let tenant = tenant()
+        let service = Caller(client: client, token: try await token(tenant: nil, roles: [.service]))
+        let response = try await service.send(.put, "/internal/v1/tenants/\(tenant)", json: #"{"tier":"\#(tier.rawValue)"}"#)
+        try #require(response.status == .ok, "setting the tier failed: \(String(buffer: response.body))")
+        return tenant
+    }
 }
 
 /// A caller bound to one tenant and role set, so tests read like the API.

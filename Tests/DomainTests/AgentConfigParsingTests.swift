@@ -43,7 +43,7 @@ import Testing
     }
 
     @Test func changeNotificationPayloadRoundTrips() {
-        let change = ChangeNotification(kind: .agent, tenantID: "t1", agentID: .v7(), version: 4, deleted: true)
+        let change = ChangeNotification(kind: .agent, tenantID: "t1", agentID: .v7(), revision: 4, deleted: true)
         #expect(ChangeNotification(payload: change.payload) == change)
         #expect(ChangeNotification(payload: "garbage") == nil)
     }

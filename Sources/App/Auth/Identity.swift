@@ -15,6 +15,11 @@ struct Identity: Sendable {
 }
 
 extension AppRequestContext {
+    /// Who is writing, for the history entry of the write.
+    func audit(_ identity: Identity) -> Audit {
+        Audit(actor: identity.subject, roles: identity.roles.map(\.rawValue).sorted(), requestID: requestID)
+    }
+
     /// The caller and its tenant, for routes behind the tenant-scoped `AuthMiddleware`.
     func caller(_ permission: Permission) throws -> (Identity, TenantID) {
         guard let identity, let tenant = identity.tenantID else { throw ServiceError(.missingToken, "Authentication required") }

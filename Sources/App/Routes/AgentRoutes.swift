@@ -22,7 +22,7 @@ struct AgentRoutes: Sendable {
         var request = request
         let config = try AgentConfig(json: try await request.json(limit: bodyLimit))
         if config.status == .active { try identity.require(.admin) }
-        let created = try await supervisor.tenant(tenant).create(config, by: identity)
+        let created = try await supervisor.tenant(tenant).create(config, audit: context.audit(identity))
         return .json(created.body, status: .created, headers: [
             .location: "/v1/agents/\(created.id.uuidString.lowercased())", .eTag: created.etag,
         ])
@@ -60,13 +60,13 @@ struct AgentRoutes: Sendable {
         let id = try Self.agentID(context)
         var request = request
         let patch = try await request.json(limit: bodyLimit, mergePatch: true)
-        let updated = try await supervisor.tenant(tenant).patch(id, with: patch, by: identity)
+        let updated = try await supervisor.tenant(tenant).patch(id, with: patch, ifMatch: request.ifMatchVersion, audit: context.audit(identity))
         return .json(updated.body, headers: [.eTag: updated.etag])
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let (_, tenant) = try context.caller(.admin)
-        try await supervisor.tenant(tenant).delete(try Self.agentID(context))
+        let (identity, tenant) = try context.caller(.admin)
+        try await supervisor.tenant(tenant).delete(try Self.agentID(context), ifMatch: request.ifMatchVersion, audit: context.audit(identity))
         return Response(status: .noContent)
     }
 
@@ -93,21 +93,26 @@ struct AgentRoutes: Sendable {
 
     static func query(_ params: Parameters) throws -> AgentQuery {
         var q = AgentQuery()
-        if let raw = params.get("limit") {
-            guard let limit = Int(raw), (1...200).contains(limit) else {
-                throw ServiceError.malformed("limit must be a whole number from 1 to 200", field: "limit")
-            }
-            q.limit = limit
-        }
-        if let raw = params.get("cursor"), !raw.isEmpty {
-            guard let position = Cursor.decode(raw) else { throw ServiceError.malformed("cursor is not one this service issued", field: "cursor") }
-            q.after = position
-        }
+        (q.limit, q.after) = try page(params)
         q.status = try known(AgentStatus.self, params.get("status"), "status")
         q.type = try known(AgentType.self, params.get("type"), "type")
         q.tag = try storable(params.get("tag"), "tag")
         q.text = try storable(params.get("q"), "q").flatMap { $0.isEmpty ? nil : $0 }
         return q
+    }
+
+    /// `limit` (1–200, default 50) and `cursor`, as every list reads them.
+    static func page(_ params: Parameters) throws -> (limit: Int, after: Int64?) {
+        var limit = 50
+        if let raw = params.get("limit") {
+            guard let n = Int(raw), (1...200).contains(n) else {
+                throw ServiceError.malformed("limit must be a whole number from 1 to 200", field: "limit")
+            }
+            limit = n
+        }
+        guard let raw = params.get("cursor"), !raw.isEmpty else { return (limit, nil) }
+        guard let position = Cursor.decode(raw) else { throw ServiceError.malformed("cursor is not one this service issued", field: "cursor") }
+        return (limit, position)
     }
 
     /// Postgres stores no U+0000, so a filter carrying one could only fail there.

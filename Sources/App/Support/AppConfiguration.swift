@@ -41,6 +41,11 @@ struct AppConfiguration: Sendable {
     var metricsPort: Int?
     /// One `info` line per request (`AMS_ACCESS_LOG=0` turns it off).
     var accessLog = true
+    static let defaultRetention = Duration.seconds(30 * 86_400)
+    /// How long a deleted agent can be restored before the purge removes it (`AMS_DELETED_RETENTION`).
+    var deletedRetention = defaultRetention
+    /// How often a replica tries the purge (`AMS_PURGE_INTERVAL`); one replica at a time does it.
+    var purgeInterval = Duration.seconds(3600)
     /// `AMS_METRICS=0` makes every instrument a no-op (`/metrics` stays, empty): for measuring their cost.
     var metrics = true
     /// Names this replica in Postgres (`application_name` of its listener) and in logs (`AMS_REPLICA_NAME`).
@@ -83,6 +88,8 @@ struct AppConfiguration: Sendable {
         if let v = env["AMS_METRICS_PORT"], !v.isEmpty { c.metricsPort = try int(v, "AMS_METRICS_PORT") }
         if let v = env["AMS_ACCESS_LOG"] { c.accessLog = try flag(v, "AMS_ACCESS_LOG") }
         if let v = env["AMS_METRICS"] { c.metrics = try flag(v, "AMS_METRICS") }
+        if let v = env["AMS_DELETED_RETENTION"] { c.deletedRetention = try duration(v, "AMS_DELETED_RETENTION") }
+        if let v = env["AMS_PURGE_INTERVAL"] { c.purgeInterval = try duration(v, "AMS_PURGE_INTERVAL") }
         return c
     }
 
@@ -124,8 +131,8 @@ struct AppConfiguration: Sendable {
             guard (0...65535).contains(metricsPort) else { throw ConfigurationError("AMS_METRICS_PORT must be 0–65535") }
             guard metricsPort != port || port == 0 else { throw ConfigurationError("AMS_METRICS_PORT must differ from AMS_HTTP_PORT") }
         }
-        guard maxTenants > 0, cacheCapacity > 0, bodyLimit > 0 else {
-            throw ConfigurationError("AMS_MAX_TENANTS, AMS_CACHE_CAPACITY and AMS_MAX_BODY_BYTES must be positive")
+        guard maxTenants > 0, cacheCapacity > 0, bodyLimit > 0, purgeInterval > .zero else {
+            throw ConfigurationError("AMS_MAX_TENANTS, AMS_CACHE_CAPACITY, AMS_MAX_BODY_BYTES and AMS_PURGE_INTERVAL must be positive")
         }
         guard databasePoolMaximum > 0 else { throw ConfigurationError("AMS_DB_POOL_MAX must be positive") }
         guard listenerHeartbeat > .zero, httpIdleTimeout > .zero else {

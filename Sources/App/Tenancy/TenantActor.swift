@@ -4,17 +4,21 @@ import Synchronization
 
 /// One tenant's registry: its agent cache, its tier, and the write path. Writes commit in Postgres
 /// first and then fill the cache; change notices from any replica supersede what they name, and a
-/// fill that a notice overtook is refused (see `NoticeCoherentCache`).
+/// fill that a notice overtook is refused (see `NoticeCoherentCache`). Writes to one agent take
+/// turns here, so concurrent requests to this replica queue instead of racing; writes from other
+/// replicas are caught by the revision check in the store, and retried.
 actor TenantActor {
-    /// A PATCH re-reads and retries when another write moved the agent on in between.
-    static let patchAttempts = 5
+    /// Tries of a write whose agent another replica moved on in between.
+    static let writeAttempts = 10
 
     let tenantID: TenantID
     private let deps: TenantDependencies
     /// Behind a lock rather than the actor, so a cached read costs no hop onto the actor's executor.
     /// Writes, fills and notices still run on the actor, which keeps their order.
-    private let agents: Mutex<NoticeCoherentCache<UUID, [UInt8]>>
+    private let agents: Mutex<NoticeCoherentCache<UUID, CachedBody>>
     private var tenant: NoticeCoherentCache<Int, Tenant>
+    /// Agents with a write in progress, and the writes waiting for their turn.
+    private var writing: [UUID: [CheckedContinuation<Void, Never>]] = [:]
 
     init(tenantID: TenantID, deps: TenantDependencies, caching: Bool) {
         self.tenantID = tenantID
@@ -29,7 +33,7 @@ actor TenantActor {
     nonisolated func cached(_ id: UUID) -> CachedAgent? {
         guard let hit = agents.withLock({ $0.entry(id) }) else { return nil }
         deps.metrics.cacheHits.increment()
-        return CachedAgent(id: id, version: hit.version, bytes: hit.value)
+        return CachedAgent(id: id, revision: hit.version, hit.value)
     }
 
     func agent(_ id: UUID) async throws -> CachedAgent {
@@ -38,9 +42,7 @@ actor TenantActor {
         let ticket = agents.withLock { $0.ticket() }
         defer { agents.withLock { $0.settle(ticket) } }
         guard let agent = try await deps.store.agent(id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
-        let entry = CachedAgent(agent)
-        agents.withLock { _ = $0.fill(id, version: agent.version, entry.bytes, since: ticket) }
-        return entry
+        return fill(agent, since: ticket)
     }
 
     func agents(_ query: AgentQuery) async throws -> AgentPage {
@@ -59,11 +61,43 @@ actor TenantActor {
         return await validate(config, context)
     }
 
+    func versions(of id: UUID, limit: Int, before: Int64?) async throws -> Page<AgentVersion> {
+        guard let page = try await deps.store.versions(of: id, tenant: tenantID, limit: limit, before: before) else {
+            throw ServiceError.agentNotFound()
+        }
+        return page
+    }
+
+    /// The agent as it was at `number`, and the changes that made that version.
+    func version(_ number: Int, of id: UUID) async throws -> (agent: Agent, changes: JSONValue) {
+        guard let current = try await deps.store.agent(id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
+        let snapshot = try await snapshot(number, of: id)
+        var agent = current
+        agent.version = number
+        agent.config = snapshot.config ?? current.config
+        agent.validation = snapshot.validation ?? current.validation
+        agent.updatedAt = snapshot.createdAt
+        agent.updatedBy = snapshot.createdBy
+        return (agent, snapshot.changes)
+    }
+
+    /// RFC 6902 operations that turn version `from` into version `to` (status aside: it is not versioned).
+    func diff(of id: UUID, from: Int, to: Int) async throws -> [JSONPatch.Operation] {
+        let a = try await snapshot(from, of: id), b = try await snapshot(to, of: id)
+        return JSONPatch.diff(a.config?.versionedJSON ?? .null, b.config?.versionedJSON ?? .null)
+    }
+
+    func history(of id: UUID, limit: Int, before: Int64?) async throws -> Page<HistoryEntry> {
+        let page = try await deps.store.history(of: id, tenant: tenantID, limit: limit, before: before)
+        if page.items.isEmpty, before == nil { throw ServiceError.agentNotFound() }
+        return page
+    }
+
     // MARK: Writes
 
     /// Validates, then inserts in one call that also judges the quota under the tenant's lock. A
     /// full tenant hears so even when its body has issues: it need not fix a body it cannot store.
-    func create(_ config: AgentConfig, by identity: Identity) async throws -> CachedAgent {
+    func create(_ config: AgentConfig, audit: Audit) async throws -> CachedAgent {
         let context = try await validationContext()
         let report = await validate(config, context)
         guard report.errors.isEmpty else {
@@ -74,54 +108,90 @@ actor TenantActor {
         }
         let now = Date.storedNow()
         let agent = Agent(id: .v7(now: now), tenantID: tenantID, version: 1, config: config, validation: report,
-                          createdAt: now, updatedAt: now, createdBy: identity.subject, updatedBy: identity.subject)
+                          createdAt: now, updatedAt: now, createdBy: audit.actor, updatedBy: audit.actor)
         let ticket = agents.withLock { $0.ticket() }
         defer { agents.withLock { $0.settle(ticket) } }
-        try await deps.store.insert(agent, quota: deps.quota)
-        let entry = CachedAgent(agent)
-        agents.withLock { _ = $0.fill(agent.id, version: agent.version, entry.bytes, since: ticket) }
-        return entry
+        try await deps.store.insert(agent, quota: deps.quota, audit: audit)
+        return fill(agent, since: ticket)
     }
 
-    /// Applies an RFC 7396 merge patch; a patch that changes nothing keeps the version. Validation
-    /// runs with no lock held; the write then succeeds only if the agent is still the one it read.
-    func patch(_ id: UUID, with patch: JSONValue, by identity: Identity) async throws -> CachedAgent {
-        guard case .object = patch else { throw ServiceError.malformed("A merge patch must be a JSON object") }
+    /// Applies an RFC 7396 merge patch; a patch that changes nothing keeps the version. The status
+    /// is not the patch's to change: it moves through `setStatus`.
+    func patch(_ id: UUID, with patch: JSONValue, ifMatch: Int?, audit: Audit) async throws -> CachedAgent {
+        guard case .object(let fields) = patch else { throw ServiceError.malformed("A merge patch must be a JSON object") }
+        guard fields["status"] == nil else {
+            throw ServiceError.malformed("status changes through POST /v1/agents/{id}/status", field: "status")
+        }
         let context = try await validationContext()
-        for _ in 0..<Self.patchAttempts {
+        return try await commitVersion(of: id, ifMatch: ifMatch, action: .updated, audit: audit) { current in
+            let config = try AgentConfig(json: current.config.json.merging(patch: patch))
+            guard config != current.config else { return nil }
+            return try await self.checked(config, context)
+        }
+    }
+
+    /// A new version whose configuration is version `number`'s, checked against today's tier and
+    /// catalog; the status stays. Rolling back to what the agent already is makes no version.
+    func rollback(_ id: UUID, to number: Int, ifMatch: Int?, audit: Audit) async throws -> CachedAgent {
+        let context = try await validationContext()
+        return try await commitVersion(of: id, ifMatch: ifMatch, action: .rolledBack, audit: audit) { current in
+            guard var config = try await self.snapshot(number, of: id).config else { throw ServiceError.versionNotFound(number) }
+            config.status = current.config.status
+            guard config != current.config else { return nil }
+            return try await self.checked(config, context)
+        }
+    }
+
+    /// A lifecycle move (see `AgentStatus.allowedTargets`); it makes no version. Entering `active`
+    /// takes the `admin` role and an agent whose validation is not invalid.
+    func setStatus(_ id: UUID, to status: AgentStatus, reason: String?, ifMatch: Int?, identity: Identity, audit: Audit) async throws -> CachedAgent {
+        await startWriting(id)
+        defer { finishWriting(id) }
+        for attempt in 0..<Self.writeAttempts {
+            try await backOff(attempt)
             let ticket = agents.withLock { $0.ticket() }
             defer { agents.withLock { $0.settle(ticket) } }
-            guard let current = try await deps.store.agent(id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
-            let config = try AgentConfig(json: current.config.json.merging(patch: patch))
-            guard config != current.config else {
-                let entry = CachedAgent(current)
-                agents.withLock { _ = $0.fill(id, version: current.version, entry.bytes, since: ticket) }
-                return entry
-            }
-            if config.status == .active && current.config.status != .active {
+            let current = try await currentAgent(id, ifMatch: ifMatch)
+            let from = current.config.status
+            guard from.canMove(to: status) else { throw ServiceError.invalidTransition(from: from, to: status) }
+            if status == .active {
                 try identity.require(.admin)
+                guard current.validation.status != .invalid else {
+                    throw ServiceError.invalidTransition(from: from, to: status, reason: "An agent whose validation is invalid cannot become active")
+                }
             }
-            let report = await validate(config, context)
-            guard report.errors.isEmpty else { throw ServiceError.validationFailed(report.issues) }
             var next = current
-            next.config = config
-            next.validation = report
-            next.version = current.version + 1
+            next.config.status = status
+            next.revision += 1
             next.updatedAt = Date.storedNow()
-            next.updatedBy = identity.subject
-            if try await deps.store.update(next) {
-                let entry = CachedAgent(next)
-                agents.withLock { _ = $0.fill(id, version: next.version, entry.bytes, since: ticket) }
-                return entry
+            next.updatedBy = audit.actor
+            if try await deps.store.setStatus(next, from: current.revision, previous: from, reason: reason, audit: audit) {
+                return fill(next, since: ticket)
             }
         }
-        // Only many writers of one agent at once get here; they are told to come back, as in an outage.
-        throw ServiceError(.databaseUnavailable, "The agent kept changing while this update was applied; retry")
+        throw Self.contended
     }
 
-    func delete(_ id: UUID) async throws {
-        guard try await deps.store.delete(id, tenant: tenantID) != nil else { throw ServiceError.agentNotFound() }
-        agents.withLock { $0.notice(id, version: Int.max) }
+    func delete(_ id: UUID, ifMatch: Int?, audit: Audit) async throws {
+        await startWriting(id)
+        defer { finishWriting(id) }
+        switch try await deps.store.delete(id, tenant: tenantID, ifVersion: ifMatch, audit: audit) {
+        case .deleted: agents.withLock { $0.notice(id, version: Int.max) }
+        case .missing: throw ServiceError.agentNotFound()
+        case .stale(let current): throw ServiceError.preconditionFailed(current: current)
+        }
+    }
+
+    /// Undoes a delete within the retention window, if the quota has room and the name is free.
+    func restore(_ id: UUID, audit: Audit) async throws -> CachedAgent {
+        await startWriting(id)
+        defer { finishWriting(id) }
+        let ticket = agents.withLock { $0.ticket() }
+        defer { agents.withLock { $0.settle(ticket) } }
+        guard let agent = try await deps.store.restore(id, tenant: tenantID, retention: deps.retention, quota: deps.quota, audit: audit) else {
+            throw ServiceError.agentNotFound()
+        }
+        return fill(agent, since: ticket)
     }
 
     // MARK: Change notices
@@ -132,7 +202,7 @@ actor TenantActor {
             tenant.notice(0, version: nil)
         case .agent:
             guard let id = change.agentID else { return }
-            agents.withLock { $0.notice(id, version: change.deleted ? Int.max : change.version) }
+            agents.withLock { $0.notice(id, version: change.deleted ? Int.max : change.revision) }
         }
     }
 
@@ -146,6 +216,91 @@ actor TenantActor {
     var isCaching: Bool { agents.withLock { $0.isEnabled } }
 
     // MARK: Helpers
+
+    private static let contended = ServiceError(.databaseUnavailable, "The agent kept changing while this write was applied; retry")
+
+    /// The write loop shared by every change that makes a version: read the agent, let `change`
+    /// derive the new configuration (`nil`: nothing to change), store it if the row is still the
+    /// one read, else read again.
+    private func commitVersion(
+        of id: UUID, ifMatch: Int?, action: HistoryEntry.Action, audit: Audit,
+        _ change: (Agent) async throws -> (AgentConfig, ValidationReport)?
+    ) async throws -> CachedAgent {
+        await startWriting(id)
+        defer { finishWriting(id) }
+        for attempt in 0..<Self.writeAttempts {
+            try await backOff(attempt)
+            let ticket = agents.withLock { $0.ticket() }
+            defer { agents.withLock { $0.settle(ticket) } }
+            let current = try await currentAgent(id, ifMatch: ifMatch)
+            guard let (config, report) = try await change(current) else { return fill(current, since: ticket) }
+            var next = current
+            next.config = config
+            next.validation = report
+            next.version += 1
+            next.revision += 1
+            next.updatedAt = Date.storedNow()
+            next.updatedBy = audit.actor
+            let changes = JSONValue.array(JSONPatch.diff(current.config.versionedJSON, config.versionedJSON).map(\.json))
+            if try await deps.store.update(next, from: current.revision, action: action, changes: changes, audit: audit) {
+                return fill(next, since: ticket)
+            }
+        }
+        throw Self.contended
+    }
+
+    private func currentAgent(_ id: UUID, ifMatch: Int?) async throws -> Agent {
+        guard let current = try await deps.store.agent(id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
+        if let ifMatch, ifMatch != current.version { throw ServiceError.preconditionFailed(current: current.version) }
+        return current
+    }
+
+    private func snapshot(_ number: Int, of id: UUID) async throws -> AgentVersion {
+        guard let snapshot = try await deps.store.version(number, of: id, tenant: tenantID) else {
+            // Tell a missing agent from a missing version.
+            if try await deps.store.agent(id, tenant: tenantID) == nil { throw ServiceError.agentNotFound() }
+            throw ServiceError.versionNotFound(number)
+        }
+        return snapshot
+    }
+
+    private func checked(_ config: AgentConfig, _ context: ValidationContext) async throws -> (AgentConfig, ValidationReport) {
+        let report = await validate(config, context)
+        guard report.errors.isEmpty else { throw ServiceError.validationFailed(report.issues) }
+        return (config, report)
+    }
+
+    /// Another replica won the race: wait a little, longer each time, before reading again.
+    private func backOff(_ attempt: Int) async throws {
+        guard attempt > 0 else { return }
+        try await Task.sleep(for: .milliseconds(Int.random(in: 1...5) * attempt))
+    }
+
+    private func fill(_ agent: Agent, since ticket: NoticeCoherentCache<UUID, CachedBody>.Ticket) -> CachedAgent {
+        let entry = CachedAgent(agent)
+        agents.withLock { _ = $0.fill(agent.id, version: agent.revision, entry.cacheValue, since: ticket) }
+        return entry
+    }
+
+    /// Waits until no other write of this agent is in progress here; pair with `finishWriting`.
+    private func startWriting(_ id: UUID) async {
+        guard writing[id] != nil else {
+            writing[id] = []
+            return
+        }
+        await withCheckedContinuation { writing[id, default: []].append($0) }
+    }
+
+    /// Hands the agent to the next waiting write, in arrival order.
+    private func finishWriting(_ id: UUID) {
+        guard var waiting = writing[id], !waiting.isEmpty else {
+            writing[id] = nil
+            return
+        }
+        let next = waiting.removeFirst()
+        writing[id] = waiting
+        next.resume()
+    }
 
     private func currentTenant() async throws -> Tenant {
         if let cached = tenant[0] { return cached }

@@ -9,12 +9,15 @@ struct TenantDependencies: Sendable {
     let cacheCapacity: Int
     let quota: AgentQuota
     let metrics: AppMetrics
+    /// How long a deleted agent can be restored (`AMS_DELETED_RETENTION`).
+    let retention: Duration
 
     init(
         store: any AgentStore, validators: ValidatorRegistry, policy: TierPolicy, catalog: ToolCatalogCache, cacheCapacity: Int,
-        metrics: AppMetrics = AppMetrics()
+        metrics: AppMetrics = AppMetrics(), retention: Duration = AppConfiguration.defaultRetention
     ) {
         self.store = store
+        self.retention = retention
         self.metrics = metrics
         self.validators = validators
         self.policy = policy

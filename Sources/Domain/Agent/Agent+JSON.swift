@@ -8,7 +8,8 @@ extension Agent {
         return w.bytes
     }
 
-    public func write(to w: inout JSONWriter) {
+    /// `extra` fields follow the agent's own (a version's `changes`, say).
+    public func write(to w: inout JSONWriter, extra: KeyValuePairs<String, JSONValue> = [:]) {
         w.beginObject()
         w.field("id", id.uuidString.lowercased())
         w.field("tenant_id", tenantID)
@@ -29,6 +30,7 @@ extension Agent {
         w.field("updated_at", Self.timestamp(updatedAt))
         w.field("created_by", createdBy)
         w.field("updated_by", updatedBy)
+        for (key, value) in extra { w.field(key, value) }
         w.endObject()
     }
 

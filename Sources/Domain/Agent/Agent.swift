@@ -6,7 +6,11 @@ public typealias TenantID = String
 public struct Agent: Sendable, Hashable, Identifiable {
     public var id: UUID
     public var tenantID: TenantID
+    /// The configuration version: what `ETag` and `If-Match` carry, and what versions list.
     public var version: Int
+    /// Bumped by every write of the row, status changes and deletes included (which keep `version`):
+    /// what change notices carry and caches compare.
+    public var revision: Int
     public var config: AgentConfig
     public var validation: ValidationReport
     public var createdAt: Date
@@ -16,11 +20,12 @@ public struct Agent: Sendable, Hashable, Identifiable {
 
     public init(
         id: UUID, tenantID: TenantID, version: Int, config: AgentConfig, validation: ValidationReport,
-        createdAt: Date, updatedAt: Date, createdBy: String, updatedBy: String
+        createdAt: Date, updatedAt: Date, createdBy: String, updatedBy: String, revision: Int? = nil
     ) {
         self.id = id
         self.tenantID = tenantID
         self.version = version
+        self.revision = revision ?? version
         self.config = config
         self.validation = validation
         self.createdAt = createdAt

@@ -39,6 +39,14 @@ extension AgentConfig {
         )
     }
 
+    /// What versions snapshot and diffs compare: the configuration without its lifecycle status,
+    /// which changes through `POST …/status` and never makes a version.
+    public var versionedJSON: JSONValue {
+        guard case .object(var fields) = json else { return json }
+        fields["status"] = nil
+        return .object(fields)
+    }
+
     /// The configuration as JSON: the base a merge patch applies to, and what declarative rules read.
     public var json: JSONValue {
         .object([

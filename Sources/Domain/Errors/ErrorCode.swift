@@ -15,6 +15,9 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case quotaReached = "AMS-207"
     case routeNotFound = "AMS-300"
     case agentNotFound = "AMS-301"
+    case versionNotFound = "AMS-302"
+    case invalidTransition = "AMS-305"
+    case preconditionFailed = "AMS-306"
     case internalError = "AMS-501"
     case databaseUnavailable = "AMS-502"
 
@@ -23,8 +26,9 @@ public enum ErrorCode: String, Sendable, CaseIterable {
         case .validationFailed, .malformedBody, .missingTenantHeader: 400
         case .missingToken, .invalidToken, .expiredToken: 401
         case .forbidden, .tenantMismatch, .quotaReached: 403
-        case .routeNotFound, .agentNotFound: 404
-        case .nameConflict: 409
+        case .routeNotFound, .agentNotFound, .versionNotFound: 404
+        case .nameConflict, .invalidTransition: 409
+        case .preconditionFailed: 412
         case .bodyTooLarge: 413
         case .unsupportedMediaType: 415
         case .methodNotAllowed: 405

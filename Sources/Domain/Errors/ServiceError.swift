@@ -26,6 +26,22 @@ public struct ServiceError: Error, Sendable, Equatable {
 
     public static func agentNotFound() -> ServiceError { .init(.agentNotFound, "Agent not found") }
 
+    public static func versionNotFound(_ version: Int) -> ServiceError {
+        .init(.versionNotFound, "Version not found", details: ["version": .int(version)])
+    }
+
+    /// `If-Match` named another version than the agent's current one.
+    public static func preconditionFailed(current: Int) -> ServiceError {
+        .init(.preconditionFailed, "The agent is no longer at the version in If-Match", details: ["current_version": .int(current)])
+    }
+
+    public static func invalidTransition(from: AgentStatus, to: AgentStatus, reason: String? = nil) -> ServiceError {
+        .init(.invalidTransition, reason ?? "Status \(from.rawValue) cannot change to \(to.rawValue)", details: [
+            "current_status": .string(from.rawValue), "requested_status": .string(to.rawValue),
+            "allowed": .array(from.allowedTargets.map { .string($0.rawValue) }),
+        ])
+    }
+
     public static func malformed(_ message: String, field: String? = nil) -> ServiceError {
         .init(.malformedBody, message, details: field.map { ["field": .string($0)] } ?? [:])
     }

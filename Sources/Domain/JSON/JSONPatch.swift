@@ -21,6 +21,13 @@ public enum JSONPatch {
             self.value = value
         }
 
+        /// Reads one operation as `json` writes it; `nil` for anything else.
+        public init?(json: JSONValue) {
+            guard let op = json["op"]?.stringValue.flatMap(Kind.init(rawValue:)), let path = json["path"]?.stringValue else { return nil }
+            guard (op == .remove) == (json["value"] == nil) else { return nil }
+            self.init(op, path, json["value"])
+        }
+
         public var json: JSONValue {
             var fields: [String: JSONValue] = ["op": .string(op.rawValue), "path": .string(path)]
             if let value { fields["value"] = value }
@@ -30,6 +37,13 @@ public enum JSONPatch {
 
     public struct ApplyError: Error, Sendable, Equatable {
         public let path: String
+    }
+
+    /// A patch document (an array of operations); `nil` if any element is not an operation.
+    public static func operations(_ json: JSONValue) -> [Operation]? {
+        guard case .array(let items) = json else { return nil }
+        let operations = items.compactMap(Operation.init(json:))
+        return operations.count == items.count ? operations : nil
     }
 
     public static func diff(_ from: JSONValue, _ to: JSONValue) -> [Operation] {

@@ -9,13 +9,30 @@ public protocol AgentStore: Sendable {
     func agent(_ id: UUID, tenant: TenantID) async throws -> Agent?
     func agents(tenant: TenantID, query: AgentQuery) async throws -> AgentPage
     func countAgents(tenant: TenantID) async throws -> Int
-    /// Inserts `agent` (version 1) unless the quota of the tenant's tier, judged under a lock on the
-    /// tenant, is full (`quotaReached`) or the name is taken (`nameConflict`).
-    func insert(_ agent: Agent, quota: AgentQuota) async throws
-    /// Stores `agent` if the stored agent is still at `agent.version - 1`; `false` when it moved on or is gone.
-    func update(_ agent: Agent) async throws -> Bool
-    /// The version that was deleted; `nil` when there was no live agent to delete.
-    func delete(_ id: UUID, tenant: TenantID) async throws -> Int?
+    /// Inserts `agent` (version 1, its snapshot and a `created` history entry) unless the quota of
+    /// the tenant's tier, judged under a lock on the tenant, is full (`quotaReached`) or the name is
+    /// taken (`nameConflict`).
+    func insert(_ agent: Agent, quota: AgentQuota, audit: Audit) async throws
+    /// Stores `agent` as its next version, with the snapshot and a history entry of `action`, if the
+    /// stored row is still at `revision`; `false` when it moved on or is gone.
+    func update(_ agent: Agent, from revision: Int, action: HistoryEntry.Action, changes: JSONValue, audit: Audit) async throws -> Bool
+    /// Moves `agent` to the status in its configuration without a new version, if the stored row is
+    /// still at `revision`; `false` when it moved on or is gone.
+    func setStatus(_ agent: Agent, from revision: Int, previous: AgentStatus, reason: String?, audit: Audit) async throws -> Bool
+    /// Soft-deletes a live agent, if `version` (when given) is still its version.
+    func delete(_ id: UUID, tenant: TenantID, ifVersion version: Int?, audit: Audit) async throws -> DeleteOutcome
+    /// Brings back an agent deleted less than `retention` ago, under the same quota and name rules as
+    /// a create; `nil` when there is no such agent.
+    func restore(_ id: UUID, tenant: TenantID, retention: Duration, quota: AgentQuota, audit: Audit) async throws -> Agent?
+    /// Hard-deletes agents deleted more than `retention` ago, all tenants at once; their history stays.
+    /// Returns how many went; 0 also when another replica is purging right now.
+    func purgeDeleted(retention: Duration) async throws -> Int
+    /// The versions of a live agent, newest first; `nil` when the agent is not live.
+    func versions(of id: UUID, tenant: TenantID, limit: Int, before: Int64?) async throws -> Page<AgentVersion>?
+    /// One version of a live agent, configuration included; `nil` when the agent is not live or has no such version.
+    func version(_ version: Int, of id: UUID, tenant: TenantID) async throws -> AgentVersion?
+    /// The audit trail of an agent, live or deleted, newest first.
+    func history(of id: UUID, tenant: TenantID, limit: Int, before: Int64?) async throws -> Page<HistoryEntry>
     func toolCatalog() async throws -> [ToolDefinition]
     func replaceToolCatalog(_ tools: [ToolDefinition]) async throws
 }
@@ -58,6 +75,13 @@ public struct AgentPage: Sendable {
     }
 }
 
+public enum DeleteOutcome: Sendable, Hashable {
+    case deleted(version: Int)
+    case missing
+    /// `If-Match` named another version; the agent is untouched.
+    case stale(current: Int)
+}
+
 /// What replicas tell each other through `NOTIFY agent_management_changes`.
 public struct ChangeNotification: Sendable, Hashable {
     public enum Kind: String, Sendable { case agent, tenant, tools }
@@ -65,14 +89,15 @@ public struct ChangeNotification: Sendable, Hashable {
     public var kind: Kind
     public var tenantID: TenantID?
     public var agentID: UUID?
-    public var version: Int?
+    /// The agent row's revision after the change (see `Agent.revision`).
+    public var revision: Int?
     public var deleted: Bool
 
-    public init(kind: Kind, tenantID: TenantID? = nil, agentID: UUID? = nil, version: Int? = nil, deleted: Bool = false) {
+    public init(kind: Kind, tenantID: TenantID? = nil, agentID: UUID? = nil, revision: Int? = nil, deleted: Bool = false) {
         self.kind = kind
         self.tenantID = tenantID
         self.agentID = agentID
-        self.version = version
+        self.revision = revision
         self.deleted = deleted
     }
 
@@ -80,7 +105,7 @@ public struct ChangeNotification: Sendable, Hashable {
         var o: [String: JSONValue] = ["kind": .string(kind.rawValue)]
         if let tenantID { o["tenant_id"] = .string(tenantID) }
         if let agentID { o["agent_id"] = .string(agentID.uuidString.lowercased()) }
-        if let version { o["version"] = .int(version) }
+        if let revision { o["revision"] = .int(revision) }
         if deleted { o["deleted"] = .bool(true) }
         return String(decoding: JSONValue.object(o).encoded, as: UTF8.self)
     }
@@ -89,7 +114,7 @@ public struct ChangeNotification: Sendable, Hashable {
         guard let json = JSONValue.parse(Array(payload.utf8)), let kind = json["kind"]?.stringValue.flatMap(Kind.init) else { return nil }
         self.init(
             kind: kind, tenantID: json["tenant_id"]?.stringValue, agentID: json["agent_id"]?.stringValue.flatMap(UUID.init(uuidString:)),
-            version: json["version"]?.numberValue.map { Int($0) }, deleted: json["deleted"] == .bool(true)
+            revision: json["revision"]?.numberValue.map { Int($0) }, deleted: json["deleted"] == .bool(true)
         )
     }
 }

@@ -61,5 +61,6 @@ extension Migration {
             """,
         ] + tenantIsolation("tenants") + tenantIsolation("agents")),
         Migration(version: 2, name: "lean writes", statements: leanWrites),
+        Migration(version: 3, name: "versions and history", statements: versions),
     ]
 }

@@ -8,7 +8,7 @@ public import PostgresNIO
 /// migration 2 (one round trip, one implicit transaction) that also `NOTIFY` the change.
 public struct PostgresAgentStore: AgentStore {
     public static let channel = "agent_management_changes"
-    static let columns = "id, tenant_id, version, config::text, validation::text, created_at, updated_at, created_by, updated_by"
+    static let columns = "id, tenant_id, version, config::text, validation::text, created_at, updated_at, created_by, updated_by, revision"
 
     let client: PostgresClient
     let defaultTier: Tier
@@ -76,7 +76,7 @@ public struct PostgresAgentStore: AgentStore {
             for try await row in rows {
                 let cells = row.makeRandomAccess()
                 items.append(try Self.agent(cells))
-                positions.append(try cells[9].decode(Int64.self))
+                positions.append(try cells[10].decode(Int64.self))
             }
             guard items.count > q.limit else { return AgentPage(items: items, next: nil) }
             items.removeLast()
@@ -92,15 +92,17 @@ public struct PostgresAgentStore: AgentStore {
         }
     }
 
-    public func insert(_ agent: Agent, quota: AgentQuota) async throws {
+    public func insert(_ agent: Agent, quota: AgentQuota, audit: Audit) async throws {
         let c = agent.config
         let limits = JSONValue.object(Dictionary(uniqueKeysWithValues: Tier.allCases.map { ($0.rawValue, JSONValue.int(quota[$0])) }))
+        let changes = JSONValue.array(JSONPatch.diff(.object([:]), c.versionedJSON).map(\.json))
         let full = try await single { conn in
             try await Self.uniqueName(c.name) {
                 let rows = try await conn.query("""
                     SELECT ams_create_agent(\(agent.tenantID), \(defaultTier.rawValue), \(Self.text(limits))::jsonb,
                         \(agent.id), \(c.name), \(c.type.rawValue), \(c.status.rawValue),
-                        \(Self.text(c.json))::jsonb, \(Self.text(agent.validation.json))::jsonb, \(agent.createdAt), \(agent.createdBy))
+                        \(Self.text(c.json))::jsonb, \(Self.text(agent.validation.json))::jsonb, \(agent.createdAt), \(agent.createdBy),
+                        \(Self.text(Self.roles(audit)))::jsonb, \(audit.requestID), \(Self.text(changes))::jsonb)
                     """, logger: logger)
                 for try await tier in rows.decode(String?.self) { return tier }
                 throw ServiceError(.internalError, "Create returned no row")
@@ -112,14 +114,14 @@ public struct PostgresAgentStore: AgentStore {
         }
     }
 
-    public func update(_ agent: Agent) async throws -> Bool {
+    public func update(_ agent: Agent, from revision: Int, action: HistoryEntry.Action, changes: JSONValue, audit: Audit) async throws -> Bool {
         let c = agent.config
         return try await single { conn in
             try await Self.uniqueName(c.name) {
                 let rows = try await conn.query("""
-                    SELECT ams_update_agent(\(agent.tenantID), \(agent.id), \(agent.version - 1)::int, \(c.name), \(c.type.rawValue),
-                        \(c.status.rawValue), \(Self.text(c.json))::jsonb, \(Self.text(agent.validation.json))::jsonb,
-                        \(agent.updatedAt), \(agent.updatedBy))
+                    SELECT ams_update_agent(\(agent.tenantID), \(agent.id), \(revision)::int, \(c.name), \(c.type.rawValue),
+                        \(Self.text(c.json))::jsonb, \(Self.text(agent.validation.json))::jsonb, \(agent.updatedAt), \(agent.updatedBy),
+                        \(Self.text(Self.roles(audit)))::jsonb, \(audit.requestID), \(action.rawValue), \(Self.text(changes))::jsonb)
                     """, logger: logger)
                 for try await version in rows.decode(Int?.self) { return version == agent.version }
                 return false
@@ -127,11 +129,120 @@ public struct PostgresAgentStore: AgentStore {
         }
     }
 
-    public func delete(_ id: UUID, tenant: TenantID) async throws -> Int? {
+    public func setStatus(_ agent: Agent, from revision: Int, previous: AgentStatus, reason: String?, audit: Audit) async throws -> Bool {
+        var details: [String: JSONValue] = ["from": .string(previous.rawValue), "to": .string(agent.config.status.rawValue)]
+        if let reason { details["reason"] = .string(reason) }
+        let detailsText = Self.text(.object(details))
+        return try await single { conn in
+            let rows = try await conn.query("""
+                SELECT ams_set_agent_status(\(agent.tenantID), \(agent.id), \(revision)::int, \(agent.config.status.rawValue),
+                    \(Self.text(agent.config.json))::jsonb, \(agent.updatedAt), \(agent.updatedBy),
+                    \(Self.text(Self.roles(audit)))::jsonb, \(audit.requestID), \(detailsText)::jsonb)
+                """, logger: logger)
+            for try await written in rows.decode(Bool.self) { return written }
+            return false
+        }
+    }
+
+    public func delete(_ id: UUID, tenant: TenantID, ifVersion version: Int?, audit: Audit) async throws -> DeleteOutcome {
         try await single { conn in
-            let rows = try await conn.query("SELECT ams_delete_agent(\(tenant), \(id))", logger: logger)
-            for try await version in rows.decode(Int?.self) { return version }
+            let rows = try await conn.query("""
+                SELECT deleted, version FROM ams_delete_agent(\(tenant), \(id), \(version)::int, \(Date.now), \(audit.actor),
+                    \(Self.text(Self.roles(audit)))::jsonb, \(audit.requestID))
+                """, logger: logger)
+            for try await (deleted, current) in rows.decode((Bool, Int).self) {
+                return deleted ? .deleted(version: current) : .stale(current: current)
+            }
+            return .missing
+        }
+    }
+
+    public func restore(_ id: UUID, tenant: TenantID, retention: Duration, quota: AgentQuota, audit: Audit) async throws -> Agent? {
+        let limits = JSONValue.object(Dictionary(uniqueKeysWithValues: Tier.allCases.map { ($0.rawValue, JSONValue.int(quota[$0])) }))
+        let outcome = try await single { conn in
+            try await Self.uniqueName(nil) {
+                let rows = try await conn.query("""
+                    SELECT ams_restore_agent(\(tenant), \(defaultTier.rawValue), \(Self.text(limits))::jsonb, \(id),
+                        make_interval(secs => \(Self.seconds(retention))), \(Date.now), \(audit.actor),
+                        \(Self.text(Self.roles(audit)))::jsonb, \(audit.requestID))
+                    """, logger: logger)
+                for try await outcome in rows.decode(String.self) { return outcome }
+                throw ServiceError(.internalError, "Restore returned no row")
+            }
+        }
+        switch outcome {
+        case "restored": return try await agent(id, tenant: tenant)
+        case "missing": return nil
+        default:
+            let tier = Tier(rawValue: outcome) ?? defaultTier
+            throw ServiceError.quotaReached(tier: tier, limit: quota[tier])
+        }
+    }
+
+    public func purgeDeleted(retention: Duration) async throws -> Int {
+        try await single { conn in
+            let rows = try await conn.query(
+                "SELECT ams_purge_deleted(make_interval(secs => \(Self.seconds(retention))))", logger: logger)
+            for try await count in rows.decode(Int.self) { return count }
+            return 0
+        }
+    }
+
+    public func versions(of id: UUID, tenant: TenantID, limit: Int, before: Int64?) async throws -> Page<AgentVersion>? {
+        try await inTenant(tenant) { conn in
+            guard try await Self.isLive(id, tenant: tenant, on: conn, logger: logger) else { return nil }
+            let rows = try await conn.query("""
+                SELECT version, created_at, created_by, request_id, changes::text FROM agent_versions
+                WHERE tenant_id = \(tenant) AND agent_id = \(id) AND (\(before)::bigint IS NULL OR version < \(before))
+                ORDER BY version DESC LIMIT \(limit + 1)
+                """, logger: logger)
+            var items: [AgentVersion] = []
+            for try await (version, at, by, requestID, changes) in rows.decode((Int, Date, String, String?, String).self) {
+                items.append(AgentVersion(version: version, createdAt: at, createdBy: by, requestID: requestID, changes: Self.json(changes)))
+            }
+            return Self.page(items, limit: limit) { Int64($0.version) }
+        }
+    }
+
+    public func version(_ version: Int, of id: UUID, tenant: TenantID) async throws -> AgentVersion? {
+        try await inTenant(tenant) { conn in
+            guard try await Self.isLive(id, tenant: tenant, on: conn, logger: logger) else { return nil }
+            let rows = try await conn.query("""
+                SELECT config::text, validation::text, created_at, created_by, request_id, changes::text FROM agent_versions
+                WHERE tenant_id = \(tenant) AND agent_id = \(id) AND version = \(version)
+                """, logger: logger)
+            for try await (config, validation, at, by, requestID, changes) in rows.decode((String, String, Date, String, String?, String).self) {
+                return AgentVersion(
+                    version: version, config: try AgentConfig(stored: Self.json(config)), validation: ValidationReport(json: Self.json(validation)),
+                    createdAt: at, createdBy: by, requestID: requestID, changes: Self.json(changes))
+            }
             return nil
+        }
+    }
+
+    public func history(of id: UUID, tenant: TenantID, limit: Int, before: Int64?) async throws -> Page<HistoryEntry> {
+        try await inTenant(tenant) { conn in
+            let rows = try await conn.query("""
+                SELECT seq, action, actor, roles::text, at, request_id, version, coalesce(changes, 'null')::text, coalesce(details, 'null')::text
+                FROM agent_history
+                WHERE tenant_id = \(tenant) AND agent_id = \(id) AND (\(before)::bigint IS NULL OR seq < \(before))
+                ORDER BY seq DESC LIMIT \(limit + 1)
+                """, logger: logger)
+            var items: [(Int64, HistoryEntry)] = []
+            for try await row in rows {
+                let cells = row.makeRandomAccess()
+                let roles = Self.json(try cells[3].decode(String.self))
+                let entry = HistoryEntry(
+                    action: HistoryEntry.Action(rawValue: try cells[1].decode(String.self)) ?? .updated,
+                    actor: try cells[2].decode(String.self),
+                    roles: (roles.arrayValue ?? []).compactMap(\.stringValue),
+                    at: try cells[4].decode(Date.self), requestID: try cells[5].decode(String?.self),
+                    version: try cells[6].decode(Int?.self), changes: Self.json(try cells[7].decode(String.self)),
+                    details: Self.json(try cells[8].decode(String.self)))
+                items.append((try cells[0].decode(Int64.self), entry))
+            }
+            let page = Self.page(items, limit: limit) { $0.0 }
+            return Page(items: page.items.map(\.1), next: page.next)
         }
     }
 
@@ -218,13 +329,36 @@ public struct PostgresAgentStore: AgentStore {
         }
     }
 
-    /// Turns the unique-index violation into the documented conflict, naming the name.
-    private static func uniqueName<R>(_ name: String, _ write: () async throws -> R) async throws -> R {
+    /// Turns the unique-index violation into the documented conflict, naming the name when known.
+    private static func uniqueName<R>(_ name: String?, _ write: () async throws -> R) async throws -> R {
         do {
             return try await write()
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            guard let name else { throw ServiceError(.nameConflict, "A live agent already has this agent's name") }
             throw ServiceError.nameConflict(name)
         }
+    }
+
+    private static func isLive(_ id: UUID, tenant: TenantID, on conn: PostgresConnection, logger: Logger) async throws -> Bool {
+        let rows = try await conn.query(
+            "SELECT 1 FROM agents WHERE tenant_id = \(tenant) AND id = \(id) AND deleted_at IS NULL", logger: logger)
+        for try await _ in rows { return true }
+        return false
+    }
+
+    /// The first `limit` items, and the position of the last one when another row came after it.
+    private static func page<T>(_ items: [T], limit: Int, position: (T) -> Int64) -> Page<T> {
+        guard items.count > limit else { return Page(items: items, next: nil) }
+        let kept = Array(items.prefix(limit))
+        return Page(items: kept, next: position(kept[limit - 1]))
+    }
+
+    private static func roles(_ audit: Audit) -> JSONValue { .array(audit.roles.map(JSONValue.string)) }
+
+    private static func json(_ text: String) -> JSONValue { JSONValue.parse(Array(text.utf8)) ?? .null }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     /// Decodes the `columns` list column by column (the tuple form of `decode` crashes the
@@ -239,7 +373,8 @@ public struct PostgresAgentStore: AgentStore {
             config: try AgentConfig(stored: json),
             validation: ValidationReport(json: JSONValue.parse(Array(validation.utf8)) ?? .null),
             createdAt: try cells[5].decode(Date.self), updatedAt: try cells[6].decode(Date.self),
-            createdBy: try cells[7].decode(String.self), updatedBy: try cells[8].decode(String.self)
+            createdBy: try cells[7].decode(String.self), updatedBy: try cells[8].decode(String.self),
+            revision: try cells[9].decode(Int.self)
         )
     }
 
