@@ -7,7 +7,7 @@ import Validators
 
 /// Handles the router needs; passed in, never global.
 struct RouterDependencies: Sendable {
-    let store: any AgentStore
+    let store: any AgentStore & IdempotencyStore
     let supervisor: TenantSupervisor
     let catalog: ToolCatalogCache
     let verifier: TokenVerifier
@@ -34,9 +34,10 @@ func registerAPI(on router: Router<AppRequestContext>, _ deps: RouterDependencie
     MetaRoutes(contract: deps.contract).register(on: router)
     if deps.servesMetrics { MetricsRoute(metrics: deps.metrics).register(on: router) }
     let v1 = router.group("v1").add(middleware: AuthMiddleware(verifier: deps.verifier, scope: .tenant))
-    AgentRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit).register(on: v1)
-    AgentVersionRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit).register(on: v1)
-    AgentLifecycleRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit).register(on: v1)
+    let idempotency = Idempotency(store: deps.store, bodyLimit: deps.bodyLimit)
+    AgentRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit, idempotency: idempotency).register(on: v1)
+    AgentVersionRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit, idempotency: idempotency).register(on: v1)
+    AgentLifecycleRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit, idempotency: idempotency).register(on: v1)
     TenantRoutes(supervisor: deps.supervisor).register(on: v1)
     let internalGroup = router.group("internal/v1").add(middleware: AuthMiddleware(verifier: deps.verifier, scope: .internal))
     InternalRoutes(store: deps.store, supervisor: deps.supervisor, catalog: deps.catalog, bodyLimit: deps.bodyLimit)

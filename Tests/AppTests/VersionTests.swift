@@ -196,3 +196,56 @@ import Testing
         }
     }
 }
+
+@Suite struct IdempotencyTests {
+    @Test func aCreateRetriedTwentyTimesMakesOneAgent() async throws {
+        try await TestSupport.app().test(.router) { client in
+            let tenant = try await TestSupport.tenant(on: .enterprise, client)
+            let editor = try await Caller.make(client, tenant: tenant, roles: [.editor])
+            let body = #"{"name":"Once","llm_config":{"model":"gpt-4o-mini"}}"#
+            let key: HTTPFields = [Idempotency.keyField: "create-once-1"]
+            let first = try await editor.send(.post, "/v1/agents", json: body, headers: key)
+            #expect(first.status == .created && first.headers[Idempotency.replayedField] == nil)
+            let responses = try await withThrowingTaskGroup(of: TestResponse.self) { group in
+                for _ in 0..<19 { group.addTask { try await editor.send(.post, "/v1/agents", json: body, headers: key) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            for r in responses {
+                #expect(r.status == .created && r.body == first.body)
+                #expect(r.headers[.location] == first.headers[.location] && r.headers[.eTag] == "\"1\"")
+                #expect(r.headers[Idempotency.replayedField] == "true")
+            }
+            let list = try await editor.send(.get, "/v1/agents").json()
+            #expect(try list["items"]!.items().count == 1)
+
+            let other = try await editor.send(.post, "/v1/agents", json: #"{"name":"Twice","llm_config":{"model":"gpt-4o-mini"}}"#, headers: key)
+            #expect(other.status == .conflict && other.errorCode == "AMS-307")
+            let otherPath = try await editor.send(.post, "/v1/agents/\(try first.json().id)/rollback", json: body, headers: key)
+            #expect(otherPath.errorCode == "AMS-307", "a key names one request, path included")
+            let bad = try await editor.send(.post, "/v1/agents", json: body, headers: [Idempotency.keyField: "has space"])
+            #expect(bad.errorCode == "AMS-109")
+            let elsewhere = try await Caller.make(client, tenant: try await TestSupport.tenant(on: .enterprise, client), roles: [.editor])
+            #expect(try await elsewhere.send(.post, "/v1/agents", json: body, headers: key).status == .created, "keys are per tenant")
+        }
+    }
+
+    @Test func aFailedRequestFreesItsKey() async throws {
+        try await TestSupport.app().test(.router) { client in
+            let editor = try await Caller.make(client, tenant: TestSupport.tenant(), roles: [.editor])
+            let key: HTTPFields = [Idempotency.keyField: "retry-after-fix"]
+            _ = try await editor.create("Taken")
+            let body = #"{"name":"Taken","llm_config":{"model":"gpt-4o-mini"}}"#
+            #expect(try await editor.send(.post, "/v1/agents", json: body, headers: key).errorCode == "AMS-102")
+            #expect(try await editor.send(.post, "/v1/agents", json: body, headers: key).errorCode == "AMS-102", "the work was done again")
+            let agent = try await editor.create("Rolling")
+            _ = try await editor.send(.patch, "/v1/agents/\(agent.id)", json: #"{"description":"v2"}"#)
+            let rollKey: HTTPFields = [Idempotency.keyField: "roll-1"]
+            let rolled = try await editor.send(.post, "/v1/agents/\(agent.id)/rollback", json: #"{"version":1}"#, headers: rollKey)
+            #expect(rolled.status == .ok && rolled.headers[.eTag] == "\"3\"")
+            _ = try await editor.send(.patch, "/v1/agents/\(agent.id)", json: #"{"description":"v4"}"#)
+            let again = try await editor.send(.post, "/v1/agents/\(agent.id)/rollback", json: #"{"version":1}"#, headers: rollKey)
+            #expect(again.body == rolled.body && again.headers[.eTag] == "\"3\"", "the replay is the first response, not a new rollback")
+            #expect(try await editor.send(.get, "/v1/agents/\(agent.id)").json()["version"] == .int(4))
+        }
+    }
+}

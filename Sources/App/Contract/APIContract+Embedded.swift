@@ -9,8 +9,9 @@ info:
   summary: Multi-tenant registry of AI-agent configurations, validated against each tenant's tier.
   description: |
     The single source of truth for AI-agent configurations in the multi-tenant agent platform:
-    CRUD with validation against the tenant's tier, a dry-run validator, the tool catalog agents
-    may reference, and the tier of each tenant.
+    CRUD with validation against the tenant's tier, immutable versions with diffs, rollback and an
+    audit trail, a lifecycle for each agent's status, soft delete with restore, a dry-run
+    validator, the tool catalog agents may reference, and the tier of each tenant.
 
     ## Authentication
 
@@ -35,7 +36,7 @@ info:
 
     * `Content-Type` must be `application/json` (PATCH also accepts `application/merge-patch+json`);
       parameters such as `; charset=utf-8` are ignored. Any other type, or no `Content-Type` at all
-      (an empty body included), is 415 AMS-111.
+      (an empty body included), is 415 AMS-111. (`POST /v1/agents/{id}/restore` reads no body.)
     * An empty body, a body that is not JSON (RFC 8259, UTF-8, nesting at most 512 levels), or a
       string containing U+0000 is 400 AMS-109.
     * Objects are read strictly: an unknown field, or a field of the wrong type, is 400 AMS-109 with
@@ -54,7 +55,7 @@ info:
     |---|---|---|
     | AMS-100 | 400 | validation failed; `details.issues` lists every issue |
     | AMS-102 | 409 | name already used by a live agent of the tenant |
-    | AMS-109 | 400 | malformed body, unknown field, wrong type, bad query or path parameter, U+0000 |
+    | AMS-109 | 400 | malformed body, unknown field, wrong type, bad query or path parameter or `Idempotency-Key`, U+0000 |
     | AMS-110 | 413 | body too large |
     | AMS-111 | 415 | content type is not JSON |
     | AMS-310 | 405 | the path exists but does not answer this method (OPTIONS included); `Allow` lists the methods it answers |
@@ -65,6 +66,10 @@ info:
     | AMS-207 | 403 | the tier's agent quota is reached |
     | AMS-300 | 404 | no such endpoint |
     | AMS-301 | 404 | agent not found (also a malformed id, or another tenant's agent) |
+    | AMS-302 | 404 | version not found (`details.version` when the number was well formed) |
+    | AMS-305 | 409 | status change not allowed from the current status; `details.current_status`, `details.requested_status`, `details.allowed` |
+    | AMS-306 | 412 | `If-Match` names another version than the agent's current one; `details.current_version` |
+    | AMS-307 | 409 | `Idempotency-Key` already used with another request, or its first request still running after 10 s; `details.key` |
     | AMS-501 | 500 | unexpected; details are in the log under the request id |
     | AMS-502 | 503 | database unavailable or too slow, with `Retry-After: 1` |
 
@@ -73,6 +78,41 @@ info:
     allowed for the tier, AMS-107 agent quota (dry runs), AMS-108 unknown tool, AMS-112 secret in
     the prompt, metadata or a tool config, AMS-113 declarative rule, AMS-114 advisory (warnings).
     Issue codes and error codes are separate catalogs that share no code.
+
+    ## Versions, history and concurrency
+
+    * Every write that changes an agent's configuration (create, a PATCH that changes something,
+      a rollback) stores an immutable version: `GET /v1/agents/{id}/versions`,
+      `…/versions/{version}`, `…/diff?from=&to=`, and `POST …/rollback` to bring an old
+      configuration back as a new version. The status is not versioned.
+    * The status moves only through `POST /v1/agents/{id}/status`, along the lifecycle
+      `draft` → `active` | `archived`, `active` → `inactive` | `archived`, `inactive` → `active` |
+      `archived`, `archived` → `draft` (409 AMS-305 otherwise); it makes no version.
+    * `DELETE` is a soft delete: `POST /v1/agents/{id}/restore` brings the agent back within
+      `AMS_DELETED_RETENTION` (30 days by default), after which a periodic job purges it.
+    * Every write is recorded in the agent's history (`GET /v1/agents/{id}/history`), which
+      outlives the agent and cannot be edited or deleted through the API.
+    * PATCH, DELETE, rollback and status changes honour `If-Match` with the version's `ETag`
+      (`"3"`): when the agent is at another version the answer is 412 AMS-306 and nothing is written.
+
+    ## Retries
+
+    `POST /v1/agents`, `POST /v1/agents/{id}/rollback` and `POST /v1/agents/{id}/restore` accept an
+    `Idempotency-Key` header (1–255 visible ASCII characters, U+0021–U+007E; anything else is 400
+    AMS-109 with `details.field` `Idempotency-Key`), so that a retry does not do the work twice.
+    Keys are per tenant and kept 24 hours.
+
+    * The first request with a key does the work. When it answers 2xx, its response (status, body,
+      `ETag` and `Location`) is kept: a retry with the same key, method, path and byte-identical
+      body gets that same response again, with `Idempotent-Replayed: true`, and nothing is done
+      again (other request headers, `If-Match` included, are not compared).
+    * The same key with another request (another body or path) is 409 AMS-307 with `details.key`.
+    * A retry arriving while the first request is still running waits for it (up to 10 s) and then
+      gets its response; when it is still running after 10 s, the answer is 409 AMS-307.
+    * When the first request fails (any non-2xx answer), the key is freed: a retry does the work again.
+    * With an `Idempotency-Key` the body's size is checked before its content type (413 AMS-110
+      before 415 AMS-111), and on restore, which otherwise reads no body, a body over the limit is
+      413 AMS-110.
 
     ## Methods
 
@@ -93,7 +133,9 @@ servers:
     description: This service
 tags:
   - name: agents
-    description: Agent configurations of the caller's tenant (`/v1/agents`).
+    description: Agent configurations of the caller's tenant (`/v1/agents`), their lifecycle status, and restore after delete.
+  - name: versions
+    description: Immutable versions, diffs, rollback and the audit trail of an agent.
   - name: validation
     description: Dry-run validation of an agent configuration; writes nothing.
   - name: tenant
@@ -112,7 +154,9 @@ paths:
       tags: [agents]
       summary: Create an agent
       description: |
-        Creates an agent in the caller's tenant at version 1 after every validator passed.
+        Creates an agent in the caller's tenant at version 1 after every validator passed. Version 1
+        is stored as the agent's first immutable version, and a `created` entry starts its history.
+        After creation the status changes only through `POST /v1/agents/{id}/status`.
 
         **Role:** `editor` or higher (`admin` to create it with `status: active`); a `service` token
         with `X-Tenant-ID` may too.
@@ -131,12 +175,18 @@ paths:
         When the tenant already holds as many live agents as its tier allows, the answer is 403
         AMS-207, even if the body also has validation issues. A name already used by a live agent of
         the tenant is 409 AMS-102.
+
+        With an `Idempotency-Key`, a retry of a create that answered 201 gets the same 201 (the same
+        agent, `Location` and `ETag`, plus `Idempotent-Replayed: true`) and creates nothing; the key
+        with another body is 409 AMS-307. The key is checked after the role, then the body's size
+        (413) before its content type (415).
       security:
         - bearerAuth: [editor]
-      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-501, AMS-502]
+      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-307, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/X-Tenant-ID'
         - $ref: '#/components/parameters/X-Request-ID'
+        - $ref: '#/components/parameters/Idempotency-Key'
       requestBody:
         required: true
         description: The agent's configuration.
@@ -174,7 +224,9 @@ paths:
                     team: cx
       responses:
         '201':
-          description: Created. The body is the stored agent; `Location` names it and `ETag` is its version.
+          description: |
+            Created. The body is the stored agent; `Location` names it and `ETag` is its version. A
+            replay for an `Idempotency-Key` repeats the first 201 with `Idempotent-Replayed: true`.
           headers:
             X-Request-ID:
               $ref: '#/components/headers/X-Request-ID'
@@ -182,6 +234,8 @@ paths:
               $ref: '#/components/headers/Location'
             ETag:
               $ref: '#/components/headers/ETag'
+            Idempotent-Replayed:
+              $ref: '#/components/headers/Idempotent-Replayed'
           content:
             application/json:
               schema:
@@ -212,7 +266,7 @@ paths:
         '403':
           $ref: '#/components/responses/ForbiddenCreate'
         '409':
-          $ref: '#/components/responses/NameConflict'
+          $ref: '#/components/responses/NameOrIdempotencyConflict'
         '413':
           $ref: '#/components/responses/PayloadTooLarge'
         '415':
@@ -369,28 +423,35 @@ paths:
         Applies an RFC 7396 JSON merge patch to the agent's configuration: objects (`llm_config`,
         `memory_config`, `metadata`) merge key by key, arrays and scalars replace, and `null` removes
         a field, which then takes its default (`description` becomes `null`, `type` `conversational`,
-        `status` `draft`, `tools`/`collections`/`tags` empty, and so on). `name`, `llm_config` and
-        `llm_config.model` cannot be removed. The merged configuration must pass the same checks as
-        a create (tier limits, tool catalog, secrets, declarative rules: 400 AMS-100), but the quota
-        is not judged again.
+        `tools`/`collections`/`tags` empty, and so on). `name`, `llm_config` and `llm_config.model`
+        cannot be removed. The merged configuration must pass the same checks as a create (tier
+        limits, tool catalog, secrets, declarative rules: 400 AMS-100), but the quota is not judged
+        again.
+
+        `status` is not part of a patch (400 AMS-109 with `details.field` `status`): the status
+        moves through `POST /v1/agents/{id}/status`.
 
         A patch that changes nothing answers the agent as it is, at the same version; otherwise the
-        version goes up by one.
+        version goes up by one, the new configuration is stored as an immutable version, and an
+        `updated` entry with the RFC 6902 changes is added to the agent's history.
 
-        **Role:** `editor` or higher (`admin` to make an agent `active` that was not); a `service`
-        token with `X-Tenant-ID` may too.
+        With `If-Match`, the patch applies only while the agent is at that version (`*`: any);
+        otherwise 412 AMS-306 with `details.current_version`, and nothing is written.
+
+        **Role:** `editor` or higher; a `service` token with `X-Tenant-ID` may too.
 
         Order of checks: role, then a malformed id (404 AMS-301), then the body's content type,
-        size and JSON syntax (415, 413, 400 AMS-109) and that it is an object (400 AMS-109), then an
-        unknown agent (404 AMS-301), then the merged fields (400 AMS-109 for unknown fields or wrong
-        types, 400 AMS-100 for values). A new name that a live agent of the tenant already has is
-        409 AMS-102. When other writers keep moving the agent on, the update gives up after 5
-        attempts with 503 AMS-502.
+        size and JSON syntax (415, 413, 400 AMS-109), that it is an object and has no `status`
+        (400 AMS-109), then an unknown agent (404 AMS-301), then `If-Match` (412 AMS-306), then the
+        merged fields (400 AMS-109 for unknown fields or wrong types, 400 AMS-100 for values). A new
+        name that a live agent of the tenant already has is 409 AMS-102. When other replicas keep
+        moving the agent on, the update gives up after 10 attempts with 503 AMS-502.
       security:
         - bearerAuth: [editor]
-      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-501, AMS-502]
+      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-306, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/id'
+        - $ref: '#/components/parameters/If-Match'
         - $ref: '#/components/parameters/X-Tenant-ID'
         - $ref: '#/components/parameters/X-Request-ID'
       requestBody:
@@ -467,6 +528,8 @@ paths:
           $ref: '#/components/responses/AgentNotFound'
         '409':
           $ref: '#/components/responses/NameConflict'
+        '412':
+          $ref: '#/components/responses/PreconditionFailed'
         '413':
           $ref: '#/components/responses/PayloadTooLarge'
         '415':
@@ -480,26 +543,716 @@ paths:
       tags: [agents]
       summary: Delete an agent
       description: |
-        Deletes the agent: it disappears from reads and lists, its name is free again, and its slot
-        in the tier's quota is given back. A second delete is 404 AMS-301.
+        Deletes the agent, softly: it disappears from reads, lists, versions and diffs, its name is
+        free again, and its slot in the tier's quota is given back. A second delete is 404 AMS-301.
+        For `AMS_DELETED_RETENTION` (30 days by default) an `admin` can bring it back with
+        `POST /v1/agents/{id}/restore`; after that a periodic job purges it and its versions. Its
+        history, where the delete is recorded as `deleted`, stays readable.
+
+        With `If-Match`, the delete applies only while the agent is at that version (`*`: any);
+        otherwise 412 AMS-306 with `details.current_version`, and nothing is deleted.
 
         **Role:** `admin` (or `service` with `X-Tenant-ID`). The role is checked before the id, so a
         caller below `admin` gets 403 AMS-204 whatever the id.
       security:
         - bearerAuth: [admin]
-      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-501, AMS-502]
+      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-306, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/id'
+        - $ref: '#/components/parameters/If-Match'
         - $ref: '#/components/parameters/X-Tenant-ID'
         - $ref: '#/components/parameters/X-Request-ID'
       responses:
         '204':
-          description: Deleted. No body.
+          description: Deleted (restorable within the retention). No body.
           headers:
             X-Request-ID:
               $ref: '#/components/headers/X-Request-ID'
         '400':
           $ref: '#/components/responses/TenantHeaderBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '404':
+          $ref: '#/components/responses/AgentNotFound'
+        '412':
+          $ref: '#/components/responses/PreconditionFailed'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/DatabaseUnavailable'
+
+  /v1/agents/{id}/status:
+    post:
+      operationId: setAgentStatus
+      tags: [agents]
+      summary: Change an agent's status
+      description: |
+        Moves the agent along its lifecycle. The allowed moves are:
+
+        * `draft` → `active` or `archived`
+        * `active` → `inactive` or `archived`
+        * `inactive` → `active` or `archived`
+        * `archived` → `draft`
+
+        Any other move, the same status included, is 409 AMS-305 with `details.current_status`,
+        `details.requested_status` and `details.allowed` (the statuses allowed from the current
+        one). Entering `active` also needs an agent whose validation status is not `invalid`
+        (409 AMS-305 otherwise).
+
+        A status change makes no version: `version` and the `ETag` stay as they were, while
+        `updated_at` and `updated_by` move. It is recorded in the agent's history as
+        `status_changed`, with `details.from`, `details.to` and the `reason` when one was given.
+
+        With `If-Match`, the change applies only while the agent is at that version (`*`: any);
+        otherwise 412 AMS-306 with `details.current_version`, and nothing is written.
+
+        **Role:** `editor` or higher (`admin` to enter `active`: 403 AMS-204 otherwise); a `service`
+        token with `X-Tenant-ID` may too.
+
+        Order of checks: role, then a malformed id (404 AMS-301), then the body's content type, size
+        and JSON syntax (415, 413, 400 AMS-109) and its fields (400 AMS-109: not an object, an
+        unknown field, `status` missing or not one of the four statuses, `reason` not a string or
+        over 500 characters), then an unknown or deleted agent (404 AMS-301), then `If-Match`
+        (412 AMS-306), then the move (409 AMS-305), then the `admin` role for `active` (403 AMS-204)
+        and the agent's validation (409 AMS-305). When other replicas keep moving the agent on, the
+        change gives up after 10 attempts with 503 AMS-502.
+      security:
+        - bearerAuth: [editor]
+      x-error-codes: [AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-305, AMS-306, AMS-501, AMS-502]
+      parameters:
+        - $ref: '#/components/parameters/id'
+        - $ref: '#/components/parameters/If-Match'
+        - $ref: '#/components/parameters/X-Tenant-ID'
+        - $ref: '#/components/parameters/X-Request-ID'
+      requestBody:
+        required: true
+        description: The status to move to, and why.
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/StatusChange'
+            examples:
+              activate:
+                summary: Put a draft in service
+                value:
+                  status: active
+                  reason: Reviewed by the support team
+              archive:
+                summary: Retire an agent
+                value:
+                  status: archived
+      responses:
+        '200':
+          description: The agent in its new status, at the same version; `ETag` is its version.
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/X-Request-ID'
+            ETag:
+              $ref: '#/components/headers/ETag'
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/Agent'
+              examples:
+                active:
+                  summary: The agent, now active
+                  value:
+                    id: 0190f5c2-7b1e-7c3a-9d2e-4f5a6b7c8d9e
+                    tenant_id: acme
+                    name: Support
+                    description: Answers customer questions from the knowledge base
+                    type: rag
+                    status: active
+                    version: 1
+                    system_prompt: ''
+                    llm_config:
+                      max_tokens: 512
+                      model: gpt-4o-mini
+                      temperature: 0.3
+                    memory_config:
+                      include_knowledge_context: false
+                      memory_type: conversation
+                      window_size: 10
+                    tools:
+                      - config: {}
+                        id: search
+                    collections:
+                      - kb-support
+                    tags:
+                      - support
+                    metadata:
+                      team: cx
+                    validation:
+                      status: valid
+                      issues: []
+                    created_at: '2025-01-15T09:30:00.000Z'
+                    updated_at: '2025-01-16T08:00:00.000Z'
+                    created_by: alice
+                    updated_by: carol
+        '400':
+          $ref: '#/components/responses/StatusBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/ForbiddenStatus'
+        '404':
+          $ref: '#/components/responses/AgentNotFound'
+        '409':
+          $ref: '#/components/responses/StatusConflict'
+        '412':
+          $ref: '#/components/responses/PreconditionFailed'
+        '413':
+          $ref: '#/components/responses/PayloadTooLarge'
+        '415':
+          $ref: '#/components/responses/UnsupportedMediaType'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/DatabaseUnavailable'
+
+  /v1/agents/{id}/restore:
+    post:
+      operationId: restoreAgent
+      tags: [agents]
+      summary: Restore a deleted agent
+      description: |
+        Brings back an agent deleted less than `AMS_DELETED_RETENTION` ago (30 days by default),
+        as it was when deleted: same configuration, status and version (`updated_at` and
+        `updated_by` name the restore). It takes a slot of the tier's quota again and is recorded in
+        its history as `restored`. The request has no body; any body sent is ignored (no content
+        type is required), except that with an `Idempotency-Key` it is part of what a retry must
+        repeat, and over `AMS_MAX_BODY_BYTES` it is 413 AMS-110.
+
+        **Role:** `admin` (or `service` with `X-Tenant-ID`).
+
+        404 AMS-301 when the tenant has no such deleted agent: it never existed, is live, was
+        deleted longer ago than the retention or purged, belongs to another tenant, or the id is
+        malformed. 409 AMS-102 when a live agent now has its name (`details` may be empty). 403
+        AMS-207 when the tenant already holds as many live agents as its tier allows.
+
+        With an `Idempotency-Key`, a retry of a restore that answered 200 gets the same 200 (with
+        `Idempotent-Replayed: true`) instead of 404 AMS-301 for an agent no longer deleted; the key
+        with another request is 409 AMS-307. Order of checks: role, then a malformed id (404
+        AMS-301), then the key (400 AMS-109), the body's size (413 AMS-110) and the key's earlier
+        use (409 AMS-307, or the replay), then the restore itself.
+      security:
+        - bearerAuth: [admin]
+      x-error-codes: [AMS-102, AMS-109, AMS-110, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-301, AMS-307, AMS-501, AMS-502]
+      parameters:
+        - $ref: '#/components/parameters/id'
+        - $ref: '#/components/parameters/X-Tenant-ID'
+        - $ref: '#/components/parameters/X-Request-ID'
+        - $ref: '#/components/parameters/Idempotency-Key'
+      responses:
+        '200':
+          description: |
+            The restored agent, at the version it had when deleted; `ETag` is its version. A replay
+            for an `Idempotency-Key` repeats the first 200 with `Idempotent-Replayed: true`.
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/X-Request-ID'
+            ETag:
+              $ref: '#/components/headers/ETag'
+            Idempotent-Replayed:
+              $ref: '#/components/headers/Idempotent-Replayed'
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/Agent'
+              examples:
+                restored:
+                  $ref: '#/components/examples/Agent'
+        '400':
+          $ref: '#/components/responses/RestoreBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/ForbiddenRestore'
+        '404':
+          $ref: '#/components/responses/AgentNotFound'
+        '409':
+          $ref: '#/components/responses/RestoreConflict'
+        '413':
+          $ref: '#/components/responses/PayloadTooLarge'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/DatabaseUnavailable'
+
+  /v1/agents/{id}/versions:
+    get:
+      operationId: listAgentVersions
+      tags: [versions]
+      summary: List an agent's versions
+      description: |
+        The immutable versions of a live agent, newest first, one page at a time (pass the previous
+        page's `next_cursor` as `cursor`; it is `null` on the last page). Each version carries the
+        RFC 6902 operations that made it from the one before: version 1's are `add` operations
+        from `{}` for every configuration field. The status is not versioned, so `changes` never
+        touch `/status`.
+
+        An agent that existed before versioning was introduced has one snapshot of the version it
+        was at, with empty `changes`, and versions from there on; version numbers may have gaps.
+
+        **Role:** `viewer` or higher (or `service` with `X-Tenant-ID`).
+
+        A bad `limit` or a cursor this service did not issue is 400 AMS-109 with `details.field`
+        naming the parameter. An id that is not a UUID, an agent that does not exist or was
+        deleted, and another tenant's agent are all 404 AMS-301.
+      security:
+        - bearerAuth: [viewer]
+      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-501, AMS-502]
+      parameters:
+        - $ref: '#/components/parameters/id'
+        - $ref: '#/components/parameters/limit'
+        - $ref: '#/components/parameters/cursor'
+        - $ref: '#/components/parameters/X-Tenant-ID'
+        - $ref: '#/components/parameters/X-Request-ID'
+      responses:
+        '200':
+          description: One page of versions, newest first.
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/X-Request-ID'
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/AgentVersionPage'
+              examples:
+                page:
+                  summary: Two versions
+                  value:
+                    items:
+                      - version: 2
+                        created_at: '2025-01-16T14:02:11.250Z'
+                        created_by: bob
+                        changes:
+                          - op: replace
+                            path: /llm_config/temperature
+                            value: 0.2
+                      - version: 1
+                        created_at: '2025-01-15T09:30:00.000Z'
+                        created_by: alice
+                        changes:
+                          - op: add
+                            path: /collections
+                            value:
+                              - kb-support
+                          - op: add
+                            path: /description
+                            value: Answers customer questions from the knowledge base
+                          - op: add
+                            path: /llm_config
+                            value:
+                              max_tokens: 512
+                              model: gpt-4o-mini
+                              temperature: 0.3
+                          - op: add
+                            path: /memory_config
+                            value:
+                              include_knowledge_context: false
+                              memory_type: conversation
+                              window_size: 10
+                          - op: add
+                            path: /metadata
+                            value:
+                              team: cx
+                          - op: add
+                            path: /name
+                            value: Support
+                          - op: add
+                            path: /system_prompt
+                            value: ''
+                          - op: add
+                            path: /tags
+                            value:
+                              - support
+                          - op: add
+                            path: /tools
+                            value:
+                              - config: {}
+                                id: search
+                          - op: add
+                            path: /type
+                            value: rag
+                    next_cursor: null
+        '400':
+          $ref: '#/components/responses/PageBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '404':
+          $ref: '#/components/responses/AgentNotFound'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/DatabaseUnavailable'
+
+  /v1/agents/{id}/versions/{version}:
+    get:
+      operationId: getAgentVersion
+      tags: [versions]
+      summary: Get one version of an agent
+      description: |
+        The live agent as it was at `version`: the fields of `Agent`, where `version` is the
+        requested number, the configuration, `status` and `validation` are those stored with that
+        version (`status` is the one the agent had when the version was made), and
+        `updated_at`/`updated_by` say when and by whom the version was made; plus the `changes`
+        that made it from the version before.
+
+        **Role:** `viewer` or higher (or `service` with `X-Tenant-ID`).
+
+        An id that is not a UUID, an agent that does not exist or was deleted, and another tenant's
+        agent are all 404 AMS-301. A `version` that is not a positive integer, or that the agent
+        does not have, is 404 AMS-302.
+      security:
+        - bearerAuth: [viewer]
+      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-302, AMS-501, AMS-502]
+      parameters:
+        - $ref: '#/components/parameters/id'
+        - $ref: '#/components/parameters/version'
+        - $ref: '#/components/parameters/X-Tenant-ID'
+        - $ref: '#/components/parameters/X-Request-ID'
+      responses:
+        '200':
+          description: The agent at that version.
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/X-Request-ID'
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/AgentVersion'
+              examples:
+                version2:
+                  summary: Version 2
+                  value:
+                    id: 0190f5c2-7b1e-7c3a-9d2e-4f5a6b7c8d9e
+                    tenant_id: acme
+                    name: Support
+                    description: Answers customer questions from the knowledge base
+                    type: rag
+                    status: draft
+                    version: 2
+                    system_prompt: ''
+                    llm_config:
+                      max_tokens: 512
+                      model: gpt-4o-mini
+                      temperature: 0.2
+                    memory_config:
+                      include_knowledge_context: false
+                      memory_type: conversation
+                      window_size: 10
+                    tools:
+                      - config: {}
+                        id: search
+                    collections:
+                      - kb-support
+                    tags:
+                      - support
+                    metadata:
+                      team: cx
+                    validation:
+                      status: valid
+                      issues: []
+                    created_at: '2025-01-15T09:30:00.000Z'
+                    updated_at: '2025-01-16T14:02:11.250Z'
+                    created_by: alice
+                    updated_by: bob
+                    changes:
+                      - op: replace
+                        path: /llm_config/temperature
+                        value: 0.2
+        '400':
+          $ref: '#/components/responses/TenantHeaderBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '404':
+          $ref: '#/components/responses/VersionNotFound'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/DatabaseUnavailable'
+
+  /v1/agents/{id}/diff:
+    get:
+      operationId: diffAgentVersions
+      tags: [versions]
+      summary: Compare two versions of an agent
+      description: |
+        The RFC 6902 JSON Patch that turns version `from` of a live agent into version `to`.
+        Objects are compared key by key (a change deep in `llm_config` is one `replace` at its own
+        path), arrays are replaced as a whole, keys come in sorted order and removes before adds.
+        The status is not versioned and never appears. `from` may be greater than `to`; equal
+        versions give no changes.
+
+        **Role:** `viewer` or higher (or `service` with `X-Tenant-ID`).
+
+        A missing `from` or `to`, or one that is not a positive integer, is 400 AMS-109 with
+        `details.field` naming it. An id that is not a UUID, an agent that does not exist or was
+        deleted, and another tenant's agent are all 404 AMS-301; a version the agent does not have
+        is 404 AMS-302.
+      security:
+        - bearerAuth: [viewer]
+      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-302, AMS-501, AMS-502]
+      parameters:
+        - $ref: '#/components/parameters/id'
+        - $ref: '#/components/parameters/from'
+        - $ref: '#/components/parameters/to'
+        - $ref: '#/components/parameters/X-Tenant-ID'
+        - $ref: '#/components/parameters/X-Request-ID'
+      responses:
+        '200':
+          description: The operations from `from` to `to`.
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/X-Request-ID'
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/AgentDiff'
+              examples:
+                diff:
+                  summary: From version 1 to version 3
+                  value:
+                    from: 1
+                    to: 3
+                    changes:
+                      - op: replace
+                        path: /description
+                        value: null
+                      - op: replace
+                        path: /llm_config/temperature
+                        value: 0.2
+                      - op: remove
+                        path: /metadata/team
+                      - op: add
+                        path: /metadata/owner
+                        value: cx-platform
+        '400':
+          $ref: '#/components/responses/DiffBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '404':
+          $ref: '#/components/responses/VersionNotFound'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/DatabaseUnavailable'
+
+  /v1/agents/{id}/rollback:
+    post:
+      operationId: rollbackAgent
+      tags: [versions]
+      summary: Roll an agent back to an earlier version
+      description: |
+        Makes a new version whose configuration is that of `version`; the current status is kept.
+        The configuration is validated again against today's tier and tool catalog: when it no
+        longer passes, the answer is 400 AMS-100 with `details.issues` and nothing is written. When
+        its name is now used by another live agent of the tenant, 409 AMS-102. When the agent's
+        configuration already equals that version's, no version is made and the agent is answered
+        as it is. The rollback is recorded in the agent's history as `rolled_back`, with its
+        changes.
+
+        With `If-Match`, the rollback applies only while the agent is at that version (`*`: any);
+        otherwise 412 AMS-306 with `details.current_version`, and nothing is written.
+
+        **Role:** `editor` or higher (or `service` with `X-Tenant-ID`).
+
+        With an `Idempotency-Key`, a retry of a rollback that answered 200 gets the same 200 (with
+        `Idempotent-Replayed: true`) and makes no further version, whatever the agent's version and
+        `If-Match` are by then; the key with another body or agent is 409 AMS-307.
+
+        Order of checks: role, then a malformed id (404 AMS-301), then, with an `Idempotency-Key`,
+        the key (400 AMS-109), the body's size (413) and the key's earlier use (409 AMS-307, or the
+        replay); then the body's content type, size and JSON syntax (415, 413, 400 AMS-109) and its
+        fields (400 AMS-109: not an object, an unknown field, `version` missing or not a positive
+        integer), then an unknown or deleted agent (404 AMS-301), then `If-Match` (412 AMS-306),
+        then a version the agent does not have (404 AMS-302), then validation (400 AMS-100) and the
+        name (409 AMS-102). When other replicas keep moving the agent on, the rollback gives up
+        after 10 attempts with 503 AMS-502.
+      security:
+        - bearerAuth: [editor]
+      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-302, AMS-306, AMS-307, AMS-501, AMS-502]
+      parameters:
+        - $ref: '#/components/parameters/id'
+        - $ref: '#/components/parameters/If-Match'
+        - $ref: '#/components/parameters/X-Tenant-ID'
+        - $ref: '#/components/parameters/X-Request-ID'
+        - $ref: '#/components/parameters/Idempotency-Key'
+      requestBody:
+        required: true
+        description: The version whose configuration to bring back.
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/Rollback'
+            examples:
+              toFirst:
+                summary: Back to version 1
+                value:
+                  version: 1
+      responses:
+        '200':
+          description: |
+            The agent after the rollback, at a new version (the same version when its configuration
+            already was that version's); `ETag` is its version. A replay for an `Idempotency-Key`
+            repeats the first 200 with `Idempotent-Replayed: true`.
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/X-Request-ID'
+            ETag:
+              $ref: '#/components/headers/ETag'
+            Idempotent-Replayed:
+              $ref: '#/components/headers/Idempotent-Replayed'
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/Agent'
+              examples:
+                rolledBack:
+                  summary: Version 1's configuration, as version 3
+                  value:
+                    id: 0190f5c2-7b1e-7c3a-9d2e-4f5a6b7c8d9e
+                    tenant_id: acme
+                    name: Support
+                    description: Answers customer questions from the knowledge base
+                    type: rag
+                    status: active
+                    version: 3
+                    system_prompt: ''
+                    llm_config:
+                      max_tokens: 512
+                      model: gpt-4o-mini
+                      temperature: 0.3
+                    memory_config:
+                      include_knowledge_context: false
+                      memory_type: conversation
+                      window_size: 10
+                    tools:
+                      - config: {}
+                        id: search
+                    collections:
+                      - kb-support
+                    tags:
+                      - support
+                    metadata:
+                      team: cx
+                    validation:
+                      status: valid
+                      issues: []
+                    created_at: '2025-01-15T09:30:00.000Z'
+                    updated_at: '2025-01-17T10:15:42.003Z'
+                    created_by: alice
+                    updated_by: bob
+        '400':
+          $ref: '#/components/responses/RollbackBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '404':
+          $ref: '#/components/responses/VersionNotFound'
+        '409':
+          $ref: '#/components/responses/NameOrIdempotencyConflict'
+        '412':
+          $ref: '#/components/responses/PreconditionFailed'
+        '413':
+          $ref: '#/components/responses/PayloadTooLarge'
+        '415':
+          $ref: '#/components/responses/UnsupportedMediaType'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/DatabaseUnavailable'
+
+  /v1/agents/{id}/history:
+    get:
+      operationId: getAgentHistory
+      tags: [versions]
+      summary: Read an agent's history
+      description: |
+        The audit trail of an agent, newest first, one page at a time (pass the previous page's
+        `next_cursor` as `cursor`; it is `null` on the last page). Every write is recorded in the
+        same transaction as the write itself: `created`, `updated`, `rolled_back` (with the
+        version made and its RFC 6902 `changes`), `status_changed` (with `details.from`,
+        `details.to` and `details.reason`), `deleted` and `restored`. Each entry names the token's
+        `sub` and roles and the request id.
+
+        The history outlives the agent: it stays readable after a delete and after the purge.
+        Entries cannot be edited or deleted through the API.
+
+        **Role:** `viewer` or higher (or `service` with `X-Tenant-ID`).
+
+        A bad `limit` or a cursor this service did not issue is 400 AMS-109 with `details.field`
+        naming the parameter. 404 AMS-301 when the tenant has no history for this id: the agent
+        never existed, belongs to another tenant, or the id is malformed (an agent that existed
+        before versioning was introduced has history only from its first write since).
+      security:
+        - bearerAuth: [viewer]
+      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-501, AMS-502]
+      parameters:
+        - $ref: '#/components/parameters/id'
+        - $ref: '#/components/parameters/limit'
+        - $ref: '#/components/parameters/cursor'
+        - $ref: '#/components/parameters/X-Tenant-ID'
+        - $ref: '#/components/parameters/X-Request-ID'
+      responses:
+        '200':
+          description: One page of history entries, newest first.
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/X-Request-ID'
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/HistoryPage'
+              examples:
+                page:
+                  summary: A page with more to come
+                  value:
+                    items:
+                      - action: deleted
+                        actor: dave
+                        roles:
+                          - admin
+                        at: '2025-01-18T17:45:00.000Z'
+                        request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                        version: 2
+                        changes: null
+                      - action: status_changed
+                        actor: carol
+                        roles:
+                          - admin
+                        at: '2025-01-17T08:00:00.000Z'
+                        request_id: checkout-7f3a9c
+                        version: 2
+                        changes: null
+                        details:
+                          from: draft
+                          to: active
+                          reason: Reviewed by the support team
+                      - action: updated
+                        actor: bob
+                        roles:
+                          - editor
+                        at: '2025-01-16T14:02:11.250Z'
+                        request_id: 9a1b2c3d4e5f60718293a4b5c6d7e8f9
+                        version: 2
+                        changes:
+                          - op: replace
+                            path: /llm_config/temperature
+                            value: 0.2
+                    next_cursor: djE6NDI
+        '400':
+          $ref: '#/components/responses/PageBadRequest'
         '401':
           $ref: '#/components/responses/Unauthorized'
         '403':
@@ -1159,6 +1912,47 @@ components:
       schema:
         type: string
       example: '"1"'
+    If-Match:
+      name: If-Match
+      in: header
+      required: false
+      description: |
+        Write only while the agent is at this version: the version as a strong entity tag
+        (`"3"`, as in the `ETag`). `*` means any current version. A tag that is not a quoted
+        positive integer (a weak `W/"3"` included) never matches. In a comma-separated list the
+        first quoted positive integer counts (`*` before it means any). When the agent is at
+        another version the answer is 412 AMS-306 with `details.current_version`, and nothing is
+        written. Absent (or empty), the write is unconditional.
+      schema:
+        type: string
+      example: '"2"'
+    Idempotency-Key:
+      name: Idempotency-Key
+      in: header
+      required: false
+      description: |
+        Makes a retry safe: a caller-chosen key, 1–255 visible ASCII characters (U+0021–U+007E;
+        anything else is 400 AMS-109 with `details.field` `Idempotency-Key`). Keys are per tenant
+        and kept 24 hours.
+
+        * The first request with a key does the work; when it answers 2xx, that response (status,
+          body, `ETag` and `Location`) is kept.
+        * A retry with the same key, method and path and a byte-identical body within 24 hours gets
+          that same response again, with `Idempotent-Replayed: true`, and the work is not done twice.
+          Other request headers are not compared.
+        * The same key with another request (another body or path) is 409 AMS-307 with
+          `details.key`.
+        * A retry arriving while the first request is still running waits for it (up to 10 s), then
+          gets its response; when the first is still running after 10 s, 409 AMS-307.
+        * When the first request fails (any non-2xx), the key is freed and a retry does the work
+          again.
+        * With a key, the body's size is checked before its content type (413 AMS-110 before 415).
+      schema:
+        type: string
+        minLength: 1
+        maxLength: 255
+        pattern: '^[!-~]+$'
+      example: 3f6c2a1e-create-support
     id:
       name: id
       in: path
@@ -1170,6 +1964,35 @@ components:
         type: string
         format: uuid
       example: 0190f5c2-7b1e-7c3a-9d2e-4f5a6b7c8d9e
+    version:
+      name: version
+      in: path
+      required: true
+      description: |
+        A version number of the agent, a positive integer. Anything else, or a version the agent
+        does not have, is answered 404 AMS-302.
+      schema:
+        type: integer
+        minimum: 1
+      example: 2
+    from:
+      name: from
+      in: query
+      required: true
+      description: The version to compare from, a positive integer. Missing or anything else is 400 AMS-109.
+      schema:
+        type: integer
+        minimum: 1
+      example: 1
+    to:
+      name: to
+      in: query
+      required: true
+      description: The version to compare to, a positive integer. Missing or anything else is 400 AMS-109.
+      schema:
+        type: integer
+        minimum: 1
+      example: 3
     tenant_id:
       name: tenant_id
       in: path
@@ -1271,6 +2094,15 @@ components:
         type: string
         const: '1'
       example: '1'
+    Idempotent-Replayed:
+      description: |
+        `true` when the response is the kept response of an earlier request with the same
+        `Idempotency-Key`, repeated without doing the work again. Absent otherwise.
+      required: false
+      schema:
+        type: string
+        const: 'true'
+      example: 'true'
     WWW-Authenticate:
       description: The authentication scheme to use.
       required: true
@@ -1286,6 +2118,8 @@ components:
 
         * AMS-109: the body is empty, not JSON, not a JSON object, has an unknown field
           (`details.field` is its JSON Pointer), a field of the wrong type, or U+0000.
+        * AMS-109 (`POST /v1/agents`): an `Idempotency-Key` that is not 1–255 visible ASCII
+          characters (`details.field` is `Idempotency-Key`).
         * AMS-100: validation failed; `details.issues` lists every issue (codes AMS-101, 103–108,
           112, 113; warnings such as AMS-114 are listed alongside).
         * AMS-205: a service token without a valid `X-Tenant-ID`.
@@ -1303,6 +2137,8 @@ components:
               $ref: '#/components/examples/UnknownField'
             notJSON:
               $ref: '#/components/examples/NotJSON'
+            badIdempotencyKey:
+              $ref: '#/components/examples/BadIdempotencyKey'
             missingTenant:
               $ref: '#/components/examples/MissingTenantHeader'
     DryRunBadRequest:
@@ -1364,6 +2200,160 @@ components:
                   timestamp: '2025-01-15T09:30:00.123Z'
             missingTenant:
               $ref: '#/components/examples/MissingTenantHeader'
+    PageBadRequest:
+      description: |
+        Bad request.
+
+        * AMS-109: `limit` is not a whole number from 1 to 200, or `cursor` was not issued by this
+          service; `details.field` names the parameter.
+        * AMS-205: a service token without a valid `X-Tenant-ID`.
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            badLimit:
+              summary: A limit out of range
+              value:
+                error:
+                  code: AMS-109
+                  message: limit must be a whole number from 1 to 200
+                  details:
+                    field: limit
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            badCursor:
+              summary: A cursor this service did not issue
+              value:
+                error:
+                  code: AMS-109
+                  message: cursor is not one this service issued
+                  details:
+                    field: cursor
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            missingTenant:
+              $ref: '#/components/examples/MissingTenantHeader'
+    DiffBadRequest:
+      description: |
+        Bad request.
+
+        * AMS-109: `from` or `to` is missing or not a positive integer; `details.field` names it.
+        * AMS-205: a service token without a valid `X-Tenant-ID`.
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            badFrom:
+              summary: A missing or malformed version
+              value:
+                error:
+                  code: AMS-109
+                  message: from must be a version number from 1
+                  details:
+                    field: from
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            missingTenant:
+              $ref: '#/components/examples/MissingTenantHeader'
+    RollbackBadRequest:
+      description: |
+        Bad request.
+
+        * AMS-109: the body is empty, not JSON, not a JSON object, has an unknown field
+          (`details.field` is its JSON Pointer), or its `version` is missing or not a positive
+          integer (`details.field` is `version`); or a string holds U+0000; or the `Idempotency-Key`
+          is not 1–255 visible ASCII characters (`details.field` is `Idempotency-Key`).
+        * AMS-100: that version's configuration no longer passes validation against the tenant's
+          tier and the tool catalog; `details.issues` lists every issue. Nothing is written.
+        * AMS-205: a service token without a valid `X-Tenant-ID`.
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            badVersion:
+              summary: A version that is not a positive integer
+              value:
+                error:
+                  code: AMS-109
+                  message: version must be a whole number from 1
+                  details:
+                    field: version
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            noLongerValid:
+              summary: The old configuration fails today's tier
+              value:
+                error:
+                  code: AMS-100
+                  message: Validation failed
+                  details:
+                    issues:
+                      - code: AMS-106
+                        severity: error
+                        path: /llm_config/model
+                        message: the free tier does not allow model 'gpt-4o'
+                        suggestion: 'Allowed: claude-3-haiku, gpt-4o-mini'
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            notJSON:
+              $ref: '#/components/examples/NotJSON'
+            badIdempotencyKey:
+              $ref: '#/components/examples/BadIdempotencyKey'
+            missingTenant:
+              $ref: '#/components/examples/MissingTenantHeader'
+    StatusBadRequest:
+      description: |
+        Bad request.
+
+        * AMS-109: the body is empty, not JSON, not a JSON object, or has an unknown field
+          (`details.field` is its JSON Pointer); `status` is missing or not one of `draft`,
+          `active`, `inactive`, `archived`; `reason` is not a string or is over 500 characters; or a
+          string holds U+0000.
+        * AMS-205: a service token without a valid `X-Tenant-ID`.
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            unknownStatus:
+              summary: An unknown status
+              value:
+                error:
+                  code: AMS-109
+                  message: status must be one of draft, active, inactive, archived
+                  details:
+                    field: status
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            longReason:
+              summary: A reason over 500 characters
+              value:
+                error:
+                  code: AMS-109
+                  message: reason must be at most 500 characters, without U+0000
+                  details:
+                    field: reason
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            notJSON:
+              $ref: '#/components/examples/NotJSON'
+            missingTenant:
+              $ref: '#/components/examples/MissingTenantHeader'
     TenantHeaderBadRequest:
       description: |
         Bad request.
@@ -1378,6 +2368,26 @@ components:
           schema:
             $ref: '#/components/schemas/ErrorResponse'
           examples:
+            missingTenant:
+              $ref: '#/components/examples/MissingTenantHeader'
+    RestoreBadRequest:
+      description: |
+        Bad request.
+
+        * AMS-109: an `Idempotency-Key` that is not 1–255 visible ASCII characters (`details.field`
+          is `Idempotency-Key`).
+        * AMS-205: a service token without a valid `X-Tenant-ID` (missing, empty, over 128 bytes,
+          or with a space, an ASCII control character or DEL).
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            badIdempotencyKey:
+              $ref: '#/components/examples/BadIdempotencyKey'
             missingTenant:
               $ref: '#/components/examples/MissingTenantHeader'
     TierBadRequest:
@@ -1553,6 +2563,69 @@ components:
                     tier: free
                   request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
                   timestamp: '2025-01-15T09:30:00.123Z'
+    ForbiddenStatus:
+      description: |
+        Forbidden.
+
+        * AMS-204: the token's roles do not allow changing a status, or a caller below `admin`
+          asked to enter `active` (`details.roles` lists the roles), or the token has no known
+          role.
+        * AMS-206: `X-Tenant-ID` names another tenant than the user token's.
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            role:
+              $ref: '#/components/examples/RoleNotAllowed'
+            activate:
+              summary: An editor asked for active
+              value:
+                error:
+                  code: AMS-204
+                  message: Role not allowed
+                  details:
+                    roles:
+                      - editor
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            tenantMismatch:
+              $ref: '#/components/examples/TenantMismatch'
+    ForbiddenRestore:
+      description: |
+        Forbidden.
+
+        * AMS-204: the token's roles do not allow restoring agents (`details.roles` lists them), or
+          the token has no known role.
+        * AMS-206: `X-Tenant-ID` names another tenant than the user token's.
+        * AMS-207: the tenant already holds as many live agents as its tier allows
+          (`details.tier`, `details.max_agents`).
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            role:
+              $ref: '#/components/examples/RoleNotAllowed'
+            tenantMismatch:
+              $ref: '#/components/examples/TenantMismatch'
+            quota:
+              summary: The tier's quota is reached
+              value:
+                error:
+                  code: AMS-207
+                  message: The tier's agent quota is reached
+                  details:
+                    max_agents: 2
+                    tier: free
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
     ForbiddenInternal:
       description: |
         Forbidden.
@@ -1602,7 +2675,8 @@ components:
         Not found.
 
         * AMS-301: no live agent with this id in the caller's tenant; also a malformed id, a
-          deleted agent, or another tenant's agent.
+          deleted agent, or another tenant's agent. (Restore looks for a deleted agent instead, and
+          history for any recorded entry: see their descriptions.)
       headers:
         X-Request-ID:
           $ref: '#/components/headers/X-Request-ID'
@@ -1618,6 +2692,41 @@ components:
                   code: AMS-301
                   message: Agent not found
                   details: {}
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+    VersionNotFound:
+      description: |
+        Not found.
+
+        * AMS-301: no live agent with this id in the caller's tenant; also a malformed id, a
+          deleted agent, or another tenant's agent.
+        * AMS-302: the agent has no such version (`details.version`), or the version is not a
+          positive integer (then `details` is empty).
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            noAgent:
+              summary: No such agent
+              value:
+                error:
+                  code: AMS-301
+                  message: Agent not found
+                  details: {}
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            noVersion:
+              summary: No such version
+              value:
+                error:
+                  code: AMS-302
+                  message: Version not found
+                  details:
+                    version: 7
                   request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
                   timestamp: '2025-01-15T09:30:00.123Z'
     NameConflict:
@@ -1641,6 +2750,132 @@ components:
                   message: An agent with this name already exists
                   details:
                     name: Support
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+    NameOrIdempotencyConflict:
+      description: |
+        Conflict.
+
+        * AMS-102: a live agent of the tenant already has this name (`details.name`).
+        * AMS-307: the `Idempotency-Key` was already used with another request (another body or
+          path), or its first request was still running after 10 s (`details.key`).
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            conflict:
+              summary: The name is taken
+              value:
+                error:
+                  code: AMS-102
+                  message: An agent with this name already exists
+                  details:
+                    name: Support
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            keyReused:
+              $ref: '#/components/examples/IdempotencyKeyReused'
+            keyInProgress:
+              $ref: '#/components/examples/IdempotencyKeyInProgress'
+    RestoreConflict:
+      description: |
+        Conflict.
+
+        * AMS-102: a live agent of the tenant now has the deleted agent's name; `details` may be
+          empty.
+        * AMS-307: the `Idempotency-Key` was already used with another request (another body or
+          path), or its first request was still running after 10 s (`details.key`).
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            conflict:
+              summary: The name is taken
+              value:
+                error:
+                  code: AMS-102
+                  message: A live agent already has this agent's name
+                  details: {}
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            keyReused:
+              $ref: '#/components/examples/IdempotencyKeyReused'
+            keyInProgress:
+              $ref: '#/components/examples/IdempotencyKeyInProgress'
+    StatusConflict:
+      description: |
+        Conflict.
+
+        * AMS-305: the lifecycle does not allow this move from the current status (the same status
+          included), or `active` was asked for an agent whose validation status is `invalid`.
+          `details.current_status`, `details.requested_status`, and `details.allowed`: the
+          statuses allowed from the current one.
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            transition:
+              summary: Archived agents come back only as drafts
+              value:
+                error:
+                  code: AMS-305
+                  message: Status archived cannot change to active
+                  details:
+                    allowed:
+                      - draft
+                    current_status: archived
+                    requested_status: active
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            invalid:
+              summary: An invalid agent cannot become active
+              value:
+                error:
+                  code: AMS-305
+                  message: An agent whose validation is invalid cannot become active
+                  details:
+                    allowed:
+                      - active
+                      - archived
+                    current_status: draft
+                    requested_status: active
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+    PreconditionFailed:
+      description: |
+        Precondition failed.
+
+        * AMS-306: `If-Match` names another version than the agent's current one (or a tag that
+          can never match, such as a weak one); `details.current_version` is the current version.
+          Nothing was written.
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            stale:
+              summary: The agent moved on
+              value:
+                error:
+                  code: AMS-306
+                  message: The agent is no longer at the version in If-Match
+                  details:
+                    current_version: 3
                   request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
                   timestamp: '2025-01-15T09:30:00.123Z'
     PayloadTooLarge:
@@ -1719,8 +2954,8 @@ components:
         Service unavailable (with `Retry-After: 1`).
 
         * AMS-502: Postgres is unreachable (the breaker then answers at once for a second), or a
-          statement, lock wait or connection took longer than `AMS_DB_TIMEOUT`; for PATCH also
-          when other writers kept changing the agent through 5 attempts.
+          statement, lock wait or connection took longer than `AMS_DB_TIMEOUT`; for writes to one
+          agent also when other replicas kept changing it through 10 attempts.
       headers:
         X-Request-ID:
           $ref: '#/components/headers/X-Request-ID'
@@ -1845,6 +3080,36 @@ components:
           details: {}
           request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
           timestamp: '2025-01-15T09:30:00.123Z'
+    BadIdempotencyKey:
+      summary: An Idempotency-Key that is not 1–255 visible ASCII characters
+      value:
+        error:
+          code: AMS-109
+          message: Idempotency-Key must be 1–255 visible ASCII characters
+          details:
+            field: Idempotency-Key
+          request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+          timestamp: '2025-01-15T09:30:00.123Z'
+    IdempotencyKeyReused:
+      summary: The Idempotency-Key was used with another request
+      value:
+        error:
+          code: AMS-307
+          message: This Idempotency-Key was used with a different request
+          details:
+            key: 3f6c2a1e-create-support
+          request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+          timestamp: '2025-01-15T09:30:00.123Z'
+    IdempotencyKeyInProgress:
+      summary: The first request with the key was still running after 10 s
+      value:
+        error:
+          code: AMS-307
+          message: The first request with this Idempotency-Key is still in progress
+          details:
+            key: 3f6c2a1e-create-support
+          request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+          timestamp: '2025-01-15T09:30:00.123Z'
     MissingTenantHeader:
       summary: A service token without X-Tenant-ID
       value:
@@ -1883,7 +3148,12 @@ components:
       enum: [conversational, rag, search, workflow, custom]
     AgentStatus:
       type: string
-      description: Lifecycle status. Only an `admin` (or `service`) may make an agent `active`.
+      description: |
+        Lifecycle status. An agent is created with one (`active` only by an `admin` or `service`);
+        afterwards it changes only through `POST /v1/agents/{id}/status`, along the lifecycle
+        `draft` → `active` | `archived`, `active` → `inactive` | `archived`, `inactive` → `active` |
+        `archived`, `archived` → `draft`. Entering `active` takes the `admin` role and an agent whose
+        validation status is not `invalid`. The status is not versioned.
       enum: [draft, active, inactive, archived]
     MemoryType:
       type: string
@@ -1902,7 +3172,7 @@ components:
     ErrorCode:
       type: string
       description: The service's error catalog (`x-error-codes` gives each code's HTTP status and meaning).
-      enum: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-300, AMS-301, AMS-501, AMS-502]
+      enum: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-300, AMS-301, AMS-302, AMS-305, AMS-306, AMS-307, AMS-310, AMS-501, AMS-502]
       x-error-codes:
         AMS-100:
           status: '400'
@@ -1912,7 +3182,7 @@ components:
           description: The name is already used by a live agent of the tenant (`details.name`).
         AMS-109:
           status: '400'
-          description: 'Malformed request: body not JSON or not an object, an unknown field or a field of the wrong type (`details.field` is its JSON Pointer), a bad query or path parameter, U+0000 in a string.'
+          description: 'Malformed request: body not JSON or not an object, an unknown field or a field of the wrong type (`details.field` is its JSON Pointer), a bad query or path parameter or `Idempotency-Key` header (`details.field` is its name), U+0000 in a string.'
         AMS-110:
           status: '413'
           description: The body is over `AMS_MAX_BODY_BYTES` (1 MiB by default).
@@ -1946,6 +3216,18 @@ components:
         AMS-301:
           status: '404'
           description: Agent not found (also a malformed id, a deleted agent, or another tenant's agent).
+        AMS-302:
+          status: '404'
+          description: Version not found (`details.version` when the number was well formed).
+        AMS-305:
+          status: '409'
+          description: 'Status change not allowed: the lifecycle does not allow the move from the current status, or `active` was asked for an agent whose validation is `invalid` (`details.current_status`, `details.requested_status`, `details.allowed`).'
+        AMS-306:
+          status: '412'
+          description: '`If-Match` names another version than the agent''s current one (`details.current_version`).'
+        AMS-307:
+          status: '409'
+          description: 'The `Idempotency-Key` was already used with another request (another body or path), or its first request was still running after 10 s (`details.key`).'
         AMS-310:
           status: '405'
           description: The path exists but does not answer this method; `Allow` lists the methods it answers.
@@ -1983,7 +3265,9 @@ components:
           enum: [conversational, rag, search, workflow, custom, null]
         status:
           type: [string, 'null']
-          description: Default `draft`. `active` needs the `admin` role (or `service`).
+          description: |
+            Default `draft`. `active` needs the `admin` role (or `service`). Afterwards the status
+            changes only through `POST /v1/agents/{id}/status`.
           enum: [draft, active, inactive, archived, null]
         system_prompt:
           type: [string, 'null']
@@ -2109,7 +3393,8 @@ components:
         An RFC 7396 merge patch of the agent's configuration: the fields of `AgentCreate`, all
         optional. `null` removes a field (it takes its default); `name`, `llm_config` and
         `llm_config.model` cannot be removed. Unknown fields, at any level, are refused
-        (400 AMS-109); the merged result is validated like a create (400 AMS-100).
+        (400 AMS-109); the merged result is validated like a create (400 AMS-100). `status` is
+        not part of a patch (400 AMS-109): it moves through `POST /v1/agents/{id}/status`.
       additionalProperties: false
       properties:
         name:
@@ -2124,10 +3409,6 @@ components:
         type:
           type: [string, 'null']
           enum: [conversational, rag, search, workflow, custom, null]
-        status:
-          type: [string, 'null']
-          description: Making an agent `active` needs the `admin` role (or `service`); `null` resets it to `draft`.
-          enum: [draft, active, inactive, archived, null]
         system_prompt:
           type: [string, 'null']
           description: The tier decides whether a non-empty prompt is allowed and its length.
@@ -2177,6 +3458,31 @@ components:
           maxItems: 4
           items:
             type: string
+
+    # ---- requests: versions and lifecycle -------------------------------------------------
+    Rollback:
+      type: object
+      description: The version to roll back to. Unknown fields are refused (400 AMS-109).
+      additionalProperties: false
+      required: [version]
+      properties:
+        version:
+          type: integer
+          minimum: 1
+          description: A version the agent has (404 AMS-302 otherwise).
+    StatusChange:
+      type: object
+      description: A lifecycle move. Unknown fields are refused (400 AMS-109).
+      additionalProperties: false
+      required: [status]
+      properties:
+        status:
+          $ref: '#/components/schemas/AgentStatus'
+        reason:
+          type: [string, 'null']
+          description: Why, for the history; at most 500 characters, no U+0000. `null` means none.
+          maxLength: 500
+          pattern: '^[^\x00]*$'
 
     # ---- requests: dry run ----------------------------------------------------------------
     AgentDraft:
@@ -2334,7 +3640,9 @@ components:
         version:
           type: integer
           minimum: 1
-          description: Starts at 1, one more for every change; the `ETag`.
+          description: |
+            Starts at 1, one more for every configuration change (status changes and restores make
+            none); the `ETag`. Every version is kept (`GET /v1/agents/{id}/versions`).
         system_prompt:
           type: string
         llm_config:
@@ -2370,7 +3678,7 @@ components:
           description: The `sub` of the token that created the agent.
         updated_by:
           type: string
-          description: The `sub` of the token that last changed the agent.
+          description: The `sub` of the token that last changed the agent (its status included).
     LLMConfig:
       type: object
       description: Only the parameters that are set are present.
@@ -2472,6 +3780,226 @@ components:
           maxItems: 200
           items:
             $ref: '#/components/schemas/Agent'
+        next_cursor:
+          type: [string, 'null']
+          description: Pass as `cursor` for the next page; `null` on the last page.
+          pattern: '^[A-Za-z0-9_-]+$'
+    JSONPatchOperation:
+      type: object
+      description: |
+        One RFC 6902 operation. Only `add`, `remove` and `replace` occur; `value` is present for
+        `add` and `replace` (it may be `null`) and absent for `remove`.
+      additionalProperties: false
+      required: [op, path]
+      properties:
+        op:
+          type: string
+          enum: [add, remove, replace]
+        path:
+          type: string
+          description: A JSON Pointer (RFC 6901) into the agent's configuration.
+        value:
+          description: The new value (any JSON value).
+    AgentVersionSummary:
+      type: object
+      description: One immutable version, without its configuration.
+      additionalProperties: false
+      required: [version, created_at, created_by, changes]
+      properties:
+        version:
+          type: integer
+          minimum: 1
+        created_at:
+          type: string
+          format: date-time
+          description: When the version was made; RFC 3339, UTC, milliseconds.
+        created_by:
+          type: string
+          description: The `sub` of the token that made the version.
+        changes:
+          type: array
+          description: |
+            RFC 6902 operations from the previous version (from `{}` for version 1); never on
+            `/status`. Empty for the snapshot taken of agents that existed before versioning.
+          items:
+            $ref: '#/components/schemas/JSONPatchOperation'
+    AgentVersionPage:
+      type: object
+      additionalProperties: false
+      required: [items, next_cursor]
+      properties:
+        items:
+          type: array
+          description: Newest first.
+          maxItems: 200
+          items:
+            $ref: '#/components/schemas/AgentVersionSummary'
+        next_cursor:
+          type: [string, 'null']
+          description: Pass as `cursor` for the next page; `null` on the last page.
+          pattern: '^[A-Za-z0-9_-]+$'
+    AgentVersion:
+      type: object
+      description: |
+        The agent as it was at one version: the fields of `Agent`, with that version's
+        configuration, status and validation; `updated_at`/`updated_by` say when and by whom the
+        version was made. Plus `changes`, the operations that made it from the version before.
+      additionalProperties: false
+      required:
+        - id
+        - tenant_id
+        - name
+        - description
+        - type
+        - status
+        - version
+        - system_prompt
+        - llm_config
+        - memory_config
+        - tools
+        - collections
+        - tags
+        - metadata
+        - validation
+        - created_at
+        - updated_at
+        - created_by
+        - updated_by
+        - changes
+      properties:
+        id:
+          type: string
+          format: uuid
+        tenant_id:
+          type: string
+        name:
+          type: string
+        description:
+          type: [string, 'null']
+        type:
+          $ref: '#/components/schemas/AgentType'
+        status:
+          $ref: '#/components/schemas/AgentStatus'
+        version:
+          type: integer
+          minimum: 1
+          description: The requested version.
+        system_prompt:
+          type: string
+        llm_config:
+          $ref: '#/components/schemas/LLMConfig'
+        memory_config:
+          $ref: '#/components/schemas/MemoryConfig'
+        tools:
+          type: array
+          items:
+            $ref: '#/components/schemas/AgentTool'
+        collections:
+          type: array
+          items:
+            type: string
+        tags:
+          type: array
+          items:
+            type: string
+        metadata:
+          type: object
+          additionalProperties: true
+        validation:
+          $ref: '#/components/schemas/ValidationReport'
+        created_at:
+          type: string
+          format: date-time
+          description: When the agent was created; RFC 3339, UTC, milliseconds.
+        updated_at:
+          type: string
+          format: date-time
+          description: When this version was made.
+        created_by:
+          type: string
+          description: The `sub` of the token that created the agent.
+        updated_by:
+          type: string
+          description: The `sub` of the token that made this version.
+        changes:
+          type: array
+          description: RFC 6902 operations from the previous version (from `{}` for version 1); never on `/status`.
+          items:
+            $ref: '#/components/schemas/JSONPatchOperation'
+    AgentDiff:
+      type: object
+      additionalProperties: false
+      required: [from, to, changes]
+      properties:
+        from:
+          type: integer
+          minimum: 1
+        to:
+          type: integer
+          minimum: 1
+        changes:
+          type: array
+          description: The RFC 6902 operations that turn version `from` into version `to`; never on `/status`.
+          items:
+            $ref: '#/components/schemas/JSONPatchOperation'
+    HistoryEntry:
+      type: object
+      description: One entry of an agent's audit trail, written with the change it records.
+      additionalProperties: false
+      required: [action, actor, roles, at, request_id, version, changes]
+      properties:
+        action:
+          type: string
+          enum: [created, updated, rolled_back, status_changed, deleted, restored, validated, alias_moved]
+        actor:
+          type: string
+          description: The `sub` of the token that made the change.
+        roles:
+          type: array
+          description: The token's known roles.
+          items:
+            type: string
+        at:
+          type: string
+          format: date-time
+          description: RFC 3339, UTC, milliseconds.
+        request_id:
+          type: [string, 'null']
+          description: The `X-Request-ID` of the request that made the change.
+        version:
+          type: [integer, 'null']
+          description: The agent's version after the change (the version made, for `created`, `updated` and `rolled_back`).
+        changes:
+          type: [array, 'null']
+          description: The RFC 6902 operations of the version made; `null` for actions that make no version.
+          items:
+            $ref: '#/components/schemas/JSONPatchOperation'
+        details:
+          $ref: '#/components/schemas/HistoryStatusChange'
+    HistoryStatusChange:
+      type: object
+      description: The `details` of a `status_changed` entry (absent from other entries).
+      additionalProperties: false
+      required: [from, to]
+      properties:
+        from:
+          $ref: '#/components/schemas/AgentStatus'
+        to:
+          $ref: '#/components/schemas/AgentStatus'
+        reason:
+          type: string
+          description: The reason given with the change, when one was.
+    HistoryPage:
+      type: object
+      additionalProperties: false
+      required: [items, next_cursor]
+      properties:
+        items:
+          type: array
+          description: Newest first.
+          maxItems: 200
+          items:
+            $ref: '#/components/schemas/HistoryEntry'
         next_cursor:
           type: [string, 'null']
           description: Pass as `cursor` for the next page; `null` on the last page.
@@ -2658,7 +4186,7 @@ components:
             $ref: '#/components/schemas/ValidationIssue'
         field:
           type: string
-          description: AMS-109 — the JSON Pointer of the field, or the name of the parameter, at fault.
+          description: AMS-109 — the JSON Pointer of the field, or the name of the parameter or header, at fault.
         name:
           type: string
           description: AMS-102 — the name already taken.
@@ -2679,5 +4207,23 @@ components:
         limit:
           type: integer
           description: AMS-110 — the body limit in bytes.
+        version:
+          type: integer
+          description: AMS-302 — the version asked for.
+        current_status:
+          $ref: '#/components/schemas/AgentStatus'
+        requested_status:
+          $ref: '#/components/schemas/AgentStatus'
+        allowed:
+          type: array
+          description: AMS-305 — the statuses allowed from the current one.
+          items:
+            $ref: '#/components/schemas/AgentStatus'
+        current_version:
+          type: integer
+          description: AMS-306 — the agent's current version.
+        key:
+          type: string
+          description: AMS-307 — the `Idempotency-Key` at fault.
 """##
 }

@@ -9,6 +9,7 @@ struct AgentLifecycleRoutes: Sendable {
 
     let supervisor: TenantSupervisor
     let bodyLimit: Int
+    let idempotency: Idempotency
 
     func register(on group: RouterGroup<AppRequestContext>) {
         group.post("agents/:id/status", use: setStatus)
@@ -36,7 +37,11 @@ struct AgentLifecycleRoutes: Sendable {
 
     @Sendable func restore(_ request: Request, context: AppRequestContext) async throws -> Response {
         let (identity, tenant) = try context.caller(.admin)
-        let agent = try await supervisor.tenant(tenant).restore(try AgentRoutes.agentID(context), audit: context.audit(identity))
-        return .json(agent.body, headers: [.eTag: agent.etag])
+        let id = try AgentRoutes.agentID(context)
+        var request = request
+        return try await idempotency.once(&request, context: context, tenant: tenant) { _ in
+            let agent = try await supervisor.tenant(tenant).restore(id, audit: context.audit(identity))
+            return JSONReply(headers: [.eTag: agent.etag], body: agent.body)
+        }
     }
 }

@@ -7,6 +7,7 @@ import Hummingbird
 struct AgentRoutes: Sendable {
     let supervisor: TenantSupervisor
     let bodyLimit: Int
+    let idempotency: Idempotency
 
     func register(on group: RouterGroup<AppRequestContext>) {
         group.post("agents", use: create)
@@ -20,12 +21,14 @@ struct AgentRoutes: Sendable {
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
         let (identity, tenant) = try context.caller(.write)
         var request = request
-        let config = try AgentConfig(json: try await request.json(limit: bodyLimit))
-        if config.status == .active { try identity.require(.admin) }
-        let created = try await supervisor.tenant(tenant).create(config, audit: context.audit(identity))
-        return .json(created.body, status: .created, headers: [
-            .location: "/v1/agents/\(created.id.uuidString.lowercased())", .eTag: created.etag,
-        ])
+        return try await idempotency.once(&request, context: context, tenant: tenant) { request in
+            let config = try AgentConfig(json: try await request.json(limit: bodyLimit))
+            if config.status == .active { try identity.require(.admin) }
+            let created = try await supervisor.tenant(tenant).create(config, audit: context.audit(identity))
+            return JSONReply(status: .created, headers: [
+                .location: "/v1/agents/\(created.id.uuidString.lowercased())", .eTag: created.etag,
+            ], body: created.body)
+        }
     }
 
     @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {

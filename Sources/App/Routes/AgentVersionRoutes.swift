@@ -8,6 +8,7 @@ import Hummingbird
 struct AgentVersionRoutes: Sendable {
     let supervisor: TenantSupervisor
     let bodyLimit: Int
+    let idempotency: Idempotency
 
     func register(on group: RouterGroup<AppRequestContext>) {
         group.get("agents/:id/versions", use: versions)
@@ -49,12 +50,14 @@ struct AgentVersionRoutes: Sendable {
         let (identity, tenant) = try context.caller(.write)
         let id = try AgentRoutes.agentID(context)
         var request = request
-        let body = try ObjectReader(try await request.json(limit: bodyLimit), at: "", allowed: ["version"])
-        guard let number = try body.int("version"), number > 0 else {
-            throw ServiceError.malformed("version must be a whole number from 1", field: "version")
+        return try await idempotency.once(&request, context: context, tenant: tenant) { request in
+            let body = try ObjectReader(try await request.json(limit: bodyLimit), at: "", allowed: ["version"])
+            guard let number = try body.int("version"), number > 0 else {
+                throw ServiceError.malformed("version must be a whole number from 1", field: "version")
+            }
+            let agent = try await supervisor.tenant(tenant).rollback(id, to: number, ifMatch: request.ifMatchVersion, audit: context.audit(identity))
+            return JSONReply(headers: [.eTag: agent.etag], body: agent.body)
         }
-        let agent = try await supervisor.tenant(tenant).rollback(id, to: number, ifMatch: request.ifMatchVersion, audit: context.audit(identity))
-        return .json(agent.body, headers: [.eTag: agent.etag])
     }
 
     @Sendable func history(_ request: Request, context: AppRequestContext) async throws -> Response {

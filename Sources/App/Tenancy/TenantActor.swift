@@ -89,7 +89,8 @@ actor TenantActor {
 
     func history(of id: UUID, limit: Int, before: Int64?) async throws -> Page<HistoryEntry> {
         let page = try await deps.store.history(of: id, tenant: tenantID, limit: limit, before: before)
-        if page.items.isEmpty, before == nil { throw ServiceError.agentNotFound() }
+        // No entry at all: an agent from before history was kept, or no agent.
+        if page.items.isEmpty, before == nil, try await deps.store.agent(id, tenant: tenantID) == nil { throw ServiceError.agentNotFound() }
         return page
     }
 

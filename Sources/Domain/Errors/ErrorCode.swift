@@ -18,6 +18,7 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case versionNotFound = "AMS-302"
     case invalidTransition = "AMS-305"
     case preconditionFailed = "AMS-306"
+    case idempotencyConflict = "AMS-307"
     case internalError = "AMS-501"
     case databaseUnavailable = "AMS-502"
 
@@ -27,7 +28,7 @@ public enum ErrorCode: String, Sendable, CaseIterable {
         case .missingToken, .invalidToken, .expiredToken: 401
         case .forbidden, .tenantMismatch, .quotaReached: 403
         case .routeNotFound, .agentNotFound, .versionNotFound: 404
-        case .nameConflict, .invalidTransition: 409
+        case .nameConflict, .invalidTransition, .idempotencyConflict: 409
         case .preconditionFailed: 412
         case .bodyTooLarge: 413
         case .unsupportedMediaType: 415

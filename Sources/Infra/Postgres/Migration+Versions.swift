@@ -8,6 +8,7 @@ extension Migration {
     ///   their one statement. The previous signatures stay for replicas of the previous release during
     ///   a rolling deploy; their writes make no version row, which the versions list shows as a gap.
     /// - Agents that exist now get one snapshot of their current version (empty `changes`).
+    /// - Idempotency keys of POSTs live 24 hours; the purge removes older ones.
     static let versions: [String] = [
         "ALTER TABLE agents ADD COLUMN revision integer NOT NULL DEFAULT 1",
         """
@@ -67,7 +68,30 @@ extension Migration {
         CREATE POLICY purge_delete ON agents FOR DELETE
             USING (deleted_at IS NOT NULL AND current_setting('app.purge', true) = 'on')
         """,
-    ] + tenantIsolation("agent_versions") + tenantIsolation("agent_history") + [
+        // Idempotency keys: the first response to a POST, replayed to a retry with the same key and
+        // body for 24 hours. `status` 0 marks a request still in progress.
+        """
+        CREATE TABLE idempotency_keys (
+            tenant_id text NOT NULL,
+            key text NOT NULL,
+            fingerprint text NOT NULL,
+            status integer NOT NULL DEFAULT 0,
+            headers jsonb NOT NULL DEFAULT '{}',
+            body bytea,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (tenant_id, key)
+        )
+        """,
+        "CREATE INDEX idempotency_keys_age ON idempotency_keys (created_at)",
+        """
+        CREATE POLICY purge_read ON idempotency_keys FOR SELECT
+            USING (current_setting('app.purge', true) = 'on')
+        """,
+        """
+        CREATE POLICY purge_delete ON idempotency_keys FOR DELETE
+            USING (current_setting('app.purge', true) = 'on')
+        """,
+    ] + tenantIsolation("agent_versions") + tenantIsolation("agent_history") + tenantIsolation("idempotency_keys") + [
         """
         CREATE OR REPLACE FUNCTION ams_change_notice(p_tenant text, p_id uuid, p_version integer, p_deleted boolean) RETURNS text
         LANGUAGE sql STABLE AS $$
@@ -235,6 +259,7 @@ extension Migration {
             PERFORM set_config('app.purge', 'on', true);
             DELETE FROM agents WHERE deleted_at IS NOT NULL AND deleted_at < now() - p_retention;
             GET DIAGNOSTICS v_count = ROW_COUNT;
+            DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours';
             RETURN v_count;
         END
         $$

@@ -310,7 +310,7 @@ public struct PostgresAgentStore: AgentStore {
     // MARK: - Helpers
 
     /// One guarded call on one leased connection.
-    private func single<R: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
+    func single<R: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
         try await database.run { lease in
             try await client.withConnection { conn in
                 lease.hold(conn)
@@ -320,7 +320,7 @@ public struct PostgresAgentStore: AgentStore {
         }
     }
 
-    private func inTenant<R: Sendable>(_ tenant: TenantID, _ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
+    func inTenant<R: Sendable>(_ tenant: TenantID, _ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
         try await single { conn in
             try await conn.withTransaction(logger: logger) { conn in
                 try await conn.query("SELECT set_config('app.tenant_id', \(tenant), true)", logger: logger)
@@ -355,7 +355,7 @@ public struct PostgresAgentStore: AgentStore {
 
     private static func roles(_ audit: Audit) -> JSONValue { .array(audit.roles.map(JSONValue.string)) }
 
-    private static func json(_ text: String) -> JSONValue { JSONValue.parse(Array(text.utf8)) ?? .null }
+    static func json(_ text: String) -> JSONValue { JSONValue.parse(Array(text.utf8)) ?? .null }
 
     private static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
@@ -378,7 +378,7 @@ public struct PostgresAgentStore: AgentStore {
         )
     }
 
-    private static func text(_ json: JSONValue) -> String { String(decoding: json.encoded, as: UTF8.self) }
+    static func text(_ json: JSONValue) -> String { String(decoding: json.encoded, as: UTF8.self) }
 
     private static func escapeLike(_ text: String) -> String {
         text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
