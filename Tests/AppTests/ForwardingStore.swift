@@ -44,3 +44,14 @@ extension ForwardingStore {
 extension Audit {
     static let test = Audit(actor: "u", roles: ["admin"], requestID: "test")
 }
+
+extension ForwardingStore {
+    func agents(_ ids: [UUID], tenant: TenantID) async throws -> [Agent] { try await base.agents(ids, tenant: tenant) }
+    func aliases(of id: UUID, tenant: TenantID) async throws -> [AgentAlias]? { try await base.aliases(of: id, tenant: tenant) }
+    func setAlias(_ alias: String, of id: UUID, to version: Int, tenant: TenantID, audit: Audit) async throws -> AgentAlias? {
+        try await base.setAlias(alias, of: id, to: version, tenant: tenant, audit: audit)
+    }
+    func removeAlias(_ alias: String, of id: UUID, tenant: TenantID, audit: Audit) async throws -> Bool {
+        try await base.removeAlias(alias, of: id, tenant: tenant, audit: audit)
+    }
+}

@@ -15,10 +15,7 @@ struct InternalRoutes: Sendable {
     }
 
     @Sendable func setTier(_ request: Request, context: AppRequestContext) async throws -> Response {
-        // The path carries the id percent-encoded; headers and tokens carry it as it is.
-        guard let tenant = context.parameters.get("tenant_id")?.removingPercentEncoding, Tenant.isValidID(tenant) else {
-            throw ServiceError.malformed("tenant_id must be 1–128 printable characters without spaces", field: "tenant_id")
-        }
+        let tenant = try Self.tenantID(context)
         var request = request
         let body = try ObjectReader(try await request.json(limit: bodyLimit), at: "", allowed: ["tier"])
         let raw = try body.string("tier") ?? ""
@@ -30,6 +27,14 @@ struct InternalRoutes: Sendable {
         let actor = supervisor.tenant(tenant)
         await actor.apply(ChangeNotification(kind: .tenant, tenantID: tenant))
         return .json(try await TenantRoutes.describe(actor))
+    }
+
+    /// The path carries the id percent-encoded; headers and tokens carry it as it is.
+    static func tenantID(_ context: AppRequestContext) throws -> TenantID {
+        guard let tenant = context.parameters.get("tenant_id")?.removingPercentEncoding, Tenant.isValidID(tenant) else {
+            throw ServiceError.malformed("tenant_id must be 1–128 printable characters without spaces", field: "tenant_id")
+        }
+        return tenant
     }
 
     @Sendable func replaceTools(_ request: Request, context: AppRequestContext) async throws -> Response {

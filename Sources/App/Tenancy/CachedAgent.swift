@@ -44,3 +44,22 @@ struct CachedBody: Sendable {
         }
     }
 }
+
+/// What the internal config and availability endpoints serve from the cache: the execution
+/// configuration's bytes (only while the agent is active), and what availability needs.
+struct CachedConfig: Sendable {
+    let version: Int
+    let status: AgentStatus
+    let invalid: Bool
+    /// Empty unless `status` is `active`.
+    let bytes: [UInt8]
+
+    init(_ agent: Agent) {
+        self.version = agent.version
+        self.status = agent.config.status
+        self.invalid = agent.validation.status == .invalid
+        self.bytes = agent.config.status == .active ? CachedBody.exact(agent.executionJSON()) : []
+    }
+
+    var etag: String { "\"\(version)\"" }
+}

@@ -16,6 +16,9 @@ actor TenantActor {
     /// Behind a lock rather than the actor, so a cached read costs no hop onto the actor's executor.
     /// Writes, fills and notices still run on the actor, which keeps their order.
     private let agents: Mutex<NoticeCoherentCache<UUID, CachedBody>>
+    /// Execution configurations for platform services, filled only by their reads (so agents that
+    /// only UIs read cost no memory here); every change to an agent drops its entry.
+    private let configs: Mutex<NoticeCoherentCache<UUID, CachedConfig>>
     private var tenant: NoticeCoherentCache<Int, Tenant>
     /// Agents with a write in progress, and the writes waiting for their turn.
     private var writing: [UUID: [CheckedContinuation<Void, Never>]] = [:]
@@ -24,6 +27,7 @@ actor TenantActor {
         self.tenantID = tenantID
         self.deps = deps
         self.agents = Mutex(NoticeCoherentCache(capacity: deps.cacheCapacity, enabled: caching))
+        self.configs = Mutex(NoticeCoherentCache(capacity: deps.cacheCapacity, enabled: caching))
         self.tenant = NoticeCoherentCache(capacity: 1, enabled: caching)
     }
 
@@ -43,6 +47,77 @@ actor TenantActor {
         defer { agents.withLock { $0.settle(ticket) } }
         guard let agent = try await deps.store.agent(id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
         return fill(agent, since: ticket)
+    }
+
+    /// The execution state of an agent, read without entering the actor when cached.
+    nonisolated func cachedConfig(_ id: UUID) -> CachedConfig? {
+        guard let hit = configs.withLock({ $0.entry(id) }) else { return nil }
+        deps.metrics.cacheHits.increment()
+        return hit.value
+    }
+
+    func config(_ id: UUID) async throws -> CachedConfig {
+        if let hit = cachedConfig(id) { return hit }
+        deps.metrics.cacheMisses.increment()
+        let ticket = configs.withLock { $0.ticket() }
+        defer { configs.withLock { $0.settle(ticket) } }
+        guard let agent = try await deps.store.agent(id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
+        let entry = CachedConfig(agent)
+        configs.withLock { _ = $0.fill(id, version: agent.revision, entry, since: ticket) }
+        return entry
+    }
+
+    /// The execution configuration at the version `alias` names (read from Postgres: aliases are
+    /// for promotion and rollback, not the hot path). The agent itself must be active.
+    func config(_ id: UUID, alias: String) async throws -> (version: Int, bytes: [UInt8]) {
+        guard let current = try await deps.store.agent(id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
+        try Self.requireActive(current.config.status)
+        guard let aliases = try await deps.store.aliases(of: id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
+        guard let target = aliases.first(where: { $0.name == alias }) else { throw ServiceError.aliasNotFound(alias) }
+        let snapshot = try await snapshot(target.version, of: id)
+        return (target.version, current.executionJSON(version: target.version, config: snapshot.config))
+    }
+
+    static func requireActive(_ status: AgentStatus) throws {
+        guard status == .active else {
+            throw ServiceError(.agentNotActive, "The agent is not active", details: ["status": .string(status.rawValue)])
+        }
+    }
+
+    /// Agents by id for platform services: cached ones from the cache, the rest in one read.
+    func agents(_ ids: [UUID]) async throws -> [UUID: CachedAgent] {
+        var found: [UUID: CachedAgent] = [:]
+        var misses: [UUID] = []
+        for id in ids {
+            if let hit = cached(id) { found[id] = hit } else { misses.append(id) }
+        }
+        guard !misses.isEmpty else { return found }
+        deps.metrics.cacheMisses.increment(by: misses.count)
+        let ticket = agents.withLock { $0.ticket() }
+        defer { agents.withLock { $0.settle(ticket) } }
+        for agent in try await deps.store.agents(misses, tenant: tenantID) {
+            found[agent.id] = fill(agent, since: ticket)
+        }
+        return found
+    }
+
+    func aliases(of id: UUID) async throws -> [AgentAlias] {
+        guard let aliases = try await deps.store.aliases(of: id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
+        return aliases
+    }
+
+    func setAlias(_ alias: String, of id: UUID, to version: Int, audit: Audit) async throws -> AgentAlias {
+        guard let moved = try await deps.store.setAlias(alias, of: id, to: version, tenant: tenantID, audit: audit) else {
+            throw ServiceError.agentNotFound()
+        }
+        return moved
+    }
+
+    func removeAlias(_ alias: String, of id: UUID, audit: Audit) async throws {
+        guard try await deps.store.removeAlias(alias, of: id, tenant: tenantID, audit: audit) else {
+            if try await deps.store.agent(id, tenant: tenantID) == nil { throw ServiceError.agentNotFound() }
+            throw ServiceError.aliasNotFound(alias)
+        }
     }
 
     func agents(_ query: AgentQuery) async throws -> AgentPage {
@@ -177,7 +252,9 @@ actor TenantActor {
         await startWriting(id)
         defer { finishWriting(id) }
         switch try await deps.store.delete(id, tenant: tenantID, ifVersion: ifMatch, audit: audit) {
-        case .deleted: agents.withLock { $0.notice(id, version: Int.max) }
+        case .deleted:
+            agents.withLock { $0.notice(id, version: Int.max) }
+            configs.withLock { $0.notice(id, version: Int.max) }
         case .missing: throw ServiceError.agentNotFound()
         case .stale(let current): throw ServiceError.preconditionFailed(current: current)
         }
@@ -203,13 +280,16 @@ actor TenantActor {
             tenant.notice(0, version: nil)
         case .agent:
             guard let id = change.agentID else { return }
-            agents.withLock { $0.notice(id, version: change.deleted ? Int.max : change.revision) }
+            let revision = change.deleted ? Int.max : change.revision
+            agents.withLock { $0.notice(id, version: revision) }
+            configs.withLock { $0.notice(id, version: revision) }
         }
     }
 
     /// The listener went away or came back: either way, what was cached may have missed a notice.
     func setCaching(_ enabled: Bool) {
         agents.withLock { $0.reset(enabled: enabled) }
+        configs.withLock { $0.reset(enabled: enabled) }
         tenant.reset(enabled: enabled)
     }
 
@@ -280,6 +360,7 @@ actor TenantActor {
     private func fill(_ agent: Agent, since ticket: NoticeCoherentCache<UUID, CachedBody>.Ticket) -> CachedAgent {
         let entry = CachedAgent(agent)
         agents.withLock { _ = $0.fill(agent.id, version: agent.revision, entry.cacheValue, since: ticket) }
+        configs.withLock { $0.notice(agent.id, version: agent.revision) }
         return entry
     }
 

@@ -34,6 +34,25 @@ extension Agent {
         w.endObject()
     }
 
+    /// What Agent Execution and Conversation services run: the configuration of `version` (the
+    /// agent's own, or an alias's snapshot in `config`) without the registry's bookkeeping.
+    public func executionJSON(version: Int? = nil, config: AgentConfig? = nil) -> [UInt8] {
+        let c = config ?? self.config
+        var w = JSONWriter(capacity: 768)
+        w.beginObject()
+        w.field("agent_id", id.uuidString.lowercased())
+        w.field("tenant_id", tenantID)
+        w.field("version", version ?? self.version)
+        w.field("type", c.type.rawValue)
+        w.field("system_prompt", c.systemPrompt)
+        w.field("llm_config", c.llmConfig.json)
+        w.field("memory_config", c.memoryConfig.json)
+        w.field("tools", .array(c.tools.map(\.json)))
+        w.field("collections", c.collections)
+        w.endObject()
+        return w.bytes
+    }
+
     /// RFC 3339 UTC with milliseconds, rounded to the nearest one: Postgres keeps microseconds, and a
     /// `Date` that went through it may come back a hair below the millisecond it was written as.
     /// Written by hand: Foundation's formatter showed in the profile of a create.

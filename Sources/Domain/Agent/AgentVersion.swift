@@ -85,3 +85,33 @@ public struct Page<Item: Sendable>: Sendable {
         self.next = next
     }
 }
+
+/// A named pointer to one version of an agent (`production`, `staging`, …).
+public struct AgentAlias: Sendable, Hashable {
+    public var name: String
+    public var version: Int
+    public var updatedAt: Date
+    public var updatedBy: String
+
+    public init(name: String, version: Int, updatedAt: Date, updatedBy: String) {
+        self.name = name
+        self.version = version
+        self.updatedAt = updatedAt
+        self.updatedBy = updatedBy
+    }
+
+    /// Lowercase letters, digits, `-` and `_`, starting with a letter, at most 63 characters.
+    public static func isValidName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard let first = bytes.first, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first), bytes.count <= 63 else { return false }
+        return bytes.allSatisfy { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
+            || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }
+    }
+
+    public var json: JSONValue {
+        .object([
+            "name": .string(name), "version": .int(version), "updated_at": .string(Agent.timestamp(updatedAt)),
+            "updated_by": .string(updatedBy),
+        ])
+    }
+}

@@ -16,9 +16,11 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case routeNotFound = "AMS-300"
     case agentNotFound = "AMS-301"
     case versionNotFound = "AMS-302"
+    case agentNotActive = "AMS-304"
     case invalidTransition = "AMS-305"
     case preconditionFailed = "AMS-306"
     case idempotencyConflict = "AMS-307"
+    case aliasNotFound = "AMS-309"
     case internalError = "AMS-501"
     case databaseUnavailable = "AMS-502"
 
@@ -27,8 +29,8 @@ public enum ErrorCode: String, Sendable, CaseIterable {
         case .validationFailed, .malformedBody, .missingTenantHeader: 400
         case .missingToken, .invalidToken, .expiredToken: 401
         case .forbidden, .tenantMismatch, .quotaReached: 403
-        case .routeNotFound, .agentNotFound, .versionNotFound: 404
-        case .nameConflict, .invalidTransition, .idempotencyConflict: 409
+        case .routeNotFound, .agentNotFound, .versionNotFound, .aliasNotFound: 404
+        case .nameConflict, .invalidTransition, .idempotencyConflict, .agentNotActive: 409
         case .preconditionFailed: 412
         case .bodyTooLarge: 413
         case .unsupportedMediaType: 415

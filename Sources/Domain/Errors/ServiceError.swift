@@ -30,6 +30,10 @@ public struct ServiceError: Error, Sendable, Equatable {
         .init(.versionNotFound, "Version not found", details: ["version": .int(version)])
     }
 
+    public static func aliasNotFound(_ alias: String) -> ServiceError {
+        .init(.aliasNotFound, "Alias not found", details: ["alias": .string(alias)])
+    }
+
     /// `If-Match` named another version than the agent's current one.
     public static func preconditionFailed(current: Int) -> ServiceError {
         .init(.preconditionFailed, "The agent is no longer at the version in If-Match", details: ["current_version": .int(current)])

@@ -31,6 +31,15 @@ public protocol AgentStore: Sendable {
     func versions(of id: UUID, tenant: TenantID, limit: Int, before: Int64?) async throws -> Page<AgentVersion>?
     /// One version of a live agent, configuration included; `nil` when the agent is not live or has no such version.
     func version(_ version: Int, of id: UUID, tenant: TenantID) async throws -> AgentVersion?
+    /// The live agents among `ids`, in one read.
+    func agents(_ ids: [UUID], tenant: TenantID) async throws -> [Agent]
+    /// The aliases of a live agent, by name; `nil` when the agent is not live.
+    func aliases(of id: UUID, tenant: TenantID) async throws -> [AgentAlias]?
+    /// Points `alias` at `version` of a live agent, recording the move in history. `nil` when the
+    /// agent is not live; `.versionNotFound` when it has no such version.
+    func setAlias(_ alias: String, of id: UUID, to version: Int, tenant: TenantID, audit: Audit) async throws -> AgentAlias?
+    /// Removes `alias`; `false` when the agent is not live or has no such alias.
+    func removeAlias(_ alias: String, of id: UUID, tenant: TenantID, audit: Audit) async throws -> Bool
     /// The audit trail of an agent, live or deleted, newest first.
     func history(of id: UUID, tenant: TenantID, limit: Int, before: Int64?) async throws -> Page<HistoryEntry>
     func toolCatalog() async throws -> [ToolDefinition]

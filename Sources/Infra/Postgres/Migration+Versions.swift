@@ -9,6 +9,7 @@ extension Migration {
     ///   a rolling deploy; their writes make no version row, which the versions list shows as a gap.
     /// - Agents that exist now get one snapshot of their current version (empty `changes`).
     /// - Idempotency keys of POSTs live 24 hours; the purge removes older ones.
+    /// - Aliases name versions per agent; moving one is recorded in history.
     static let versions: [String] = [
         "ALTER TABLE agents ADD COLUMN revision integer NOT NULL DEFAULT 1",
         """
@@ -84,6 +85,17 @@ extension Migration {
         """,
         "CREATE INDEX idempotency_keys_age ON idempotency_keys (created_at)",
         """
+        CREATE TABLE agent_aliases (
+            tenant_id text NOT NULL,
+            agent_id uuid NOT NULL REFERENCES agents (id) ON DELETE CASCADE,
+            name text NOT NULL,
+            version integer NOT NULL,
+            updated_at timestamptz NOT NULL,
+            updated_by text NOT NULL,
+            PRIMARY KEY (agent_id, name)
+        )
+        """,
+        """
         CREATE POLICY purge_read ON idempotency_keys FOR SELECT
             USING (current_setting('app.purge', true) = 'on')
         """,
@@ -91,7 +103,8 @@ extension Migration {
         CREATE POLICY purge_delete ON idempotency_keys FOR DELETE
             USING (current_setting('app.purge', true) = 'on')
         """,
-    ] + tenantIsolation("agent_versions") + tenantIsolation("agent_history") + tenantIsolation("idempotency_keys") + [
+    ] + tenantIsolation("agent_versions") + tenantIsolation("agent_history") + tenantIsolation("idempotency_keys")
+        + tenantIsolation("agent_aliases") + [
         """
         CREATE OR REPLACE FUNCTION ams_change_notice(p_tenant text, p_id uuid, p_version integer, p_deleted boolean) RETURNS text
         LANGUAGE sql STABLE AS $$

@@ -339,7 +339,7 @@ public struct PostgresAgentStore: AgentStore {
         }
     }
 
-    private static func isLive(_ id: UUID, tenant: TenantID, on conn: PostgresConnection, logger: Logger) async throws -> Bool {
+    static func isLive(_ id: UUID, tenant: TenantID, on conn: PostgresConnection, logger: Logger) async throws -> Bool {
         let rows = try await conn.query(
             "SELECT 1 FROM agents WHERE tenant_id = \(tenant) AND id = \(id) AND deleted_at IS NULL", logger: logger)
         for try await _ in rows { return true }
@@ -364,7 +364,7 @@ public struct PostgresAgentStore: AgentStore {
     /// Decodes the `columns` list column by column (the tuple form of `decode` crashes the
     /// optimizer of Swift 6.3 in release builds). Stored configurations are read leniently: a row
     /// written by a newer release may carry fields this one does not know.
-    private static func agent(_ cells: PostgresRandomAccessRow) throws -> Agent {
+    static func agent(_ cells: PostgresRandomAccessRow) throws -> Agent {
         let config = try cells[3].decode(String.self)
         let validation = try cells[4].decode(String.self)
         guard let json = JSONValue.parse(Array(config.utf8)) else { throw ServiceError(.internalError, "Stored agent unreadable") }
