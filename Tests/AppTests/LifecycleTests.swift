@@ -106,6 +106,7 @@ import Testing
             #expect(try await admin.send(.delete, "/v1/agents/\(agent.id)").status == .noContent)
             #expect(try await admin.send(.get, "/v1/agents/\(agent.id)").errorCode == "AMS-301")
             #expect(try await admin.send(.get, "/v1/agents/\(agent.id)/versions").errorCode == "AMS-301")
+            #expect(try await admin.send(.get, "/v1/agents/\(agent.id)/history").errorCode == "AMS-301")
             #expect(try await admin.send(.get, "/v1/tenant").json()["usage"]?["agents"] == .int(0), "the quota slot is free")
 
             let editor = try await Caller.make(client, tenant: tenant, roles: [.editor])
@@ -161,7 +162,10 @@ import Testing
             let purge = DeletedAgentPurge(store: store, retention: .seconds(3600), interval: .seconds(3600), logger: Logger(label: "test"))
             await purge.purgeOnce()
             await #expect(throws: ServiceError.agentNotFound()) { try await actor.restore(doomed.id, audit: .test) }
-            let history = try await actor.history(of: doomed.id, limit: 10, before: nil)
+            await #expect(throws: ServiceError.agentNotFound(), "the API shows no history of a deleted agent") {
+                try await actor.history(of: doomed.id, limit: 10, before: nil)
+            }
+            let history = try await store.history(of: doomed.id, tenant: tenant, limit: 10, before: nil)
             #expect(history.items.map(\.action) == [.deleted, .created], "history outlives the agent")
             try await client.withTransaction(logger: Logger(label: "test")) { conn in
                 try await conn.query("SELECT set_config('app.tenant_id', \(tenant), true)", logger: Logger(label: "test"))

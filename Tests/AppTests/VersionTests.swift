@@ -97,6 +97,8 @@ import Testing
             #expect(star.status == .ok && star.headers[.eTag] == "\"3\"")
             let weak = try await editor.send(.patch, "/v1/agents/\(agent.id)", json: #"{"description":"weak"}"#, headers: [.ifMatch: "W/\"3\""])
             #expect(weak.status == .preconditionFailed, "If-Match compares strongly")
+            let invalid = try await editor.send(.patch, "/v1/agents/\(agent.id)", json: #"{"llm_config":{"temperature":9}}"#, headers: [.ifMatch: "\"1\""])
+            #expect(invalid.errorCode == "AMS-100", "a bad body is reported before a stale If-Match")
             let admin = try await Caller.make(client, tenant: agent["tenant_id"]?.stringValue, roles: [.admin])
             let staleDelete = try await admin.send(.delete, "/v1/agents/\(agent.id)", headers: [.ifMatch: "\"2\""])
             #expect(staleDelete.status == .preconditionFailed && staleDelete.errorCode == "AMS-306")

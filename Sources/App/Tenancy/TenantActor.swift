@@ -163,10 +163,10 @@ actor TenantActor {
     }
 
     func history(of id: UUID, limit: Int, before: Int64?) async throws -> Page<HistoryEntry> {
-        let page = try await deps.store.history(of: id, tenant: tenantID, limit: limit, before: before)
-        // No entry at all: an agent from before history was kept, or no agent.
-        if page.items.isEmpty, before == nil, try await deps.store.agent(id, tenant: tenantID) == nil { throw ServiceError.agentNotFound() }
-        return page
+        // Like every read, a deleted agent's history is gone from the API; it stays in the database
+        // (and comes back with a restore).
+        guard try await deps.store.agent(id, tenant: tenantID) != nil else { throw ServiceError.agentNotFound() }
+        return try await deps.store.history(of: id, tenant: tenantID, limit: limit, before: before)
     }
 
     // MARK: Writes
@@ -313,8 +313,11 @@ actor TenantActor {
             try await backOff(attempt)
             let ticket = agents.withLock { $0.ticket() }
             defer { agents.withLock { $0.settle(ticket) } }
-            let current = try await currentAgent(id, ifMatch: ifMatch)
-            guard let (config, report) = try await change(current) else { return fill(current, since: ticket) }
+            let current = try await currentAgent(id, ifMatch: nil)
+            // A bad request is reported as such before a stale If-Match: fixing it comes first.
+            let changed = try await change(current)
+            if let ifMatch, ifMatch != current.version { throw ServiceError.preconditionFailed(current: current.version) }
+            guard let (config, report) = changed else { return fill(current, since: ticket) }
             var next = current
             next.config = config
             next.validation = report
