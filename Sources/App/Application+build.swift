@@ -39,6 +39,7 @@ func registerAPI(on router: Router<AppRequestContext>, _ deps: RouterDependencie
     AgentVersionRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit, idempotency: idempotency).register(on: v1)
     AgentLifecycleRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit, idempotency: idempotency).register(on: v1)
     AgentAliasRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit).register(on: v1)
+    TemplateRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit).register(on: v1)
     TenantRoutes(supervisor: deps.supervisor).register(on: v1)
     let internalGroup = router.group("internal/v1").add(middleware: AuthMiddleware(verifier: deps.verifier, scope: .internal))
     InternalAgentRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit).register(on: internalGroup)
@@ -71,7 +72,8 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
     let catalog = ToolCatalogCache(store: store, caching: false)
     let supervisor = TenantSupervisor(
         deps: TenantDependencies(store: store, validators: .builtin, policy: policy, catalog: catalog, cacheCapacity: config.cacheCapacity,
-                                 metrics: metrics, retention: config.deletedRetention),
+                                 metrics: metrics, retention: config.deletedRetention, templateStore: store,
+                                 systemTemplates: try TemplateFiles.load(directory: config.templatesDirectory)),
         maxTenants: config.maxTenants, idleTimeout: config.tenantIdleTimeout, logger: logger
     )
     let listener = ChangeListener(

@@ -49,6 +49,7 @@ enum TestSupport {
         config.port = 0
         config.tiersFile = root + "/config/tiers.yaml"
         config.toolsFile = root + "/config/tools.yaml"
+        config.templatesDirectory = root + "/config/templates"
         config.logLevel = .warning
         return config
     }

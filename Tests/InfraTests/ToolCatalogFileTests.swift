@@ -35,3 +35,27 @@ import Testing
         #expect(error?.description.contains(expected) == true, "\(String(describing: error))")
     }
 }
+
+@Suite struct TemplateFilesTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    @Test func theShippedTemplatesLoad() throws {
+        let templates = try TemplateFiles.load(directory: Self.root + "/config/templates")
+        #expect(Set(templates.map(\.id)).isSuperset(of: ["customer-support", "knowledge-base", "data-analyst", "programming-assistant", "creative-writer"]))
+        #expect(templates.allSatisfy { $0.isSystem && !$0.name.isEmpty && !$0.category.isEmpty })
+    }
+
+    @Test func aBadFileStopsTheStartNamingFileAndField() throws {
+        #expect(throws: ConfigurationError.self) { try TemplateFiles.parse("id: x\nname: X\ncategory: c\nconfig: {nmae: 1}\n", source: "t.yaml") }
+        do {
+            _ = try TemplateFiles.parse("id: x\nname: X\ncategory: c\nconfig:\n  llm_config: {model: m, temprature: 1}\n", source: "t.yaml")
+            Issue.record("a typo loaded")
+        } catch let error as ConfigurationError {
+            #expect("\(error)".contains("t.yaml") && "\(error)".contains("/config/llm_config/temprature"))
+        }
+        #expect(throws: ConfigurationError.self) { try TemplateFiles.parse("name: X\ncategory: c\n", source: "t.yaml") }
+        #expect(throws: ConfigurationError.self) { try TemplateFiles.parse("id: x\ncategory: c\n", source: "t.yaml") }
+        #expect(throws: ConfigurationError.self) { try TemplateFiles.parse("id: x\nname: X\ncategory: c\ntype: robot\n", source: "t.yaml") }
+        #expect(throws: ConfigurationError.self) { try TemplateFiles.parse("- a\n", source: "t.yaml") }
+    }
+}

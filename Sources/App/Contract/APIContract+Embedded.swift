@@ -9,9 +9,10 @@ info:
   summary: Multi-tenant registry of AI-agent configurations, validated against each tenant's tier.
   description: |
     The single source of truth for AI-agent configurations in the multi-tenant agent platform:
-    CRUD with validation against the tenant's tier, immutable versions with diffs, rollback and an
-    audit trail, a lifecycle for each agent's status, soft delete with restore, a dry-run
-    validator, the tool catalog agents may reference, and the tier of each tenant.
+    CRUD with validation against the tenant's tier, immutable versions with diffs, rollback,
+    aliases and an audit trail, a lifecycle for each agent's status, soft delete with restore, a
+    dry-run validator, the tool catalog agents may reference, the tier of each tenant, and the
+    execution configurations platform services run.
 
     ## Authentication
 
@@ -67,9 +68,11 @@ info:
     | AMS-300 | 404 | no such endpoint |
     | AMS-301 | 404 | agent not found (also a malformed id, or another tenant's agent) |
     | AMS-302 | 404 | version not found (`details.version` when the number was well formed) |
+    | AMS-304 | 409 | the agent is not `active`, so it has no execution configuration; `details.status` |
     | AMS-305 | 409 | status change not allowed from the current status; `details.current_status`, `details.requested_status`, `details.allowed` |
     | AMS-306 | 412 | `If-Match` names another version than the agent's current one; `details.current_version` |
     | AMS-307 | 409 | `Idempotency-Key` already used with another request, or its first request still running after 10 s; `details.key` |
+    | AMS-309 | 404 | alias not found (also a name that cannot be an alias, on the internal config endpoint); `details.alias` |
     | AMS-501 | 500 | unexpected; details are in the log under the request id |
     | AMS-502 | 503 | database unavailable or too slow, with `Retry-After: 1` |
 
@@ -88,10 +91,16 @@ info:
     * The status moves only through `POST /v1/agents/{id}/status`, along the lifecycle
       `draft` → `active` | `archived`, `active` → `inactive` | `archived`, `inactive` → `active` |
       `archived`, `archived` → `draft` (409 AMS-305 otherwise); it makes no version.
+    * Aliases are named pointers to versions of an agent (`production`, `staging`, …), so a
+      version can be promoted or rolled back without a new version: `GET /v1/agents/{id}/aliases`,
+      `PUT …/aliases/{name}` with `{ "version": 3 }` to point one at a version (creating it), and
+      `DELETE …/aliases/{name}`. `production` takes the `admin` role. Platform services read the
+      configuration an alias names with `GET /internal/v1/tenants/{tenant_id}/agents/{id}/config?alias=`.
     * `DELETE` is a soft delete: `POST /v1/agents/{id}/restore` brings the agent back within
       `AMS_DELETED_RETENTION` (30 days by default), after which a periodic job purges it.
-    * Every write is recorded in the agent's history (`GET /v1/agents/{id}/history`), which
-      outlives the agent and cannot be edited or deleted through the API.
+    * Every write, moves of aliases included, is recorded in the agent's history
+      (`GET /v1/agents/{id}/history`), which outlives the agent and cannot be edited or deleted
+      through the API.
     * PATCH, DELETE, rollback and status changes honour `If-Match` with the version's `ETag`
       (`"3"`): when the agent is at another version the answer is 412 AMS-306 and nothing is written.
 
@@ -135,13 +144,13 @@ tags:
   - name: agents
     description: Agent configurations of the caller's tenant (`/v1/agents`), their lifecycle status, and restore after delete.
   - name: versions
-    description: Immutable versions, diffs, rollback and the audit trail of an agent.
+    description: Immutable versions, diffs, rollback, aliases and the audit trail of an agent.
   - name: validation
     description: Dry-run validation of an agent configuration; writes nothing.
   - name: tenant
     description: The caller's tenant, its tier, the tier's limits and what the tenant uses.
   - name: internal
-    description: 'Platform-service endpoints (`/internal/v1`, service tokens only): tiers and the tool catalog.'
+    description: 'Platform-service endpoints (`/internal/v1`, service tokens only): tiers, the tool catalog, and agents for platform services (execution configurations, availability, batch reads).'
   - name: health
     description: Liveness and readiness probes, without authentication.
   - name: meta
@@ -1173,6 +1182,187 @@ paths:
         '503':
           $ref: '#/components/responses/DatabaseUnavailable'
 
+  /v1/agents/{id}/aliases:
+    get:
+      operationId: listAgentAliases
+      tags: [versions]
+      summary: List an agent's aliases
+      description: |
+        The aliases of a live agent, sorted by name: named pointers to its versions (`production`,
+        `staging`, …) that platform services resolve to a configuration. An agent without aliases
+        answers an empty list.
+
+        **Role:** `viewer` or higher (or `service` with `X-Tenant-ID`).
+
+        An id that is not a UUID, an agent that does not exist or was deleted, and another tenant's
+        agent are all 404 AMS-301.
+      security:
+        - bearerAuth: [viewer]
+      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-501, AMS-502]
+      parameters:
+        - $ref: '#/components/parameters/id'
+        - $ref: '#/components/parameters/X-Tenant-ID'
+        - $ref: '#/components/parameters/X-Request-ID'
+      responses:
+        '200':
+          description: The agent's aliases, sorted by name.
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/X-Request-ID'
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/AgentAliasList'
+              examples:
+                aliases:
+                  summary: Production and staging
+                  value:
+                    items:
+                      - name: production
+                        version: 2
+                        updated_at: '2025-01-17T09:00:00.000Z'
+                        updated_by: dave
+                      - name: staging
+                        version: 3
+                        updated_at: '2025-01-17T10:20:00.000Z'
+                        updated_by: bob
+        '400':
+          $ref: '#/components/responses/TenantHeaderBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '404':
+          $ref: '#/components/responses/AgentNotFound'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/DatabaseUnavailable'
+
+  /v1/agents/{id}/aliases/{name}:
+    put:
+      operationId: setAgentAlias
+      tags: [versions]
+      summary: Point an alias at a version
+      description: |
+        Points the alias `name` at `version` of a live agent, creating the alias when the agent has
+        none of that name, and answers the alias. This promotes a version (or rolls an environment
+        back) without making a version: the agent's configuration, status, version and `ETag` stay
+        as they are. Any version the agent has may be named, its current one or an older one.
+
+        Every call is recorded in the agent's history as `alias_moved`, with `version` the version
+        now named and `details` `{ "alias", "from", "to" }` (`from` is `null` when the alias is new;
+        pointing an alias at the version it already names is recorded too, with equal `from` and
+        `to`).
+
+        **Role:** `editor` or higher, `admin` for the alias `production` (403 AMS-204 otherwise);
+        a `service` token with `X-Tenant-ID` may too.
+
+        Order of checks: role, then a malformed id (404 AMS-301), then the name (400 AMS-109 with
+        `details.field` `name` when it is not 1–63 lowercase letters, digits, `-` or `_` starting
+        with a letter), then the `admin` role for `production` (403 AMS-204), then the body's
+        content type, size and JSON syntax (415, 413, 400 AMS-109) and its fields (400 AMS-109: not
+        an object, an unknown field, `version` missing or not a positive integer), then an unknown
+        or deleted agent (404 AMS-301), then a version the agent does not have (404 AMS-302 with
+        `details.version`).
+      security:
+        - bearerAuth: [editor]
+      x-error-codes: [AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-302, AMS-501, AMS-502]
+      parameters:
+        - $ref: '#/components/parameters/id'
+        - $ref: '#/components/parameters/alias'
+        - $ref: '#/components/parameters/X-Tenant-ID'
+        - $ref: '#/components/parameters/X-Request-ID'
+      requestBody:
+        required: true
+        description: The version the alias is to name.
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/AliasUpdate'
+            examples:
+              promote:
+                summary: Point the alias at version 3
+                value:
+                  version: 3
+      responses:
+        '200':
+          description: The alias, now naming `version`.
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/X-Request-ID'
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/AgentAlias'
+              examples:
+                staging:
+                  summary: Staging now names version 3
+                  value:
+                    name: staging
+                    version: 3
+                    updated_at: '2025-01-17T10:20:00.000Z'
+                    updated_by: bob
+        '400':
+          $ref: '#/components/responses/AliasBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/ForbiddenAlias'
+        '404':
+          $ref: '#/components/responses/AliasTargetNotFound'
+        '413':
+          $ref: '#/components/responses/PayloadTooLarge'
+        '415':
+          $ref: '#/components/responses/UnsupportedMediaType'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/DatabaseUnavailable'
+    delete:
+      operationId: deleteAgentAlias
+      tags: [versions]
+      summary: Remove an alias
+      description: |
+        Removes the alias `name` of a live agent; the version it named is untouched. The removal is
+        recorded in the agent's history as `alias_moved`, with `version` `null` and `details`
+        `{ "alias", "from", "to": null }` (`from` is the version the alias named).
+
+        **Role:** `editor` or higher, `admin` for the alias `production` (403 AMS-204 otherwise);
+        a `service` token with `X-Tenant-ID` may too.
+
+        Order of checks: role, then a malformed id (404 AMS-301), then the name (400 AMS-109 with
+        `details.field` `name` when it is not 1–63 lowercase letters, digits, `-` or `_` starting
+        with a letter), then the `admin` role for `production` (403 AMS-204), then an unknown or
+        deleted agent (404 AMS-301), then an alias the agent does not have (404 AMS-309 with
+        `details.alias`); a second delete is therefore 404 AMS-309.
+      security:
+        - bearerAuth: [editor]
+      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-309, AMS-501, AMS-502]
+      parameters:
+        - $ref: '#/components/parameters/id'
+        - $ref: '#/components/parameters/alias'
+        - $ref: '#/components/parameters/X-Tenant-ID'
+        - $ref: '#/components/parameters/X-Request-ID'
+      responses:
+        '204':
+          description: Removed. No body.
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/X-Request-ID'
+        '400':
+          $ref: '#/components/responses/AliasNameBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/ForbiddenAlias'
+        '404':
+          $ref: '#/components/responses/AliasNotFound'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/DatabaseUnavailable'
+
   /v1/agents/{id}/history:
     get:
       operationId: getAgentHistory
@@ -1183,8 +1373,10 @@ paths:
         `next_cursor` as `cursor`; it is `null` on the last page). Every write is recorded in the
         same transaction as the write itself: `created`, `updated`, `rolled_back` (with the
         version made and its RFC 6902 `changes`), `status_changed` (with `details.from`,
-        `details.to` and `details.reason`), `deleted` and `restored`. Each entry names the token's
-        `sub` and roles and the request id.
+        `details.to` and `details.reason`), `deleted`, `restored`, and `alias_moved` (with
+        `details.alias`, and `details.from` and `details.to`: the versions the alias named before
+        and after, `null` when it did not exist or was removed). Each entry names the token's `sub`
+        and roles and the request id.
 
         The history outlives the agent: it stays readable after a delete and after the purge.
         Entries cannot be edited or deleted through the API.
@@ -1227,6 +1419,18 @@ paths:
                         request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
                         version: 2
                         changes: null
+                      - action: alias_moved
+                        actor: dave
+                        roles:
+                          - admin
+                        at: '2025-01-18T09:00:00.000Z'
+                        request_id: 2b7e1d9c4a6f4e3b8d5c1a0f9e8d7c6b
+                        version: 2
+                        changes: null
+                        details:
+                          alias: production
+                          from: null
+                          to: 2
                       - action: status_changed
                         actor: carol
                         roles:
@@ -1479,6 +1683,254 @@ paths:
                       agents: 2
         '400':
           $ref: '#/components/responses/TierBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/ForbiddenInternal'
+        '413':
+          $ref: '#/components/responses/PayloadTooLarge'
+        '415':
+          $ref: '#/components/responses/UnsupportedMediaType'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/DatabaseUnavailable'
+
+  /internal/v1/tenants/{tenant_id}/agents/{id}/config:
+    get:
+      operationId: getAgentConfig
+      tags: [internal]
+      summary: Get an agent's execution configuration
+      description: |
+        What the Agent Execution and Conversation services run: the configuration of an `active`
+        agent without the registry's bookkeeping (no name, description, tags, metadata, validation
+        or timestamps), served from the tenant's cache. `ETag` is the version served (`"3"`); with
+        `If-None-Match` naming it (or `*`), the answer is 304 without a body.
+
+        With `alias`, the configuration is the snapshot of the version the alias names (read from
+        the database, not the cache), and `version` and the `ETag` are that version. The agent
+        itself must still be `active`.
+
+        **Role:** `service` only.
+
+        Order of checks: an invalid `tenant_id` (400 AMS-109), then a malformed id (404 AMS-301),
+        then an `alias` that is not a valid alias name (404 AMS-309 with `details.alias`, as for
+        an alias the agent does not have), then an agent the tenant does not have live (404
+        AMS-301), then its status (409 AMS-304 with `details.status` unless it is `active`), then,
+        with `alias`, an alias the agent does not have (404 AMS-309) or a version no longer stored
+        (404 AMS-302), then `If-None-Match` (304).
+      security:
+        - bearerAuth: [service]
+      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-301, AMS-302, AMS-304, AMS-309, AMS-501, AMS-502]
+      parameters:
+        - $ref: '#/components/parameters/tenant_id'
+        - $ref: '#/components/parameters/id'
+        - $ref: '#/components/parameters/aliasQuery'
+        - $ref: '#/components/parameters/If-None-Match'
+        - $ref: '#/components/parameters/X-Request-ID'
+      responses:
+        '200':
+          description: The execution configuration; `ETag` is its version.
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/X-Request-ID'
+            ETag:
+              $ref: '#/components/headers/ETag'
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/ExecutionConfig'
+              examples:
+                config:
+                  summary: An active agent at version 3
+                  value:
+                    agent_id: 0190f5c2-7b1e-7c3a-9d2e-4f5a6b7c8d9e
+                    tenant_id: acme
+                    version: 3
+                    type: rag
+                    system_prompt: ''
+                    llm_config:
+                      max_tokens: 512
+                      model: gpt-4o-mini
+                      temperature: 0.3
+                    memory_config:
+                      include_knowledge_context: false
+                      memory_type: conversation
+                      window_size: 10
+                    tools:
+                      - config: {}
+                        id: search
+                    collections:
+                      - kb-support
+        '304':
+          description: Not modified, as `If-None-Match` named the version served (or was `*`). No body.
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/X-Request-ID'
+            ETag:
+              $ref: '#/components/headers/ETag'
+        '400':
+          $ref: '#/components/responses/InternalTenantBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/ForbiddenInternal'
+        '404':
+          $ref: '#/components/responses/ConfigNotFound'
+        '409':
+          $ref: '#/components/responses/AgentNotActive'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/DatabaseUnavailable'
+
+  /internal/v1/tenants/{tenant_id}/agents/{id}/availability:
+    get:
+      operationId: getAgentAvailability
+      tags: [internal]
+      summary: Check whether an agent can serve
+      description: |
+        Whether the Conversation Service may start conversations with an agent, served from the
+        tenant's cache: `available` is true when the agent is `active` and its validation status
+        is not `invalid` (it was written under a tier or tool catalog that has since changed).
+        `reason` says why not, and is present exactly when `available` is false.
+
+        **Role:** `service` only.
+
+        An invalid `tenant_id` is 400 AMS-109. An id that is not a UUID, an agent that does not
+        exist or was deleted, and another tenant's agent are all 404 AMS-301.
+      security:
+        - bearerAuth: [service]
+      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-301, AMS-501, AMS-502]
+      parameters:
+        - $ref: '#/components/parameters/tenant_id'
+        - $ref: '#/components/parameters/id'
+        - $ref: '#/components/parameters/X-Request-ID'
+      responses:
+        '200':
+          description: The agent's availability.
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/X-Request-ID'
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/AgentAvailability'
+              examples:
+                available:
+                  summary: An active, valid agent
+                  value:
+                    available: true
+                    status: active
+                    version: 3
+                inactive:
+                  summary: An inactive agent
+                  value:
+                    available: false
+                    status: inactive
+                    version: 3
+                    reason: The agent is inactive
+        '400':
+          $ref: '#/components/responses/InternalTenantBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/ForbiddenInternal'
+        '404':
+          $ref: '#/components/responses/AgentNotFound'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/DatabaseUnavailable'
+
+  /internal/v1/agents/batch:
+    post:
+      operationId: batchGetAgents
+      tags: [internal]
+      summary: Get agents of a tenant in one call
+      description: |
+        Up to 100 agents of one tenant, each as `GET /v1/agents/{id}` answers it, cached ones from
+        the tenant's cache and the rest in one read. `items` follows the order of `ids`; an id
+        repeated verbatim counts once. `missing` lists, as given and in the same order, the
+        requested ids that are not live agents of that tenant: unknown, deleted, another
+        tenant's, or not a UUID at all. Nothing is an error for a missing agent.
+
+        **Role:** `service` only.
+
+        The body is read strictly (400 AMS-109 with `details.field`: not an object, an unknown
+        field, a `tenant_id` that is missing or not a valid tenant id (`/tenant_id`), `ids` missing,
+        not an array or over 100 entries (`/ids`), or an entry that is not a string (`/ids/0`)).
+      security:
+        - bearerAuth: [service]
+      x-error-codes: [AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-501, AMS-502]
+      parameters:
+        - $ref: '#/components/parameters/X-Request-ID'
+      requestBody:
+        required: true
+        description: The tenant and the agent ids to read.
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/AgentBatchRequest'
+            examples:
+              two:
+                summary: Two ids, one unknown
+                value:
+                  tenant_id: acme
+                  ids:
+                    - 0190f5c2-7b1e-7c3a-9d2e-4f5a6b7c8d9e
+                    - 0190f5c2-0000-7000-8000-000000000000
+      responses:
+        '200':
+          description: The live agents among `ids`, in request order, and the ids that are not.
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/X-Request-ID'
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/AgentBatch'
+              examples:
+                oneMissing:
+                  summary: One found, one missing
+                  value:
+                    items:
+                      - id: 0190f5c2-7b1e-7c3a-9d2e-4f5a6b7c8d9e
+                        tenant_id: acme
+                        name: Support
+                        description: Answers customer questions from the knowledge base
+                        type: rag
+                        status: active
+                        version: 3
+                        system_prompt: ''
+                        llm_config:
+                          max_tokens: 512
+                          model: gpt-4o-mini
+                          temperature: 0.3
+                        memory_config:
+                          include_knowledge_context: false
+                          memory_type: conversation
+                          window_size: 10
+                        tools:
+                          - config: {}
+                            id: search
+                        collections:
+                          - kb-support
+                        tags:
+                          - support
+                        metadata:
+                          team: cx
+                        validation:
+                          status: valid
+                          issues: []
+                        created_at: '2025-01-15T09:30:00.000Z'
+                        updated_at: '2025-01-17T10:15:42.003Z'
+                        created_by: alice
+                        updated_by: bob
+                    missing:
+                      - 0190f5c2-0000-7000-8000-000000000000
+        '400':
+          $ref: '#/components/responses/BatchBadRequest'
         '401':
           $ref: '#/components/responses/Unauthorized'
         '403':
@@ -1907,8 +2359,8 @@ components:
       in: header
       required: false
       description: |
-        Comma-separated entity tags. When one of them is the agent's current `ETag` (`"3"`, or
-        weak `W/"3"`) or `*`, the answer is 304 without a body.
+        Comma-separated entity tags. When one of them is the current `ETag` of what is asked for
+        (the version, `"3"`, or weak `W/"3"`) or `*`, the answer is 304 without a body.
       schema:
         type: string
       example: '"1"'
@@ -2006,6 +2458,34 @@ components:
         minLength: 1
         maxLength: 128
       example: acme
+    alias:
+      name: name
+      in: path
+      required: true
+      description: |
+        The alias's name: 1–63 characters, a lowercase letter first, then lowercase letters, digits,
+        `-` and `_`. Anything else is 400 AMS-109 with `details.field` `name`. `production` takes
+        the `admin` role.
+      schema:
+        type: string
+        minLength: 1
+        maxLength: 63
+        pattern: '^[a-z][a-z0-9_-]*$'
+      example: staging
+    aliasQuery:
+      name: alias
+      in: query
+      required: false
+      description: |
+        Serve the configuration of the version this alias names instead of the agent's current
+        one. A name that is not 1–63 lowercase letters, digits, `-` or `_` starting with a letter,
+        or an alias the agent does not have, is 404 AMS-309 with `details.alias`.
+      schema:
+        type: string
+        minLength: 1
+        maxLength: 63
+        pattern: '^[a-z][a-z0-9_-]*$'
+      example: production
     limit:
       name: limit
       in: query
@@ -2390,6 +2870,75 @@ components:
               $ref: '#/components/examples/BadIdempotencyKey'
             missingTenant:
               $ref: '#/components/examples/MissingTenantHeader'
+    AliasBadRequest:
+      description: |
+        Bad request.
+
+        * AMS-109: the alias name is not 1–63 lowercase letters, digits, `-` or `_` starting with a
+          letter (`details.field` is `name`); or the body is empty, not JSON, not a JSON object,
+          has an unknown field (`details.field` is its JSON Pointer), or its `version` is missing
+          or not a positive integer (`details.field` is `version`, or `/version` for a value that
+          is not a number); or a string holds U+0000.
+        * AMS-205: a service token without a valid `X-Tenant-ID`.
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            badName:
+              summary: A name that cannot be an alias
+              value:
+                error:
+                  code: AMS-109
+                  message: An alias name is 1–63 lowercase letters, digits, - or _, starting with a letter
+                  details:
+                    field: name
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            badVersion:
+              summary: A version that is not a positive integer
+              value:
+                error:
+                  code: AMS-109
+                  message: version must be a whole number from 1
+                  details:
+                    field: version
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            notJSON:
+              $ref: '#/components/examples/NotJSON'
+            missingTenant:
+              $ref: '#/components/examples/MissingTenantHeader'
+    AliasNameBadRequest:
+      description: |
+        Bad request.
+
+        * AMS-109: the alias name is not 1–63 lowercase letters, digits, `-` or `_` starting with a
+          letter (`details.field` is `name`).
+        * AMS-205: a service token without a valid `X-Tenant-ID`.
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            badName:
+              summary: A name that cannot be an alias
+              value:
+                error:
+                  code: AMS-109
+                  message: An alias name is 1–63 lowercase letters, digits, - or _, starting with a letter
+                  details:
+                    field: name
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            missingTenant:
+              $ref: '#/components/examples/MissingTenantHeader'
     TierBadRequest:
       description: |
         Bad request.
@@ -2466,6 +3015,69 @@ components:
                   details: {}
                   request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
                   timestamp: '2025-01-15T09:30:00.123Z'
+    InternalTenantBadRequest:
+      description: |
+        Bad request.
+
+        * AMS-109: `tenant_id` is not 1–128 printable characters without spaces (once
+          percent-decoded); `details.field` is `tenant_id`.
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            badTenant:
+              summary: An invalid tenant id
+              value:
+                error:
+                  code: AMS-109
+                  message: tenant_id must be 1–128 printable characters without spaces
+                  details:
+                    field: tenant_id
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+    BatchBadRequest:
+      description: |
+        Bad request.
+
+        * AMS-109: the body is empty, not JSON, or not a JSON object; it has an unknown field
+          (`details.field` is its JSON Pointer); `tenant_id` is missing, not a string, or not 1–128
+          printable characters without spaces (`/tenant_id`); `ids` is missing, not an array, or
+          holds more than 100 entries (`/ids`), or one of them is not a string (`/ids/0`, …); or a
+          string holds U+0000.
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            badTenant:
+              summary: An invalid tenant id
+              value:
+                error:
+                  code: AMS-109
+                  message: tenant_id must be 1–128 printable characters without spaces
+                  details:
+                    field: /tenant_id
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            tooMany:
+              summary: More than 100 ids
+              value:
+                error:
+                  code: AMS-109
+                  message: ids holds at most 100 ids
+                  details:
+                    field: /ids
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            notJSON:
+              $ref: '#/components/examples/NotJSON'
     Unauthorized:
       description: |
         Unauthorized (with `WWW-Authenticate: Bearer`).
@@ -2626,6 +3238,36 @@ components:
                     tier: free
                   request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
                   timestamp: '2025-01-15T09:30:00.123Z'
+    ForbiddenAlias:
+      description: |
+        Forbidden.
+
+        * AMS-204: the token's roles do not allow moving aliases, or a caller below `admin` named
+          the alias `production` (`details.roles` lists the roles), or the token has no known role.
+        * AMS-206: `X-Tenant-ID` names another tenant than the user token's.
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            role:
+              $ref: '#/components/examples/RoleNotAllowed'
+            production:
+              summary: An editor named production
+              value:
+                error:
+                  code: AMS-204
+                  message: Role not allowed
+                  details:
+                    roles:
+                      - editor
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            tenantMismatch:
+              $ref: '#/components/examples/TenantMismatch'
     ForbiddenInternal:
       description: |
         Forbidden.
@@ -2674,9 +3316,10 @@ components:
       description: |
         Not found.
 
-        * AMS-301: no live agent with this id in the caller's tenant; also a malformed id, a
-          deleted agent, or another tenant's agent. (Restore looks for a deleted agent instead, and
-          history for any recorded entry: see their descriptions.)
+        * AMS-301: no live agent with this id in the caller's tenant (on internal endpoints, the
+          tenant `tenant_id` names); also a malformed id, a deleted agent, or another tenant's
+          agent. (Restore looks for a deleted agent instead, and history for any recorded entry:
+          see their descriptions.)
       headers:
         X-Request-ID:
           $ref: '#/components/headers/X-Request-ID'
@@ -2717,6 +3360,120 @@ components:
                   code: AMS-301
                   message: Agent not found
                   details: {}
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            noVersion:
+              summary: No such version
+              value:
+                error:
+                  code: AMS-302
+                  message: Version not found
+                  details:
+                    version: 7
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+    AliasTargetNotFound:
+      description: |
+        Not found.
+
+        * AMS-301: no live agent with this id in the caller's tenant; also a malformed id, a
+          deleted agent, or another tenant's agent.
+        * AMS-302: the agent has no such version (`details.version`).
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            noAgent:
+              summary: No such agent
+              value:
+                error:
+                  code: AMS-301
+                  message: Agent not found
+                  details: {}
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            noVersion:
+              summary: No such version
+              value:
+                error:
+                  code: AMS-302
+                  message: Version not found
+                  details:
+                    version: 7
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+    AliasNotFound:
+      description: |
+        Not found.
+
+        * AMS-301: no live agent with this id in the caller's tenant; also a malformed id, a
+          deleted agent, or another tenant's agent.
+        * AMS-309: the agent has no alias of this name (`details.alias`).
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            noAgent:
+              summary: No such agent
+              value:
+                error:
+                  code: AMS-301
+                  message: Agent not found
+                  details: {}
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            noAlias:
+              summary: No such alias
+              value:
+                error:
+                  code: AMS-309
+                  message: Alias not found
+                  details:
+                    alias: production
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+    ConfigNotFound:
+      description: |
+        Not found.
+
+        * AMS-301: no live agent with this id in the tenant `tenant_id` names; also a malformed id,
+          a deleted agent, or another tenant's agent.
+        * AMS-309: `alias` is not a valid alias name, or the agent has no alias of that name
+          (`details.alias`).
+        * AMS-302: the version the alias names is no longer stored (`details.version`).
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            noAgent:
+              summary: No such agent
+              value:
+                error:
+                  code: AMS-301
+                  message: Agent not found
+                  details: {}
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            noAlias:
+              summary: No such alias
+              value:
+                error:
+                  code: AMS-309
+                  message: Alias not found
+                  details:
+                    alias: production
                   request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
                   timestamp: '2025-01-15T09:30:00.123Z'
             noVersion:
@@ -2851,6 +3608,30 @@ components:
                       - archived
                     current_status: draft
                     requested_status: active
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+    AgentNotActive:
+      description: |
+        Conflict.
+
+        * AMS-304: the agent is not `active`, so it has no configuration to run
+          (`details.status` is its status).
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            inactive:
+              summary: The agent is inactive
+              value:
+                error:
+                  code: AMS-304
+                  message: The agent is not active
+                  details:
+                    status: inactive
                   request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
                   timestamp: '2025-01-15T09:30:00.123Z'
     PreconditionFailed:
@@ -3172,7 +3953,7 @@ components:
     ErrorCode:
       type: string
       description: The service's error catalog (`x-error-codes` gives each code's HTTP status and meaning).
-      enum: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-300, AMS-301, AMS-302, AMS-305, AMS-306, AMS-307, AMS-310, AMS-501, AMS-502]
+      enum: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-300, AMS-301, AMS-302, AMS-304, AMS-305, AMS-306, AMS-307, AMS-309, AMS-310, AMS-501, AMS-502]
       x-error-codes:
         AMS-100:
           status: '400'
@@ -3219,6 +4000,9 @@ components:
         AMS-302:
           status: '404'
           description: Version not found (`details.version` when the number was well formed).
+        AMS-304:
+          status: '409'
+          description: The agent is not `active`, so it has no execution configuration (`details.status`).
         AMS-305:
           status: '409'
           description: 'Status change not allowed: the lifecycle does not allow the move from the current status, or `active` was asked for an agent whose validation is `invalid` (`details.current_status`, `details.requested_status`, `details.allowed`).'
@@ -3228,6 +4012,9 @@ components:
         AMS-307:
           status: '409'
           description: 'The `Idempotency-Key` was already used with another request (another body or path), or its first request was still running after 10 s (`details.key`).'
+        AMS-309:
+          status: '404'
+          description: Alias not found, or (on the internal config endpoint) a name that cannot be an alias (`details.alias`).
         AMS-310:
           status: '405'
           description: The path exists but does not answer this method; `Allow` lists the methods it answers.
@@ -3484,6 +4271,17 @@ components:
           maxLength: 500
           pattern: '^[^\x00]*$'
 
+    AliasUpdate:
+      type: object
+      description: The version an alias is to name. Unknown fields are refused (400 AMS-109).
+      additionalProperties: false
+      required: [version]
+      properties:
+        version:
+          type: integer
+          minimum: 1
+          description: A version the agent has (404 AMS-302 otherwise).
+
     # ---- requests: dry run ----------------------------------------------------------------
     AgentDraft:
       type: object
@@ -3568,6 +4366,26 @@ components:
       properties:
         tier:
           $ref: '#/components/schemas/Tier'
+    AgentBatchRequest:
+      type: object
+      description: The agents to read, all of one tenant. Unknown fields are refused (400 AMS-109).
+      additionalProperties: false
+      required: [tenant_id, ids]
+      properties:
+        tenant_id:
+          type: string
+          description: The tenant, 1–128 bytes (UTF-8) with no space, control character or DEL.
+          minLength: 1
+          maxLength: 128
+          pattern: '^[^\x00-\x20\x7F-\x9F]+$'
+        ids:
+          type: array
+          description: |
+            Agent ids, at most 100. An id repeated verbatim counts once; an id that is not a UUID
+            is reported as missing.
+          maxItems: 100
+          items:
+            type: string
     ToolCatalogInput:
       type: array
       description: The whole new catalog, in order. Ids must be unique.
@@ -3968,17 +4786,27 @@ components:
           description: The `X-Request-ID` of the request that made the change.
         version:
           type: [integer, 'null']
-          description: The agent's version after the change (the version made, for `created`, `updated` and `rolled_back`).
+          description: |
+            The agent's version after the change (the version made, for `created`, `updated` and
+            `rolled_back`); for `alias_moved`, the version the alias now names (`null` when it was
+            removed).
         changes:
           type: [array, 'null']
           description: The RFC 6902 operations of the version made; `null` for actions that make no version.
           items:
             $ref: '#/components/schemas/JSONPatchOperation'
         details:
-          $ref: '#/components/schemas/HistoryStatusChange'
+          description: |
+            What the action needs besides a version, present for `status_changed`
+            (`HistoryStatusChange`: `from`, `to` and `reason`, statuses) and `alias_moved`
+            (`HistoryAliasMove`: `alias`, `from` and `to`, versions or `null`); absent from other
+            entries.
+          oneOf:
+            - $ref: '#/components/schemas/HistoryStatusChange'
+            - $ref: '#/components/schemas/HistoryAliasMove'
     HistoryStatusChange:
       type: object
-      description: The `details` of a `status_changed` entry (absent from other entries).
+      description: The `details` of a `status_changed` entry.
       additionalProperties: false
       required: [from, to]
       properties:
@@ -3989,6 +4817,21 @@ components:
         reason:
           type: string
           description: The reason given with the change, when one was.
+    HistoryAliasMove:
+      type: object
+      description: The `details` of an `alias_moved` entry.
+      additionalProperties: false
+      required: [alias, from, to]
+      properties:
+        alias:
+          type: string
+          description: The alias's name.
+        from:
+          type: [integer, 'null']
+          description: The version the alias named before; `null` when it was new.
+        to:
+          type: [integer, 'null']
+          description: The version the alias names now; `null` when it was removed.
     HistoryPage:
       type: object
       additionalProperties: false
@@ -4004,6 +4847,108 @@ components:
           type: [string, 'null']
           description: Pass as `cursor` for the next page; `null` on the last page.
           pattern: '^[A-Za-z0-9_-]+$'
+    AgentAlias:
+      type: object
+      description: A named pointer to one version of an agent.
+      additionalProperties: false
+      required: [name, version, updated_at, updated_by]
+      properties:
+        name:
+          type: string
+          description: 1–63 lowercase letters, digits, `-` or `_`, starting with a letter.
+          minLength: 1
+          maxLength: 63
+          pattern: '^[a-z][a-z0-9_-]*$'
+        version:
+          type: integer
+          minimum: 1
+          description: The version the alias names.
+        updated_at:
+          type: string
+          format: date-time
+          description: When the alias was last pointed at a version; RFC 3339, UTC, milliseconds.
+        updated_by:
+          type: string
+          description: The `sub` of the token that last pointed it.
+    AgentAliasList:
+      type: object
+      additionalProperties: false
+      required: [items]
+      properties:
+        items:
+          type: array
+          description: Sorted by name.
+          items:
+            $ref: '#/components/schemas/AgentAlias'
+    ExecutionConfig:
+      type: object
+      description: |
+        What platform services run: an active agent's configuration at one version, without the
+        registry's bookkeeping. Every field is always present.
+      additionalProperties: false
+      required: [agent_id, tenant_id, version, type, system_prompt, llm_config, memory_config, tools, collections]
+      properties:
+        agent_id:
+          type: string
+          format: uuid
+          description: The agent's id, lowercase.
+        tenant_id:
+          type: string
+        version:
+          type: integer
+          minimum: 1
+          description: The version served (an alias's version with `alias`); the `ETag`.
+        type:
+          $ref: '#/components/schemas/AgentType'
+        system_prompt:
+          type: string
+        llm_config:
+          $ref: '#/components/schemas/LLMConfig'
+        memory_config:
+          $ref: '#/components/schemas/MemoryConfig'
+        tools:
+          type: array
+          items:
+            $ref: '#/components/schemas/AgentTool'
+        collections:
+          type: array
+          items:
+            type: string
+    AgentAvailability:
+      type: object
+      description: Whether an agent can serve conversations now.
+      additionalProperties: false
+      required: [available, status, version]
+      properties:
+        available:
+          type: boolean
+          description: True when the agent is `active` and its validation status is not `invalid`.
+        status:
+          $ref: '#/components/schemas/AgentStatus'
+        version:
+          type: integer
+          minimum: 1
+          description: The agent's current version.
+        reason:
+          type: string
+          description: Why the agent is not available; present exactly when `available` is false.
+    AgentBatch:
+      type: object
+      additionalProperties: false
+      required: [items, missing]
+      properties:
+        items:
+          type: array
+          description: The live agents among the requested ids, in request order.
+          maxItems: 100
+          items:
+            $ref: '#/components/schemas/Agent'
+        missing:
+          type: array
+          description: The requested ids that are not live agents of the tenant, as given, in request order.
+          maxItems: 100
+          items:
+            type: string
     TenantInfo:
       type: object
       additionalProperties: false
@@ -4225,5 +5170,10 @@ components:
         key:
           type: string
           description: AMS-307 — the `Idempotency-Key` at fault.
+        status:
+          $ref: '#/components/schemas/AgentStatus'
+        alias:
+          type: string
+          description: AMS-309 — the alias asked for.
 """##
 }

@@ -22,9 +22,17 @@ struct AgentRoutes: Sendable {
         let (identity, tenant) = try context.caller(.write)
         var request = request
         return try await idempotency.once(&request, context: context, tenant: tenant) { request in
-            let config = try AgentConfig(json: try await request.json(limit: bodyLimit))
+            let registry = supervisor.tenant(tenant)
+            let (body, reference) = try Self.templateReference(try await request.json(limit: bodyLimit))
+            var config: AgentConfig
+            var template: Template?
+            if let reference {
+                (config, template) = try await registry.configFromTemplate(reference.id, version: reference.version, body: body)
+            } else {
+                config = try AgentConfig(json: body)
+            }
             if config.status == .active { try identity.require(.admin) }
-            let created = try await supervisor.tenant(tenant).create(config, audit: context.audit(identity))
+            let created = try await registry.create(config, from: template, audit: context.audit(identity))
             return JSONReply(status: .created, headers: [
                 .location: "/v1/agents/\(created.id.uuidString.lowercased())", .eTag: created.etag,
             ], body: created.body)
@@ -81,6 +89,26 @@ struct AgentRoutes: Sendable {
         return .json(.object(["valid": .bool(report.errors.isEmpty), "issues": .array(report.issues.map(\.json))]))
     }
 
+    /// `template_id` and `template_version` taken out of a create body, which then holds the
+    /// agent's own fields.
+    static func templateReference(_ json: JSONValue) throws -> (body: JSONValue, reference: (id: String, version: Int?)?) {
+        guard case .object(var fields) = json else { return (json, nil) }
+        let id = fields.removeValue(forKey: "template_id") ?? .null
+        let version = fields.removeValue(forKey: "template_version") ?? .null
+        guard id != .null else {
+            if version != .null { throw ServiceError.malformed("template_version needs template_id", field: "/template_version") }
+            return (.object(fields), nil)
+        }
+        guard case .string(let templateID) = id, !templateID.isEmpty else {
+            throw ServiceError.malformed("template_id must be a template's id", field: "/template_id")
+        }
+        switch version {
+        case .null: return (.object(fields), (templateID, nil))
+        case .int(let n) where n > 0: return (.object(fields), (templateID, n))
+        default: throw ServiceError.malformed("template_version must be a whole number from 1", field: "/template_version")
+        }
+    }
+
     /// A malformed id is answered exactly like a missing agent.
     static func agentID(_ context: AppRequestContext) throws -> UUID {
         guard let raw = context.parameters.get("id"), let id = UUID(canonical: raw) else { throw ServiceError.agentNotFound() }
@@ -106,16 +134,19 @@ struct AgentRoutes: Sendable {
 
     /// `limit` (1–200, default 50) and `cursor`, as every list reads them.
     static func page(_ params: Parameters) throws -> (limit: Int, after: Int64?) {
-        var limit = 50
-        if let raw = params.get("limit") {
-            guard let n = Int(raw), (1...200).contains(n) else {
-                throw ServiceError.malformed("limit must be a whole number from 1 to 200", field: "limit")
-            }
-            limit = n
-        }
+        let limit = try limit(params.get("limit"))
         guard let raw = params.get("cursor"), !raw.isEmpty else { return (limit, nil) }
         guard let position = Cursor.decode(raw) else { throw ServiceError.malformed("cursor is not one this service issued", field: "cursor") }
         return (limit, position)
+    }
+
+    /// A page size: 1–200, 50 when absent.
+    static func limit(_ raw: String?) throws -> Int {
+        guard let raw else { return 50 }
+        guard let n = Int(raw), (1...200).contains(n) else {
+            throw ServiceError.malformed("limit must be a whole number from 1 to 200", field: "limit")
+        }
+        return n
     }
 
     /// Postgres stores no U+0000, so a filter carrying one could only fail there.

@@ -21,6 +21,8 @@ struct AppConfiguration: Sendable {
     var defaultTier = Tier.free
     var tiersFile = "config/tiers.yaml"
     var toolsFile = "config/tools.yaml"
+    /// The system templates, one `*.yaml` file each (`AMS_TEMPLATES_DIR`).
+    var templatesDirectory = "config/templates"
     var logLevel = Logger.Level.info
     var logFormat = LogFormat.text
     var bodyLimit = 1024 * 1024
@@ -68,6 +70,7 @@ struct AppConfiguration: Sendable {
         }
         if let v = env["AMS_TIERS_FILE"] { c.tiersFile = v }
         if let v = env["AMS_TOOLS_FILE"] { c.toolsFile = v }
+        if let v = env["AMS_TEMPLATES_DIR"] { c.templatesDirectory = v }
         if let v = env["AMS_LOG_LEVEL"] {
             guard let level = Logger.Level(rawValue: v.lowercased()) else { throw ConfigurationError("AMS_LOG_LEVEL: unknown level '\(v)'") }
             c.logLevel = level

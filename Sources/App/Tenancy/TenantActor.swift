@@ -12,7 +12,7 @@ actor TenantActor {
     static let writeAttempts = 10
 
     let tenantID: TenantID
-    private let deps: TenantDependencies
+    let deps: TenantDependencies
     /// Behind a lock rather than the actor, so a cached read costs no hop onto the actor's executor.
     /// Writes, fills and notices still run on the actor, which keeps their order.
     private let agents: Mutex<NoticeCoherentCache<UUID, CachedBody>>
@@ -173,7 +173,7 @@ actor TenantActor {
 
     /// Validates, then inserts in one call that also judges the quota under the tenant's lock. A
     /// full tenant hears so even when its body has issues: it need not fix a body it cannot store.
-    func create(_ config: AgentConfig, audit: Audit) async throws -> CachedAgent {
+    func create(_ config: AgentConfig, from template: Template? = nil, audit: Audit) async throws -> CachedAgent {
         let context = try await validationContext()
         let report = await validate(config, context)
         guard report.errors.isEmpty else {
@@ -184,7 +184,8 @@ actor TenantActor {
         }
         let now = Date.storedNow()
         let agent = Agent(id: .v7(now: now), tenantID: tenantID, version: 1, config: config, validation: report,
-                          createdAt: now, updatedAt: now, createdBy: audit.actor, updatedBy: audit.actor)
+                          createdAt: now, updatedAt: now, createdBy: audit.actor, updatedBy: audit.actor,
+                          templateID: template?.id, templateVersion: template?.version)
         let ticket = agents.withLock { $0.ticket() }
         defer { agents.withLock { $0.settle(ticket) } }
         try await deps.store.insert(agent, quota: deps.quota, audit: audit)
@@ -397,7 +398,7 @@ actor TenantActor {
     }
 
     /// Every validator over `config`, counted and timed for `/metrics`.
-    private func validate(_ config: AgentConfig, _ context: ValidationContext) async -> ValidationReport {
+    func validate(_ config: AgentConfig, _ context: ValidationContext) async -> ValidationReport {
         let started = ContinuousClock.now
         let report = await deps.validators.validate(config, context: context)
         deps.metrics.validationDuration.recordNanoseconds(Int64((ContinuousClock.now - started) / .nanoseconds(1)))
@@ -405,7 +406,7 @@ actor TenantActor {
         return report
     }
 
-    private func validationContext() async throws -> ValidationContext {
+    func validationContext() async throws -> ValidationContext {
         let tenant = try await currentTenant()
         return ValidationContext(tenant: tenant, limits: deps.policy[tenant.tier], catalog: try await deps.catalog.current(), rules: deps.policy.rules)
     }

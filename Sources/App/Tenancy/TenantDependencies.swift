@@ -11,11 +11,18 @@ struct TenantDependencies: Sendable {
     let metrics: AppMetrics
     /// How long a deleted agent can be restored (`AMS_DELETED_RETENTION`).
     let retention: Duration
+    /// Tenants' own templates; `nil` where a test needs none.
+    let templateStore: (any TemplateStore)?
+    /// The shipped templates, by id.
+    let systemTemplates: [Template]
 
     init(
         store: any AgentStore, validators: ValidatorRegistry, policy: TierPolicy, catalog: ToolCatalogCache, cacheCapacity: Int,
-        metrics: AppMetrics = AppMetrics(), retention: Duration = AppConfiguration.defaultRetention
+        metrics: AppMetrics = AppMetrics(), retention: Duration = AppConfiguration.defaultRetention,
+        templateStore: (any TemplateStore)? = nil, systemTemplates: [Template] = []
     ) {
+        self.templateStore = templateStore
+        self.systemTemplates = systemTemplates
         self.store = store
         self.retention = retention
         self.metrics = metrics

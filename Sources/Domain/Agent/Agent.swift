@@ -11,6 +11,9 @@ public struct Agent: Sendable, Hashable, Identifiable {
     /// Bumped by every write of the row, status changes and deletes included (which keep `version`):
     /// what change notices carry and caches compare.
     public var revision: Int
+    /// The template the agent was created from, and its version then.
+    public var templateID: String?
+    public var templateVersion: Int?
     public var config: AgentConfig
     public var validation: ValidationReport
     public var createdAt: Date
@@ -20,8 +23,11 @@ public struct Agent: Sendable, Hashable, Identifiable {
 
     public init(
         id: UUID, tenantID: TenantID, version: Int, config: AgentConfig, validation: ValidationReport,
-        createdAt: Date, updatedAt: Date, createdBy: String, updatedBy: String, revision: Int? = nil
+        createdAt: Date, updatedAt: Date, createdBy: String, updatedBy: String, revision: Int? = nil,
+        templateID: String? = nil, templateVersion: Int? = nil
     ) {
+        self.templateID = templateID
+        self.templateVersion = templateVersion
         self.id = id
         self.tenantID = tenantID
         self.version = version

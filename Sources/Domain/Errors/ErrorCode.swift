@@ -16,6 +16,7 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case routeNotFound = "AMS-300"
     case agentNotFound = "AMS-301"
     case versionNotFound = "AMS-302"
+    case templateNotFound = "AMS-303"
     case agentNotActive = "AMS-304"
     case invalidTransition = "AMS-305"
     case preconditionFailed = "AMS-306"
@@ -29,7 +30,7 @@ public enum ErrorCode: String, Sendable, CaseIterable {
         case .validationFailed, .malformedBody, .missingTenantHeader: 400
         case .missingToken, .invalidToken, .expiredToken: 401
         case .forbidden, .tenantMismatch, .quotaReached: 403
-        case .routeNotFound, .agentNotFound, .versionNotFound, .aliasNotFound: 404
+        case .routeNotFound, .agentNotFound, .versionNotFound, .aliasNotFound, .templateNotFound: 404
         case .nameConflict, .invalidTransition, .idempotencyConflict, .agentNotActive: 409
         case .preconditionFailed: 412
         case .bodyTooLarge: 413

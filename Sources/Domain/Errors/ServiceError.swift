@@ -30,6 +30,12 @@ public struct ServiceError: Error, Sendable, Equatable {
         .init(.versionNotFound, "Version not found", details: ["version": .int(version)])
     }
 
+    public static func templateNotFound(_ id: String, version: Int? = nil) -> ServiceError {
+        var details: [String: JSONValue] = ["template_id": .string(id)]
+        if let version { details["template_version"] = .int(version) }
+        return .init(.templateNotFound, version == nil ? "Template not found" : "Template version not found", details: details)
+    }
+
     public static func aliasNotFound(_ alias: String) -> ServiceError {
         .init(.aliasNotFound, "Alias not found", details: ["alias": .string(alias)])
     }

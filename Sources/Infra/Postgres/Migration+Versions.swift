@@ -10,8 +10,39 @@ extension Migration {
     /// - Agents that exist now get one snapshot of their current version (empty `changes`).
     /// - Idempotency keys of POSTs live 24 hours; the purge removes older ones.
     /// - Aliases name versions per agent; moving one is recorded in history.
+    /// - Tenants' own templates, and per tenant how many agents each template (system ones
+    ///   included) started; an agent records the template and version it came from.
     static let versions: [String] = [
         "ALTER TABLE agents ADD COLUMN revision integer NOT NULL DEFAULT 1",
+        "ALTER TABLE agents ADD COLUMN template_id text",
+        "ALTER TABLE agents ADD COLUMN template_version integer",
+        """
+        CREATE TABLE agent_templates (
+            seq bigint GENERATED ALWAYS AS IDENTITY,
+            id uuid PRIMARY KEY,
+            tenant_id text NOT NULL,
+            name text NOT NULL,
+            description text,
+            category text NOT NULL,
+            type text NOT NULL,
+            config jsonb NOT NULL,
+            version integer NOT NULL,
+            created_at timestamptz NOT NULL,
+            updated_at timestamptz NOT NULL,
+            created_by text NOT NULL,
+            updated_by text NOT NULL
+        )
+        """,
+        "CREATE UNIQUE INDEX agent_templates_name ON agent_templates (tenant_id, name)",
+        "CREATE INDEX agent_templates_newest ON agent_templates (tenant_id, seq DESC)",
+        """
+        CREATE TABLE template_usage (
+            tenant_id text NOT NULL,
+            template_id text NOT NULL,
+            count integer NOT NULL,
+            PRIMARY KEY (tenant_id, template_id)
+        )
+        """,
         """
         CREATE FUNCTION ams_bump_revision() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
@@ -104,7 +135,7 @@ extension Migration {
             USING (current_setting('app.purge', true) = 'on')
         """,
     ] + tenantIsolation("agent_versions") + tenantIsolation("agent_history") + tenantIsolation("idempotency_keys")
-        + tenantIsolation("agent_aliases") + [
+        + tenantIsolation("agent_aliases") + tenantIsolation("agent_templates") + tenantIsolation("template_usage") + [
         """
         CREATE OR REPLACE FUNCTION ams_change_notice(p_tenant text, p_id uuid, p_version integer, p_deleted boolean) RETURNS text
         LANGUAGE sql STABLE AS $$
@@ -128,7 +159,8 @@ extension Migration {
         """
         CREATE FUNCTION ams_create_agent(
             p_tenant text, p_default_tier text, p_limits jsonb, p_id uuid, p_name text, p_type text, p_status text,
-            p_config jsonb, p_validation jsonb, p_at timestamptz, p_by text, p_roles jsonb, p_request_id text, p_changes jsonb
+            p_config jsonb, p_validation jsonb, p_at timestamptz, p_by text, p_roles jsonb, p_request_id text, p_changes jsonb,
+            p_template_id text, p_template_version integer
         ) RETURNS text LANGUAGE plpgsql AS $$
         DECLARE
             v_tier text;
@@ -144,8 +176,13 @@ extension Migration {
                 RETURN v_tier;
             END IF;
             INSERT INTO agents (id, tenant_id, name, type, status, version, config, validation,
-                                created_at, updated_at, created_by, updated_by)
-            VALUES (p_id, p_tenant, p_name, p_type, p_status, 1, p_config, p_validation, p_at, p_at, p_by, p_by);
+                                created_at, updated_at, created_by, updated_by, template_id, template_version)
+            VALUES (p_id, p_tenant, p_name, p_type, p_status, 1, p_config, p_validation, p_at, p_at, p_by, p_by,
+                    p_template_id, p_template_version);
+            IF p_template_id IS NOT NULL THEN
+                INSERT INTO template_usage (tenant_id, template_id, count) VALUES (p_tenant, p_template_id, 1)
+                ON CONFLICT (tenant_id, template_id) DO UPDATE SET count = template_usage.count + 1;
+            END IF;
             INSERT INTO agent_versions (tenant_id, agent_id, version, config, validation, changes, created_at, created_by, request_id)
             VALUES (p_tenant, p_id, 1, p_config, p_validation, p_changes, p_at, p_by, p_request_id);
             PERFORM ams_record(p_tenant, p_id, 'created', p_by, p_roles, p_at, p_request_id, 1, p_changes, NULL);

@@ -8,7 +8,7 @@ public import PostgresNIO
 /// migration 2 (one round trip, one implicit transaction) that also `NOTIFY` the change.
 public struct PostgresAgentStore: AgentStore {
     public static let channel = "agent_management_changes"
-    static let columns = "id, tenant_id, version, config::text, validation::text, created_at, updated_at, created_by, updated_by, revision"
+    static let columns = "id, tenant_id, version, config::text, validation::text, created_at, updated_at, created_by, updated_by, revision, template_id, template_version"
 
     let client: PostgresClient
     let defaultTier: Tier
@@ -76,7 +76,7 @@ public struct PostgresAgentStore: AgentStore {
             for try await row in rows {
                 let cells = row.makeRandomAccess()
                 items.append(try Self.agent(cells))
-                positions.append(try cells[10].decode(Int64.self))
+                positions.append(try cells[12].decode(Int64.self))
             }
             guard items.count > q.limit else { return AgentPage(items: items, next: nil) }
             items.removeLast()
@@ -102,7 +102,8 @@ public struct PostgresAgentStore: AgentStore {
                     SELECT ams_create_agent(\(agent.tenantID), \(defaultTier.rawValue), \(Self.text(limits))::jsonb,
                         \(agent.id), \(c.name), \(c.type.rawValue), \(c.status.rawValue),
                         \(Self.text(c.json))::jsonb, \(Self.text(agent.validation.json))::jsonb, \(agent.createdAt), \(agent.createdBy),
-                        \(Self.text(Self.roles(audit)))::jsonb, \(audit.requestID), \(Self.text(changes))::jsonb)
+                        \(Self.text(Self.roles(audit)))::jsonb, \(audit.requestID), \(Self.text(changes))::jsonb,
+                        \(agent.templateID), \(agent.templateVersion)::int)
                     """, logger: logger)
                 for try await tier in rows.decode(String?.self) { return tier }
                 throw ServiceError(.internalError, "Create returned no row")
@@ -374,7 +375,8 @@ public struct PostgresAgentStore: AgentStore {
             validation: ValidationReport(json: JSONValue.parse(Array(validation.utf8)) ?? .null),
             createdAt: try cells[5].decode(Date.self), updatedAt: try cells[6].decode(Date.self),
             createdBy: try cells[7].decode(String.self), updatedBy: try cells[8].decode(String.self),
-            revision: try cells[9].decode(Int.self)
+            revision: try cells[9].decode(Int.self),
+            templateID: try cells[10].decode(String?.self), templateVersion: try cells[11].decode(Int?.self)
         )
     }
 
