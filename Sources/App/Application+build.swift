@@ -40,6 +40,7 @@ func registerAPI(on router: Router<AppRequestContext>, _ deps: RouterDependencie
     AgentLifecycleRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit, idempotency: idempotency).register(on: v1)
     AgentAliasRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit).register(on: v1)
     TemplateRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit).register(on: v1)
+    PortableRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit).register(on: v1)
     TenantRoutes(supervisor: deps.supervisor).register(on: v1)
     let internalGroup = router.group("internal/v1").add(middleware: AuthMiddleware(verifier: deps.verifier, scope: .internal))
     InternalAgentRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit).register(on: internalGroup)

@@ -55,3 +55,10 @@ extension ForwardingStore {
         try await base.removeAlias(alias, of: id, tenant: tenant, audit: audit)
     }
 }
+
+extension ForwardingStore {
+    func apply(creates: [Agent], updates: [(agent: Agent, from: Int, changes: JSONValue)], deletes: [UUID], tenant: TenantID,
+               quota: AgentQuota, audit: Audit) async throws {
+        try await base.apply(creates: creates, updates: updates, deletes: deletes, tenant: tenant, quota: quota, audit: audit)
+    }
+}

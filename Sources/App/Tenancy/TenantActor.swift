@@ -287,6 +287,12 @@ actor TenantActor {
         }
     }
 
+    /// What this replica wrote without a cache fill: drop what the caches hold of it.
+    func noticeChanged(_ id: UUID, revision: Int) {
+        agents.withLock { $0.notice(id, version: revision) }
+        configs.withLock { $0.notice(id, version: revision) }
+    }
+
     /// The listener went away or came back: either way, what was cached may have missed a notice.
     func setCaching(_ enabled: Bool) {
         agents.withLock { $0.reset(enabled: enabled) }

@@ -31,6 +31,10 @@ public protocol AgentStore: Sendable {
     func versions(of id: UUID, tenant: TenantID, limit: Int, before: Int64?) async throws -> Page<AgentVersion>?
     /// One version of a live agent, configuration included; `nil` when the agent is not live or has no such version.
     func version(_ version: Int, of id: UUID, tenant: TenantID) async throws -> AgentVersion?
+    /// A whole declarative apply in one transaction: deletes, then updates (each from the revision
+    /// read), then creates under the quota. Any refusal leaves nothing written.
+    func apply(creates: [Agent], updates: [(agent: Agent, from: Int, changes: JSONValue)], deletes: [UUID], tenant: TenantID,
+               quota: AgentQuota, audit: Audit) async throws
     /// The live agents among `ids`, in one read.
     func agents(_ ids: [UUID], tenant: TenantID) async throws -> [Agent]
     /// The aliases of a live agent, by name; `nil` when the agent is not live.

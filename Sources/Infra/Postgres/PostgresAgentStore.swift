@@ -93,21 +93,54 @@ public struct PostgresAgentStore: AgentStore {
     }
 
     public func insert(_ agent: Agent, quota: AgentQuota, audit: Audit) async throws {
+        try await single { conn in try await createRow(agent, quota: quota, audit: audit, on: conn) }
+    }
+
+    public func update(_ agent: Agent, from revision: Int, action: HistoryEntry.Action, changes: JSONValue, audit: Audit) async throws -> Bool {
+        try await single { conn in try await updateRow(agent, from: revision, action: action, changes: changes, audit: audit, on: conn) }
+    }
+
+    /// Deletes first (they free names and quota), then updates, then creates, in one transaction:
+    /// a refusal of any step (quota, name, a row another writer moved on) leaves nothing written.
+    public func apply(creates: [Agent], updates: [(agent: Agent, from: Int, changes: JSONValue)], deletes: [UUID], tenant: TenantID,
+                      quota: AgentQuota, audit: Audit) async throws {
+        try await single { conn in
+            try await conn.withTransaction(logger: logger) { conn in
+                for id in deletes {
+                    let rows = try await conn.query("""
+                        SELECT deleted FROM ams_delete_agent(\(tenant), \(id), NULL::int, \(Date.now), \(audit.actor),
+                            \(Self.text(Self.roles(audit)))::jsonb, \(audit.requestID))
+                        """, logger: logger)
+                    var deleted = false
+                    for try await done in rows.decode(Bool.self) { deleted = done }
+                    guard deleted else { throw Self.movedOn }
+                }
+                for update in updates {
+                    guard try await updateRow(update.agent, from: update.from, action: .updated, changes: update.changes, audit: audit, on: conn) else {
+                        throw Self.movedOn
+                    }
+                }
+                for agent in creates { try await createRow(agent, quota: quota, audit: audit, on: conn) }
+            }
+        }
+    }
+
+    static let movedOn = ServiceError(.databaseUnavailable, "An agent changed while the apply was written; retry")
+
+    private func createRow(_ agent: Agent, quota: AgentQuota, audit: Audit, on conn: PostgresConnection) async throws {
         let c = agent.config
         let limits = JSONValue.object(Dictionary(uniqueKeysWithValues: Tier.allCases.map { ($0.rawValue, JSONValue.int(quota[$0])) }))
         let changes = JSONValue.array(JSONPatch.diff(.object([:]), c.versionedJSON).map(\.json))
-        let full = try await single { conn in
-            try await Self.uniqueName(c.name) {
-                let rows = try await conn.query("""
-                    SELECT ams_create_agent(\(agent.tenantID), \(defaultTier.rawValue), \(Self.text(limits))::jsonb,
-                        \(agent.id), \(c.name), \(c.type.rawValue), \(c.status.rawValue),
-                        \(Self.text(c.json))::jsonb, \(Self.text(agent.validation.json))::jsonb, \(agent.createdAt), \(agent.createdBy),
-                        \(Self.text(Self.roles(audit)))::jsonb, \(audit.requestID), \(Self.text(changes))::jsonb,
-                        \(agent.templateID), \(agent.templateVersion)::int)
-                    """, logger: logger)
-                for try await tier in rows.decode(String?.self) { return tier }
-                throw ServiceError(.internalError, "Create returned no row")
-            }
+        let full = try await Self.uniqueName(c.name) {
+            let rows = try await conn.query("""
+                SELECT ams_create_agent(\(agent.tenantID), \(defaultTier.rawValue), \(Self.text(limits))::jsonb,
+                    \(agent.id), \(c.name), \(c.type.rawValue), \(c.status.rawValue),
+                    \(Self.text(c.json))::jsonb, \(Self.text(agent.validation.json))::jsonb, \(agent.createdAt), \(agent.createdBy),
+                    \(Self.text(Self.roles(audit)))::jsonb, \(audit.requestID), \(Self.text(changes))::jsonb,
+                    \(agent.templateID), \(agent.templateVersion)::int)
+                """, logger: logger)
+            for try await tier in rows.decode(String?.self) { return tier }
+            throw ServiceError(.internalError, "Create returned no row")
         }
         if let full {
             let tier = Tier(rawValue: full) ?? defaultTier
@@ -115,18 +148,18 @@ public struct PostgresAgentStore: AgentStore {
         }
     }
 
-    public func update(_ agent: Agent, from revision: Int, action: HistoryEntry.Action, changes: JSONValue, audit: Audit) async throws -> Bool {
+    private func updateRow(
+        _ agent: Agent, from revision: Int, action: HistoryEntry.Action, changes: JSONValue, audit: Audit, on conn: PostgresConnection
+    ) async throws -> Bool {
         let c = agent.config
-        return try await single { conn in
-            try await Self.uniqueName(c.name) {
-                let rows = try await conn.query("""
-                    SELECT ams_update_agent(\(agent.tenantID), \(agent.id), \(revision)::int, \(c.name), \(c.type.rawValue),
-                        \(Self.text(c.json))::jsonb, \(Self.text(agent.validation.json))::jsonb, \(agent.updatedAt), \(agent.updatedBy),
-                        \(Self.text(Self.roles(audit)))::jsonb, \(audit.requestID), \(action.rawValue), \(Self.text(changes))::jsonb)
-                    """, logger: logger)
-                for try await version in rows.decode(Int?.self) { return version == agent.version }
-                return false
-            }
+        return try await Self.uniqueName(c.name) {
+            let rows = try await conn.query("""
+                SELECT ams_update_agent(\(agent.tenantID), \(agent.id), \(revision)::int, \(c.name), \(c.type.rawValue),
+                    \(Self.text(c.json))::jsonb, \(Self.text(agent.validation.json))::jsonb, \(agent.updatedAt), \(agent.updatedBy),
+                    \(Self.text(Self.roles(audit)))::jsonb, \(audit.requestID), \(action.rawValue), \(Self.text(changes))::jsonb)
+                """, logger: logger)
+            for try await version in rows.decode(Int?.self) { return version == agent.version }
+            return false
         }
     }
 
