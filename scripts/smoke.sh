@@ -56,7 +56,14 @@ check "metrics on its own port" 200 "$(curl -s -o /dev/null -w '%{http_code}' "l
 check "metrics count the GET" 1 "$(curl -s "localhost:$METRICS_PORT/metrics" | grep -c '^http_requests_total{method="GET",route="/v1/agents/{id}",status="200"}')"
 check "no metrics on the API port" 404 "$(curl -s -o /dev/null -w '%{http_code}' "localhost:$PORT/metrics")"
 check "access log line" 1 "$(grep -c 'request .*route=/v1/agents/{id}.*status=304' "$LOGFILE")"
+# The CLI's export, import and apply work on the database; the server sees what they write.
+EXPORT_DIR="$LOCAL/smoke-export"
+rm -rf "$EXPORT_DIR"
+check "cli export" "exported 1 agents to $EXPORT_DIR" "$("$BIN" export --tenant "$TENANT" --out "$EXPORT_DIR" 2>&1)"
+check "cli import" created "$("$BIN" import --tenant "$TENANT-copy" "$EXPORT_DIR"/*.json 2>&1 | awk '{print $2}')"
+check "cli apply twice" "unchanged	Smoke" "$("$BIN" apply --tenant "$TENANT-copy" "$EXPORT_DIR"/*.json 2>&1)"
 check "delete" 204 "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "${AUTH[@]}" "localhost:$PORT/v1/agents/$ID")"
+check "restore" 200 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "${AUTH[@]}" "localhost:$PORT/v1/agents/$ID/restore")"
 
 echo "smoke: $passed passed, $failed failed"
 if [ "$failed" -ne 0 ]; then

@@ -6,7 +6,7 @@ struct AgentManagementCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agent-management",
         abstract: "The Agent Management Service.",
-        subcommands: [ServeCommand.self, MigrateCommand.self, TokenCommand.self, OpenAPICommand.self],
+        subcommands: [ServeCommand.self, MigrateCommand.self, TokenCommand.self, OpenAPICommand.self, ExportCommand.self, ImportCommand.self, ApplyCommand.self],
         defaultSubcommand: ServeCommand.self
     )
 }
