@@ -4,6 +4,8 @@
 #   cached GET            ÷ a bare Hummingbird GET of fixed bytes          (target ≥ 0.7)
 #   create, 400 tenants   ÷ pgbench of a create's rows in one transaction  (target ≥ 0.5)
 #   cached GET            ÷ the same GET with every metric a no-op         (target ≥ 0.95)
+#   cached GET …/config   ÷ a bare Hummingbird GET of fixed bytes          (target ≥ 0.7)
+#   PATCH, 256 agents     ÷ pgbench of a create's rows in one transaction  (target ≥ 0.5)
 # then a create into one tenant, and the RSS with 10,000 tenants × 10 agents cached (target ≤ 150 MB).
 # Usage: Benchmarks/run.sh [seconds per run, default 8] [rounds, default 2]
 #        BENCH_ONLY=memory Benchmarks/run.sh   (the memory figure alone)
@@ -73,13 +75,30 @@ ID="$(curl -sf -X POST "$BASE/v1/agents" -H "Authorization: Bearer $SERVICE_TOKE
 [ -n "$ID" ] || die "could not create the GET agent"
 AUTH=(-H "Authorization: Bearer $SERVICE_TOKEN" -H "X-Tenant-ID: $TENANT_PREFIX-get")
 curl -sf "${AUTH[@]}" "$BASE/v1/agents/$ID" >/dev/null
+# An active agent for GET …/config, which platform services call with a service token alone.
+ACTIVE="$(curl -sf -X POST "$BASE/v1/agents" "${AUTH[@]}" -H 'Content-Type: application/json' \
+  -d '{"name":"bench-config","status":"active","system_prompt":"You answer questions about the product.","llm_config":{"model":"gpt-4o-mini","temperature":0.3},"tools":["search"],"tags":["support"]}' \
+  | sed -n 's/^{"id":"\([0-9a-f-]*\)".*/\1/p')"
+[ -n "$ACTIVE" ] || die "could not create the active agent"
+CONFIG_URL="$BASE/internal/v1/tenants/$TENANT_PREFIX-get/agents/$ACTIVE/config"
+curl -sf -H "Authorization: Bearer $SERVICE_TOKEN" "$CONFIG_URL" >/dev/null
+# 256 agents over 64 tenants for the PATCH runs: writers of one agent take turns, so spread them.
+: > "$LOCAL/bench/patch-agents.txt"
+for i in $(seq 1 256); do
+  t="$TENANT_PREFIX-patch-$((i % 64))"
+  pid="$(curl -sf -X POST "$BASE/v1/agents" -H "Authorization: Bearer $SERVICE_TOKEN" -H "X-Tenant-ID: $t" \
+    -H 'Content-Type: application/json' -d "{\"name\":\"patch-$i\",\"system_prompt\":\"$(printf 'x%.0s' $(seq 1 600))\",\"llm_config\":{\"model\":\"gpt-4o-mini\"}}" \
+    | sed -n 's/^{"id":"\([0-9a-f-]*\)".*/\1/p')"
+  [ -n "$pid" ] || die "could not create PATCH agent $i"
+  echo "$t $pid" >> "$LOCAL/bench/patch-agents.txt"
+done
 curl -sf "${AUTH[@]}" "http://127.0.0.1:$BARE_PORT/v1/agents/$ID" >/dev/null
 
 rate() { awk '/Requests\/sec/ {print $2}' "$1"; }
 tps() { awk '/^tps/ {print $3}' "$1"; }
 wrk_run() { local out="$1"; shift; wrk -t1 -c32 -d"${DURATION}s" --latency "$@" > "$out"; grep -q "Non-2xx" "$out" && log "non-2xx answers in $out"; true; }
 
-declare -a GET_RATIO CREATE_RATIO METRICS_RATIO
+declare -a GET_RATIO CREATE_RATIO METRICS_RATIO CONFIG_RATIO PATCH_RATIO
 [ "${BENCH_ONLY:-}" = memory ] && ROUNDS=0
 for round in $(seq 1 "$ROUNDS"); do
   log "round $round: GET (yardstick, service)"
@@ -96,14 +115,20 @@ for round in $(seq 1 "$ROUNDS"); do
   pgbench -n -h 127.0.0.1 -p "$PGPORT" -U postgres -f "$SHARED/pg-create-tx.sql" -c 32 -j 2 -T "$DURATION" yardstick \
     > "$LOCAL/bench/pgbench-$round.txt" 2>&1
   TENANTS=400 wrk_run "$LOCAL/bench/create-$round.txt" -s Benchmarks/create-tenants.lua "$BASE"
+  log "round $round: GET …/config (service), PATCH (service)"
+  wrk_run "$LOCAL/bench/config-$round.txt" -H "Authorization: Bearer $SERVICE_TOKEN" "$CONFIG_URL"
+  AGENTS_FILE="$LOCAL/bench/patch-agents.txt" wrk_run "$LOCAL/bench/patch-$round.txt" -s Benchmarks/patch-agents.lua "$BASE"
   g="$(rate "$LOCAL/bench/get-$round.txt")"; c="$(rate "$LOCAL/bench/ceiling-$round.txt")"
   p="$(tps "$LOCAL/bench/pgbench-$round.txt")"; s="$(rate "$LOCAL/bench/create-$round.txt")"
   n="$(rate "$LOCAL/bench/get-nometrics-$round.txt")"
   GET_RATIO+=("$(awk -v a="$g" -v b="$c" 'BEGIN {printf "%.2f", a/b}')")
   METRICS_RATIO+=("$(awk -v a="$g" -v b="$n" 'BEGIN {printf "%.3f", a/b}')")
   CREATE_RATIO+=("$(awk -v a="$s" -v b="$p" 'BEGIN {printf "%.2f", a/b}')")
-  printf 'round %s: GET %s req/s vs bare %s → %s (without metrics %s → %s) | create %s req/s vs pgbench %s tps → %s\n' \
-    "$round" "$g" "$c" "${GET_RATIO[-1]}" "$n" "${METRICS_RATIO[-1]}" "$s" "$p" "${CREATE_RATIO[-1]}"
+  k="$(rate "$LOCAL/bench/config-$round.txt")"; w="$(rate "$LOCAL/bench/patch-$round.txt")"
+  CONFIG_RATIO+=("$(awk -v a="$k" -v b="$c" 'BEGIN {printf "%.2f", a/b}')")
+  PATCH_RATIO+=("$(awk -v a="$w" -v b="$p" 'BEGIN {printf "%.2f", a/b}')")
+  printf 'round %s: GET %s req/s vs bare %s → %s (without metrics %s → %s) | create %s req/s vs pgbench %s tps → %s | config %s → %s | PATCH %s → %s\n' \
+    "$round" "$g" "$c" "${GET_RATIO[-1]}" "$n" "${METRICS_RATIO[-1]}" "$s" "$p" "${CREATE_RATIO[-1]}" "$k" "${CONFIG_RATIO[-1]}" "$w" "${PATCH_RATIO[-1]}"
 done
 
 ONE="(skipped)"
@@ -142,5 +167,7 @@ echo
 echo "GET ratio per round:    ${GET_RATIO[*]} (target ≥ 0.7)"
 echo "create ratio per round: ${CREATE_RATIO[*]} (target ≥ 0.5)"
 echo "GET with ÷ without metrics: ${METRICS_RATIO[*]} (target ≥ 0.95)"
+echo "GET …/config ratio per round: ${CONFIG_RATIO[*]} (target ≥ 0.7)"
+echo "PATCH ratio per round:  ${PATCH_RATIO[*]} (target ≥ 0.5)"
 echo "create into one tenant: $ONE req/s"
 echo "memory: $IDLE MB idle, $CACHED MB with 100,000 agents cached ($WARMED GETs) (target ≤ 150 MB)"

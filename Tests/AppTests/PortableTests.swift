@@ -114,3 +114,17 @@ extension Caller {
         return try await client.execute(uri: uri, method: method, headers: all, body: ByteBuffer(string: body))
     }
 }
+
+extension PortableTests {
+    @Test func yamlBodiesAreReadAsStrictlyAsJSON() async throws {
+        try await TestSupport.app().test(.router) { client in
+            let admin = try await Caller.make(client, tenant: TestSupport.tenant())
+            let yaml: HTTPFields = [.contentType: "application/yaml"]
+            let nul = try await admin.send(.post, "/v1/agents/import", json: nil, headers: yaml, body: "name: \"a\\0b\"\nllm_config: {model: gpt-4o-mini}\n")
+            #expect(nul.status == .badRequest && nul.errorCode == "AMS-109")
+            #expect(try await admin.send(.post, "/v1/agents/import", json: nil, headers: yaml, body: "name: [\n").errorCode == "AMS-109")
+            #expect(try await admin.send(.post, "/v1/agents/apply", json: nil, headers: yaml, body: "agents:\n  - {name: Y, llm_config: {model: gpt-4o-mini}}\n").status == .ok)
+            #expect(try await admin.send(.post, "/v1/agents/import", json: nil, headers: [.contentType: "text/plain"], body: "x").errorCode == "AMS-111")
+        }
+    }
+}

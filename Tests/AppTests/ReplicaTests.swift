@@ -93,7 +93,9 @@ func waitUntilListening(_ caller: Caller) async throws {
 /// A client of the test database, migrated first (suites run in any order, and not all build the app).
 func withDatabase<R: Sendable>(_ body: @escaping @Sendable (PostgresClient) async throws -> R) async throws -> R {
     try await Migrator.run(url: try TestSupport.databaseURL(), logger: Logger(label: "test"))
-    let pg = PostgresClient(configuration: try .init(url: try TestSupport.databaseURL()))
+    var configuration = try PostgresClient.Configuration(url: try TestSupport.databaseURL())
+    configuration.options.maximumConnections = 6
+    let pg = PostgresClient(configuration: configuration)
     return try await withThrowingTaskGroup(of: R?.self) { group in
         group.addTask {
             await pg.run()

@@ -161,7 +161,16 @@ import Testing
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
-            try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name) OWNER ams"))
+            // CREATE DATABASE copies template1 and fails while another session is copying it too
+            // (55006, "being accessed by other users"); suites create databases in parallel.
+            for attempt in 1... {
+                do {
+                    try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name) OWNER ams"))
+                    break
+                } catch let error as PSQLError where error.serverInfo?[.sqlState] == "55006" && attempt < 50 {
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            }
         }
         var parts = try #require(URLComponents(string: base))
         parts.path = "/" + name

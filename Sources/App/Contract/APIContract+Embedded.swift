@@ -10,9 +10,11 @@ info:
   description: |
     The single source of truth for AI-agent configurations in the multi-tenant agent platform:
     CRUD with validation against the tenant's tier, immutable versions with diffs, rollback,
-    aliases and an audit trail, a lifecycle for each agent's status, soft delete with restore, a
-    dry-run validator, the tool catalog agents may reference, the tier of each tenant, and the
-    execution configurations platform services run.
+    aliases and an audit trail, a lifecycle for each agent's status, soft delete with restore,
+    templates to start agents from (shipped system templates and each tenant's own), export,
+    import and declarative apply of portable agent files, a dry-run validator, the tool catalog
+    agents may reference, the tier of each tenant, and the execution configurations platform
+    services run.
 
     ## Authentication
 
@@ -35,11 +37,13 @@ info:
 
     ## Request bodies
 
-    * `Content-Type` must be `application/json` (PATCH also accepts `application/merge-patch+json`);
-      parameters such as `; charset=utf-8` are ignored. Any other type, or no `Content-Type` at all
-      (an empty body included), is 415 AMS-111. (`POST /v1/agents/{id}/restore` reads no body.)
-    * An empty body, a body that is not JSON (RFC 8259, UTF-8, nesting at most 512 levels), or a
-      string containing U+0000 is 400 AMS-109.
+    * `Content-Type` must be `application/json` (PATCH also accepts `application/merge-patch+json`;
+      `POST /v1/agents/import` and `POST /v1/agents/apply` also accept YAML as `application/yaml`,
+      `application/x-yaml` or `text/yaml`); parameters such as `; charset=utf-8` are ignored. Any
+      other type, or no `Content-Type` at all (an empty body included), is 415 AMS-111.
+      (`POST /v1/agents/{id}/restore` reads no body.)
+    * An empty body, a body that is not JSON (RFC 8259, UTF-8, nesting at most 512 levels) or,
+      with a YAML content type, not YAML, or a string containing U+0000 is 400 AMS-109.
     * Objects are read strictly: an unknown field, or a field of the wrong type, is 400 AMS-109 with
       `details.field` holding its JSON Pointer. `null` reads as an absent field.
     * Bodies over `AMS_MAX_BODY_BYTES` (1 MiB by default) are 413 AMS-110.
@@ -55,19 +59,20 @@ info:
     | code | HTTP | when |
     |---|---|---|
     | AMS-100 | 400 | validation failed; `details.issues` lists every issue |
-    | AMS-102 | 409 | name already used by a live agent of the tenant |
+    | AMS-102 | 409 | name already used by a live agent of the tenant (for a template: by one of the tenant's templates) |
     | AMS-109 | 400 | malformed body, unknown field, wrong type, bad query or path parameter or `Idempotency-Key`, U+0000 |
     | AMS-110 | 413 | body too large |
-    | AMS-111 | 415 | content type is not JSON |
+    | AMS-111 | 415 | content type is not JSON (nor, for import and apply, YAML) |
     | AMS-310 | 405 | the path exists but does not answer this method (OPTIONS included); `Allow` lists the methods it answers |
     | AMS-201 / 202 / 203 | 401 | no token / bad or malformed token / expired token |
-    | AMS-204 | 403 | role not allowed |
+    | AMS-204 | 403 | role not allowed; also a write to a system template, which is read-only |
     | AMS-205 | 400 | service token without a valid `X-Tenant-ID` |
     | AMS-206 | 403 | `X-Tenant-ID` differs from the user token's tenant |
     | AMS-207 | 403 | the tier's agent quota is reached |
     | AMS-300 | 404 | no such endpoint |
     | AMS-301 | 404 | agent not found (also a malformed id, or another tenant's agent) |
     | AMS-302 | 404 | version not found (`details.version` when the number was well formed) |
+    | AMS-303 | 404 | template not found (also another tenant's template), or on `POST /v1/agents` a `template_version` other than the template's current one; `details.template_id`, `details.template_version` |
     | AMS-304 | 409 | the agent is not `active`, so it has no execution configuration; `details.status` |
     | AMS-305 | 409 | status change not allowed from the current status; `details.current_status`, `details.requested_status`, `details.allowed` |
     | AMS-306 | 412 | `If-Match` names another version than the agent's current one; `details.current_version` |
@@ -99,10 +104,28 @@ info:
     * `DELETE` is a soft delete: `POST /v1/agents/{id}/restore` brings the agent back within
       `AMS_DELETED_RETENTION` (30 days by default), after which a periodic job purges it.
     * Every write, moves of aliases included, is recorded in the agent's history
-      (`GET /v1/agents/{id}/history`), which outlives the agent and cannot be edited or deleted
-      through the API.
+      (`GET /v1/agents/{id}/history`), which is kept in the database and cannot be edited or
+      deleted through the API. Like every read, it answers 404 AMS-301 while the agent is deleted,
+      and is readable again after a restore.
     * PATCH, DELETE, rollback and status changes honour `If-Match` with the version's `ETag`
       (`"3"`): when the agent is at another version the answer is 412 AMS-306 and nothing is written.
+      A PATCH or rollback whose body is at fault (400 AMS-109 / AMS-100, or 404 AMS-302 for the
+      version) hears of that first.
+
+    ## Export, import and apply
+
+    An agent travels as a portable agent file (`agent-management/agent@1`, JSON or YAML): its
+    configuration with its status, without id, tenant or bookkeeping.
+
+    * `GET /v1/agents/{id}/export` writes one (`?versions=all` adds every version; YAML with
+      `Accept: application/yaml`).
+    * `POST /v1/agents/import` creates a new agent from a file (or a plain create body), checked
+      as any create.
+    * `POST /v1/agents/apply` makes the tenant's agents match a list of files, matched by name:
+      everything is validated first, then the plan (`create`, `update`, `unchanged`, and with
+      `prune=1` `delete`) is written in one transaction, or only answered with `dry_run=1`.
+      Applying the same files twice changes nothing; apply never changes an existing agent's
+      status.
 
     ## Retries
 
@@ -145,6 +168,17 @@ tags:
     description: Agent configurations of the caller's tenant (`/v1/agents`), their lifecycle status, and restore after delete.
   - name: versions
     description: Immutable versions, diffs, rollback, aliases and the audit trail of an agent.
+  - name: templates
+    description: |
+      Templates to start agents from (`POST /v1/agents` with `template_id`): the system templates
+      shipped with the service (read-only, identified by a slug such as `customer-support`) and the
+      tenant's own (identified by a UUID), made from scratch or from an agent. Each carries an
+      agent type and configuration, a version, and how many of the tenant's agents it started.
+  - name: portability
+    description: |
+      Agents as portable files (`agent-management/agent@1`, JSON or YAML) that move between
+      tenants and environments: export one (optionally with every version), import a file as a new
+      agent, and apply a set of files so that the tenant's agents match them, in one transaction.
   - name: validation
     description: Dry-run validation of an agent configuration; writes nothing.
   - name: tenant
@@ -170,9 +204,24 @@ paths:
         **Role:** `editor` or higher (`admin` to create it with `status: active`); a `service` token
         with `X-Tenant-ID` may too.
 
-        `name` and `llm_config.model` are required; every other field has a default (`type`
-        `conversational`, `status` `draft`, an empty prompt, `memory_config` of type `conversation`
-        with a window of 10, no tools, collections, tags or metadata). `null` means the default.
+        `name` and `llm_config.model` are required (400 AMS-100), the model unless a template
+        supplies it; every other field has a default (`type` `conversational`, `status` `draft`, an
+        empty prompt, `memory_config` of type `conversation` with a window of 10, no tools,
+        collections, tags or metadata). `null` means the default.
+
+        With `template_id` (a system template's slug or the id of one of the tenant's templates:
+        see `GET /v1/templates`) the agent starts from the template's `type` and `config`, and the
+        body's other fields are laid over them: objects (`llm_config`, `memory_config`, `metadata`)
+        merge key by key, arrays and scalars replace, and `null` keeps the template's value. The
+        result is validated as any create, so a template whose prompt, model or type the tenant's
+        tier does not allow is 400 AMS-100 (a free tenant and the `data-analyst` template, say). An
+        unknown template, or a `template_version` other than the template's current version, is 404
+        AMS-303 (`details.template_id`, and `details.template_version` for a version);
+        `template_version` without `template_id`, an empty `template_id` or a `template_version`
+        that is not a positive integer is 400 AMS-109. `template_id` and `template_version` are
+        checked first, then the template, then the rest of the body. The agent records the
+        template's `template_id` and `template_version`, and the template's `usage_count` goes up
+        by one.
 
         Beyond the limits in the schema, the tenant's tier bounds the number of tools and
         collections, the length of `system_prompt` (and whether one is allowed at all), `type`,
@@ -191,14 +240,14 @@ paths:
         (413) before its content type (415).
       security:
         - bearerAuth: [editor]
-      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-307, AMS-501, AMS-502]
+      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-303, AMS-307, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/X-Tenant-ID'
         - $ref: '#/components/parameters/X-Request-ID'
         - $ref: '#/components/parameters/Idempotency-Key'
       requestBody:
         required: true
-        description: The agent's configuration.
+        description: The agent's configuration, optionally laid over a template's.
         content:
           application/json:
             schema:
@@ -231,6 +280,16 @@ paths:
                     - support
                   metadata:
                     team: cx
+              fromTemplate:
+                summary: From the customer-support template, with a larger answer budget
+                value:
+                  template_id: customer-support
+                  template_version: 1
+                  name: Helpdesk
+                  llm_config:
+                    max_tokens: 300
+                  tags:
+                    - eu
       responses:
         '201':
           description: |
@@ -252,6 +311,44 @@ paths:
               examples:
                 created:
                   $ref: '#/components/examples/Agent'
+                fromTemplate:
+                  summary: An agent from the customer-support template
+                  value:
+                    id: 0190f5d4-2c6a-7e1b-8f3d-6a7b8c9d0e1f
+                    tenant_id: acme
+                    name: Helpdesk
+                    description: null
+                    type: rag
+                    status: draft
+                    version: 1
+                    system_prompt: |
+                      You are a friendly customer-support agent. Answer from the help-center articles you are given,
+                      say so when they do not cover a question, and offer to hand the conversation to a human.
+                    llm_config:
+                      max_tokens: 300
+                      model: gpt-4o-mini
+                      temperature: 0.3
+                    memory_config:
+                      include_knowledge_context: true
+                      memory_type: conversation
+                      window_size: 20
+                    tools:
+                      - config: {}
+                        id: knowledge_base
+                    collections:
+                      - help-center
+                    tags:
+                      - eu
+                    metadata: {}
+                    validation:
+                      status: valid
+                      issues: []
+                    created_at: '2025-01-20T11:00:00.000Z'
+                    updated_at: '2025-01-20T11:00:00.000Z'
+                    created_by: alice
+                    updated_by: alice
+                    template_id: customer-support
+                    template_version: 1
           links:
             GetCreatedAgent:
               operationId: getAgent
@@ -274,6 +371,8 @@ paths:
           $ref: '#/components/responses/Unauthorized'
         '403':
           $ref: '#/components/responses/ForbiddenCreate'
+        '404':
+          $ref: '#/components/responses/AgentTemplateNotFound'
         '409':
           $ref: '#/components/responses/NameOrIdempotencyConflict'
         '413':
@@ -445,16 +544,18 @@ paths:
         `updated` entry with the RFC 6902 changes is added to the agent's history.
 
         With `If-Match`, the patch applies only while the agent is at that version (`*`: any);
-        otherwise 412 AMS-306 with `details.current_version`, and nothing is written.
+        otherwise 412 AMS-306 with `details.current_version`, and nothing is written. A bad body is
+        reported before a stale `If-Match`: fixing it comes first.
 
         **Role:** `editor` or higher; a `service` token with `X-Tenant-ID` may too.
 
         Order of checks: role, then a malformed id (404 AMS-301), then the body's content type,
         size and JSON syntax (415, 413, 400 AMS-109), that it is an object and has no `status`
-        (400 AMS-109), then an unknown agent (404 AMS-301), then `If-Match` (412 AMS-306), then the
-        merged fields (400 AMS-109 for unknown fields or wrong types, 400 AMS-100 for values). A new
-        name that a live agent of the tenant already has is 409 AMS-102. When other replicas keep
-        moving the agent on, the update gives up after 10 attempts with 503 AMS-502.
+        (400 AMS-109), then an unknown agent (404 AMS-301), then the merged fields (400 AMS-109 for
+        unknown fields or wrong types, 400 AMS-100 for values), then `If-Match` (412 AMS-306, also
+        for a patch that would change nothing). A new name that a live agent of the tenant already
+        has is 409 AMS-102. When other replicas keep moving the agent on, the update gives up after
+        10 attempts with 503 AMS-502.
       security:
         - bearerAuth: [editor]
       x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-306, AMS-501, AMS-502]
@@ -552,11 +653,12 @@ paths:
       tags: [agents]
       summary: Delete an agent
       description: |
-        Deletes the agent, softly: it disappears from reads, lists, versions and diffs, its name is
-        free again, and its slot in the tier's quota is given back. A second delete is 404 AMS-301.
-        For `AMS_DELETED_RETENTION` (30 days by default) an `admin` can bring it back with
-        `POST /v1/agents/{id}/restore`; after that a periodic job purges it and its versions. Its
-        history, where the delete is recorded as `deleted`, stays readable.
+        Deletes the agent, softly: it disappears from reads, lists, versions, diffs, aliases and
+        history, its name is free again, and its slot in the tier's quota is given back. A second
+        delete is 404 AMS-301. For `AMS_DELETED_RETENTION` (30 days by default) an `admin` can bring
+        it back with `POST /v1/agents/{id}/restore`; after that a periodic job purges it and its
+        versions. Its history, where the delete is recorded as `deleted`, is kept in the database
+        and readable again after a restore.
 
         With `If-Match`, the delete applies only while the agent is at that version (`*`: any);
         otherwise 412 AMS-306 with `details.current_version`, and nothing is deleted.
@@ -1071,7 +1173,9 @@ paths:
         changes.
 
         With `If-Match`, the rollback applies only while the agent is at that version (`*`: any);
-        otherwise 412 AMS-306 with `details.current_version`, and nothing is written.
+        otherwise 412 AMS-306 with `details.current_version`, and nothing is written. A bad body, a
+        version the agent does not have and a configuration that no longer validates are reported
+        before a stale `If-Match`.
 
         **Role:** `editor` or higher (or `service` with `X-Tenant-ID`).
 
@@ -1083,10 +1187,11 @@ paths:
         the key (400 AMS-109), the body's size (413) and the key's earlier use (409 AMS-307, or the
         replay); then the body's content type, size and JSON syntax (415, 413, 400 AMS-109) and its
         fields (400 AMS-109: not an object, an unknown field, `version` missing or not a positive
-        integer), then an unknown or deleted agent (404 AMS-301), then `If-Match` (412 AMS-306),
-        then a version the agent does not have (404 AMS-302), then validation (400 AMS-100) and the
-        name (409 AMS-102). When other replicas keep moving the agent on, the rollback gives up
-        after 10 attempts with 503 AMS-502.
+        integer), then an unknown or deleted agent (404 AMS-301), then a version the agent does not
+        have (404 AMS-302), then validation (400 AMS-100), then `If-Match` (412 AMS-306, also when
+        the configuration already is that version's), then the name (409 AMS-102). When other
+        replicas keep moving the agent on, the rollback gives up after 10 attempts with 503
+        AMS-502.
       security:
         - bearerAuth: [editor]
       x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-302, AMS-306, AMS-307, AMS-501, AMS-502]
@@ -1378,15 +1483,17 @@ paths:
         and after, `null` when it did not exist or was removed). Each entry names the token's `sub`
         and roles and the request id.
 
-        The history outlives the agent: it stays readable after a delete and after the purge.
-        Entries cannot be edited or deleted through the API.
+        The history is kept in the database, and entries cannot be edited or deleted through the
+        API. Like every read, it is only for live agents: while the agent is deleted the answer is
+        404 AMS-301, and after a restore its history (the delete and the restore included) is
+        readable again. An agent from before history was kept has entries only from its first
+        write since, and an empty page until then.
 
         **Role:** `viewer` or higher (or `service` with `X-Tenant-ID`).
 
         A bad `limit` or a cursor this service did not issue is 400 AMS-109 with `details.field`
-        naming the parameter. 404 AMS-301 when the tenant has no history for this id: the agent
-        never existed, belongs to another tenant, or the id is malformed (an agent that existed
-        before versioning was introduced has history only from its first write since).
+        naming the parameter. An id that is not a UUID, an agent that does not exist or was
+        deleted, and another tenant's agent are all 404 AMS-301.
       security:
         - bearerAuth: [viewer]
       x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-501, AMS-502]
@@ -1411,6 +1518,14 @@ paths:
                   summary: A page with more to come
                   value:
                     items:
+                      - action: restored
+                        actor: dave
+                        roles:
+                          - admin
+                        at: '2025-01-18T18:10:00.000Z'
+                        request_id: 7c2d4e6f8a0b4c1d9e3f5a7b9c1d3e5f
+                        version: 2
+                        changes: null
                       - action: deleted
                         actor: dave
                         roles:
@@ -1463,6 +1578,991 @@ paths:
           $ref: '#/components/responses/Forbidden'
         '404':
           $ref: '#/components/responses/AgentNotFound'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/DatabaseUnavailable'
+
+  /v1/templates:
+    get:
+      operationId: listTemplates
+      tags: [templates]
+      summary: List templates
+      description: |
+        The templates the caller's tenant can create agents from, one page at a time: the system
+        templates first, sorted by id, then the tenant's own, newest first. Pass the previous page's
+        `next_cursor` as `cursor` for the next page; `next_cursor` is `null` on the last page.
+        Template cursors are a family of their own: an agent list's cursor is not one. Filters
+        combine with AND. Unknown query parameters are ignored. `usage_count` counts the caller's
+        tenant's agents only.
+
+        **Role:** `viewer` or higher (or `service` with `X-Tenant-ID`).
+
+        A bad `limit`, a cursor this service did not issue for a list of templates, a `type` that is
+        not one of the agent types, or U+0000 in `category` is 400 AMS-109 with `details.field`
+        naming the parameter.
+      security:
+        - bearerAuth: [viewer]
+      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-501, AMS-502]
+      parameters:
+        - $ref: '#/components/parameters/limit'
+        - $ref: '#/components/parameters/templateCursor'
+        - $ref: '#/components/parameters/category'
+        - $ref: '#/components/parameters/templateType'
+        - $ref: '#/components/parameters/X-Tenant-ID'
+        - $ref: '#/components/parameters/X-Request-ID'
+      responses:
+        '200':
+          description: One page of templates, system templates first.
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/X-Request-ID'
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/TemplatePage'
+              examples:
+                support:
+                  summary: The templates of the category support
+                  value:
+                    items:
+                      - id: customer-support
+                        name: Customer support
+                        description: Answers customers' questions politely from the help-center collection and hands over what it cannot solve.
+                        category: support
+                        type: rag
+                        config:
+                          collections:
+                            - help-center
+                          llm_config:
+                            max_tokens: 800
+                            model: gpt-4o-mini
+                            temperature: 0.3
+                          memory_config:
+                            include_knowledge_context: true
+                            memory_type: conversation
+                            window_size: 20
+                          system_prompt: |
+                            You are a friendly customer-support agent. Answer from the help-center articles you are given,
+                            say so when they do not cover a question, and offer to hand the conversation to a human.
+                          tags:
+                            - support
+                          tools:
+                            - knowledge_base
+                        system: true
+                        version: 1
+                        usage_count: 1
+                        created_at: null
+                        updated_at: null
+                      - id: 0190f5d0-4c2e-7a1b-9f3d-2e4c6a8b0d1f
+                        name: Triage
+                        description: Sorts incoming tickets and names the team to answer them
+                        category: support
+                        type: conversational
+                        config:
+                          llm_config:
+                            model: gpt-4o-mini
+                            temperature: 0.5
+                          system_prompt: Sort tickets by urgency and name the team that should answer.
+                          tags:
+                            - support
+                          tools:
+                            - search
+                        system: false
+                        version: 1
+                        usage_count: 0
+                        created_at: '2025-01-20T09:00:00.000Z'
+                        updated_at: '2025-01-20T09:00:00.000Z'
+                    next_cursor: null
+                firstPage:
+                  summary: A first page of one (limit=1), with more to come
+                  value:
+                    items:
+                      - id: creative-writer
+                        name: Creative writer
+                        description: Drafts stories, copy and ideas in the voice it is asked for.
+                        category: content
+                        type: conversational
+                        config:
+                          llm_config:
+                            max_tokens: 1500
+                            model: gpt-4o
+                            temperature: 0.9
+                          memory_config:
+                            memory_type: conversation
+                            window_size: 10
+                          system_prompt: |
+                            You are a creative writer. Match the requested tone and audience, offer a few alternatives when
+                            asked for ideas, and keep drafts concise.
+                          tags:
+                            - content
+                        system: true
+                        version: 1
+                        usage_count: 0
+                        created_at: null
+                        updated_at: null
+                    next_cursor: dDE6czE
+        '400':
+          $ref: '#/components/responses/TemplateListBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/DatabaseUnavailable'
+    post:
+      operationId: createTemplate
+      tags: [templates]
+      summary: Create a template
+      description: |
+        Creates a template of the caller's tenant at version 1 and answers it, with `Location`
+        naming it. Agents are then created from it with `POST /v1/agents` and its `id` as
+        `template_id`.
+
+        The template is checked as an agent of the tenant would be, the quota aside: its `type` and
+        the fields of `config` against the field rules, the tier (prompt, model, type, counts,
+        tokens), the tool catalog, secrets and the declarative rules; `config` must hold an
+        `llm_config` with a `model`. Its own fields: `name` of 1–100 characters, not only
+        whitespace, and `category` of 1–64 characters. Every problem comes back at once in a 400
+        AMS-100, with the paths of configuration fields under `/config`
+        (`/config/llm_config/temperature`).
+
+        **Role:** `editor` or higher; a `service` token with `X-Tenant-ID` may too.
+
+        Order of checks: role, then the body's content type, size and JSON syntax (415, 413, 400
+        AMS-109), then its structure (400 AMS-109: not an object, an unknown field at the top level
+        or anywhere in `config`, a field of the wrong type; `details.field` is its JSON Pointer,
+        such as `/config/name` or `/config/llm_config/temprature`), then the values (400 AMS-100),
+        then the name: when one of the tenant's templates already has it, 409 AMS-102.
+      security:
+        - bearerAuth: [editor]
+      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-501, AMS-502]
+      parameters:
+        - $ref: '#/components/parameters/X-Tenant-ID'
+        - $ref: '#/components/parameters/X-Request-ID'
+      requestBody:
+        required: true
+        description: The template.
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/TemplateCreate'
+            examples:
+              triage:
+                summary: A conversational template with a prompt and a tool
+                value:
+                  name: Triage
+                  description: Sorts incoming tickets and names the team to answer them
+                  category: support
+                  type: conversational
+                  config:
+                    system_prompt: Sort tickets by urgency and name the team that should answer.
+                    llm_config:
+                      model: gpt-4o-mini
+                      temperature: 0.5
+                    tools:
+                      - search
+                    tags:
+                      - support
+      responses:
+        '201':
+          description: Created. The body is the stored template; `Location` names it.
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/X-Request-ID'
+            Location:
+              $ref: '#/components/headers/TemplateLocation'
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/Template'
+              examples:
+                created:
+                  $ref: '#/components/examples/TenantTemplate'
+          links:
+            GetCreatedTemplate:
+              operationId: getTemplate
+              parameters:
+                template_id: $response.body#/id
+              description: The `id` of the new template reads it back.
+            PatchCreatedTemplate:
+              operationId: patchTemplate
+              parameters:
+                template_id: $response.body#/id
+              description: The `id` of the new template updates it.
+            DeleteCreatedTemplate:
+              operationId: deleteTemplate
+              parameters:
+                template_id: $response.body#/id
+              description: The `id` of the new template deletes it.
+        '400':
+          $ref: '#/components/responses/TemplateWriteBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '409':
+          $ref: '#/components/responses/TemplateNameConflict'
+        '413':
+          $ref: '#/components/responses/PayloadTooLarge'
+        '415':
+          $ref: '#/components/responses/UnsupportedMediaType'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/DatabaseUnavailable'
+
+  /v1/templates/{template_id}:
+    get:
+      operationId: getTemplate
+      tags: [templates]
+      summary: Get a template
+      description: |
+        One template: a system template by its slug, or one of the caller's tenant's templates by
+        its id. `usage_count` counts the agents the caller's tenant created from it.
+
+        **Role:** `viewer` or higher (or `service` with `X-Tenant-ID`).
+
+        An id that is neither a system template's slug nor the id of one of the tenant's templates
+        (another tenant's template included) is 404 AMS-303.
+      security:
+        - bearerAuth: [viewer]
+      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-303, AMS-501, AMS-502]
+      parameters:
+        - $ref: '#/components/parameters/template_id'
+        - $ref: '#/components/parameters/X-Tenant-ID'
+        - $ref: '#/components/parameters/X-Request-ID'
+      responses:
+        '200':
+          description: The template.
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/X-Request-ID'
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/Template'
+              examples:
+                system:
+                  $ref: '#/components/examples/SystemTemplate'
+                own:
+                  $ref: '#/components/examples/TenantTemplate'
+        '400':
+          $ref: '#/components/responses/TenantHeaderBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '404':
+          $ref: '#/components/responses/TemplateNotFound'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/DatabaseUnavailable'
+    patch:
+      operationId: patchTemplate
+      tags: [templates]
+      summary: Update a template (JSON merge patch)
+      description: |
+        Applies an RFC 7396 JSON merge patch to one of the tenant's templates: to its `name`,
+        `description`, `category`, `type` and `config`. Objects (`config`, and inside it
+        `llm_config`, `memory_config`, `metadata`) merge key by key, arrays and scalars replace,
+        and `null` removes a field, which then takes its default (`description` becomes `null`,
+        `type` `conversational`). The merged template must pass the same checks as a create (400
+        AMS-109, 400 AMS-100 with the paths of configuration fields under `/config`), and a new
+        name that another of the tenant's templates has is 409 AMS-102.
+
+        A patch that changes nothing answers the template as it is, at the same version; otherwise
+        `version` goes up by one, and a create that names the old version as `template_version` is
+        404 AMS-303. Agents already created from the template are not changed.
+
+        System templates are read-only: 403 AMS-204.
+
+        **Role:** `editor` or higher; a `service` token with `X-Tenant-ID` may too.
+
+        Order of checks: role, then the body's content type, size and JSON syntax (415, 413, 400
+        AMS-109) and that it is an object (400 AMS-109), then an unknown template (404 AMS-303),
+        then a system template (403 AMS-204), then the merged fields (400 AMS-109 for unknown fields
+        or wrong types, 400 AMS-100 for values), then the name (409 AMS-102). When other requests
+        keep changing the template meanwhile, the update gives up after 10 attempts with 503
+        AMS-502.
+      security:
+        - bearerAuth: [editor]
+      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-303, AMS-501, AMS-502]
+      parameters:
+        - $ref: '#/components/parameters/template_id'
+        - $ref: '#/components/parameters/X-Tenant-ID'
+        - $ref: '#/components/parameters/X-Request-ID'
+      requestBody:
+        required: true
+        description: The merge patch.
+        content:
+          application/merge-patch+json:
+            schema:
+              $ref: '#/components/schemas/TemplateMergePatch'
+            examples:
+              tune:
+                $ref: '#/components/examples/TemplatePatch'
+          application/json:
+            schema:
+              $ref: '#/components/schemas/TemplateMergePatch'
+            examples:
+              tune:
+                $ref: '#/components/examples/TemplatePatch'
+      responses:
+        '200':
+          description: The template after the patch (the same version when nothing changed).
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/X-Request-ID'
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/Template'
+              examples:
+                patched:
+                  summary: The template at version 2
+                  value:
+                    id: 0190f5d0-4c2e-7a1b-9f3d-2e4c6a8b0d1f
+                    name: Triage
+                    description: null
+                    category: support
+                    type: conversational
+                    config:
+                      llm_config:
+                        model: gpt-4o-mini
+                        temperature: 0.2
+                      system_prompt: Sort tickets by urgency and name the team that should answer.
+                      tags:
+                        - support
+                      tools:
+                        - search
+                    system: false
+                    version: 2
+                    usage_count: 4
+                    created_at: '2025-01-20T09:00:00.000Z'
+                    updated_at: '2025-01-21T16:30:05.120Z'
+        '400':
+          $ref: '#/components/responses/TemplateWriteBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/ForbiddenTemplate'
+        '404':
+          $ref: '#/components/responses/TemplateNotFound'
+        '409':
+          $ref: '#/components/responses/TemplateNameConflict'
+        '413':
+          $ref: '#/components/responses/PayloadTooLarge'
+        '415':
+          $ref: '#/components/responses/UnsupportedMediaType'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/DatabaseUnavailable'
+    delete:
+      operationId: deleteTemplate
+      tags: [templates]
+      summary: Delete a template
+      description: |
+        Deletes one of the tenant's templates, for good: there is no restore. Agents created from
+        it keep their configuration and their `template_id`; a create naming it is then 404
+        AMS-303.
+
+        System templates are read-only: 403 AMS-204.
+
+        **Role:** `admin` (or `service` with `X-Tenant-ID`). The role is checked before the id, so a
+        caller below `admin` gets 403 AMS-204 whatever the id.
+
+        An id that is neither a system template's slug nor the id of one of the tenant's templates
+        (another tenant's template included) is 404 AMS-303; so is a second delete.
+      security:
+        - bearerAuth: [admin]
+      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-303, AMS-501, AMS-502]
+      parameters:
+        - $ref: '#/components/parameters/template_id'
+        - $ref: '#/components/parameters/X-Tenant-ID'
+        - $ref: '#/components/parameters/X-Request-ID'
+      responses:
+        '204':
+          description: Deleted. No body.
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/X-Request-ID'
+        '400':
+          $ref: '#/components/responses/TenantHeaderBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/ForbiddenTemplate'
+        '404':
+          $ref: '#/components/responses/TemplateNotFound'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/DatabaseUnavailable'
+
+  /v1/agents/{id}/template:
+    post:
+      operationId: createTemplateFromAgent
+      tags: [templates]
+      summary: Make a template from an agent
+      description: |
+        Creates a template of the caller's tenant from a live agent's current configuration: the
+        agent's `type`, and as `config` its `system_prompt`, `llm_config`, `memory_config`,
+        `tools`, `collections`, `tags` and `metadata` (its name, description and status are not
+        taken). The body gives the template's `name`, `category` and optional `description`. The
+        template starts at version 1 and is checked as `POST /v1/templates` checks one (400
+        AMS-100: `/name` of 1–100 characters, not only whitespace, `/category` of 1–64 characters,
+        and the agent's configuration against today's tier and tool catalog, under `/config`).
+
+        **Role:** `editor` or higher; a `service` token with `X-Tenant-ID` may too.
+
+        Order of checks: role, then a malformed id (404 AMS-301), then the body's content type,
+        size and JSON syntax (415, 413, 400 AMS-109) and its fields (400 AMS-109: not an object, an
+        unknown field, a field that is not a string), then an unknown or deleted agent (404
+        AMS-301), then the values (400 AMS-100), then the name: when one of the tenant's templates
+        already has it, 409 AMS-102.
+      security:
+        - bearerAuth: [editor]
+      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-501, AMS-502]
+      parameters:
+        - $ref: '#/components/parameters/id'
+        - $ref: '#/components/parameters/X-Tenant-ID'
+        - $ref: '#/components/parameters/X-Request-ID'
+      requestBody:
+        required: true
+        description: The new template's own fields.
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/TemplateFromAgent'
+            examples:
+              support:
+                summary: A template from the Support agent
+                value:
+                  name: Support template
+                  category: support
+                  description: The Support agent's configuration
+      responses:
+        '201':
+          description: Created. The body is the stored template; `Location` names it.
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/X-Request-ID'
+            Location:
+              $ref: '#/components/headers/TemplateLocation'
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/Template'
+              examples:
+                created:
+                  summary: The Support agent's configuration as a template
+                  value:
+                    id: 0190f5d2-8e1a-7b4c-a2d6-3f5e7a9c1b3d
+                    name: Support template
+                    description: The Support agent's configuration
+                    category: support
+                    type: rag
+                    config:
+                      collections:
+                        - kb-support
+                      llm_config:
+                        max_tokens: 512
+                        model: gpt-4o-mini
+                        temperature: 0.3
+                      memory_config:
+                        include_knowledge_context: false
+                        memory_type: conversation
+                        window_size: 10
+                      metadata:
+                        team: cx
+                      system_prompt: ''
+                      tags:
+                        - support
+                      tools:
+                        - config: {}
+                          id: search
+                    system: false
+                    version: 1
+                    usage_count: 0
+                    created_at: '2025-01-20T10:00:00.000Z'
+                    updated_at: '2025-01-20T10:00:00.000Z'
+          links:
+            GetCreatedTemplate:
+              operationId: getTemplate
+              parameters:
+                template_id: $response.body#/id
+              description: The `id` of the new template reads it back.
+        '400':
+          $ref: '#/components/responses/TemplateWriteBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '404':
+          $ref: '#/components/responses/AgentNotFound'
+        '409':
+          $ref: '#/components/responses/TemplateNameConflict'
+        '413':
+          $ref: '#/components/responses/PayloadTooLarge'
+        '415':
+          $ref: '#/components/responses/UnsupportedMediaType'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/DatabaseUnavailable'
+
+  /v1/agents/{id}/export:
+    get:
+      operationId: exportAgent
+      tags: [portability]
+      summary: Export an agent as a portable file
+      description: |
+        The agent as a portable agent file (`AgentFile`): the format tag
+        `agent-management/agent@1`, when it was exported, and the agent's configuration with its
+        status. Its id, tenant, version, validation, template and timestamps stay behind, so the
+        file can be imported into any tenant as a new agent (`POST /v1/agents/import`), or kept
+        under version control and applied (`POST /v1/agents/apply`). With `versions=all` the file
+        also holds every version of the agent, oldest first, each with its configuration and the
+        status it had then; versions are history, which import and apply read past.
+
+        The file is JSON, or YAML (the same document, keys sorted, as `application/yaml`) when
+        `Accept` lists `application/yaml`, `application/x-yaml` or `text/yaml`, whatever its
+        parameters. Errors are JSON either way.
+
+        **Role:** `viewer` or higher (or `service` with `X-Tenant-ID`).
+
+        Order of checks: role, then a malformed id (404 AMS-301), then `versions` (400 AMS-109 with
+        `details.field` `versions` for anything but `all` or `current`), then an unknown or deleted
+        agent (404 AMS-301).
+      security:
+        - bearerAuth: [viewer]
+      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-501, AMS-502]
+      parameters:
+        - $ref: '#/components/parameters/id'
+        - $ref: '#/components/parameters/versions'
+        - $ref: '#/components/parameters/X-Tenant-ID'
+        - $ref: '#/components/parameters/X-Request-ID'
+      responses:
+        '200':
+          description: |
+            The agent file: `application/json`, or `application/yaml` (the same document, keys
+            sorted) when `Accept` lists a YAML type.
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/X-Request-ID'
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/AgentFile'
+              examples:
+                current:
+                  $ref: '#/components/examples/AgentFile'
+                allVersions:
+                  $ref: '#/components/examples/AgentFileWithVersions'
+            application/yaml:
+              schema:
+                $ref: '#/components/schemas/AgentFile'
+              examples:
+                current:
+                  $ref: '#/components/examples/AgentFile'
+                allVersions:
+                  $ref: '#/components/examples/AgentFileWithVersions'
+        '400':
+          $ref: '#/components/responses/ExportBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '404':
+          $ref: '#/components/responses/AgentNotFound'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/DatabaseUnavailable'
+
+  /v1/agents/import:
+    post:
+      operationId: importAgent
+      tags: [portability]
+      summary: Import an agent from a file
+      description: |
+        Creates a new agent in the caller's tenant, at version 1, from an agent file as
+        `GET /v1/agents/{id}/export` writes one, or from a plain create body. The body is JSON, or
+        YAML with `Content-Type` `application/yaml`, `application/x-yaml` or `text/yaml` (a file as
+        it was saved); any other content type is 415 AMS-111, and YAML that does not parse is 400
+        AMS-109 (`Body is not valid YAML`).
+
+        * A body with `format` is an agent file: `format` must be exactly
+          `agent-management/agent@1` (400 AMS-109 with `details.field` `/format` otherwise) and
+          `agent` is required (`/agent`); `exported_at` and `versions` are read past, whatever
+          they hold, so the versions of a file are not imported. Any other top-level field is 400
+          AMS-109. Structural errors inside `agent` carry `details.field` under `/agent`
+          (`/agent/nmae`).
+        * A body without `format` is a create body: the fields of `AgentCreate` without
+          `template_id` and `template_version`, which are unknown fields here (400 AMS-109).
+
+        The configuration, its `status` included, is then checked and stored as `POST /v1/agents`
+        does: the tier's limits, the tool catalog, secrets and declarative rules (400 AMS-100, with
+        `details.issues` paths into the configuration, such as `/llm_config/model`), the quota
+        (403 AMS-207, answered even when the configuration also has issues) and the name (409
+        AMS-102 when a live agent of the tenant has it). The new agent has a history entry
+        `created` and no template.
+
+        **Role:** `editor` or higher (`admin` to import `status: active`: 403 AMS-204 otherwise);
+        a `service` token with `X-Tenant-ID` may too.
+
+        There is no `Idempotency-Key` here: a retry of an import that answered 201 is 409 AMS-102,
+        as the name is taken.
+
+        Order of checks: role, then the body's content type, size and syntax (415, 413, 400
+        AMS-109), then its structure (400 AMS-109), then `status: active` below `admin` (403
+        AMS-204), then validation and the quota (400 AMS-100, 403 AMS-207), then the name (409
+        AMS-102).
+      security:
+        - bearerAuth: [editor]
+      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-501, AMS-502]
+      parameters:
+        - $ref: '#/components/parameters/X-Tenant-ID'
+        - $ref: '#/components/parameters/X-Request-ID'
+      requestBody:
+        required: true
+        description: An agent file as exported (JSON or YAML), or a create body without a template.
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/AgentImport'
+            examples:
+              file:
+                $ref: '#/components/examples/AgentFile'
+              fileWithVersions:
+                $ref: '#/components/examples/AgentFileWithVersions'
+              createBody:
+                $ref: '#/components/examples/AgentImportCreateBody'
+          application/yaml:
+            schema:
+              $ref: '#/components/schemas/AgentImport'
+            examples:
+              file:
+                $ref: '#/components/examples/AgentFile'
+              createBody:
+                $ref: '#/components/examples/AgentImportCreateBody'
+          application/x-yaml:
+            schema:
+              $ref: '#/components/schemas/AgentImport'
+            examples:
+              file:
+                $ref: '#/components/examples/AgentFile'
+          text/yaml:
+            schema:
+              $ref: '#/components/schemas/AgentImport'
+            examples:
+              file:
+                $ref: '#/components/examples/AgentFile'
+      responses:
+        '201':
+          description: |
+            Created. The body is the stored agent; `Location` names it and `ETag` is its version
+            (`"1"`), as for `POST /v1/agents`.
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/X-Request-ID'
+            Location:
+              $ref: '#/components/headers/Location'
+            ETag:
+              $ref: '#/components/headers/ETag'
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/Agent'
+              examples:
+                imported:
+                  summary: The exported Support agent, imported into another tenant
+                  value:
+                    id: 0190f5e0-9b2c-7d4e-8f1a-2b3c4d5e6f70
+                    tenant_id: globex
+                    name: Support
+                    description: Answers customer questions from the knowledge base
+                    type: rag
+                    status: draft
+                    version: 1
+                    system_prompt: ''
+                    llm_config:
+                      max_tokens: 512
+                      model: gpt-4o-mini
+                      temperature: 0.3
+                    memory_config:
+                      include_knowledge_context: false
+                      memory_type: conversation
+                      window_size: 10
+                    tools:
+                      - config: {}
+                        id: search
+                    collections:
+                      - kb-support
+                    tags:
+                      - support
+                    metadata:
+                      team: cx
+                    validation:
+                      status: valid
+                      issues: []
+                    created_at: '2025-01-21T08:15:00.000Z'
+                    updated_at: '2025-01-21T08:15:00.000Z'
+                    created_by: carol
+                    updated_by: carol
+          links:
+            GetImportedAgent:
+              operationId: getAgent
+              parameters:
+                id: $response.body#/id
+              description: The `id` of the new agent reads it back.
+            ExportImportedAgent:
+              operationId: exportAgent
+              parameters:
+                id: $response.body#/id
+              description: The `id` of the new agent exports it again.
+        '400':
+          $ref: '#/components/responses/ImportBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/ForbiddenCreate'
+        '409':
+          $ref: '#/components/responses/NameConflict'
+        '413':
+          $ref: '#/components/responses/PayloadTooLarge'
+        '415':
+          $ref: '#/components/responses/UnsupportedMediaType'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/DatabaseUnavailable'
+
+  /v1/agents/apply:
+    post:
+      operationId: applyAgents
+      tags: [portability]
+      summary: Make the tenant's agents match a set of files
+      description: |
+        Declarative apply: `agents` lists the agents the tenant should have, each an agent file
+        or a create body as `POST /v1/agents/import` reads them, keyed by `name` (exactly, case
+        included). The body is JSON, or YAML with `Content-Type` `application/yaml`,
+        `application/x-yaml` or `text/yaml`; any other content type is 415 AMS-111.
+
+        Every item is checked before anything is written: its structure (400 AMS-109 with
+        `details.field` under `/agents/<i>`, or `/agents/<i>/agent` inside a file), that no two
+        items share a name (400 AMS-109, `details.field` `/agents/<i>/name` of the second), then
+        every validator (400 AMS-100, `details.issues` with the errors of all items at once, paths
+        under `/agents/<i>`). Then the plan, one step per item in the request's order:
+
+        * `create`: no live agent has the name. The item's `status` is used (default `draft`;
+          `active` takes the `admin` role).
+        * `update`: the live agent of that name has another configuration; it gets a new version
+          and an `updated` history entry, as a PATCH would. Apply never changes the status of an
+          existing agent (it moves through `POST /v1/agents/{id}/status`), so an item's `status`
+          counts only for a create.
+        * `unchanged`: the configuration is already the item's; nothing is written.
+        * `delete`, only with `prune=1`: every live agent that no item names is deleted, softly
+          (restorable with `POST /v1/agents/{id}/restore`). These steps come after the items'.
+
+        Unless `dry_run=1`, the plan is written in one transaction, deletes first (so they make
+        room in the quota), then updates, then creates. When the creates would take the tenant past
+        its tier's quota (403 AMS-207), or a name is taken meanwhile (409 AMS-102), the whole apply
+        is refused and nothing is written; when another writer changes or deletes one of the
+        agents at the same moment, it is refused with 503 AMS-502, and a retry plans again. A dry
+        run answers the plan and writes nothing; it does not judge the quota. Applying the same
+        items twice changes nothing the second time (every step `unchanged`), so a retry is safe
+        without an `Idempotency-Key`.
+
+        **Role:** `editor` or higher; `admin` for `prune=1` and to create an agent with
+        `status: active` (403 AMS-204, also in a dry run); a `service` token with `X-Tenant-ID` may
+        do all.
+
+        Order of checks: role, then `dry_run` and `prune` (400 AMS-109), then the body's content
+        type, size and syntax (415, 413, 400 AMS-109), then its structure (400 AMS-109: not an
+        object, a field other than `agents`, `agents` missing, not an array or over 500 items, then
+        each item in turn), then validation (400 AMS-100), then `status: active` of a create and
+        `prune=1` below `admin` (403 AMS-204), then, unless a dry run, the write (403 AMS-207, 409
+        AMS-102, 503 AMS-502).
+      security:
+        - bearerAuth: [editor]
+      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-501, AMS-502]
+      parameters:
+        - $ref: '#/components/parameters/dry_run'
+        - $ref: '#/components/parameters/prune'
+        - $ref: '#/components/parameters/X-Tenant-ID'
+        - $ref: '#/components/parameters/X-Request-ID'
+      requestBody:
+        required: true
+        description: The agents the tenant should have (JSON or YAML).
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/ApplyRequest'
+            examples:
+              twoAgents:
+                $ref: '#/components/examples/ApplyRequest'
+          application/yaml:
+            schema:
+              $ref: '#/components/schemas/ApplyRequest'
+            examples:
+              twoAgents:
+                $ref: '#/components/examples/ApplyRequest'
+          application/x-yaml:
+            schema:
+              $ref: '#/components/schemas/ApplyRequest'
+            examples:
+              twoAgents:
+                $ref: '#/components/examples/ApplyRequest'
+          text/yaml:
+            schema:
+              $ref: '#/components/schemas/ApplyRequest'
+            examples:
+              twoAgents:
+                $ref: '#/components/examples/ApplyRequest'
+      responses:
+        '200':
+          description: |
+            The plan: one item per agent of the request, in its order, then the deletes. Written
+            unless `dry_run` is true.
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/X-Request-ID'
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/ApplyResult'
+              examples:
+                applied:
+                  summary: Support updated, Greeter created, Triage pruned (prune=1)
+                  value:
+                    dry_run: false
+                    items:
+                      - name: Support
+                        action: update
+                        id: 0190f5c2-7b1e-7c3a-9d2e-4f5a6b7c8d9e
+                        changes:
+                          - op: replace
+                            path: /llm_config/temperature
+                            value: 0.2
+                      - name: Greeter
+                        action: create
+                        id: 0190f5e1-3a4b-7c5d-8e6f-7a8b9c0d1e2f
+                        changes:
+                          - op: add
+                            path: /collections
+                            value: []
+                          - op: add
+                            path: /description
+                            value: null
+                          - op: add
+                            path: /llm_config
+                            value:
+                              model: gpt-4o-mini
+                          - op: add
+                            path: /memory_config
+                            value:
+                              include_knowledge_context: false
+                              memory_type: conversation
+                              window_size: 10
+                          - op: add
+                            path: /metadata
+                            value: {}
+                          - op: add
+                            path: /name
+                            value: Greeter
+                          - op: add
+                            path: /system_prompt
+                            value: ''
+                          - op: add
+                            path: /tags
+                            value: []
+                          - op: add
+                            path: /tools
+                            value: []
+                          - op: add
+                            path: /type
+                            value: conversational
+                      - name: Triage
+                        action: delete
+                        id: 0190f5d8-1c2d-7e3f-9a4b-5c6d7e8f9a0b
+                dryRun:
+                  summary: The same request as a dry run, before that apply (dry_run=1)
+                  value:
+                    dry_run: true
+                    items:
+                      - name: Support
+                        action: update
+                        id: 0190f5c2-7b1e-7c3a-9d2e-4f5a6b7c8d9e
+                        changes:
+                          - op: replace
+                            path: /llm_config/temperature
+                            value: 0.2
+                      - name: Greeter
+                        action: create
+                        changes:
+                          - op: add
+                            path: /collections
+                            value: []
+                          - op: add
+                            path: /description
+                            value: null
+                          - op: add
+                            path: /llm_config
+                            value:
+                              model: gpt-4o-mini
+                          - op: add
+                            path: /memory_config
+                            value:
+                              include_knowledge_context: false
+                              memory_type: conversation
+                              window_size: 10
+                          - op: add
+                            path: /metadata
+                            value: {}
+                          - op: add
+                            path: /name
+                            value: Greeter
+                          - op: add
+                            path: /system_prompt
+                            value: ''
+                          - op: add
+                            path: /tags
+                            value: []
+                          - op: add
+                            path: /tools
+                            value: []
+                          - op: add
+                            path: /type
+                            value: conversational
+                again:
+                  summary: The same request applied again, after the apply
+                  value:
+                    dry_run: false
+                    items:
+                      - name: Support
+                        action: unchanged
+                        id: 0190f5c2-7b1e-7c3a-9d2e-4f5a6b7c8d9e
+                      - name: Greeter
+                        action: unchanged
+                        id: 0190f5e1-3a4b-7c5d-8e6f-7a8b9c0d1e2f
+        '400':
+          $ref: '#/components/responses/ApplyBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/ForbiddenApply'
+        '409':
+          $ref: '#/components/responses/NameConflict'
+        '413':
+          $ref: '#/components/responses/PayloadTooLarge'
+        '415':
+          $ref: '#/components/responses/UnsupportedMediaType'
         '500':
           $ref: '#/components/responses/InternalError'
         '503':
@@ -2541,6 +3641,81 @@ components:
       schema:
         type: string
       example: support
+    template_id:
+      name: template_id
+      in: path
+      required: true
+      description: |
+        The template's id: a system template's slug (`customer-support`), or the UUID of one of the
+        tenant's templates in the canonical 8-4-4-4-12 form (either case). Anything else, like an
+        unknown template or another tenant's, is answered 404 AMS-303.
+      schema:
+        type: string
+        minLength: 1
+        maxLength: 64
+        pattern: '^[0-9A-Za-z-]+$'
+      example: customer-support
+    templateCursor:
+      name: cursor
+      in: query
+      required: false
+      description: |
+        The `next_cursor` of the previous page of templates (opaque). Empty means the first page; a
+        cursor this service did not issue for a list of templates (an agent list's cursor
+        included) is 400 AMS-109.
+      schema:
+        type: string
+      example: dDE6bzQy
+    category:
+      name: category
+      in: query
+      required: false
+      description: Only templates of exactly this category. Empty means no filter. U+0000 is 400 AMS-109.
+      schema:
+        type: string
+      example: support
+    templateType:
+      name: type
+      in: query
+      required: false
+      description: Only templates of this agent type. Any other value is 400 AMS-109.
+      schema:
+        $ref: '#/components/schemas/AgentType'
+      example: rag
+    versions:
+      name: versions
+      in: query
+      required: false
+      description: |
+        `all` puts every version of the agent in the file (`versions`, oldest first); `current`,
+        or no value, leaves them out. Anything else is 400 AMS-109 with `details.field` `versions`.
+      schema:
+        type: string
+        enum: [all, current]
+      example: all
+    dry_run:
+      name: dry_run
+      in: query
+      required: false
+      description: |
+        `1` or `true`: answer the plan and write nothing. `0`, `false` or absent: write it.
+        Anything else is 400 AMS-109 with `details.field` `dry_run`.
+      schema:
+        type: string
+        enum: ['1', 'true', '0', 'false']
+      example: '1'
+    prune:
+      name: prune
+      in: query
+      required: false
+      description: |
+        `1` or `true`: delete (softly) every live agent of the tenant that no item names, so an
+        empty `agents` deletes them all; takes the `admin` role (403 AMS-204). `0`, `false` or
+        absent: leave them. Anything else is 400 AMS-109 with `details.field` `prune`.
+      schema:
+        type: string
+        enum: ['1', 'true', '0', 'false']
+      example: '1'
 
   headers:
     X-Request-ID:
@@ -2567,6 +3742,13 @@ components:
         type: string
         pattern: '^/v1/agents/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
       example: /v1/agents/0190f5c2-7b1e-7c3a-9d2e-4f5a6b7c8d9e
+    TemplateLocation:
+      description: The path of the new template.
+      required: true
+      schema:
+        type: string
+        pattern: '^/v1/templates/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+      example: /v1/templates/0190f5d0-4c2e-7a1b-9f3d-2e4c6a8b0d1f
     Retry-After:
       description: Seconds to wait before retrying.
       required: true
@@ -2599,9 +3781,12 @@ components:
         * AMS-109: the body is empty, not JSON, not a JSON object, has an unknown field
           (`details.field` is its JSON Pointer), a field of the wrong type, or U+0000.
         * AMS-109 (`POST /v1/agents`): an `Idempotency-Key` that is not 1–255 visible ASCII
-          characters (`details.field` is `Idempotency-Key`).
+          characters (`details.field` is `Idempotency-Key`); a `template_id` that is empty or not
+          a string (`/template_id`); a `template_version` that is not a positive integer, or one
+          without `template_id` (`/template_version`).
         * AMS-100: validation failed; `details.issues` lists every issue (codes AMS-101, 103–108,
-          112, 113; warnings such as AMS-114 are listed alongside).
+          112, 113; warnings such as AMS-114 are listed alongside). On a create from a template
+          the issues are those of the merged configuration.
         * AMS-205: a service token without a valid `X-Tenant-ID`.
       headers:
         X-Request-ID:
@@ -2615,6 +3800,16 @@ components:
               $ref: '#/components/examples/ValidationFailed'
             unknownField:
               $ref: '#/components/examples/UnknownField'
+            versionWithoutTemplate:
+              summary: A template_version without template_id
+              value:
+                error:
+                  code: AMS-109
+                  message: template_version needs template_id
+                  details:
+                    field: /template_version
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
             notJSON:
               $ref: '#/components/examples/NotJSON'
             badIdempotencyKey:
@@ -2834,6 +4029,181 @@ components:
               $ref: '#/components/examples/NotJSON'
             missingTenant:
               $ref: '#/components/examples/MissingTenantHeader'
+    ExportBadRequest:
+      description: |
+        Bad request.
+
+        * AMS-109: `versions` is neither `all` nor `current` (`details.field` is `versions`).
+        * AMS-205: a service token without a valid `X-Tenant-ID`.
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            badVersions:
+              summary: An unknown versions value
+              value:
+                error:
+                  code: AMS-109
+                  message: versions must be all or current
+                  details:
+                    field: versions
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            missingTenant:
+              $ref: '#/components/examples/MissingTenantHeader'
+    ImportBadRequest:
+      description: |
+        Bad request.
+
+        * AMS-109: the body is empty, not JSON (with a YAML content type: not YAML), or not an
+          object; an agent file's `format` is not `agent-management/agent@1` (`details.field` is
+          `/format`), its `agent` is missing (`/agent`), or it has another top-level field; a
+          create body has an unknown field (`template_id` and `template_version` included); a
+          field has the wrong type, or a string holds U+0000. `details.field` is the JSON Pointer
+          of the field at fault, under `/agent` inside a file.
+        * AMS-100: validation failed; `details.issues` lists every issue (codes AMS-101, 103–106,
+          108, 112, 113; warnings such as AMS-114 alongside), with paths into the configuration.
+        * AMS-205: a service token without a valid `X-Tenant-ID`.
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            badFormat:
+              summary: A file of another format
+              value:
+                error:
+                  code: AMS-109
+                  message: format must be agent-management/agent@1
+                  details:
+                    field: /format
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            unknownFieldInFile:
+              summary: An unknown field in the file's agent
+              value:
+                error:
+                  code: AMS-109
+                  message: Unknown field 'nmae'
+                  details:
+                    field: /agent/nmae
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            templateField:
+              summary: A template reference, which import does not read
+              value:
+                error:
+                  code: AMS-109
+                  message: Unknown field 'template_id'
+                  details:
+                    field: /template_id
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            notYAML:
+              summary: A YAML content type with a body that does not parse
+              value:
+                error:
+                  code: AMS-109
+                  message: Body is not valid YAML
+                  details: {}
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            notJSON:
+              $ref: '#/components/examples/NotJSON'
+            validation:
+              $ref: '#/components/examples/ValidationFailed'
+            missingTenant:
+              $ref: '#/components/examples/MissingTenantHeader'
+    ApplyBadRequest:
+      description: |
+        Bad request. Nothing is written.
+
+        * AMS-109: `dry_run` or `prune` is not `1`, `true`, `0` or `false` (`details.field` names
+          it).
+        * AMS-109: the body is empty, not JSON (with a YAML content type: not YAML), not an object,
+          or has a field other than `agents`; `agents` is missing, not an array, or holds more than
+          500 items (`details.field` is `/agents`).
+        * AMS-109: an item is not an object, or is malformed as a body of `POST /v1/agents/import`
+          is (a wrong `format`, an unknown field, a wrong type, U+0000): `details.field` is under
+          `/agents/<i>`, and under `/agents/<i>/agent` inside a file. Two items with the same
+          name: `details.field` is `/agents/<i>/name` of the second.
+        * AMS-100: validation failed for one or more items; `details.issues` lists every error of
+          every item (warnings are left out), with paths under `/agents/<i>`.
+        * AMS-205: a service token without a valid `X-Tenant-ID`.
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            badFlag:
+              summary: A dry_run that is not 1, true, 0 or false
+              value:
+                error:
+                  code: AMS-109
+                  message: dry_run must be 1 or 0
+                  details:
+                    field: dry_run
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            tooMany:
+              summary: More than 500 agents
+              value:
+                error:
+                  code: AMS-109
+                  message: agents holds at most 500 agents
+                  details:
+                    field: /agents
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            unknownFieldInItem:
+              summary: An unknown field in the second item's file
+              value:
+                error:
+                  code: AMS-109
+                  message: Unknown field 'nmae'
+                  details:
+                    field: /agents/1/agent/nmae
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            duplicateName:
+              summary: Two items named Support
+              value:
+                error:
+                  code: AMS-109
+                  message: Two agents are named 'Support'
+                  details:
+                    field: /agents/2/name
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            validation:
+              summary: An item fails the tenant's tier
+              value:
+                error:
+                  code: AMS-100
+                  message: Validation failed
+                  details:
+                    issues:
+                      - code: AMS-106
+                        severity: error
+                        path: /agents/1/llm_config/model
+                        message: the free tier does not allow model 'gpt-4o'
+                        suggestion: 'Allowed: claude-3-haiku, gpt-4o-mini'
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            notJSON:
+              $ref: '#/components/examples/NotJSON'
+            missingTenant:
+              $ref: '#/components/examples/MissingTenantHeader'
     TenantHeaderBadRequest:
       description: |
         Bad request.
@@ -2937,6 +4307,98 @@ components:
                     field: name
                   request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
                   timestamp: '2025-01-15T09:30:00.123Z'
+            missingTenant:
+              $ref: '#/components/examples/MissingTenantHeader'
+    TemplateListBadRequest:
+      description: |
+        Bad request.
+
+        * AMS-109: `limit` is not a whole number from 1 to 200, `cursor` was not issued by this
+          service for a list of templates, `type` is not one of the agent types, or `category`
+          holds U+0000; `details.field` names the parameter.
+        * AMS-205: a service token without a valid `X-Tenant-ID`.
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            badCursor:
+              summary: An agent list's cursor
+              value:
+                error:
+                  code: AMS-109
+                  message: cursor is not one this service issued
+                  details:
+                    field: cursor
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            badType:
+              summary: An unknown type filter
+              value:
+                error:
+                  code: AMS-109
+                  message: type must be one of conversational, rag, search, workflow, custom
+                  details:
+                    field: type
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            missingTenant:
+              $ref: '#/components/examples/MissingTenantHeader'
+    TemplateWriteBadRequest:
+      description: |
+        Bad request.
+
+        * AMS-109: the body is empty, not JSON, or not a JSON object; it has an unknown field, at
+          the top level or anywhere inside `config` (`details.field` is its JSON Pointer, such as
+          `/config/name` or `/config/llm_config/temprature`), a field of the wrong type, or U+0000.
+        * AMS-100: validation failed; `details.issues` lists every issue: the template's own
+          fields (`/name`: 1–100 characters, not only whitespace; `/category`: 1–64 characters;
+          `/type`), and its configuration as an agent of the tenant would have it, at paths under
+          `/config` (`/config/llm_config/model` when the model is missing, say).
+        * AMS-205: a service token without a valid `X-Tenant-ID`.
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            validation:
+              summary: Validation failed
+              value:
+                error:
+                  code: AMS-100
+                  message: Validation failed
+                  details:
+                    issues:
+                      - code: AMS-103
+                        severity: error
+                        path: /category
+                        message: category must be 1–64 characters
+                        suggestion: null
+                      - code: AMS-103
+                        severity: error
+                        path: /config/llm_config/temperature
+                        message: temperature must be between 0.0 and 2.0, not 7.0
+                        suggestion: null
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            unknownField:
+              summary: An unknown field inside config
+              value:
+                error:
+                  code: AMS-109
+                  message: Unknown field 'temprature'
+                  details:
+                    field: /config/llm_config/temprature
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            notJSON:
+              $ref: '#/components/examples/NotJSON'
             missingTenant:
               $ref: '#/components/examples/MissingTenantHeader'
     TierBadRequest:
@@ -3175,6 +4637,50 @@ components:
                     tier: free
                   request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
                   timestamp: '2025-01-15T09:30:00.123Z'
+    ForbiddenApply:
+      description: |
+        Forbidden. Nothing is written.
+
+        * AMS-204: the token's roles do not allow applying, or a caller below `admin` asked for
+          `prune=1` or for an agent to be created with `status: active` (`details.roles` lists the
+          roles), or the token has no known role.
+        * AMS-206: `X-Tenant-ID` names another tenant than the user token's.
+        * AMS-207: the creates would take the tenant past its tier's quota, once the deletes are
+          counted (`details.tier`, `details.max_agents`); not judged in a dry run.
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            role:
+              $ref: '#/components/examples/RoleNotAllowed'
+            prune:
+              summary: An editor asked for prune=1
+              value:
+                error:
+                  code: AMS-204
+                  message: Role not allowed
+                  details:
+                    roles:
+                      - editor
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            tenantMismatch:
+              $ref: '#/components/examples/TenantMismatch'
+            quota:
+              summary: The tier's quota would be passed
+              value:
+                error:
+                  code: AMS-207
+                  message: The tier's agent quota is reached
+                  details:
+                    max_agents: 2
+                    tier: free
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
     ForbiddenStatus:
       description: |
         Forbidden.
@@ -3268,6 +4774,35 @@ components:
                   timestamp: '2025-01-15T09:30:00.123Z'
             tenantMismatch:
               $ref: '#/components/examples/TenantMismatch'
+    ForbiddenTemplate:
+      description: |
+        Forbidden.
+
+        * AMS-204: the token's roles do not allow the operation (`details.roles` lists them), or
+          the token has no known role; or the template is a system template, which is read-only
+          (`details` is empty).
+        * AMS-206: `X-Tenant-ID` names another tenant than the user token's.
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            role:
+              $ref: '#/components/examples/RoleNotAllowed'
+            system:
+              summary: A system template
+              value:
+                error:
+                  code: AMS-204
+                  message: System templates are read-only
+                  details: {}
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            tenantMismatch:
+              $ref: '#/components/examples/TenantMismatch'
     ForbiddenInternal:
       description: |
         Forbidden.
@@ -3318,8 +4853,7 @@ components:
 
         * AMS-301: no live agent with this id in the caller's tenant (on internal endpoints, the
           tenant `tenant_id` names); also a malformed id, a deleted agent, or another tenant's
-          agent. (Restore looks for a deleted agent instead, and history for any recorded entry:
-          see their descriptions.)
+          agent. (Restore looks for a deleted agent instead: see its description.)
       headers:
         X-Request-ID:
           $ref: '#/components/headers/X-Request-ID'
@@ -3486,6 +5020,67 @@ components:
                     version: 7
                   request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
                   timestamp: '2025-01-15T09:30:00.123Z'
+    TemplateNotFound:
+      description: |
+        Not found.
+
+        * AMS-303: no template with this id: it is neither a system template's slug nor the id of
+          one of the caller's tenant's templates (another tenant's template included);
+          `details.template_id` is the id asked for.
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            notFound:
+              summary: No such template
+              value:
+                error:
+                  code: AMS-303
+                  message: Template not found
+                  details:
+                    template_id: nope
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+    AgentTemplateNotFound:
+      description: |
+        Not found.
+
+        * AMS-303: `template_id` names no template the tenant can use (neither a system template's
+          slug nor the id of one of its templates), or `template_version` is not the template's
+          current version; `details.template_id`, and `details.template_version` for a version.
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            noTemplate:
+              summary: No such template
+              value:
+                error:
+                  code: AMS-303
+                  message: Template not found
+                  details:
+                    template_id: nope
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            noVersion:
+              summary: Not the template's current version
+              value:
+                error:
+                  code: AMS-303
+                  message: Template version not found
+                  details:
+                    template_id: customer-support
+                    template_version: 2
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
     NameConflict:
       description: |
         Conflict.
@@ -3538,6 +5133,29 @@ components:
               $ref: '#/components/examples/IdempotencyKeyReused'
             keyInProgress:
               $ref: '#/components/examples/IdempotencyKeyInProgress'
+    TemplateNameConflict:
+      description: |
+        Conflict.
+
+        * AMS-102: one of the tenant's templates already has this name (`details.name`).
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            conflict:
+              summary: The name is taken
+              value:
+                error:
+                  code: AMS-102
+                  message: A template with this name already exists
+                  details:
+                    name: Triage
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
     RestoreConflict:
       description: |
         Conflict.
@@ -3687,7 +5305,8 @@ components:
         Unsupported media type.
 
         * AMS-111: `Content-Type` is not `application/json` (for PATCH, nor
-          `application/merge-patch+json`), or is missing (an empty body included);
+          `application/merge-patch+json`; for import and apply, nor `application/yaml`,
+          `application/x-yaml` or `text/yaml`), or is missing (an empty body included);
           `details.content_type` is what was sent, lowercased without parameters.
       headers:
         X-Request-ID:
@@ -3736,7 +5355,9 @@ components:
 
         * AMS-502: Postgres is unreachable (the breaker then answers at once for a second), or a
           statement, lock wait or connection took longer than `AMS_DB_TIMEOUT`; for writes to one
-          agent also when other replicas kept changing it through 10 attempts.
+          agent also when other replicas kept changing it through 10 attempts; for an apply when
+          another writer changed or deleted one of its agents while it was written (nothing is
+          written; retry).
       headers:
         X-Request-ID:
           $ref: '#/components/headers/X-Request-ID'
@@ -3802,6 +5423,66 @@ components:
         metadata:
           team: null
           owner: cx-platform
+    SystemTemplate:
+      summary: A system template
+      value:
+        id: customer-support
+        name: Customer support
+        description: Answers customers' questions politely from the help-center collection and hands over what it cannot solve.
+        category: support
+        type: rag
+        config:
+          collections:
+            - help-center
+          llm_config:
+            max_tokens: 800
+            model: gpt-4o-mini
+            temperature: 0.3
+          memory_config:
+            include_knowledge_context: true
+            memory_type: conversation
+            window_size: 20
+          system_prompt: |
+            You are a friendly customer-support agent. Answer from the help-center articles you are given,
+            say so when they do not cover a question, and offer to hand the conversation to a human.
+          tags:
+            - support
+          tools:
+            - knowledge_base
+        system: true
+        version: 1
+        usage_count: 1
+        created_at: null
+        updated_at: null
+    TenantTemplate:
+      summary: One of the tenant's templates
+      value:
+        id: 0190f5d0-4c2e-7a1b-9f3d-2e4c6a8b0d1f
+        name: Triage
+        description: Sorts incoming tickets and names the team to answer them
+        category: support
+        type: conversational
+        config:
+          llm_config:
+            model: gpt-4o-mini
+            temperature: 0.5
+          system_prompt: Sort tickets by urgency and name the team that should answer.
+          tags:
+            - support
+          tools:
+            - search
+        system: false
+        version: 1
+        usage_count: 0
+        created_at: '2025-01-20T09:00:00.000Z'
+        updated_at: '2025-01-20T09:00:00.000Z'
+    TemplatePatch:
+      summary: Lower the temperature, drop the description
+      value:
+        description: null
+        config:
+          llm_config:
+            temperature: 0.2
     FreeTenant:
       summary: A tenant on the free tier
       value:
@@ -3822,6 +5503,154 @@ components:
           max_tools_per_agent: 2
         usage:
           agents: 1
+    AgentFile:
+      summary: An exported agent file (current configuration)
+      value:
+        format: agent-management/agent@1
+        exported_at: '2025-01-20T08:00:00.000Z'
+        agent:
+          name: Support
+          description: Answers customer questions from the knowledge base
+          type: rag
+          status: draft
+          system_prompt: ''
+          llm_config:
+            max_tokens: 512
+            model: gpt-4o-mini
+            temperature: 0.3
+          memory_config:
+            include_knowledge_context: false
+            memory_type: conversation
+            window_size: 10
+          tools:
+            - config: {}
+              id: search
+          collections:
+            - kb-support
+          tags:
+            - support
+          metadata:
+            team: cx
+    AgentFileWithVersions:
+      summary: An exported agent file with every version (versions=all)
+      value:
+        format: agent-management/agent@1
+        exported_at: '2025-01-20T08:00:00.000Z'
+        agent:
+          name: Support
+          description: null
+          type: rag
+          status: draft
+          system_prompt: ''
+          llm_config:
+            max_tokens: 512
+            model: gpt-4o-mini
+            temperature: 0.2
+          memory_config:
+            include_knowledge_context: false
+            memory_type: conversation
+            window_size: 10
+          tools:
+            - config: {}
+              id: search
+          collections:
+            - kb-support
+          tags:
+            - support
+          metadata:
+            owner: cx-platform
+        versions:
+          - version: 1
+            created_at: '2025-01-15T09:30:00.000Z'
+            created_by: alice
+            config:
+              name: Support
+              description: Answers customer questions from the knowledge base
+              type: rag
+              status: draft
+              system_prompt: ''
+              llm_config:
+                max_tokens: 512
+                model: gpt-4o-mini
+                temperature: 0.3
+              memory_config:
+                include_knowledge_context: false
+                memory_type: conversation
+                window_size: 10
+              tools:
+                - config: {}
+                  id: search
+              collections:
+                - kb-support
+              tags:
+                - support
+              metadata:
+                team: cx
+          - version: 2
+            created_at: '2025-01-16T14:02:11.250Z'
+            created_by: bob
+            config:
+              name: Support
+              description: null
+              type: rag
+              status: draft
+              system_prompt: ''
+              llm_config:
+                max_tokens: 512
+                model: gpt-4o-mini
+                temperature: 0.2
+              memory_config:
+                include_knowledge_context: false
+                memory_type: conversation
+                window_size: 10
+              tools:
+                - config: {}
+                  id: search
+              collections:
+                - kb-support
+              tags:
+                - support
+              metadata:
+                owner: cx-platform
+    AgentImportCreateBody:
+      summary: A plain create body (no template)
+      value:
+        name: Greeter
+        status: draft
+        llm_config:
+          model: gpt-4o-mini
+    ApplyRequest:
+      summary: One agent from an exported file, one as a create body
+      value:
+        agents:
+          - format: agent-management/agent@1
+            exported_at: '2025-01-20T08:00:00.000Z'
+            agent:
+              name: Support
+              description: Answers customer questions from the knowledge base
+              type: rag
+              status: draft
+              system_prompt: ''
+              llm_config:
+                max_tokens: 512
+                model: gpt-4o-mini
+                temperature: 0.2
+              memory_config:
+                include_knowledge_context: false
+                memory_type: conversation
+                window_size: 10
+              tools:
+                - config: {}
+                  id: search
+              collections:
+                - kb-support
+              tags:
+                - support
+              metadata:
+                team: cx
+          - name: Greeter
+            llm_config:
+              model: gpt-4o-mini
     ValidationFailed:
       summary: Validation failed
       value:
@@ -3953,23 +5782,23 @@ components:
     ErrorCode:
       type: string
       description: The service's error catalog (`x-error-codes` gives each code's HTTP status and meaning).
-      enum: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-300, AMS-301, AMS-302, AMS-304, AMS-305, AMS-306, AMS-307, AMS-309, AMS-310, AMS-501, AMS-502]
+      enum: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-300, AMS-301, AMS-302, AMS-303, AMS-304, AMS-305, AMS-306, AMS-307, AMS-309, AMS-310, AMS-501, AMS-502]
       x-error-codes:
         AMS-100:
           status: '400'
           description: Validation failed; `details.issues` lists every issue (`code`, `severity`, `path`, `message`, `suggestion`).
         AMS-102:
           status: '409'
-          description: The name is already used by a live agent of the tenant (`details.name`).
+          description: The name is already used by a live agent of the tenant, or for a template by one of the tenant's templates (`details.name`).
         AMS-109:
           status: '400'
-          description: 'Malformed request: body not JSON or not an object, an unknown field or a field of the wrong type (`details.field` is its JSON Pointer), a bad query or path parameter or `Idempotency-Key` header (`details.field` is its name), U+0000 in a string.'
+          description: 'Malformed request: body not JSON (nor, where YAML is accepted, YAML) or not an object, an unknown field or a field of the wrong type (`details.field` is its JSON Pointer), a bad query or path parameter or `Idempotency-Key` header (`details.field` is its name), U+0000 in a string.'
         AMS-110:
           status: '413'
           description: The body is over `AMS_MAX_BODY_BYTES` (1 MiB by default).
         AMS-111:
           status: '415'
-          description: The content type is not JSON (or is missing).
+          description: The content type is not JSON (nor, for import and apply, YAML), or is missing.
         AMS-201:
           status: '401'
           description: No bearer token.
@@ -3981,7 +5810,7 @@ components:
           description: The token has expired.
         AMS-204:
           status: '403'
-          description: The token's roles do not allow the operation.
+          description: The token's roles do not allow the operation, or the template to change or delete is a system template (read-only).
         AMS-205:
           status: '400'
           description: A service token without a valid `X-Tenant-ID`.
@@ -4000,6 +5829,9 @@ components:
         AMS-302:
           status: '404'
           description: Version not found (`details.version` when the number was well formed).
+        AMS-303:
+          status: '404'
+          description: Template not found (also another tenant's template), or on `POST /v1/agents` a `template_version` other than the template's current one (`details.template_id`, and `details.template_version` for a version).
         AMS-304:
           status: '409'
           description: The agent is not `active`, so it has no execution configuration (`details.status`).
@@ -4031,8 +5863,13 @@ components:
       description: |
         A create body. Unknown fields are refused (400 AMS-109); `null` stands for an absent field.
         The limits below are enforced with 400 AMS-100; the tier adds more (see `createAgent`).
+
+        `name` is required; so is `llm_config` with its `model`, unless a template supplies it (a
+        missing name or model is 400 AMS-100). With `template_id`, the other fields are laid over
+        the template's `type` and `config`: objects merge key by key, arrays and scalars replace, and
+        `null` keeps the template's value.
       additionalProperties: false
-      required: [name, llm_config]
+      required: [name]
       properties:
         name:
           type: string
@@ -4073,15 +5910,33 @@ components:
           $ref: '#/components/schemas/TagsInput'
         metadata:
           $ref: '#/components/schemas/MetadataInput'
+        template_id:
+          type: [string, 'null']
+          description: |
+            Start from this template: a system template's slug (`customer-support`) or the id of one
+            of the tenant's templates (see `GET /v1/templates`). A string that is empty is 400
+            AMS-109; an unknown template (another tenant's included) is 404 AMS-303. The agent
+            records it, and the template's `usage_count` goes up by one.
+          minLength: 1
+        template_version:
+          type: [integer, 'null']
+          description: |
+            Only with `template_id` (400 AMS-109 with `details.field` `/template_version` without
+            it): the version the template must be at. Any other than its current version is 404
+            AMS-303 with `details.template_version`. Absent, the current version is used.
+          minimum: 1
     LLMConfigCreate:
       type: object
-      description: The model and its sampling parameters. Unknown fields are refused.
+      description: |
+        The model and its sampling parameters. Unknown fields are refused. On a create from a
+        template it is merged key by key into the template's `llm_config`.
       additionalProperties: false
-      required: [model]
       properties:
         model:
           type: string
-          description: Required, non-empty; the tier limits which models are allowed.
+          description: |
+            Required (400 AMS-100 when missing) unless a template supplies it; non-empty; the tier
+            limits which models are allowed.
           minLength: 1
         temperature:
           type: [number, 'null']
@@ -4282,6 +6137,142 @@ components:
           minimum: 1
           description: A version the agent has (404 AMS-302 otherwise).
 
+    # ---- requests: templates ---------------------------------------------------------------
+    TemplateCreate:
+      type: object
+      description: |
+        A new template of the tenant. Unknown fields, at the top level or anywhere inside `config`,
+        are refused (400 AMS-109); `null` stands for an absent field. The template is validated as
+        an agent of the tenant would be, the quota aside (400 AMS-100, with the paths of
+        configuration fields under `/config`).
+      additionalProperties: false
+      required: [name, category, config]
+      properties:
+        name:
+          type: string
+          description: 1–100 characters, not only whitespace; unique among the tenant's templates (409 AMS-102).
+          minLength: 1
+          maxLength: 100
+        description:
+          type: [string, 'null']
+          description: Free text; `null` for none.
+        category:
+          type: string
+          description: 1–64 characters; a label to group and filter templates by (`support`, `analytics`, …).
+          minLength: 1
+          maxLength: 64
+        type:
+          type: [string, 'null']
+          description: The type of the agents created from it; default `conversational`. The tier limits which types are allowed.
+          enum: [conversational, rag, search, workflow, custom, null]
+        config:
+          $ref: '#/components/schemas/TemplateConfig'
+    TemplateConfig:
+      type: object
+      description: |
+        The configuration agents created from a template start with: the configuration fields of
+        `AgentCreate` (not `name`, `description` or `status`, which each agent sets itself, nor
+        `type`, which is the template's own field). The values follow `AgentCreate`'s rules and
+        the tenant's tier (400 AMS-100, with paths under `/config`); `llm_config` with a `model` is
+        required. Unknown fields, here or deeper, are refused (400 AMS-109 with `details.field`
+        such as `/config/name`). A template answers its configuration as it was written (a tool
+        may be the shorthand id, a field may be `null`).
+      additionalProperties: false
+      required: [llm_config]
+      properties:
+        system_prompt:
+          type: [string, 'null']
+          description: |
+            Default empty. The tier decides whether a non-empty prompt is allowed
+            (`custom_prompts`) and its length (`max_prompt_chars`). Must not contain secrets.
+        llm_config:
+          description: The model and its sampling parameters; `model` is required.
+          allOf:
+            - $ref: '#/components/schemas/LLMConfigCreate'
+          required: [model]
+        memory_config:
+          $ref: '#/components/schemas/MemoryConfigInput'
+        tools:
+          $ref: '#/components/schemas/AgentToolsInput'
+        collections:
+          $ref: '#/components/schemas/CollectionsInput'
+        tags:
+          $ref: '#/components/schemas/TagsInput'
+        metadata:
+          $ref: '#/components/schemas/MetadataInput'
+    TemplateMergePatch:
+      type: object
+      description: |
+        An RFC 7396 merge patch of a template: the fields of `TemplateCreate`, all optional. `null`
+        removes a field (it takes its default); `name`, `category`, `config`,
+        `config.llm_config` and its `model` cannot be removed (400 AMS-100). Unknown fields, at any
+        level, are refused (400 AMS-109); the merged template is validated like a create
+        (400 AMS-100).
+      additionalProperties: false
+      properties:
+        name:
+          type: string
+          description: 1–100 characters, not only whitespace; unique among the tenant's templates.
+          minLength: 1
+          maxLength: 100
+        description:
+          type: [string, 'null']
+        category:
+          type: string
+          description: 1–64 characters.
+          minLength: 1
+          maxLength: 64
+        type:
+          type: [string, 'null']
+          enum: [conversational, rag, search, workflow, custom, null]
+        config:
+          $ref: '#/components/schemas/TemplateConfigPatch'
+    TemplateConfigPatch:
+      type: object
+      description: |
+        Merged key by key into the template's `config`: objects (`llm_config`, `memory_config`,
+        `metadata`) merge key by key, arrays and scalars replace, and `null` removes a field.
+      additionalProperties: false
+      properties:
+        system_prompt:
+          type: [string, 'null']
+          description: The tier decides whether a non-empty prompt is allowed and its length.
+        llm_config:
+          $ref: '#/components/schemas/LLMConfigPatch'
+        memory_config:
+          $ref: '#/components/schemas/MemoryConfigInput'
+        tools:
+          $ref: '#/components/schemas/AgentToolsInput'
+        collections:
+          $ref: '#/components/schemas/CollectionsInput'
+        tags:
+          $ref: '#/components/schemas/TagsInput'
+        metadata:
+          type: [object, 'null']
+          description: Merged key by key (a `null` value removes that key); at most 16384 bytes once merged and encoded.
+          additionalProperties: true
+    TemplateFromAgent:
+      type: object
+      description: |
+        The new template's own fields; its type and configuration come from the agent. Unknown
+        fields are refused (400 AMS-109); `null` stands for an absent field.
+      additionalProperties: false
+      required: [name, category]
+      properties:
+        name:
+          type: string
+          description: 1–100 characters, not only whitespace; unique among the tenant's templates (409 AMS-102).
+          minLength: 1
+          maxLength: 100
+        category:
+          type: string
+          description: 1–64 characters.
+          minLength: 1
+          maxLength: 64
+        description:
+          type: [string, 'null']
+          description: Free text; `null` for none.
+
     # ---- requests: dry run ----------------------------------------------------------------
     AgentDraft:
       type: object
@@ -4357,6 +6348,101 @@ components:
           type: [object, 'null']
           additionalProperties: true
 
+    # ---- requests: import and apply -------------------------------------------------------
+    AgentImport:
+      description: |
+        The body of `POST /v1/agents/import`, and each item of an apply: an agent file as
+        `GET /v1/agents/{id}/export` writes it (JSON or YAML), told apart by its `format` field, or
+        a create body without a template.
+      oneOf:
+        - $ref: '#/components/schemas/AgentFileInput'
+        - $ref: '#/components/schemas/AgentConfigInput'
+    AgentFileInput:
+      type: object
+      description: |
+        An agent file (`AgentFile`) as import and apply read it: `format` and `agent` are read,
+        `exported_at` and `versions` are read past whatever they hold (a file's versions are
+        history, not imported), and any other field is refused (400 AMS-109).
+      additionalProperties: false
+      required: [format, agent]
+      properties:
+        format:
+          type: string
+          description: Exactly `agent-management/agent@1` (400 AMS-109 with `details.field` `/format` otherwise).
+          const: agent-management/agent@1
+        exported_at:
+          description: When the file was exported; read past, whatever it holds.
+        agent:
+          $ref: '#/components/schemas/AgentConfigInput'
+        versions:
+          description: The versions an export with `versions=all` wrote; read past, whatever they hold.
+    AgentConfigInput:
+      type: object
+      description: |
+        An agent's configuration to import or apply: the fields of `AgentCreate` without
+        `template_id` and `template_version`, which are unknown fields here. Unknown fields are
+        refused (400 AMS-109, `details.field` under `/agent` inside a file); `null` stands for an
+        absent field. `name` and `llm_config.model` are required and the values are validated as
+        on a create (400 AMS-100; the tier adds its limits, see `createAgent`).
+      additionalProperties: false
+      required: [name, llm_config]
+      properties:
+        name:
+          type: string
+          description: |
+            1–100 characters, not only whitespace, no control characters; unique among the
+            tenant's live agents (409 AMS-102 on import). Apply matches agents by it.
+          minLength: 1
+          maxLength: 100
+          pattern: '^[^\x00-\x1F\x7F-\x9F]*$'
+        description:
+          type: [string, 'null']
+          description: At most 2000 characters.
+          maxLength: 2000
+        type:
+          type: [string, 'null']
+          description: Default `conversational`. The tier limits which types are allowed.
+          enum: [conversational, rag, search, workflow, custom, null]
+        status:
+          type: [string, 'null']
+          description: |
+            Default `draft`. `active` needs the `admin` role (or `service`). Apply uses it only to
+            create an agent: an existing agent keeps its status, which moves through
+            `POST /v1/agents/{id}/status`.
+          enum: [draft, active, inactive, archived, null]
+        system_prompt:
+          type: [string, 'null']
+          description: |
+            Default empty. The tier decides whether a non-empty prompt is allowed
+            (`custom_prompts`) and its length (`max_prompt_chars`). Must not contain secrets.
+        llm_config:
+          $ref: '#/components/schemas/LLMConfigCreate'
+        memory_config:
+          $ref: '#/components/schemas/MemoryConfigInput'
+        tools:
+          $ref: '#/components/schemas/AgentToolsInput'
+        collections:
+          $ref: '#/components/schemas/CollectionsInput'
+        tags:
+          $ref: '#/components/schemas/TagsInput'
+        metadata:
+          $ref: '#/components/schemas/MetadataInput'
+    ApplyRequest:
+      type: object
+      description: |
+        The agents the tenant should have, keyed by name. Unknown fields are refused (400 AMS-109).
+      additionalProperties: false
+      required: [agents]
+      properties:
+        agents:
+          type: array
+          description: |
+            At most 500 agents (400 AMS-109 with `details.field` `/agents` beyond), each an agent
+            file or a create body, with names unique within the request.
+          maxItems: 500
+          items:
+            $ref: '#/components/schemas/AgentImport'
+
     # ---- requests: internal ---------------------------------------------------------------
     TierUpdate:
       type: object
@@ -4418,7 +6504,7 @@ components:
     # ---- responses ------------------------------------------------------------------------
     Agent:
       type: object
-      description: A stored agent. Every field is always present.
+      description: A stored agent. Every field is always present, except `template_id` and `template_version`, which only an agent created from a template has.
       additionalProperties: false
       required:
         - id
@@ -4497,6 +6583,15 @@ components:
         updated_by:
           type: string
           description: The `sub` of the token that last changed the agent (its status included).
+        template_id:
+          type: string
+          description: |
+            Present only on an agent created from a template: that template (a system template's
+            slug or the id of one of the tenant's templates).
+        template_version:
+          type: integer
+          minimum: 1
+          description: Present only with `template_id`; the version of that template the agent was created from.
     LLMConfig:
       type: object
       description: Only the parameters that are set are present.
@@ -4739,6 +6834,13 @@ components:
         updated_by:
           type: string
           description: The `sub` of the token that made this version.
+        template_id:
+          type: string
+          description: Present only on an agent created from a template.
+        template_version:
+          type: integer
+          minimum: 1
+          description: Present only with `template_id`; the template's version then.
         changes:
           type: array
           description: RFC 6902 operations from the previous version (from `{}` for version 1); never on `/status`.
@@ -4949,6 +7051,196 @@ components:
           maxItems: 100
           items:
             type: string
+    Template:
+      type: object
+      description: A template agents can be created from. Every field is always present.
+      additionalProperties: false
+      required: [id, name, description, category, type, config, system, version, usage_count, created_at, updated_at]
+      properties:
+        id:
+          type: string
+          description: |
+            A system template's slug (lowercase letters, digits and `-`), or the UUID of a tenant's
+            template (version 7, lowercase). `template_id` on `POST /v1/agents`.
+        name:
+          type: string
+        description:
+          type: [string, 'null']
+        category:
+          type: string
+        type:
+          $ref: '#/components/schemas/AgentType'
+        config:
+          $ref: '#/components/schemas/TemplateConfig'
+        system:
+          type: boolean
+          description: True for the system templates shipped with the service, which every tenant sees and none can change.
+        version:
+          type: integer
+          minimum: 1
+          description: |
+            1 when created, one more for every PATCH that changes something (system templates stay
+            at 1). A `template_version` on `POST /v1/agents` must name it.
+        usage_count:
+          type: integer
+          minimum: 0
+          description: How many agents the caller's tenant has created from the template (deletes do not lower it).
+        created_at:
+          type: [string, 'null']
+          format: date-time
+          description: RFC 3339, UTC, milliseconds; `null` for system templates.
+        updated_at:
+          type: [string, 'null']
+          format: date-time
+          description: When the template last changed; `null` for system templates.
+    TemplatePage:
+      type: object
+      additionalProperties: false
+      required: [items, next_cursor]
+      properties:
+        items:
+          type: array
+          description: System templates first (by id), then the tenant's own, newest first.
+          maxItems: 200
+          items:
+            $ref: '#/components/schemas/Template'
+        next_cursor:
+          type: [string, 'null']
+          description: Pass as `cursor` for the next page of templates; `null` on the last page.
+          pattern: '^[A-Za-z0-9_-]+$'
+    AgentFile:
+      type: object
+      description: |
+        The portable agent file of `GET /v1/agents/{id}/export`: the agent's configuration with its
+        status and, with `versions=all`, its versions. No id, tenant, version number, validation,
+        template or timestamps of the agent, so the file can be imported into any tenant. Import
+        and apply read it back (see `AgentFileInput`).
+      additionalProperties: false
+      required: [format, exported_at, agent]
+      properties:
+        format:
+          type: string
+          description: The format and its version.
+          const: agent-management/agent@1
+        exported_at:
+          type: string
+          format: date-time
+          description: When the file was made; RFC 3339, UTC, milliseconds.
+        agent:
+          $ref: '#/components/schemas/AgentConfiguration'
+        versions:
+          type: array
+          description: Present only with `versions=all`; every version of the agent, oldest first.
+          items:
+            $ref: '#/components/schemas/AgentFileVersion'
+    AgentFileVersion:
+      type: object
+      description: One immutable version of the agent, in an agent file.
+      additionalProperties: false
+      required: [version, created_at, created_by, config]
+      properties:
+        version:
+          type: integer
+          minimum: 1
+        created_at:
+          type: string
+          format: date-time
+          description: When the version was made; RFC 3339, UTC, milliseconds.
+        created_by:
+          type: string
+          description: The `sub` of the token that made the version.
+        config:
+          $ref: '#/components/schemas/AgentConfiguration'
+    AgentConfiguration:
+      type: object
+      description: |
+        An agent's configuration as an agent file holds it: the fields of a create body, `status`
+        included, every one present as the service writes it (in a version, the status the agent
+        had then).
+      additionalProperties: false
+      required:
+        - name
+        - description
+        - type
+        - status
+        - system_prompt
+        - llm_config
+        - memory_config
+        - tools
+        - collections
+        - tags
+        - metadata
+      properties:
+        name:
+          type: string
+        description:
+          type: [string, 'null']
+        type:
+          $ref: '#/components/schemas/AgentType'
+        status:
+          $ref: '#/components/schemas/AgentStatus'
+        system_prompt:
+          type: string
+        llm_config:
+          $ref: '#/components/schemas/LLMConfig'
+        memory_config:
+          $ref: '#/components/schemas/MemoryConfig'
+        tools:
+          type: array
+          items:
+            $ref: '#/components/schemas/AgentTool'
+        collections:
+          type: array
+          items:
+            type: string
+        tags:
+          type: array
+          items:
+            type: string
+        metadata:
+          type: object
+          additionalProperties: true
+    ApplyResult:
+      type: object
+      description: The plan of an apply, written unless `dry_run` is true.
+      additionalProperties: false
+      required: [dry_run, items]
+      properties:
+        dry_run:
+          type: boolean
+          description: True when nothing was written.
+        items:
+          type: array
+          description: One step per agent of the request, in its order, then the deletes of `prune=1`.
+          items:
+            $ref: '#/components/schemas/ApplyItem'
+    ApplyItem:
+      type: object
+      description: What the apply does, or did, to one named agent.
+      additionalProperties: false
+      required: [name, action]
+      properties:
+        name:
+          type: string
+          description: The agent's name, by which apply matches agents.
+        action:
+          type: string
+          description: |
+            `create` (no live agent has the name), `update` (its configuration differs),
+            `unchanged`, or `delete` (with `prune=1`, a live agent no item names; a soft delete).
+          enum: [create, update, unchanged, delete]
+        id:
+          type: string
+          format: uuid
+          description: The agent's id (the new one for a `create`); absent only for a `create` in a dry run.
+        changes:
+          type: array
+          description: |
+            Only for `create` and `update`: the RFC 6902 operations from the live configuration to
+            the item's, or for a `create` from `{}` (an `add` for every field but `status`). Never
+            on `/status`.
+          items:
+            $ref: '#/components/schemas/JSONPatchOperation'
     TenantInfo:
       type: object
       additionalProperties: false
@@ -5175,5 +7467,11 @@ components:
         alias:
           type: string
           description: AMS-309 — the alias asked for.
+        template_id:
+          type: string
+          description: AMS-303 — the template asked for.
+        template_version:
+          type: integer
+          description: AMS-303 — the template version asked for, when it is not the template's current one.
 """##
 }

@@ -78,7 +78,7 @@ struct InternalAgentRoutes: Sendable {
         return .json(ByteBuffer(bytes: w.bytes))
     }
 
-    private static func reply(_ bytes: [UInt8], etag: String, _ request: Request) -> Response {
+    private static func reply(_ bytes: some Collection<UInt8>, etag: String, _ request: Request) -> Response {
         if let tags = request.headers[.ifNoneMatch], AgentRoutes.matches(tags, etag) {
             return Response(status: .notModified, headers: [.eTag: etag])
         }

@@ -77,6 +77,15 @@ struct PortableRoutes: Sendable {
         return accept.split(separator: ",").contains { yamlTypes.contains($0.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased()) }
     }
 
+    static func holdsNUL(_ value: JSONValue) -> Bool {
+        switch value {
+        case .string(let s): s.unicodeScalars.contains("\u{0}")
+        case .array(let items): items.contains(where: holdsNUL)
+        case .object(let fields): fields.contains { $0.key.unicodeScalars.contains("\u{0}") || holdsNUL($0.value) }
+        default: false
+        }
+    }
+
     /// A JSON body, or a YAML one (an exported file as it was saved).
     static func document(_ request: inout Request, limit: Int) async throws -> JSONValue {
         let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
@@ -91,6 +100,8 @@ struct PortableRoutes: Sendable {
               let value = try? YAMLDecoder().decode(JSONValue.self, from: text) else {
             throw ServiceError.malformed("Body is not valid YAML")
         }
+        // The JSON parser refuses U+0000 (Postgres cannot store it); YAML's `"\0"` must not slip past.
+        guard !Self.holdsNUL(value) else { throw ServiceError.malformed("Strings must not contain U+0000") }
         return value
     }
 }

@@ -30,8 +30,11 @@ extension Agent {
         w.field("updated_at", Self.timestamp(updatedAt))
         w.field("created_by", createdBy)
         w.field("updated_by", updatedBy)
-        w.field("template_id", templateID)
-        w.field("template_version", templateVersion.map(JSONValue.int) ?? .null)
+        // Only agents made from a template carry these: most have none, and cached agents are many.
+        if let templateID {
+            w.field("template_id", templateID)
+            w.field("template_version", templateVersion.map(JSONValue.int) ?? .null)
+        }
         for (key, value) in extra { w.field(key, value) }
         w.endObject()
     }

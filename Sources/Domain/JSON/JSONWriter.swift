@@ -25,7 +25,7 @@ public struct JSONWriter: Sendable {
     public mutating func value(_ int: Int) { separate(); bytes.append(contentsOf: String(int).utf8) }
     public mutating func value(_ bool: Bool) { separate(); bytes.append(contentsOf: (bool ? "true" : "false").utf8) }
     /// Bytes that are already one encoded JSON value (a cached agent, say).
-    public mutating func raw(_ encoded: [UInt8]) { separate(); bytes.append(contentsOf: encoded) }
+    public mutating func raw(_ encoded: some Collection<UInt8>) { separate(); bytes.append(contentsOf: encoded) }
     public mutating func null() { separate(); bytes.append(contentsOf: "null".utf8) }
 
     public mutating func value(_ double: Double) {
