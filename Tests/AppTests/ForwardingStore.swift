@@ -62,3 +62,12 @@ extension ForwardingStore {
         try await base.apply(creates: creates, updates: updates, deletes: deletes, tenant: tenant, quota: quota, audit: audit)
     }
 }
+
+extension ForwardingStore {
+    func updateLocked(
+        _ id: UUID, tenant: TenantID, action: HistoryEntry.Action, audit: Audit,
+        _ change: @escaping @Sendable (Agent) async throws -> (next: Agent, changes: JSONValue)?
+    ) async throws -> (current: Agent, next: Agent?)? {
+        try await base.updateLocked(id, tenant: tenant, action: action, audit: audit, change)
+    }
+}

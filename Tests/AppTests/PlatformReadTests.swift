@@ -120,3 +120,27 @@ import Testing
         }
     }
 }
+
+extension PlatformReadTests {
+    /// Another replica's status change and delete reach this replica's config cache by notice.
+    @Test func configsFollowChangesMadeElsewhere() async throws {
+        try await TestSupport.app().test(.router) { one in
+            try await TestSupport.app().test(.router) { two in
+                let tenant = try await TestSupport.tenant(on: .enterprise, one)
+                let admin = try await Caller.make(one, tenant: tenant)
+                let other = try await Caller.make(two, tenant: tenant)
+                try await waitUntilListening(admin)
+                let service = Caller(client: one, token: try await TestSupport.token(tenant: nil, roles: [.service]))
+                let agent = try await admin.create("Shared", #""status":"active""#)
+                let path = "/internal/v1/tenants/\(tenant)/agents/\(agent.id)/config"
+                #expect(try await service.send(.get, path).status == .ok)
+                #expect(try await other.send(.post, "/v1/agents/\(agent.id)/status", json: #"{"status":"inactive"}"#).status == .ok)
+                #expect(try await eventually { try await service.send(.get, path).errorCode == "AMS-304" })
+                #expect(try await other.send(.post, "/v1/agents/\(agent.id)/status", json: #"{"status":"active"}"#).status == .ok)
+                #expect(try await eventually { try await service.send(.get, path).status == .ok })
+                #expect(try await other.send(.delete, "/v1/agents/\(agent.id)").status == .noContent)
+                #expect(try await eventually { try await service.send(.get, path).errorCode == "AMS-301" })
+            }
+        }
+    }
+}

@@ -128,3 +128,21 @@ extension PortableTests {
         }
     }
 }
+
+extension PortableTests {
+    @Test func hostileYAMLAndOddAcceptHeadersAreAnsweredCalmly() async throws {
+        try await TestSupport.app().test(.router) { client in
+            let admin = try await Caller.make(client, tenant: TestSupport.tenant())
+            let agent = try await admin.create("Calm")
+            for accept in [";", "text/html,;", ";;,application/yaml", ""] {
+                let r = try await admin.send(.get, "/v1/agents/\(agent.id)/export", headers: [.accept: accept])
+                #expect(r.status == .ok, "Accept: \(accept)")
+            }
+            let laughs = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nname: *c\n"
+            let yaml: HTTPFields = [.contentType: "application/yaml"]
+            #expect(try await admin.send(.post, "/v1/agents/import", json: nil, headers: yaml, body: laughs).errorCode == "AMS-109", "aliases are refused")
+            let nan = "name: N\nllm_config: {model: gpt-4o-mini, temperature: .nan}\n"
+            #expect(try await admin.send(.post, "/v1/agents/import", json: nil, headers: yaml, body: nan).errorCode == "AMS-109")
+        }
+    }
+}

@@ -251,3 +251,68 @@ import Testing
         }
     }
 }
+
+extension VersionTests {
+    @Test func ifMatchBeyondAnyVersionIsStaleNotAnError() async throws {
+        try await TestSupport.app().test(.router) { client in
+            let admin = try await Caller.make(client, tenant: TestSupport.tenant())
+            let agent = try await admin.create("Huge")
+            for tag in ["\"3000000000\"", "\"99999999999999999999\"", "\"-1\"", "nonsense"] {
+                let r = try await admin.send(.delete, "/v1/agents/\(agent.id)", headers: [.ifMatch: tag])
+                #expect(r.status == .preconditionFailed && r.errorCode == "AMS-306", "If-Match: \(tag)")
+            }
+            #expect(try await admin.send(.get, "/v1/agents/\(agent.id)").status == .ok)
+        }
+    }
+
+    /// The write queue of an agent hands the turn on after a refused write too.
+    @Test func aRefusedWriteHandsTheTurnOn() async throws {
+        try await TestSupport.app().test(.router) { client in
+            let editor = try await Caller.make(client, tenant: TestSupport.tenant(), roles: [.editor])
+            let agent = try await editor.create("Turns")
+            let outcomes = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for i in 0..<12 {
+                    group.addTask {
+                        let body = i % 3 == 0 ? #"{"llm_config":{"temperature":9}}"# : #"{"description":"d\#(i)"}"#
+                        let headers: HTTPFields = i % 4 == 1 ? [.ifMatch: "\"999\""] : [:]
+                        return try await editor.send(.patch, "/v1/agents/\(agent.id)", json: body, headers: headers).status
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(outcomes.count == 12, "no write waited forever")
+            let ok = outcomes.filter { $0 == .ok }.count
+            #expect(try await editor.send(.get, "/v1/agents/\(agent.id)").json()["version"] == .int(1 + ok))
+        }
+    }
+}
+
+/// A store where every optimistic write loses, as if another replica always won the race.
+final class AlwaysOvertakenStore: ForwardingStore {
+    let base: PostgresAgentStore
+    init(_ base: PostgresAgentStore) { self.base = base }
+
+    func update(_ agent: Agent, from revision: Int, action: HistoryEntry.Action, changes: JSONValue, audit: Audit) async throws -> Bool {
+        false
+    }
+}
+
+extension VersionTests {
+    @Test func aWriterThatKeepsLosingFinishesUnderTheRowLock() async throws {
+        try await withDatabase { client in
+            let store = AlwaysOvertakenStore(PostgresAgentStore(client: client, defaultTier: .enterprise, logger: Logger(label: "test")))
+            let policy = try TierPolicyFile.load(path: TestSupport.root + "/config/tiers.yaml")
+            let deps = TenantDependencies(store: store, validators: .builtin, policy: policy, catalog: ToolCatalogCache(store: store), cacheCapacity: 10)
+            let actor = TenantActor(tenantID: TestSupport.tenant(), deps: deps, caching: true)
+            let created = try await actor.create(AgentConfig(name: "Unlucky", llmConfig: LLMConfig(model: "gpt-4o-mini")), audit: .test)
+            let patched = try await actor.patch(created.id, with: .object(["description": .string("at last")]), ifMatch: nil, audit: .test)
+            #expect(patched.version == 2)
+            #expect(try await actor.agent(created.id).version == 2)
+            await #expect(throws: ServiceError.preconditionFailed(current: 2)) {
+                try await actor.patch(created.id, with: .object(["description": .string("stale")]), ifMatch: 1, audit: .test)
+            }
+            let versions = try await actor.versions(of: created.id, limit: 10, before: nil)
+            #expect(versions.items.map(\.version) == [2, 1])
+        }
+    }
+}

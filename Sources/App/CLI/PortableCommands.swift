@@ -39,8 +39,8 @@ struct TenantOptions: ParsableArguments {
     static func read(_ path: String) throws -> JSONValue {
         guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("\(path): cannot be read") }
         if path.hasSuffix(".yaml") || path.hasSuffix(".yml") {
-            guard let text = String(data: data, encoding: .utf8), let value = try? YAMLDecoder().decode(JSONValue.self, from: text) else {
-                throw ValidationError("\(path): not valid YAML")
+            guard let text = String(data: data, encoding: .utf8), let value = YAMLDocument.parse(text) else {
+                throw ValidationError("\(path): not valid YAML (or it uses aliases, U+0000, NaN or infinity)")
             }
             return value
         }
@@ -80,7 +80,8 @@ struct ExportCommand: AsyncParsableCommand {
                 for agent in page.items {
                     let file = try await actor.export(agent.id, allVersions: true)
                     let name = agent.config.name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" }
-                    let path = directory + "/" + String(name) + "-" + agent.id.uuidString.prefix(8).lowercased() + ".json"
+                    let path = directory + "/" + String(name) + "-" + agent.id.uuidString.lowercased() + ".json"
+                    guard !FileManager.default.fileExists(atPath: path) else { throw ValidationError("\(path): exists already") }
                     guard FileManager.default.createFile(atPath: path, contents: Data(file.encoded)) else {
                         throw ValidationError("\(path): cannot be written")
                     }

@@ -30,10 +30,11 @@ struct Idempotency: Sendable {
         }
         let fingerprint = try await Self.fingerprint(&request, limit: bodyLimit)
         let deadline = ContinuousClock.now + Self.patience
+        let claim = UUID()
         while true {
-            switch try await store.claim(key, tenant: tenant, fingerprint: fingerprint) {
+            switch try await store.claim(key, tenant: tenant, fingerprint: fingerprint, claim: claim) {
             case .claimed:
-                return try await perform(key, tenant: tenant, &request, context: context, work)
+                return try await perform(key, tenant: tenant, claim: claim, &request, context: context, work)
             case .replay(let stored):
                 return Self.response(stored)
             case .mismatch:
@@ -49,23 +50,23 @@ struct Idempotency: Sendable {
     }
 
     private func perform(
-        _ key: String, tenant: TenantID, _ request: inout Request, context: AppRequestContext, _ work: (inout Request) async throws -> JSONReply
+        _ key: String, tenant: TenantID, claim: UUID, _ request: inout Request, context: AppRequestContext, _ work: (inout Request) async throws -> JSONReply
     ) async throws -> Response {
         let reply: JSONReply
         do {
             reply = try await work(&request)
         } catch {
-            try? await store.release(key, tenant: tenant)
+            try? await store.release(key, tenant: tenant, claim: claim)
             throw error
         }
         guard (200..<300).contains(reply.status.code) else {
-            try? await store.release(key, tenant: tenant)
+            try? await store.release(key, tenant: tenant, claim: claim)
             return reply.response
         }
         var headers: [String: String] = [:]
         for name in Self.keptFields { if let value = reply.headers[name] { headers[name.canonicalName] = value } }
         do {
-            try await store.complete(key, tenant: tenant, with: StoredResponse(status: reply.status.code, headers: headers, body: Array(reply.body.readableBytesView)))
+            try await store.complete(key, tenant: tenant, claim: claim, with: StoredResponse(status: reply.status.code, headers: headers, body: Array(reply.body.readableBytesView)))
         } catch {
             // The work is done and is answered; a retry within the next minute waits, then does it again.
             context.logger.warning("idempotent response not recorded", metadata: ["error": "\(String(reflecting: error))"])

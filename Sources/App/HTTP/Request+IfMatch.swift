@@ -12,7 +12,7 @@ extension Request {
             let t = tag.trimmingCharacters(in: .whitespaces)
             if t == "*" { return nil }
             sawTag = true
-            if t.count > 2, t.first == "\"", t.last == "\"", let version = Int(t.dropFirst().dropLast()), version > 0 { return version }
+            if t.count > 2, t.first == "\"", t.last == "\"", let version = Int32(t.dropFirst().dropLast()), version > 0 { return Int(version) }
         }
         return sawTag ? 0 : nil
     }

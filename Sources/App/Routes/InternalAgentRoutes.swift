@@ -21,7 +21,7 @@ struct InternalAgentRoutes: Sendable {
         let tenant = try InternalRoutes.tenantID(context)
         let id = try AgentRoutes.agentID(context)
         let registry = supervisor.tenant(tenant)
-        if let alias = request.uri.queryParameters.get("alias") {
+        if request.uri.query != nil, let alias = request.uri.queryParameters.get("alias") {
             guard AgentAlias.isValidName(alias) else { throw ServiceError.aliasNotFound(alias) }
             let (version, bytes) = try await registry.config(id, alias: alias)
             return Self.reply(bytes, etag: "\"\(version)\"", request)

@@ -31,7 +31,9 @@ struct InternalRoutes: Sendable {
 
     /// The path carries the id percent-encoded; headers and tokens carry it as it is.
     static func tenantID(_ context: AppRequestContext) throws -> TenantID {
-        guard let tenant = context.parameters.get("tenant_id")?.removingPercentEncoding, Tenant.isValidID(tenant) else {
+        let raw = context.parameters.get("tenant_id") ?? ""
+        // Decoding allocates; most ids have nothing to decode.
+        guard let tenant = raw.utf8.contains(UInt8(ascii: "%")) ? raw.removingPercentEncoding : raw, Tenant.isValidID(tenant) else {
             throw ServiceError.malformed("tenant_id must be 1–128 printable characters without spaces", field: "tenant_id")
         }
         return tenant

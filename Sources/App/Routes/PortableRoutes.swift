@@ -74,15 +74,9 @@ struct PortableRoutes: Sendable {
 
     static func wantsYAML(_ accept: String?) -> Bool {
         guard let accept else { return false }
-        return accept.split(separator: ",").contains { yamlTypes.contains($0.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased()) }
-    }
-
-    static func holdsNUL(_ value: JSONValue) -> Bool {
-        switch value {
-        case .string(let s): s.unicodeScalars.contains("\u{0}")
-        case .array(let items): items.contains(where: holdsNUL)
-        case .object(let fields): fields.contains { $0.key.unicodeScalars.contains("\u{0}") || holdsNUL($0.value) }
-        default: false
+        return accept.split(separator: ",").contains { element in
+            let type = element.split(separator: ";", omittingEmptySubsequences: false).first ?? ""
+            return yamlTypes.contains(type.trimmingCharacters(in: .whitespaces).lowercased())
         }
     }
 
@@ -96,12 +90,9 @@ struct PortableRoutes: Sendable {
         } catch is NIOTooManyBytesError {
             throw ServiceError(.bodyTooLarge, "Request body is over \(limit) bytes", details: ["limit": .int(limit)])
         }
-        guard let text = String(validating: buffer.readableBytesView, as: UTF8.self),
-              let value = try? YAMLDecoder().decode(JSONValue.self, from: text) else {
-            throw ServiceError.malformed("Body is not valid YAML")
+        guard let text = String(validating: buffer.readableBytesView, as: UTF8.self), let value = YAMLDocument.parse(text) else {
+            throw ServiceError.malformed("Body is not valid YAML, uses aliases, or holds U+0000, NaN or infinity")
         }
-        // The JSON parser refuses U+0000 (Postgres cannot store it); YAML's `"\0"` must not slip past.
-        guard !Self.holdsNUL(value) else { throw ServiceError.malformed("Strings must not contain U+0000") }
         return value
     }
 }

@@ -8,8 +8,10 @@ import Synchronization
 /// turns here, so concurrent requests to this replica queue instead of racing; writes from other
 /// replicas are caught by the revision check in the store, and retried.
 actor TenantActor {
-    /// Tries of a write whose agent another replica moved on in between.
+    /// Tries of a write whose agent another replica moved on in between (a status change; a
+    /// configuration change falls back to a locked write after `optimisticAttempts`).
     static let writeAttempts = 10
+    static let optimisticAttempts = 3
 
     let tenantID: TenantID
     let deps: TenantDependencies
@@ -312,32 +314,46 @@ actor TenantActor {
     /// one read, else read again.
     private func commitVersion(
         of id: UUID, ifMatch: Int?, action: HistoryEntry.Action, audit: Audit,
-        _ change: (Agent) async throws -> (AgentConfig, ValidationReport)?
+        _ change: @escaping @Sendable (Agent) async throws -> (AgentConfig, ValidationReport)?
     ) async throws -> CachedAgent {
         await startWriting(id)
         defer { finishWriting(id) }
-        for attempt in 0..<Self.writeAttempts {
+        // What `change` makes of an agent, checked against If-Match after the body (a bad request
+        // is reported as such before a stale If-Match: fixing it comes first).
+        let step: @Sendable (Agent) async throws -> (next: Agent, changes: JSONValue)? = { current in
+            let changed = try await change(current)
+            if let ifMatch, ifMatch != current.version { throw ServiceError.preconditionFailed(current: current.version) }
+            guard let (config, report) = changed else { return nil }
+            return (Self.next(current, config, report, audit), .array(JSONPatch.diff(current.config.versionedJSON, config.versionedJSON).map(\.json)))
+        }
+        for attempt in 0..<Self.optimisticAttempts {
             try await backOff(attempt)
             let ticket = agents.withLock { $0.ticket() }
             defer { agents.withLock { $0.settle(ticket) } }
             let current = try await currentAgent(id, ifMatch: nil)
-            // A bad request is reported as such before a stale If-Match: fixing it comes first.
-            let changed = try await change(current)
-            if let ifMatch, ifMatch != current.version { throw ServiceError.preconditionFailed(current: current.version) }
-            guard let (config, report) = changed else { return fill(current, since: ticket) }
-            var next = current
-            next.config = config
-            next.validation = report
-            next.version += 1
-            next.revision += 1
-            next.updatedAt = Date.storedNow()
-            next.updatedBy = audit.actor
-            let changes = JSONValue.array(JSONPatch.diff(current.config.versionedJSON, config.versionedJSON).map(\.json))
+            guard let (next, changes) = try await step(current) else { return fill(current, since: ticket) }
             if try await deps.store.update(next, from: current.revision, action: action, changes: changes, audit: audit) {
                 return fill(next, since: ticket)
             }
         }
-        throw Self.contended
+        // Another replica keeps winning: read and write under the row's lock, which cannot lose.
+        let ticket = agents.withLock { $0.ticket() }
+        defer { agents.withLock { $0.settle(ticket) } }
+        guard let outcome = try await deps.store.updateLocked(id, tenant: tenantID, action: action, audit: audit, step) else {
+            throw ServiceError.agentNotFound()
+        }
+        return fill(outcome.next ?? outcome.current, since: ticket)
+    }
+
+    private static func next(_ current: Agent, _ config: AgentConfig, _ report: ValidationReport, _ audit: Audit) -> Agent {
+        var next = current
+        next.config = config
+        next.validation = report
+        next.version += 1
+        next.revision += 1
+        next.updatedAt = Date.storedNow()
+        next.updatedBy = audit.actor
+        return next
     }
 
     private func currentAgent(_ id: UUID, ifMatch: Int?) async throws -> Agent {

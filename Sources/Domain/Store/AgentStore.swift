@@ -16,6 +16,13 @@ public protocol AgentStore: Sendable {
     /// Stores `agent` as its next version, with the snapshot and a history entry of `action`, if the
     /// stored row is still at `revision`; `false` when it moved on or is gone.
     func update(_ agent: Agent, from revision: Int, action: HistoryEntry.Action, changes: JSONValue, audit: Audit) async throws -> Bool
+    /// The fallback of a writer that keeps losing the optimistic race: reads the live agent under a
+    /// row lock and stores what `change` makes of it (the next agent and its changes; `nil` writes
+    /// nothing) in the same transaction, so it cannot lose again. `nil` when the agent is not live.
+    func updateLocked(
+        _ id: UUID, tenant: TenantID, action: HistoryEntry.Action, audit: Audit,
+        _ change: @escaping @Sendable (Agent) async throws -> (next: Agent, changes: JSONValue)?
+    ) async throws -> (current: Agent, next: Agent?)?
     /// Moves `agent` to the status in its configuration without a new version, if the stored row is
     /// still at `revision`; `false` when it moved on or is gone.
     func setStatus(_ agent: Agent, from revision: Int, previous: AgentStatus, reason: String?, audit: Audit) async throws -> Bool

@@ -8,6 +8,8 @@ extension Migration {
     ///   their one statement. The previous signatures stay for replicas of the previous release during
     ///   a rolling deploy; their writes make no version row, which the versions list shows as a gap.
     /// - Agents that exist now get one snapshot of their current version (empty `changes`).
+    /// - A history entry of an action that made a version keeps no copy of its `changes`: they are
+    ///   read from the version, which lives as long as the agent (and history is read only then).
     /// - Idempotency keys of POSTs live 24 hours; the purge removes older ones.
     /// - Aliases name versions per agent; moving one is recorded in history.
     /// - Tenants' own templates, and per tenant how many agents each template (system ones
@@ -44,15 +46,6 @@ extension Migration {
         )
         """,
         """
-        CREATE FUNCTION ams_bump_revision() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            NEW.revision := OLD.revision + 1;
-            RETURN NEW;
-        END
-        $$
-        """,
-        "CREATE TRIGGER agents_revision BEFORE UPDATE ON agents FOR EACH ROW EXECUTE FUNCTION ams_bump_revision()",
-        """
         CREATE TABLE agent_versions (
             tenant_id text NOT NULL,
             agent_id uuid NOT NULL REFERENCES agents (id) ON DELETE CASCADE,
@@ -86,6 +79,16 @@ extension Migration {
         "ALTER TABLE agents NO FORCE ROW LEVEL SECURITY",
         "UPDATE agents SET revision = version",
         """
+        CREATE FUNCTION ams_bump_revision() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            NEW.revision := OLD.revision + 1;
+            RETURN NEW;
+        END
+        $$
+        """,
+        // After the backfill, which must not bump anything.
+        "CREATE TRIGGER agents_revision BEFORE UPDATE ON agents FOR EACH ROW EXECUTE FUNCTION ams_bump_revision()",
+        """
         INSERT INTO agent_versions (tenant_id, agent_id, version, config, validation, changes, created_at, created_by)
         SELECT tenant_id, id, version, config, validation, '[]', updated_at, updated_by FROM agents
         """,
@@ -107,6 +110,7 @@ extension Migration {
             tenant_id text NOT NULL,
             key text NOT NULL,
             fingerprint text NOT NULL,
+            claim uuid NOT NULL,
             status integer NOT NULL DEFAULT 0,
             headers jsonb NOT NULL DEFAULT '{}',
             body bytea,
@@ -185,7 +189,7 @@ extension Migration {
             END IF;
             INSERT INTO agent_versions (tenant_id, agent_id, version, config, validation, changes, created_at, created_by, request_id)
             VALUES (p_tenant, p_id, 1, p_config, p_validation, p_changes, p_at, p_by, p_request_id);
-            PERFORM ams_record(p_tenant, p_id, 'created', p_by, p_roles, p_at, p_request_id, 1, p_changes, NULL);
+            PERFORM ams_record(p_tenant, p_id, 'created', p_by, p_roles, p_at, p_request_id, 1, NULL, NULL);
             PERFORM pg_notify('agent_management_changes', ams_change_notice(p_tenant, p_id, 1, false));
             RETURN NULL;
         END
@@ -210,7 +214,7 @@ extension Migration {
             END IF;
             INSERT INTO agent_versions (tenant_id, agent_id, version, config, validation, changes, created_at, created_by, request_id)
             VALUES (p_tenant, p_id, v_version, p_config, p_validation, p_changes, p_at, p_by, p_request_id);
-            PERFORM ams_record(p_tenant, p_id, p_action, p_by, p_roles, p_at, p_request_id, v_version, p_changes, NULL);
+            PERFORM ams_record(p_tenant, p_id, p_action, p_by, p_roles, p_at, p_request_id, v_version, NULL, NULL);
             PERFORM pg_notify('agent_management_changes', ams_change_notice(p_tenant, p_id, v_version, false));
             RETURN v_version;
         END
@@ -247,6 +251,9 @@ extension Migration {
             v_version integer;
         BEGIN
             PERFORM set_config('app.tenant_id', p_tenant, true);
+            -- The tenant first, as creates and restores lock it (the counter trigger would lock it
+            -- after the agent otherwise, and deletes inside an apply could deadlock with them).
+            PERFORM 1 FROM tenants WHERE tenant_id = p_tenant FOR UPDATE;
             SELECT a.version INTO v_version FROM agents a
             WHERE a.tenant_id = p_tenant AND a.id = p_id AND a.deleted_at IS NULL FOR UPDATE;
             IF NOT FOUND THEN
@@ -297,20 +304,25 @@ extension Migration {
         END
         $$
         """,
-        // One replica at a time (a transaction-scoped advisory lock, "AMS3"); the others purge nothing.
+        // One replica at a time (a transaction-scoped advisory lock, "AMS3"); the others purge
+        // nothing. At most p_batch agents and keys per call, so a backlog goes in short statements.
         """
-        CREATE FUNCTION ams_purge_deleted(p_retention interval) RETURNS integer LANGUAGE plpgsql AS $$
+        CREATE FUNCTION ams_purge_deleted(p_retention interval, p_batch integer) RETURNS integer LANGUAGE plpgsql AS $$
         DECLARE
             v_count integer;
+            v_keys integer;
         BEGIN
             IF NOT pg_try_advisory_xact_lock(1095586611) THEN
                 RETURN 0;
             END IF;
             PERFORM set_config('app.purge', 'on', true);
-            DELETE FROM agents WHERE deleted_at IS NOT NULL AND deleted_at < now() - p_retention;
+            DELETE FROM agents WHERE id IN (
+                SELECT id FROM agents WHERE deleted_at IS NOT NULL AND deleted_at < now() - p_retention LIMIT p_batch);
             GET DIAGNOSTICS v_count = ROW_COUNT;
-            DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours';
-            RETURN v_count;
+            DELETE FROM idempotency_keys WHERE (tenant_id, key) IN (
+                SELECT tenant_id, key FROM idempotency_keys WHERE created_at < now() - interval '24 hours' LIMIT p_batch);
+            GET DIAGNOSTICS v_keys = ROW_COUNT;
+            RETURN greatest(v_count, v_keys);
         END
         $$
         """,

@@ -35,7 +35,12 @@ extension PostgresAgentStore {
         let now = Date.now
         let roles = Self.text(.array(audit.roles.map(JSONValue.string)))
         return try await inTenant(tenant) { conn in
-            guard try await Self.isLive(id, tenant: tenant, on: conn, logger: logger) else { return nil }
+            // The row stays live until commit: a purge cannot take it (and its versions) from under the alias.
+            let live = try await conn.query(
+                "SELECT 1 FROM agents WHERE tenant_id = \(tenant) AND id = \(id) AND deleted_at IS NULL FOR KEY SHARE", logger: logger)
+            var isLive = false
+            for try await _ in live { isLive = true }
+            guard isLive else { return nil }
             let exists = try await conn.query(
                 "SELECT 1 FROM agent_versions WHERE tenant_id = \(tenant) AND agent_id = \(id) AND version = \(version)", logger: logger)
             var found = false

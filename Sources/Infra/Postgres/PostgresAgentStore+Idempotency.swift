@@ -1,16 +1,17 @@
 public import Domain
-import Foundation
+public import Foundation
 import PostgresNIO
 
 extension PostgresAgentStore: IdempotencyStore {
     /// One transaction: take the key if it is new, older than 24 hours, or claimed by a request
     /// that has not finished within a minute (its replica died); otherwise read what it holds.
-    public func claim(_ key: String, tenant: TenantID, fingerprint: String) async throws -> IdempotencyClaim {
+    public func claim(_ key: String, tenant: TenantID, fingerprint: String, claim: UUID) async throws -> IdempotencyClaim {
         try await inTenant(tenant) { conn in
             let taken = try await conn.query("""
-                INSERT INTO idempotency_keys (tenant_id, key, fingerprint) VALUES (\(tenant), \(key), \(fingerprint))
+                INSERT INTO idempotency_keys (tenant_id, key, fingerprint, claim) VALUES (\(tenant), \(key), \(fingerprint), \(claim))
                 ON CONFLICT (tenant_id, key) DO UPDATE
-                    SET fingerprint = excluded.fingerprint, status = 0, headers = '{}', body = NULL, created_at = now()
+                    SET fingerprint = excluded.fingerprint, claim = excluded.claim, status = 0, headers = '{}', body = NULL,
+                        created_at = now()
                     WHERE idempotency_keys.created_at < now() - interval '24 hours'
                        OR (idempotency_keys.status = 0 AND idempotency_keys.created_at < now() - interval '60 seconds')
                 RETURNING 1
@@ -29,20 +30,21 @@ extension PostgresAgentStore: IdempotencyStore {
         }
     }
 
-    public func complete(_ key: String, tenant: TenantID, with response: StoredResponse) async throws {
+    public func complete(_ key: String, tenant: TenantID, claim: UUID, with response: StoredResponse) async throws {
         let headers = Self.text(.object(response.headers.mapValues(JSONValue.string)))
         let body = ByteBuffer(bytes: response.body)
         try await inTenant(tenant) { conn in
             try await conn.query("""
                 UPDATE idempotency_keys SET status = \(response.status), headers = \(headers)::jsonb, body = \(body)
-                WHERE tenant_id = \(tenant) AND key = \(key)
+                WHERE tenant_id = \(tenant) AND key = \(key) AND claim = \(claim) AND status = 0
                 """, logger: logger)
         }
     }
 
-    public func release(_ key: String, tenant: TenantID) async throws {
+    public func release(_ key: String, tenant: TenantID, claim: UUID) async throws {
         try await inTenant(tenant) { conn in
-            try await conn.query("DELETE FROM idempotency_keys WHERE tenant_id = \(tenant) AND key = \(key) AND status = 0", logger: logger)
+            try await conn.query(
+                "DELETE FROM idempotency_keys WHERE tenant_id = \(tenant) AND key = \(key) AND claim = \(claim) AND status = 0", logger: logger)
         }
     }
 }

@@ -100,11 +100,34 @@ public struct PostgresAgentStore: AgentStore {
         try await single { conn in try await updateRow(agent, from: revision, action: action, changes: changes, audit: audit, on: conn) }
     }
 
+    public func updateLocked(
+        _ id: UUID, tenant: TenantID, action: HistoryEntry.Action, audit: Audit,
+        _ change: @escaping @Sendable (Agent) async throws -> (next: Agent, changes: JSONValue)?
+    ) async throws -> (current: Agent, next: Agent?)? {
+        try await single { conn in
+            try await conn.withTransaction(logger: logger) { conn in
+                try await conn.query("SELECT set_config('app.tenant_id', \(tenant), true)", logger: logger)
+                let rows = try await conn.query("""
+                    SELECT \(unescaped: Self.columns) FROM agents
+                    WHERE tenant_id = \(tenant) AND id = \(id) AND deleted_at IS NULL FOR UPDATE
+                    """, logger: logger)
+                var found: Agent?
+                for try await row in rows { found = try Self.agent(row.makeRandomAccess()) }
+                guard let current = found else { return nil }
+                guard let (next, changes) = try await change(current) else { return (current, nil) }
+                guard try await updateRow(next, from: current.revision, action: action, changes: changes, audit: audit, on: conn) else {
+                    throw Self.movedOn
+                }
+                return (current, next)
+            }
+        }
+    }
+
     /// Deletes first (they free names and quota), then updates, then creates, in one transaction:
     /// a refusal of any step (quota, name, a row another writer moved on) leaves nothing written.
     public func apply(creates: [Agent], updates: [(agent: Agent, from: Int, changes: JSONValue)], deletes: [UUID], tenant: TenantID,
                       quota: AgentQuota, audit: Audit) async throws {
-        try await single { conn in
+        try await single(timeout: Self.applyTimeout) { conn in
             try await conn.withTransaction(logger: logger) { conn in
                 for id in deletes {
                     let rows = try await conn.query("""
@@ -124,6 +147,9 @@ public struct PostgresAgentStore: AgentStore {
             }
         }
     }
+
+    /// An apply writes up to 500 agents in one transaction; each statement still has `AMS_DB_TIMEOUT`.
+    static let applyTimeout = Duration.seconds(30)
 
     static let movedOn = ServiceError(.databaseUnavailable, "An agent changed while the apply was written; retry")
 
@@ -214,13 +240,20 @@ public struct PostgresAgentStore: AgentStore {
     }
 
     public func purgeDeleted(retention: Duration) async throws -> Int {
-        try await single { conn in
-            let rows = try await conn.query(
-                "SELECT ams_purge_deleted(make_interval(secs => \(Self.seconds(retention))))", logger: logger)
-            for try await count in rows.decode(Int.self) { return count }
-            return 0
+        var total = 0
+        while true {
+            let purged = try await single { conn in
+                let rows = try await conn.query(
+                    "SELECT ams_purge_deleted(make_interval(secs => \(Self.seconds(retention))), \(Self.purgeBatch)::int)", logger: logger)
+                for try await count in rows.decode(Int.self) { return count }
+                return 0
+            }
+            total += purged
+            if purged < Self.purgeBatch { return total }
         }
     }
+
+    static let purgeBatch = 500
 
     public func versions(of id: UUID, tenant: TenantID, limit: Int, before: Int64?) async throws -> Page<AgentVersion>? {
         try await inTenant(tenant) { conn in
@@ -257,10 +290,13 @@ public struct PostgresAgentStore: AgentStore {
     public func history(of id: UUID, tenant: TenantID, limit: Int, before: Int64?) async throws -> Page<HistoryEntry> {
         try await inTenant(tenant) { conn in
             let rows = try await conn.query("""
-                SELECT seq, action, actor, roles::text, at, request_id, version, coalesce(changes, 'null')::text, coalesce(details, 'null')::text
-                FROM agent_history
-                WHERE tenant_id = \(tenant) AND agent_id = \(id) AND (\(before)::bigint IS NULL OR seq < \(before))
-                ORDER BY seq DESC LIMIT \(limit + 1)
+                SELECT h.seq, h.action, h.actor, h.roles::text, h.at, h.request_id, h.version,
+                    coalesce(h.changes, v.changes, 'null')::text, coalesce(h.details, 'null')::text
+                FROM agent_history h
+                LEFT JOIN agent_versions v ON v.agent_id = h.agent_id AND v.version = h.version
+                    AND h.action IN ('created', 'updated', 'rolled_back')
+                WHERE h.tenant_id = \(tenant) AND h.agent_id = \(id) AND (\(before)::bigint IS NULL OR h.seq < \(before))
+                ORDER BY h.seq DESC LIMIT \(limit + 1)
                 """, logger: logger)
             var items: [(Int64, HistoryEntry)] = []
             for try await row in rows {
@@ -344,8 +380,8 @@ public struct PostgresAgentStore: AgentStore {
     // MARK: - Helpers
 
     /// One guarded call on one leased connection.
-    func single<R: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
-        try await database.run { lease in
+    func single<R: Sendable>(timeout: Duration? = nil, _ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
+        try await database.run(timeout: timeout) { lease in
             try await client.withConnection { conn in
                 lease.hold(conn)
                 defer { lease.release() }
@@ -367,7 +403,7 @@ public struct PostgresAgentStore: AgentStore {
     private static func uniqueName<R>(_ name: String?, _ write: () async throws -> R) async throws -> R {
         do {
             return try await write()
-        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" && error.serverInfo?[.constraintName] == "agents_live_name" {
             guard let name else { throw ServiceError(.nameConflict, "A live agent already has this agent's name") }
             throw ServiceError.nameConflict(name)
         }
