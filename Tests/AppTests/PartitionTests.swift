@@ -52,7 +52,7 @@ import Testing
         try await proxy.close()
     }
 
-    /// No reply and no FIN: the request answers 503 within the timeout + 1 s and leaves the stuck
+    /// No reply and no FIN: the request answers 503 within about the timeout and leaves the stuck
     /// query behind; the connection is closed (not handed on), and the service recovers by itself.
     @Test func aQueryOnAConnectionThatStoppedAnsweringIsAbandonedInTime() async throws {
         let timeout = Duration.seconds(1)
@@ -65,7 +65,10 @@ import Testing
             let closedBefore = proxy.closedByClients
             let started = ContinuousClock.now
             let stuck = try await admin.send(.get, "/v1/agents?limit=5")
-            #expect(ContinuousClock.now - started < timeout + .seconds(1))
+            // The guard gives up at the timeout + 0.5 s. Two more seconds cover scheduling on a shared
+            // 2-core machine running every suite at once (2.4 s was seen there); what this rules out
+            // is waiting for the 60 s heartbeat or a TCP timeout of minutes.
+            #expect(ContinuousClock.now - started < timeout + .milliseconds(500) + .seconds(2))
             #expect(stuck.status == .serviceUnavailable && stuck.errorCode == "AMS-502")
             #expect(try await eventually(5) { proxy.closedByClients > closedBefore }, "the stuck connection was not closed")
 
