@@ -213,8 +213,11 @@ actor TenantActor {
     /// catalog; the status stays. Rolling back to what the agent already is makes no version.
     func rollback(_ id: UUID, to number: Int, ifMatch: Int?, audit: Audit) async throws -> CachedAgent {
         let context = try await validationContext()
+        // Read once, before any write: versions never change, and the locked fallback must not
+        // need a second connection while it holds the row.
+        guard let target = try await snapshot(number, of: id).config else { throw ServiceError.versionNotFound(number) }
         return try await commitVersion(of: id, ifMatch: ifMatch, action: .rolledBack, audit: audit) { current in
-            guard var config = try await self.snapshot(number, of: id).config else { throw ServiceError.versionNotFound(number) }
+            var config = target
             config.status = current.config.status
             guard config != current.config else { return nil }
             return try await self.checked(config, context)

@@ -116,7 +116,7 @@ public struct PostgresAgentStore: AgentStore {
                 guard let current = found else { return nil }
                 guard let (next, changes) = try await change(current) else { return (current, nil) }
                 guard try await updateRow(next, from: current.revision, action: action, changes: changes, audit: audit, on: conn) else {
-                    throw Self.movedOn
+                    throw ServiceError(.databaseUnavailable, "The agent changed while it was locked for this write; retry")
                 }
                 return (current, next)
             }
@@ -129,6 +129,9 @@ public struct PostgresAgentStore: AgentStore {
                       quota: AgentQuota, audit: Audit) async throws {
         try await single(timeout: Self.applyTimeout) { conn in
             try await conn.withTransaction(logger: logger) { conn in
+                // The tenant first, as every single write that takes it does: no lock cycle with them.
+                try await conn.query("SELECT set_config('app.tenant_id', \(tenant), true)", logger: logger)
+                try await conn.query("SELECT 1 FROM tenants WHERE tenant_id = \(tenant) FOR UPDATE", logger: logger)
                 for id in deletes {
                     let rows = try await conn.query("""
                         SELECT deleted FROM ams_delete_agent(\(tenant), \(id), NULL::int, \(Date.now), \(audit.actor),
