@@ -68,7 +68,7 @@ public struct SecretsValidator: AgentValidator {
                 for (i, item) in items.enumerated() { json(item, at: "\(path)/\(i)") }
             case .object(let members):
                 for key in members.keys.sorted() {
-                    let escaped = key.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+                    let escaped = JSONPointer.escape(key)
                     json(members[key]!, at: "\(path)/\(escaped)")
                 }
             default:

@@ -29,6 +29,26 @@ import Testing
         #expect(JSONValue.parse(value.encoded) == value)
     }
 
+    /// Plain runs are copied between escapes: escapes first, last, adjacent, and multi-byte text around them.
+    @Test func writerCopiesRunsBetweenEscapes() throws {
+        for (input, expected) in [
+            ("", #""""#), ("plain", #""plain""#), ("\"", #""\"""#), ("\t\r", #""\t\r""#),
+            ("é\"ü\u{1F}ß", #""é\"ü\u001fß""#), ("a\\", #""a\\""#),
+        ] {
+            let bytes = JSONValue.string(input).encoded
+            #expect(String(decoding: bytes, as: UTF8.self) == expected)
+            #expect(JSONValue.parse(bytes) == .string(input))
+        }
+    }
+
+    @Test func pointerTokensEscapeBothWays() {
+        #expect(JSONPointer.escape("plain") == "plain")
+        #expect(JSONPointer.escape("a/b~c") == "a~1b~0c")
+        #expect(JSONPointer.unescape("a~1b~0c") == "a/b~c")
+        #expect(JSONPointer.unescape("~01") == "~1", "~0 then 1, not ~ then ~1")
+        #expect(JSONPointer.unescape(JSONPointer.escape("~1/~0")) == "~1/~0")
+    }
+
     @Test func notJSONIsNil() {
         #expect(JSONValue.parse(Array("{nope".utf8)) == nil)
     }

@@ -34,6 +34,15 @@ import Testing
                 "ams_delete_agent", "ams_delete_agent", "ams_purge_deleted", "ams_record", "ams_restore_agent",
                 "ams_set_agent_status", "ams_update_agent", "ams_update_agent",
             ])
+            // PL/pgSQL keeps its plans per session; a `LANGUAGE sql` helper is planned on every call.
+            var sqlLanguage: [String] = []
+            for try await name in try await client.query("""
+                SELECT p.proname FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+                WHERE p.proname LIKE 'ams_%' AND l.lanname <> 'plpgsql'
+                """).decode(String.self) {
+                sqlLanguage.append(name)
+            }
+            #expect(sqlLanguage.isEmpty, "planned on every call: \(sqlLanguage)")
         }
         try await Self.drop(url)
     }

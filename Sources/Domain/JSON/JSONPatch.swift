@@ -99,7 +99,7 @@ public enum JSONPatch {
     }
 
     static func escape(_ key: String) -> String {
-        key.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+        JSONPointer.escape(key)
     }
 
     static func pointer(_ path: String) throws -> [String] {
@@ -113,7 +113,7 @@ public enum JSONPatch {
             }
         }
         return path.dropFirst().split(separator: "/", omittingEmptySubsequences: false).map {
-            $0.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+            JSONPointer.unescape($0)
         }
     }
 

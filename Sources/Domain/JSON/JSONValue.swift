@@ -56,7 +56,7 @@ public enum JSONValue: Sendable, Hashable {
         guard pointer.hasPrefix("/") else { return nil }
         var current = self
         for raw in pointer.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
-            let token = raw.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+            let token = JSONPointer.unescape(raw)
             switch current {
             case .object(let o):
                 guard let next = o[token] else { return nil }
