@@ -27,6 +27,33 @@ import Testing
         }
     }
 
+    /// The scheme is case-insensitive; anything but `Bearer <token>`, or a repeated header, is refused.
+    @Test func onlyOneBearerCredentialIsAccepted() async throws {
+        try await TestSupport.app().test(.router) { client in
+            let tenant = TestSupport.tenant()
+            let token = try await TestSupport.token(tenant: tenant)
+            func status(_ fields: [(HTTPField.Name, String)]) async throws -> (HTTPResponse.Status, String?) {
+                var headers = HTTPFields()
+                for (name, value) in fields { headers.append(HTTPField(name: name, value: value)) }
+                let response = try await client.execute(uri: "/v1/agents", method: .get, headers: headers)
+                return (response.status, response.errorCode)
+            }
+            for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+                #expect(try await status([(.authorization, "\(scheme) \(token)")]).0 == .ok, "\(scheme)")
+            }
+            for value in ["Bearer", "Bearer ", "Basic \(token)", "Bearer\(token)", "Bearer_\(token)", "Bearerx \(token)", token] {
+                let (code, error) = try await status([(.authorization, value)])
+                #expect(code == .unauthorized && error == "AMS-201", "\(value.prefix(12))")
+            }
+            let twice = try await status([(.authorization, "Bearer \(token)"), (.authorization, "Bearer \(token)")])
+            #expect(twice.0 == .unauthorized && twice.1 == "AMS-202", "two tokens are not one")
+            let service = try await TestSupport.token(tenant: nil, roles: [.service])
+            let tenants = try await status([(.authorization, "Bearer \(service)"), (.tenantID, tenant), (.tenantID, "other")])
+            #expect(tenants.0 == .badRequest && tenants.1 == "AMS-205", "two tenants are not one")
+            #expect(try await status([(.authorization, "Bearer \(service)"), (.tenantID, tenant)]).0 == .ok)
+        }
+    }
+
     @Test func rolesGateReadsWritesAndAdminActions() async throws {
         try await TestSupport.app().test(.router) { client in
             let tenant = TestSupport.tenant()

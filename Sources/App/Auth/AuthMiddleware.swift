@@ -17,17 +17,17 @@ struct AuthMiddleware: RouterMiddleware {
     let scope: Scope
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization], header.count > 7, header.prefix(7).lowercased() == "bearer " else {
+        guard let token = request.headers.value(.authorization)?.bearerToken else {
             throw ServiceError(.missingToken, "Authentication required")
         }
-        let claims = try await verifier.verify(String(header.dropFirst(7)))
+        let claims = try await verifier.verify(String(token))
         let roles = Set(claims.roles.compactMap(Role.init(rawValue:)))
         var identity = Identity(subject: claims.sub.value, roles: roles, tenantID: nil)
         switch scope {
         case .internal:
             guard roles.contains(.service) else { throw ServiceError(.forbidden, "Only service tokens may call internal endpoints") }
         case .tenant:
-            let named = request.headers[.tenantID].flatMap { $0.isEmpty ? nil : $0 }
+            let named = request.headers.value(.tenantID).flatMap { $0.isEmpty ? nil : $0 }
             if roles.contains(.service) {
                 guard let named else { throw ServiceError(.missingTenantHeader, "Service tokens must name the tenant in X-Tenant-ID") }
                 guard Tenant.isValidID(named) else {
