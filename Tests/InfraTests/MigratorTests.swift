@@ -43,6 +43,7 @@ import Testing
                 sqlLanguage.append(name)
             }
             #expect(sqlLanguage.isEmpty, "planned on every call: \(sqlLanguage)")
+            try await Self.expectHOTUpdates(client)
         }
         try await Self.drop(url)
     }
@@ -148,6 +149,45 @@ import Testing
                 #expect(error.serverInfo?[.sqlState] == "57014")
             }
         }
+    }
+
+    /// A PATCH that leaves name and tags alone touches no index (a HOT update); one that changes the
+    /// tags cannot be. Counted in the writing transaction's own statistics.
+    static func expectHOTUpdates(_ client: PostgresClient) async throws {
+        let logger = Logger(label: "test")
+        let id = UUID()
+        func config(_ description: String, tags: String) -> String {
+            #"{"name":"hot","description":"\#(description)","tags":\#(tags),"llm_config":{"model":"m"}}"#
+        }
+        try await client.withTransaction(logger: logger) { conn in
+            try await conn.query("""
+                SELECT ams_create_agent('hot', 'free', '{"free": 10}'::jsonb, \(id), 'hot', 'conversational', 'draft',
+                    \(config("one", tags: #"["a"]"#))::jsonb, '{}'::jsonb, now(), 'u', '[]'::jsonb, NULL, '[]'::jsonb, NULL, NULL::int)
+                """, logger: logger)
+        }
+        func update(_ revision: Int, _ config: String) async throws -> Int {
+            try await client.withTransaction(logger: logger) { conn in
+                // Postgres 15 may still hold a previous transaction's counts unflushed: take the difference.
+                func counts() async throws -> (all: Int, hot: Int) {
+                    for try await (all, hot) in try await conn.query(
+                        "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = 'agents'", logger: logger
+                    ).decode((Int, Int).self) {
+                        return (all, hot)
+                    }
+                    return (0, 0)
+                }
+                let before = try await counts()
+                try await conn.query("""
+                    SELECT ams_update_agent('hot', \(id), \(revision)::int, 'hot', 'conversational', \(config)::jsonb, '{}'::jsonb,
+                        now(), 'u', '[]'::jsonb, NULL, 'updated', '[]'::jsonb)
+                    """, logger: logger)
+                let after = try await counts()
+                #expect(after.all - before.all == 1)
+                return after.hot - before.hot
+            }
+        }
+        #expect(try await update(1, config("two", tags: #"["a"]"#)) == 1, "a new description is a HOT update")
+        #expect(try await update(2, config("two", tags: #"["b"]"#)) == 0, "new tags must reach the tag index")
     }
 
     static func drop(_ url: String) async throws {

@@ -62,6 +62,6 @@ extension Migration {
         ] + tenantIsolation("tenants") + tenantIsolation("agents")),
         Migration(version: 2, name: "lean writes", statements: leanWrites),
         Migration(version: 3, name: "versions and history", statements: versions),
-        Migration(version: 4, name: "cached plans", statements: cachedPlans),
+        Migration(version: 4, name: "lean updates", statements: leanUpdates),
     ]
 }

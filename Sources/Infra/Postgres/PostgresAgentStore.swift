@@ -66,7 +66,7 @@ public struct PostgresAgentStore: AgentStore {
                   AND (\(q.after)::bigint IS NULL OR seq < \(q.after))
                   AND (\(q.status?.rawValue)::text IS NULL OR status = \(q.status?.rawValue))
                   AND (\(q.type?.rawValue)::text IS NULL OR type = \(q.type?.rawValue))
-                  AND (\(q.tag)::text IS NULL OR (config -> 'tags') ? \(q.tag))
+                  AND (\(q.tag)::text IS NULL OR tags ? \(q.tag))
                   AND (\(pattern)::text IS NULL OR name ILIKE \(pattern) OR (config ->> 'description') ILIKE \(pattern))
                 ORDER BY seq DESC
                 LIMIT \(q.limit + 1)
