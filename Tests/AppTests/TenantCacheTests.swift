@@ -56,4 +56,39 @@ final class CountingStore: ForwardingStore {
             #expect(store.reads.load(ordering: .relaxed) == 3)
         }
     }
+
+    /// A PATCH starts from the cached version: no read of the row. When that version is stale (a
+    /// notice not yet here), the write loses on the revision, reads the row and applies on top of it.
+    @Test func writesStartFromTheCacheAndAStaleEntryCostsARetryNotAnUpdate() async throws {
+        try await withDatabase { client in
+            let store = CountingStore(PostgresAgentStore(client: client, defaultTier: .free, logger: Logger(label: "test")))
+            let policy = try TierPolicyFile.load(path: TestSupport.root + "/config/tiers.yaml")
+            let deps = TenantDependencies(store: store, validators: .builtin, policy: policy, catalog: ToolCatalogCache(store: store), cacheCapacity: 10)
+            let tenant = TestSupport.tenant()
+            let actor = TenantActor(tenantID: tenant, deps: deps, caching: true)
+            let created = try await actor.create(AgentConfig(name: "Cached", llmConfig: LLMConfig(model: "gpt-4o-mini")), audit: .test)
+
+            let second = try await actor.patch(created.id, with: .object(["description": .string("two")]), ifMatch: 1, audit: .test)
+            #expect(second.version == 2)
+            #expect(store.reads.load(ordering: .relaxed) == 0, "the cached version was the starting point")
+
+            // Another replica writes version 3; its notice has not arrived.
+            var other = try #require(try await store.base.agent(created.id, tenant: tenant))
+            other.version = 3
+            other.config.tags = ["elsewhere"]
+            #expect(try await store.base.update(other, from: other.revision, action: .updated, changes: .array([]), audit: .test))
+
+            let fourth = try await actor.patch(created.id, with: .object(["description": .string("four")]), ifMatch: nil, audit: .test)
+            #expect(fourth.version == 4)
+            let stored = try #require(try await store.base.agent(created.id, tenant: tenant))
+            #expect(stored.version == 4 && stored.config.description == "four" && stored.config.tags == ["elsewhere"], "both changes kept")
+            #expect(store.reads.load(ordering: .relaxed) == 1, "one read of the row after the lost attempt")
+
+            // If-Match naming a version the cache has not seen goes to the row, and is checked there.
+            await #expect(throws: ServiceError.self) {
+                _ = try await actor.patch(created.id, with: .object(["description": .string("five")]), ifMatch: 3, audit: .test)
+            }
+            #expect(store.reads.load(ordering: .relaxed) == 2)
+        }
+    }
 }

@@ -27,4 +27,18 @@ import Testing
             #expect(Agent.timestamp(date) == date.formatted(style), "\(ms)")
         }
     }
+
+    @Test func readsBackWhatItWrites() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            let ms = Int64.random(in: -2_208_988_800_000...4_102_444_800_000, using: &generator)
+            let text = Agent.timestamp(Date(timeIntervalSince1970: Double(ms) / 1000))
+            let date = Agent.date(timestamp: text)
+            #expect(date.map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) } == ms, "\(text)")
+        }
+        for bad in ["", "2026-11-27T10:34:44Z", "2026-11-27 10:34:44.123Z", "2026-13-27T10:34:44.123Z", "2026-11-27T10:34:44.12xZ",
+                    "2026-11-27T24:00:00.000Z", "2026-11-27T10:34:44.123+"] {
+            #expect(Agent.date(timestamp: bad) == nil, "\(bad)")
+        }
+    }
 }

@@ -333,7 +333,7 @@ actor TenantActor {
             try await backOff(attempt)
             let ticket = agents.withLock { $0.ticket() }
             defer { agents.withLock { $0.settle(ticket) } }
-            let current = try await currentAgent(id, ifMatch: nil)
+            let current = try await (attempt == 0 ? startingPoint(id, ifMatch: ifMatch) : currentAgent(id, ifMatch: nil))
             guard let (next, changes) = try await step(current) else { return fill(current, since: ticket) }
             if try await deps.store.update(next, from: current.revision, action: action, changes: changes, audit: audit) {
                 return fill(next, since: ticket)
@@ -357,6 +357,17 @@ actor TenantActor {
         next.updatedAt = Date.storedNow()
         next.updatedBy = audit.actor
         return next
+    }
+
+    /// A write's first reading: the cached version when there is one (and it is the one If-Match
+    /// names), else the row. A stale entry costs one retry, never a lost update: the write is
+    /// conditional on the revision, and the retry reads the row.
+    private func startingPoint(_ id: UUID, ifMatch: Int?) async throws -> Agent {
+        if let hit = agents.withLock({ $0.entry(id) }), ifMatch == nil || ifMatch == hit.value.version,
+           let agent = Agent(encoded: hit.value.bytes, revision: hit.version) {
+            return agent
+        }
+        return try await currentAgent(id, ifMatch: nil)
     }
 
     private func currentAgent(_ id: UUID, ifMatch: Int?) async throws -> Agent {
