@@ -91,4 +91,47 @@ final class CountingStore: ForwardingStore {
             #expect(store.reads.load(ordering: .relaxed) == 2)
         }
     }
+
+    /// What looks like a no-op, or a refusal, on a stale cached version is decided on the row: the
+    /// change is written, a stale If-Match is refused, a deleted agent is not found.
+    @Test func aNoOpOnAStaleCachedVersionIsDecidedOnTheRow() async throws {
+        try await withDatabase { client in
+            let store = CountingStore(PostgresAgentStore(client: client, defaultTier: .free, logger: Logger(label: "test")))
+            let policy = try TierPolicyFile.load(path: TestSupport.root + "/config/tiers.yaml")
+            let deps = TenantDependencies(store: store, validators: .builtin, policy: policy, catalog: ToolCatalogCache(store: store), cacheCapacity: 10)
+            let tenant = TestSupport.tenant()
+            let actor = TenantActor(tenantID: tenant, deps: deps, caching: true)
+            let created = try await actor.create(AgentConfig(name: "Stale", llmConfig: LLMConfig(model: "gpt-4o-mini")), audit: .test)
+            let y: JSONValue = .object(["description": .string("y")])
+            #expect(try await actor.patch(created.id, with: y, ifMatch: nil, audit: .test).version == 2)
+
+            func elsewhere(_ description: String) async throws -> Int {
+                var other = try #require(try await store.base.agent(created.id, tenant: tenant))
+                other.version += 1
+                other.config.description = description
+                #expect(try await store.base.update(other, from: other.revision, action: .updated, changes: .array([]), audit: .test))
+                return other.version
+            }
+            #expect(try await elsewhere("x") == 3)
+            let written = try await actor.patch(created.id, with: y, ifMatch: nil, audit: .test)
+            #expect(written.version == 4)
+            #expect(try await store.base.agent(created.id, tenant: tenant)?.config.description == "y", "not lost as a no-op")
+
+            #expect(try await elsewhere("z") == 5)
+            do {
+                _ = try await actor.patch(created.id, with: y, ifMatch: 4, audit: .test)
+                Issue.record("a stale If-Match was accepted")
+            } catch let error as ServiceError {
+                #expect(error.code == .preconditionFailed)
+            }
+
+            _ = try await store.base.delete(created.id, tenant: tenant, ifVersion: nil, audit: .test)
+            do {
+                _ = try await actor.patch(created.id, with: .object(["description": .string("z")]), ifMatch: nil, audit: .test)
+                Issue.record("a deleted agent was patched")
+            } catch let error as ServiceError {
+                #expect(error.code == .agentNotFound)
+            }
+        }
+    }
 }

@@ -1,4 +1,5 @@
 import Domain
+import Foundation
 import Testing
 
 @Suite struct JSONValueTests {
@@ -47,6 +48,14 @@ import Testing
         #expect(JSONPointer.unescape("a~1b~0c") == "a/b~c")
         #expect(JSONPointer.unescape("~01") == "~1", "~0 then 1, not ~ then ~1")
         #expect(JSONPointer.unescape(JSONPointer.escape("~1/~0")) == "~1/~0")
+        // As the two replacements in turn (RFC 6901's order) would do, malformed text included.
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            let text = String((0..<Int.random(in: 0...8, using: &generator)).map { _ in "~01/a".randomElement(using: &generator)! })
+            let expected = text.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+            #expect(JSONPointer.unescape(text) == expected, "\(text)")
+            #expect(JSONPointer.unescape(JSONPointer.escape(text)) == text, "\(text)")
+        }
     }
 
     @Test func notJSONIsNil() {

@@ -68,7 +68,7 @@ import Testing
                 try await write(tenant, """
                     INSERT INTO agents (id, tenant_id, name, type, status, version, config, validation,
                                         created_at, updated_at, created_by, updated_by, deleted_at)
-                    VALUES (gen_random_uuid(), \(tenant), \(name), 'conversational', 'draft', 1, '{}', '{}', now(), now(), 'u', 'u',
+                    VALUES (gen_random_uuid(), \(tenant), \(name), 'conversational', 'draft', 1, '{"tags":["old"]}', '{}', now(), now(), 'u', 'u',
                             CASE WHEN \(deleted) THEN now() END)
                     """)
             }
@@ -99,6 +99,17 @@ import Testing
             try await write("a", "UPDATE agents SET deleted_at = NULL WHERE tenant_id = 'a' AND name = 'gone'")
             try await write("a", "UPDATE agents SET version = 2 WHERE tenant_id = 'a' AND name = 'two'")
             #expect(try await counts() == [2, 1])
+            // Rows written before migration 4 are found by their tags.
+            try await client.withTransaction(logger: logger) { conn in
+                try await conn.query("SELECT set_config('app.tenant_id', 'a', true)", logger: logger)
+                var names: [String] = []
+                for try await name in try await conn.query(
+                    "SELECT name FROM agents WHERE tags ? 'old' ORDER BY name", logger: logger
+                ).decode(String.self) {
+                    names.append(name)
+                }
+                #expect(names == ["gone", "one", "two"])
+            }
         }
         try await Self.drop(url)
     }
@@ -188,6 +199,27 @@ import Testing
         }
         #expect(try await update(1, config("two", tags: #"["a"]"#)) == 1, "a new description is a HOT update")
         #expect(try await update(2, config("two", tags: #"["b"]"#)) == 0, "new tags must reach the tag index")
+        // The tag index answers with the new tags only, and pages keep room for the next row versions.
+        try await client.withTransaction(logger: logger) { conn in
+            try await conn.query("SET LOCAL enable_seqscan = off", logger: logger)
+            try await conn.query("SELECT set_config('app.tenant_id', 'hot', true)", logger: logger)
+            var found: [String] = []
+            for tag in ["a", "b"] {
+                for try await name in try await conn.query(
+                    "SELECT name FROM agents WHERE tenant_id = 'hot' AND deleted_at IS NULL AND tags ? \(tag)", logger: logger
+                ).decode(String.self) {
+                    found.append(tag + ":" + name)
+                }
+            }
+            #expect(found == ["b:hot"])
+            var options: [String] = []
+            for try await option in try await conn.query(
+                "SELECT unnest(reloptions) FROM pg_class WHERE relname = 'agents'", logger: logger
+            ).decode(String.self) {
+                options.append(option)
+            }
+            #expect(options.contains("fillfactor=80"))
+        }
     }
 
     static func drop(_ url: String) async throws {

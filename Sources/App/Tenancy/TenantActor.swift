@@ -333,8 +333,17 @@ actor TenantActor {
             try await backOff(attempt)
             let ticket = agents.withLock { $0.ticket() }
             defer { agents.withLock { $0.settle(ticket) } }
-            let current = try await (attempt == 0 ? startingPoint(id, ifMatch: ifMatch) : currentAgent(id, ifMatch: nil))
-            guard let (next, changes) = try await step(current) else { return fill(current, since: ticket) }
+            // Only a write relies on the revision check: a no-op or a refusal worked out on the cached
+            // version is worked out again on the row.
+            let current: Agent
+            let outcome: (next: Agent, changes: JSONValue)?
+            if attempt == 0, let cached = cachedStart(id, ifMatch: ifMatch), let made = try? await step(cached) {
+                (current, outcome) = (cached, made)
+            } else {
+                current = try await currentAgent(id, ifMatch: nil)
+                outcome = try await step(current)
+            }
+            guard let (next, changes) = outcome else { return fill(current, since: ticket) }
             if try await deps.store.update(next, from: current.revision, action: action, changes: changes, audit: audit) {
                 return fill(next, since: ticket)
             }
@@ -359,15 +368,11 @@ actor TenantActor {
         return next
     }
 
-    /// A write's first reading: the cached version when there is one (and it is the one If-Match
-    /// names), else the row. A stale entry costs one retry, never a lost update: the write is
-    /// conditional on the revision, and the retry reads the row.
-    private func startingPoint(_ id: UUID, ifMatch: Int?) async throws -> Agent {
-        if let hit = agents.withLock({ $0.entry(id) }), ifMatch == nil || ifMatch == hit.value.version,
-           let agent = Agent(encoded: hit.value.bytes, revision: hit.version) {
-            return agent
-        }
-        return try await currentAgent(id, ifMatch: nil)
+    /// A write's first reading: the cached version, when there is one and it is the one If-Match
+    /// names. A stale one costs a retry, never an update: the write is conditional on the revision.
+    private func cachedStart(_ id: UUID, ifMatch: Int?) -> Agent? {
+        guard let hit = agents.withLock({ $0.entry(id) }), ifMatch == nil || ifMatch == hit.value.version else { return nil }
+        return Agent(encoded: hit.value.bytes, revision: hit.version)
     }
 
     private func currentAgent(_ id: UUID, ifMatch: Int?) async throws -> Agent {

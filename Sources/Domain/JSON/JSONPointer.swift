@@ -14,20 +14,22 @@ public enum JSONPointer {
         return out
     }
 
-    /// Decodes `~1` before `~0`, so `~01` stays the text `~1`.
+    /// Decodes as `~1` → `/` and then `~0` → `~` would, so `~01` stays the text `~1`; a `~` before
+    /// anything else is kept as it is.
     public static func unescape<S: StringProtocol>(_ token: S) -> String {
         guard token.utf8.contains(UInt8(ascii: "~")) else { return String(token) }
-        var out = ""
-        var scalars = token.unicodeScalars.makeIterator()
-        while let scalar = scalars.next() {
-            guard scalar == "~" else { out.unicodeScalars.append(scalar); continue }
-            switch scalars.next() {
-            case "0": out += "~"
-            case "1": out += "/"
-            case let other?: out += "~"; out.unicodeScalars.append(other)
-            case nil: out += "~"
+        let scalars = Array(token.unicodeScalars)
+        var out = String.UnicodeScalarView()
+        var i = 0
+        while i < scalars.count {
+            if scalars[i] == "~", i + 1 < scalars.count, scalars[i + 1] == "0" || scalars[i + 1] == "1" {
+                out.append(scalars[i + 1] == "0" ? "~" : "/")
+                i += 2
+            } else {
+                out.append(scalars[i])
+                i += 1
             }
         }
-        return out
+        return String(out)
     }
 }

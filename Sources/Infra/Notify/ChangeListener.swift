@@ -32,7 +32,6 @@ public struct ChangeListener: Service {
     }
 
     struct HeartbeatMissed: Error {}
-    struct HandshakeTimedOut: Error {}
     struct NotificationsEnded: Error {}
 
     let configuration: Configuration
@@ -160,23 +159,9 @@ public struct ChangeListener: Service {
         var config = PostgresConnection.Configuration(
             establishedChannel: channel, tls: try url.connectionTLS(), username: url.username, password: url.password, database: url.database)
         config.options.additionalStartupParameters = [("application_name", configuration.applicationName)]
-        // The startup handshake has no deadline of its own, and cannot be cancelled: a server that
-        // accepts and then stays silent would hold the listener (and shutdown) forever. Closing the
-        // channel ends it.
-        let (logger, settings) = (logger, config)
-        return try await withThrowingTaskGroup(of: PostgresConnection?.self) { group in
-            group.addTask { try await PostgresConnection.connect(on: channel.eventLoop, configuration: settings, id: 0, logger: logger) }
-            group.addTask {
-                try await Task.sleep(for: max(.seconds(2), configuration.heartbeat * 2))
-                channel.close(promise: nil)
-                return nil
-            }
-            defer { group.cancelAll() }
-            while let result = try await group.next() {
-                if let conn = result { return conn }
-            }
-            throw HandshakeTimedOut()
-        }
+        // The startup handshake gives up as soon as the TCP connect would (PostgresNIO's default is 10 s).
+        config.options.connectTimeout = .seconds(Int64(max(2, configuration.heartbeat.components.seconds * 2)))
+        return try await PostgresConnection.connect(on: channel.eventLoop, configuration: config, id: 0, logger: logger)
     }
 }
 
