@@ -17,7 +17,7 @@ import Testing
         @Sendable func hold(for duration: Duration) async throws {
             try await guardrail.run { lease in
                 try await client.withConnection { conn in
-                    lease.hold(conn)
+                    _ = try lease.hold(conn)
                     defer { lease.release() }
                     try await Task.sleep(for: duration)
                 }
@@ -30,7 +30,7 @@ import Testing
             // longer than the deadlines below, and this test is about waiting for a busy one.
             try await guardrail.run(timeout: .seconds(30)) { lease in
                 try await client.withConnection { conn in
-                    lease.hold(conn)
+                    _ = try lease.hold(conn)
                     lease.release()
                 }
             }
@@ -41,13 +41,16 @@ import Testing
             // Waits for the one connection while the others take turns, and gives up after 1 s.
             await #expect(throws: ServiceError.databaseUnavailable) {
                 try await guardrail.run(timeout: .seconds(1)) { lease in
-                    try await client.withConnection { conn in lease.hold(conn) }
+                    try await client.withConnection { conn in
+                        _ = try lease.hold(conn)
+                        lease.release()
+                    }
                 }
             }
             // Right after: not refused by an open breaker, it waits its turn and is served.
             try await guardrail.run { lease in
-                try await client.withConnection { conn in
-                    lease.hold(conn)
+                try await client.withConnection { raw in
+                    let conn = try lease.hold(raw)
                     defer { lease.release() }
                     for try await _ in try await conn.query("SELECT 1", logger: Logger(label: "test")) {}
                 }

@@ -170,7 +170,7 @@ import Testing
         func config(_ description: String, tags: String) -> String {
             #"{"name":"hot","description":"\#(description)","tags":\#(tags),"llm_config":{"model":"m"}}"#
         }
-        try await client.withTransaction(logger: logger) { conn in
+        _ = try await client.withTransaction(logger: logger) { conn in
             try await conn.query("""
                 SELECT ams_create_agent('hot', 'free', '{"free": 10}'::jsonb, \(id), 'hot', 'conversational', 'draft',
                     \(config("one", tags: #"["a"]"#))::jsonb, '{}'::jsonb, now(), 'u', '[]'::jsonb, NULL, '[]'::jsonb, NULL, NULL::int)

@@ -120,6 +120,7 @@ public struct ChangeListener: Service {
         on conn: PostgresConnection, beatChannel: String, state: HeartbeatState
     ) async throws {
         let heartbeat = configuration.heartbeat
+        let sender = Connection(conn)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for try await notification in changes {
@@ -134,7 +135,7 @@ public struct ChangeListener: Service {
             group.addTask {
                 while true {
                     let beat = state.send()
-                    try await conn.query("SELECT pg_notify(\(beatChannel), \(String(beat)))", logger: logger)
+                    try await sender.query("SELECT pg_notify(\(beatChannel), \(String(beat)))", logger: logger)
                     try await Task.sleep(for: heartbeat / 2)
                 }
             }

@@ -86,11 +86,9 @@ struct DatabaseGuard: Sendable {
         switch error {
         case let e as ServiceError:
             return Verdict(error: e, outcome: .error)
-        case let e as PostgresTransactionError:
-            if let inner = e.closureError { return classify(inner, leased: leased) }
-            if let begin = e.beginError { return classify(begin, leased: leased) }
-            if let commit = e.commitError { return classify(commit, leased: leased) }
-            return Verdict(error: unavailable, unreachable: true, outcome: .unavailable)
+        case is Connection.Closed:
+            // A connection that was closed under the call (the deadline's doing, or the server's).
+            return Verdict(error: unavailable, unreachable: !leased, outcome: .unavailable)
         case let e as PSQLError where e.code == .server:
             let state = e.serverInfo?[.sqlState] ?? ""
             if slowStates.contains(state) { return Verdict(error: unavailable, outcome: .timeout) }
@@ -179,16 +177,18 @@ final class Lease: Sendable {
         self.inUse = inUse
     }
 
-    /// Called by the operation once it holds a connection; closes it at once if the deadline passed.
-    func hold(_ connection: PostgresConnection) {
+    /// Called by the operation once it holds a connection. Past the deadline nobody waits for the
+    /// call any more, so it ends here, and the pool gets the connection back unused.
+    func hold(_ connection: PostgresConnection) throws -> Connection {
         clock.mark()
-        inUse.increment()
         let abandoned = state.withLock {
-            $0.connection = connection
             $0.leased = true
+            if !$0.abandoned { $0.connection = connection }
             return $0.abandoned
         }
-        if abandoned { connection.close().whenComplete { _ in } }
+        if abandoned { throw DatabaseGuard.Timeout() }
+        inUse.increment()
+        return Connection(connection)
     }
 
     /// Called by the operation when it gives the connection back (after `hold`, in a `defer`).

@@ -19,14 +19,14 @@ public struct Migrator: Sendable {
     /// Returns the versions it applied.
     @discardableResult
     public func run() async throws -> [Int] {
-        try await client.withConnection { conn in try await Self.run(migrations, on: conn, logger: logger) }
+        try await client.withConnection { conn in try await Self.run(migrations, on: Connection(conn), logger: logger) }
     }
 
     /// Migrates over a connection of its own, without the request pool's statement and lock
     /// timeouts: waiting for another replica's migration, or a backfill of a large table, may take
     /// longer than any request should.
     public static func run(url: String, migrations: [Migration] = Migration.all, logger: Logger) async throws -> [Int] {
-        let conn = try await PostgresConnection.connect(configuration: try .init(url: url), id: 0, logger: logger)
+        let conn = Connection(try await PostgresConnection.connect(configuration: try .init(url: url), id: 0, logger: logger))
         do {
             let applied = try await run(migrations, on: conn, logger: logger)
             try? await conn.close()
@@ -37,7 +37,7 @@ public struct Migrator: Sendable {
         }
     }
 
-    static func run(_ migrations: [Migration], on conn: PostgresConnection, logger: Logger) async throws -> [Int] {
+    static func run(_ migrations: [Migration], on conn: Connection, logger: Logger) async throws -> [Int] {
         try await conn.query("SELECT pg_advisory_lock(\(lockKey))", logger: logger)
         do {
             let applied = try await apply(migrations, on: conn, logger: logger)
@@ -49,7 +49,7 @@ public struct Migrator: Sendable {
         }
     }
 
-    private static func apply(_ migrations: [Migration], on conn: PostgresConnection, logger: Logger) async throws -> [Int] {
+    private static func apply(_ migrations: [Migration], on conn: Connection, logger: Logger) async throws -> [Int] {
         try await conn.query("""
             CREATE TABLE IF NOT EXISTS schema_migrations (
                 version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
@@ -60,7 +60,7 @@ public struct Migrator: Sendable {
         }
         var applied: [Int] = []
         for migration in migrations.sorted(by: { $0.version < $1.version }) where !done.contains(migration.version) {
-            try await conn.withTransaction(logger: logger) { tx in
+            try await conn.transaction(logger: logger) { tx in
                 for statement in migration.statements {
                     try await tx.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }

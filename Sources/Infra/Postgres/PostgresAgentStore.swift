@@ -105,7 +105,7 @@ public struct PostgresAgentStore: AgentStore {
         _ change: @escaping @Sendable (Agent) async throws -> (next: Agent, changes: JSONValue)?
     ) async throws -> (current: Agent, next: Agent?)? {
         try await single { conn in
-            try await conn.withTransaction(logger: logger) { conn in
+            try await conn.transaction(logger: logger) { conn in
                 try await conn.query("SELECT set_config('app.tenant_id', \(tenant), true)", logger: logger)
                 let rows = try await conn.query("""
                     SELECT \(unescaped: Self.columns) FROM agents
@@ -128,7 +128,7 @@ public struct PostgresAgentStore: AgentStore {
     public func apply(creates: [Agent], updates: [(agent: Agent, from: Int, changes: JSONValue)], deletes: [UUID], tenant: TenantID,
                       quota: AgentQuota, audit: Audit) async throws {
         try await single(timeout: Self.applyTimeout) { conn in
-            try await conn.withTransaction(logger: logger) { conn in
+            try await conn.transaction(logger: logger) { conn in
                 // The tenant first, as every single write that takes it does: no lock cycle with them.
                 try await conn.query("SELECT set_config('app.tenant_id', \(tenant), true)", logger: logger)
                 try await conn.query("SELECT 1 FROM tenants WHERE tenant_id = \(tenant) FOR UPDATE", logger: logger)
@@ -156,7 +156,7 @@ public struct PostgresAgentStore: AgentStore {
 
     static let movedOn = ServiceError(.databaseUnavailable, "An agent changed while the apply was written; retry")
 
-    private func createRow(_ agent: Agent, quota: AgentQuota, audit: Audit, on conn: PostgresConnection) async throws {
+    private func createRow(_ agent: Agent, quota: AgentQuota, audit: Audit, on conn: Connection) async throws {
         let c = agent.config
         let limits = JSONValue.object(Dictionary(uniqueKeysWithValues: Tier.allCases.map { ($0.rawValue, JSONValue.int(quota[$0])) }))
         let changes = JSONValue.array(JSONPatch.diff(.object([:]), c.versionedJSON).map(\.json))
@@ -178,7 +178,7 @@ public struct PostgresAgentStore: AgentStore {
     }
 
     private func updateRow(
-        _ agent: Agent, from revision: Int, action: HistoryEntry.Action, changes: JSONValue, audit: Audit, on conn: PostgresConnection
+        _ agent: Agent, from revision: Int, action: HistoryEntry.Action, changes: JSONValue, audit: Audit, on conn: Connection
     ) async throws -> Bool {
         let c = agent.config
         return try await Self.uniqueName(c.name) {
@@ -334,7 +334,7 @@ public struct PostgresAgentStore: AgentStore {
 
     public func replaceToolCatalog(_ tools: [ToolDefinition]) async throws {
         try await single { conn in
-            try await conn.withTransaction(logger: logger) { conn in try await write(tools, on: conn) }
+            try await conn.transaction(logger: logger) { conn in try await write(tools, on: conn) }
         }
     }
 
@@ -343,7 +343,7 @@ public struct PostgresAgentStore: AgentStore {
     public func seedToolCatalog(_ tools: [ToolDefinition]) async throws {
         guard !tools.isEmpty else { return }
         try await single { conn in
-            try await conn.withTransaction(logger: logger) { conn in
+            try await conn.transaction(logger: logger) { conn in
                 try await conn.query("SELECT pg_advisory_xact_lock(\(Self.seedLockKey))", logger: logger)
                 var existing = 0
                 for try await count in try await conn.query("SELECT count(*)::int FROM tool_catalog", logger: logger).decode(Int.self) {
@@ -357,7 +357,7 @@ public struct PostgresAgentStore: AgentStore {
     /// "AMS2" as an integer; the migrator holds "AMS1".
     static let seedLockKey: Int64 = 0x414D_5332
 
-    private func write(_ tools: [ToolDefinition], on conn: PostgresConnection) async throws {
+    private func write(_ tools: [ToolDefinition], on conn: Connection) async throws {
         try await conn.query("DELETE FROM tool_catalog", logger: logger)
         for (position, tool) in tools.enumerated() {
             try await conn.query("""
@@ -372,8 +372,8 @@ public struct PostgresAgentStore: AgentStore {
     /// Readiness, through the same guard (breaker and lease clock) as every other call.
     public func isReachable() async -> Bool {
         await database.isReachable { lease in
-            try await client.withConnection { conn in
-                lease.hold(conn)
+            try await client.withConnection { raw in
+                let conn = try lease.hold(raw)
                 defer { lease.release() }
                 for try await _ in try await conn.query("SELECT 1", logger: logger) {}
             }
@@ -383,19 +383,19 @@ public struct PostgresAgentStore: AgentStore {
     // MARK: - Helpers
 
     /// One guarded call on one leased connection.
-    func single<R: Sendable>(timeout: Duration? = nil, _ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
+    func single<R: Sendable>(timeout: Duration? = nil, _ body: @escaping @Sendable (Connection) async throws -> R) async throws -> R {
         try await database.run(timeout: timeout) { lease in
-            try await client.withConnection { conn in
-                lease.hold(conn)
+            try await client.withConnection { raw in
+                let conn = try lease.hold(raw)
                 defer { lease.release() }
                 return try await body(conn)
             }
         }
     }
 
-    func inTenant<R: Sendable>(_ tenant: TenantID, _ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
+    func inTenant<R: Sendable>(_ tenant: TenantID, _ body: @escaping @Sendable (Connection) async throws -> R) async throws -> R {
         try await single { conn in
-            try await conn.withTransaction(logger: logger) { conn in
+            try await conn.transaction(logger: logger) { conn in
                 try await conn.query("SELECT set_config('app.tenant_id', \(tenant), true)", logger: logger)
                 return try await body(conn)
             }
@@ -412,7 +412,7 @@ public struct PostgresAgentStore: AgentStore {
         }
     }
 
-    static func isLive(_ id: UUID, tenant: TenantID, on conn: PostgresConnection, logger: Logger) async throws -> Bool {
+    static func isLive(_ id: UUID, tenant: TenantID, on conn: Connection, logger: Logger) async throws -> Bool {
         let rows = try await conn.query(
             "SELECT 1 FROM agents WHERE tenant_id = \(tenant) AND id = \(id) AND deleted_at IS NULL", logger: logger)
         for try await _ in rows { return true }
