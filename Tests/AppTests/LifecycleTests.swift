@@ -171,6 +171,8 @@ import Testing
                 try await conn.query("SELECT set_config('app.tenant_id', \(tenant), true)", logger: Logger(label: "test"))
                 let rows = try await conn.query("SELECT count(*)::int FROM agent_versions WHERE agent_id = \(doomed.id)", logger: Logger(label: "test"))
                 for try await count in rows.decode(Int.self) { #expect(count == 0, "versions go with their agent") }
+                let keptRows = try await conn.query("SELECT count(*)::int FROM agent_versions WHERE agent_id = \(kept.id)", logger: Logger(label: "test"))
+                for try await count in keptRows.decode(Int.self) { #expect(count == 1, "only the purged agent's versions go") }
             }
             #expect(try await actor.restore(kept.id, audit: .test).version == 1, "within the window the agent comes back")
         }

@@ -94,7 +94,11 @@ import Testing
                 return result
             }
             #expect(try await counts() == [2, 0])
-            try await oldInsert("b", "three")
+            // Creates count themselves (migration 5); deletes and restores are counted by the trigger.
+            try await write("b", """
+                SELECT ams_create_agent('b', 'free', '{"free": 10}'::jsonb, gen_random_uuid(), 'three', 'conversational', 'draft',
+                    '{}'::jsonb, '{}'::jsonb, now(), 'u', '[]'::jsonb, NULL, '[]'::jsonb, NULL, NULL::int)
+                """)
             try await write("a", "UPDATE agents SET deleted_at = now() WHERE tenant_id = 'a' AND name = 'one'")
             try await write("a", "UPDATE agents SET deleted_at = NULL WHERE tenant_id = 'a' AND name = 'gone'")
             try await write("a", "UPDATE agents SET version = 2 WHERE tenant_id = 'a' AND name = 'two'")

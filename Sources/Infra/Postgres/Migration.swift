@@ -63,5 +63,6 @@ extension Migration {
         Migration(version: 2, name: "lean writes", statements: leanWrites),
         Migration(version: 3, name: "versions and history", statements: versions),
         Migration(version: 4, name: "lean updates", statements: leanUpdates),
+        Migration(version: 5, name: "lean creates", statements: leanCreates),
     ]
 }
