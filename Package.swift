@@ -32,11 +32,12 @@ let package = Package(
     ],
     targets: [
         .target(name: "Domain", swiftSettings: swiftSettings),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .target(name: "Validators", dependencies: ["Domain"], swiftSettings: swiftSettings),
         .target(
             name: "Infra",
             dependencies: [
-                "Domain",
+                "Domain", "CHiredis",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,4 +1,4 @@
-# Shared by dev.sh and test.sh: install what is missing, run a project-local PostgreSQL.
+# Shared by dev.sh and test.sh: install what is missing, run a project-local PostgreSQL and Redis.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,6 +18,9 @@ ensure_packages() {
   command -v psql >/dev/null || missing+=(postgresql-client)
   command -v curl >/dev/null || missing+=(curl)
   command -v python3 >/dev/null || missing+=(python3)
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  [ -f /usr/include/hiredis/hiredis.h ] || missing+=(libhiredis-dev)
+  command -v pkg-config >/dev/null || missing+=(pkg-config)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
     as_root apt-get update -qq
@@ -82,4 +85,27 @@ start_postgres() {
 stop_postgres() {
   local dir="$LOCAL/$1"
   [ -f "$dir/data/PG_VERSION" ] && as_pg "$(pg_bin)/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true
+}
+
+# start_redis NAME: a redis-server under .local/NAME/redis on a free loopback port, appending every
+# write to its log (fsync each second). Prints its URL.
+start_redis() {
+  local dir="$LOCAL/$1/redis" port
+  mkdir -p "$dir"
+  port="$(cat "$dir/port" 2>/dev/null || true)"
+  if [ -n "$port" ] && [ "$(redis-cli -p "$port" ping 2>/dev/null)" = "PONG" ]; then
+    echo "redis://127.0.0.1:$port"
+    return
+  fi
+  if [ -z "$port" ] || port_in_use "$port"; then port="$(free_port)"; fi
+  echo "$port" > "$dir/port"
+  log "starting Redis on 127.0.0.1:$port"
+  redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --daemonize yes --pidfile "$dir/redis.pid" \
+    --logfile "$dir/redis.log" --appendonly yes --save "" >/dev/null
+  for _ in $(seq 1 50); do
+    [ "$(redis-cli -p "$port" ping 2>/dev/null)" = "PONG" ] && break
+    sleep 0.1
+  done
+  [ "$(redis-cli -p "$port" ping 2>/dev/null)" = "PONG" ] || die "Redis did not start; see $dir/redis.log"
+  echo "redis://127.0.0.1:$port"
 }

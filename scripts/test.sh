@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test against a real PostgreSQL under .local/test on a free port: a smoke test of the
+# Runs every test against a real PostgreSQL and Redis under .local/test on free ports: a smoke test of the
 # real executable over a socket, the contract check (schemathesis, /docs in Chromium), then the
 # Swift tests.
 source "$(dirname "$0")/lib.sh"
@@ -9,7 +9,8 @@ ensure_packages
 export AMS_TEST_DATABASE_URL="$(start_postgres test)"
 # Suites that need a database of their own create it through the superuser.
 export AMS_TEST_ADMIN_URL="postgres://postgres@127.0.0.1:$(cat "$LOCAL/test/port")/postgres"
-log "database: $AMS_TEST_DATABASE_URL"
+export AMS_TEST_REDIS_URL="$(start_redis test)"
+log "database: $AMS_TEST_DATABASE_URL, redis: $AMS_TEST_REDIS_URL"
 
 log "building"
 swift build --build-tests

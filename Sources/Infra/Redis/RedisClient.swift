@@ -1,0 +1,135 @@
+public import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// A small pool of pipelined Redis connections. A dead connection is replaced on next use; a failed
+/// connect makes its slot refuse calls at once (`RedisError.unavailable`) for a back-off that grows
+/// from 100 ms to 5 s, so callers answer quickly while Redis is down and reconnect by themselves.
+public final class RedisClient: Sendable {
+    public struct Configuration: Sendable {
+        public var url: RedisURL
+        public var connections: Int
+        /// For connecting, and for each call's replies.
+        public var timeout: Duration
+
+        public init(url: RedisURL, connections: Int = 2, timeout: Duration = .seconds(2)) {
+            self.url = url
+            self.connections = max(1, connections)
+            self.timeout = timeout
+        }
+    }
+
+    let configuration: Configuration
+    private let group: any EventLoopGroup
+    private let slots: [Slot]
+    private let turn = Atomic<Int>(0)
+    private let logger: Logger
+
+    public init(configuration: Configuration, logger: Logger) {
+        self.configuration = configuration
+        self.group = MultiThreadedEventLoopGroup.singleton
+        self.slots = (0..<configuration.connections).map { _ in Slot() }
+        self.logger = logger
+    }
+
+    /// One command; an error reply throws `RedisError.server`.
+    public func send(_ command: [String]) async throws -> RedisValue {
+        let value = try await pipeline([command])[0]
+        if case .error(let message) = value { throw RedisError.server(message) }
+        return value
+    }
+
+    public func send(_ command: String...) async throws -> RedisValue { try await send(command) }
+
+    /// The commands in one write, their replies in order; error replies are returned, not thrown.
+    public func pipeline(_ commands: [[String]]) async throws -> [RedisValue] {
+        guard !commands.isEmpty else { return [] }
+        return try await connection().send(commands, timeout: configuration.timeout).get()
+    }
+
+    /// `PING` answered within the timeout.
+    public func isReachable() async -> Bool {
+        (try? await send("PING")) == .status("PONG")
+    }
+
+    /// Closes every connection; calls made afterwards connect again.
+    public func close() {
+        for slot in slots { slot.close() }
+    }
+
+    private func connection() async throws -> RedisConnection {
+        let slot = slots[Int(UInt(bitPattern: turn.add(1, ordering: .relaxed).newValue) % UInt(slots.count))]
+        switch try slot.acquire(connect: { RedisConnection.connect(to: configuration.url, timeout: configuration.timeout, on: group) }) {
+        case .ready(let connection):
+            return connection
+        case .connecting(let future):
+            do {
+                return try await future.get()
+            } catch {
+                logger.warning("redis connection failed", metadata: ["error": "\(error)"])
+                throw RedisError.unavailable(String(describing: error))
+            }
+        }
+    }
+}
+
+/// One pooled connection's state.
+private final class Slot: Sendable {
+    enum State {
+        case idle
+        case connecting(EventLoopFuture<RedisConnection>)
+        case ready(RedisConnection)
+        case backingOff(until: ContinuousClock.Instant, reason: String)
+    }
+
+    enum Acquired {
+        case ready(RedisConnection)
+        case connecting(EventLoopFuture<RedisConnection>)
+    }
+
+    private let state = Mutex<(state: State, failures: Int)>((.idle, 0))
+
+    func acquire(connect: () -> EventLoopFuture<RedisConnection>) throws -> Acquired {
+        let (acquired, started) = try state.withLock { s -> (Acquired, Bool) in
+            switch s.state {
+            case .ready(let connection) where connection.isActive:
+                return (.ready(connection), false)
+            case .connecting(let future):
+                return (.connecting(future), false)
+            case .backingOff(let until, let reason) where ContinuousClock.now < until:
+                throw RedisError.unavailable(reason)
+            case .idle, .ready, .backingOff:
+                let future = connect()
+                s.state = .connecting(future)
+                return (.connecting(future), true)
+            }
+        }
+        if started, case .connecting(let future) = acquired {
+            future.whenComplete { [self] result in finish(result) }
+        }
+        return acquired
+    }
+
+    private func finish(_ result: Result<RedisConnection, any Error>) {
+        state.withLock { s in
+            switch result {
+            case .success(let connection):
+                s = (.ready(connection), 0)
+            case .failure(let error):
+                s.failures += 1
+                let backoff = min(Duration.milliseconds(100) * (1 << min(s.failures - 1, 6)), .seconds(5))
+                s.state = .backingOff(until: .now + backoff, reason: String(describing: error))
+            }
+        }
+    }
+
+    func close() {
+        let connection: RedisConnection? = state.withLock { s in
+            defer { s.state = .idle }
+            if case .ready(let connection) = s.state { return connection }
+            return nil
+        }
+        connection?.close()
+    }
+}
