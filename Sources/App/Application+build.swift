@@ -20,16 +20,23 @@ struct RouterDependencies: Sendable {
     var accessLog = true
 }
 
-func buildRouter(_ deps: RouterDependencies) -> Router<AppRequestContext> {
+func buildRouter(_ deps: RouterDependencies) -> AppResponderBuilder {
     let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
-    registerAPI(on: router, deps)
+    let envelope = EnvelopeMiddleware(metrics: deps.metrics.requests, accessLog: deps.accessLog)
+    registerAPI(on: router, deps, envelope: envelope)
     router.refuseOtherMethods()
-    return router
+    let hot = HotReads(
+        envelope: envelope,
+        tenantAuth: AuthMiddleware(verifier: deps.verifier, scope: .tenant),
+        internalAuth: AuthMiddleware(verifier: deps.verifier, scope: .internal),
+        agents: AgentRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit, idempotency: Idempotency(store: deps.store, bodyLimit: deps.bodyLimit)),
+        internalAgents: InternalAgentRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit))
+    return AppResponderBuilder(router: router, hot: hot)
 }
 
 /// Every route of the API; `openapi.yaml` documents exactly these (a test compares the two).
-func registerAPI(on router: Router<AppRequestContext>, _ deps: RouterDependencies) {
-    router.add(middleware: EnvelopeMiddleware(metrics: deps.metrics.requests, accessLog: deps.accessLog))
+func registerAPI(on router: Router<AppRequestContext>, _ deps: RouterDependencies, envelope: EnvelopeMiddleware? = nil) {
+    router.add(middleware: envelope ?? EnvelopeMiddleware(metrics: deps.metrics.requests, accessLog: deps.accessLog))
     HealthRoutes(database: deps.database, supervisor: deps.supervisor).register(on: router)
     MetaRoutes(contract: deps.contract).register(on: router)
     if deps.servesMetrics { MetricsRoute(metrics: deps.metrics).register(on: router) }

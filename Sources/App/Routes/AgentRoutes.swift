@@ -41,7 +41,11 @@ struct AgentRoutes: Sendable {
 
     @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
         let (_, tenant) = try context.caller(.read)
-        let id = try Self.agentID(context)
+        return try await get(request, id: try Self.agentID(context), tenant: tenant)
+    }
+
+    /// The read itself, once the caller may read and the id is known (also the `HotReads` entry).
+    func get(_ request: Request, id: UUID, tenant: TenantID) async throws -> Response {
         let registry = supervisor.tenant(tenant)
         let cached: CachedAgent
         if let hit = registry.cached(id) { cached = hit } else { cached = try await registry.agent(id) }

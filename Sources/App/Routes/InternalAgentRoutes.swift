@@ -18,8 +18,11 @@ struct InternalAgentRoutes: Sendable {
     }
 
     @Sendable func config(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let tenant = try InternalRoutes.tenantID(context)
-        let id = try AgentRoutes.agentID(context)
+        try await config(request, tenant: try InternalRoutes.tenantID(context), id: try AgentRoutes.agentID(context))
+    }
+
+    /// The read itself, once tenant and id are known (also the `HotReads` entry).
+    func config(_ request: Request, tenant: TenantID, id: UUID) async throws -> Response {
         let registry = supervisor.tenant(tenant)
         if request.uri.query != nil, let alias = request.uri.queryParameters.get("alias") {
             guard AgentAlias.isValidName(alias) else { throw ServiceError.aliasNotFound(alias) }

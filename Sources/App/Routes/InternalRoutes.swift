@@ -31,7 +31,10 @@ struct InternalRoutes: Sendable {
 
     /// The path carries the id percent-encoded; headers and tokens carry it as it is.
     static func tenantID(_ context: AppRequestContext) throws -> TenantID {
-        let raw = context.parameters.get("tenant_id") ?? ""
+        try tenantID(raw: context.parameters.get("tenant_id") ?? "")
+    }
+
+    static func tenantID(raw: String) throws -> TenantID {
         // Decoding allocates; most ids have nothing to decode.
         guard let tenant = raw.utf8.contains(UInt8(ascii: "%")) ? raw.removingPercentEncoding : raw, Tenant.isValidID(tenant) else {
             throw ServiceError.malformed("tenant_id must be 1–128 printable characters without spaces", field: "tenant_id")

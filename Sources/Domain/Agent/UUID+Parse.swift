@@ -5,26 +5,33 @@ extension UUID {
     /// `UUID(uuidString:)` goes through `sscanf`, which showed in the profile of a cached GET.
     public init?(canonical text: String) {
         var text = text
-        let parsed: uuid_t? = text.withUTF8 { bytes -> uuid_t? in
-            guard bytes.count == 36 else { return nil }
-            var out: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-            var index = 0
-            let ok = withUnsafeMutableBytes(of: &out) { raw -> Bool in
-                for i in 0..<16 {
-                    if index == 8 || index == 13 || index == 18 || index == 23 {
-                        guard bytes[index] == UInt8(ascii: "-") else { return false }
-                        index += 1
-                    }
-                    guard let high = Self.nibble(bytes[index]), let low = Self.nibble(bytes[index + 1]) else { return false }
-                    raw[i] = high << 4 | low
-                    index += 2
-                }
-                return true
-            }
-            return ok ? out : nil
-        }
-        guard let parsed else { return nil }
+        guard let parsed = text.withUTF8(Self.parse) else { return nil }
         self.init(uuid: parsed)
+    }
+
+    public init?(canonical text: Substring) {
+        var text = text
+        guard let parsed = text.withUTF8(Self.parse) else { return nil }
+        self.init(uuid: parsed)
+    }
+
+    private static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> uuid_t? {
+        guard bytes.count == 36 else { return nil }
+        var out: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var index = 0
+        let ok = withUnsafeMutableBytes(of: &out) { raw -> Bool in
+            for i in 0..<16 {
+                if index == 8 || index == 13 || index == 18 || index == 23 {
+                    guard bytes[index] == UInt8(ascii: "-") else { return false }
+                    index += 1
+                }
+                guard let high = nibble(bytes[index]), let low = nibble(bytes[index + 1]) else { return false }
+                raw[i] = high << 4 | low
+                index += 2
+            }
+            return true
+        }
+        return ok ? out : nil
     }
 
     private static func nibble(_ c: UInt8) -> UInt8? {
