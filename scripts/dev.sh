@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Sets up and runs the service: installs what is missing, starts PostgreSQL under .local/dev,
+# Sets up and runs the service: installs what is missing, starts PostgreSQL and Redis under .local/dev,
 # migrates, prints an admin token and a curl example, then serves on AMS_HTTP_PORT (8080).
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 ensure_packages
 export AMS_DATABASE_URL="${AMS_DATABASE_URL:-$(start_postgres dev)}"
+export AMS_REDIS_URL="${AMS_REDIS_URL:-$(start_redis dev)}"
 if [ -z "${AMS_JWT_SECRET:-}" ]; then
   [ -f "$LOCAL/dev/jwt-secret" ] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$LOCAL/dev/jwt-secret"
   export AMS_JWT_SECRET="$(cat "$LOCAL/dev/jwt-secret")"

@@ -15,6 +15,8 @@ struct RouterDependencies: Sendable {
     let bodyLimit: Int
     let contract: APIContract
     let metrics: AppMetrics
+    /// Shown in readiness when set.
+    var redis: RedisClient?
     /// `false` when `/metrics` has a listener of its own.
     var servesMetrics = true
     var accessLog = true
@@ -37,7 +39,7 @@ func buildRouter(_ deps: RouterDependencies) -> AppResponderBuilder {
 /// Every route of the API; `openapi.yaml` documents exactly these (a test compares the two).
 func registerAPI(on router: Router<AppRequestContext>, _ deps: RouterDependencies, envelope: EnvelopeMiddleware? = nil) {
     router.add(middleware: envelope ?? EnvelopeMiddleware(metrics: deps.metrics.requests, accessLog: deps.accessLog))
-    HealthRoutes(database: deps.database, supervisor: deps.supervisor).register(on: router)
+    HealthRoutes(database: deps.database, redis: deps.redis, supervisor: deps.supervisor).register(on: router)
     MetaRoutes(contract: deps.contract).register(on: router)
     if deps.servesMetrics { MetricsRoute(metrics: deps.metrics).register(on: router) }
     let v1 = router.group("v1").add(middleware: AuthMiddleware(verifier: deps.verifier, scope: .tenant))
@@ -90,10 +92,11 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
         onChange: { await supervisor.route($0) },
         onListening: { await supervisor.setListening($0) }
     )
+    let redis = RedisClient(configuration: .init(url: try RedisURL(config.redisURL)), logger: logger)
     let router = buildRouter(RouterDependencies(
         store: store, supervisor: supervisor, catalog: catalog, verifier: await TokenVerifier.make(config),
         database: DatabaseProbe(store: store), bodyLimit: config.bodyLimit, contract: try APIContract(), metrics: metrics,
-        servesMetrics: config.metricsPort == nil, accessLog: config.accessLog
+        redis: redis, servesMetrics: config.metricsPort == nil, accessLog: config.accessLog
     ))
     var app = Application(
         router: router,
@@ -101,7 +104,7 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "agent-management"),
         logger: logger
     )
-    app.addServices(client, listener, supervisor, DeletedAgentPurge(
+    app.addServices(client, redis, listener, supervisor, DeletedAgentPurge(
         store: store, retention: config.deletedRetention, interval: config.purgeInterval, logger: logger))
     if let port = config.metricsPort {
         let metricsRouter = Router()

@@ -17,4 +17,13 @@ import Testing
         let config = try AppConfiguration.fromEnvironment(Self.secret.merging(["AMS_DB_POOL_MAX": maximum]) { $1 })
         #expect(throws: ConfigurationError.self) { try config.check() }
     }
+
+    @Test func theRedisURLIsReadAndCheckedAtStart() throws {
+        #expect(try AppConfiguration.fromEnvironment(Self.secret).redisURL == "redis://127.0.0.1:6379")
+        let set = try AppConfiguration.fromEnvironment(Self.secret.merging(["AMS_REDIS_URL": "redis://:pw@cache:6380/2"]) { $1 })
+        #expect(set.redisURL == "redis://:pw@cache:6380/2")
+        try set.check()
+        let bad = try AppConfiguration.fromEnvironment(Self.secret.merging(["AMS_REDIS_URL": "http://cache"]) { $1 })
+        #expect(throws: ConfigurationError.self) { try bad.check() }
+    }
 }

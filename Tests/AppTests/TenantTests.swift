@@ -114,6 +114,22 @@ import Testing
             let ready = try await client.execute(uri: "/health/ready", method: .get)
             #expect(ready.status == .ok)
             #expect(try ready.json()["components"]?["postgres"]?["status"] == .string("up"))
+            #expect(try ready.json()["components"]?["redis"]?["status"] == .string("up"))
+        }
+    }
+
+    /// Redis down: readiness says so, but the replica stays ready and CRUD keeps working.
+    @Test func aDeadRedisIsReportedWithoutStoppingCRUD() async throws {
+        var config = try TestSupport.configuration()
+        config.redisURL = "redis://127.0.0.1:1"
+        try await buildApplication(config, logger: makeLogger(config)).test(.router) { client in
+            let ready = try await client.execute(uri: "/health/ready", method: .get)
+            #expect(ready.status == .ok)
+            #expect(try ready.json()["status"] == .string("ready"))
+            #expect(try ready.json()["components"]?["redis"]?["status"] == .string("down"))
+            let admin = try await Caller.make(client, tenant: TestSupport.tenant())
+            let agent = try await admin.create("Without Redis")
+            #expect(try await admin.send(.get, "/v1/agents/\(agent["id"]?.stringValue ?? "")").status == .ok)
         }
     }
 }

@@ -55,6 +55,7 @@ enum TestSupport {
         var config = AppConfiguration()
         config.databaseURL = try databaseURL ?? Self.databaseURL()
         config.jwtSecret = secret
+        if let redis = ProcessInfo.processInfo.environment["AMS_TEST_REDIS_URL"], !redis.isEmpty { config.redisURL = redis }
         config.port = 0
         config.tiersFile = root + "/config/tiers.yaml"
         config.toolsFile = root + "/config/tools.yaml"

@@ -3224,6 +3224,8 @@ paths:
         Ready when Postgres answers `SELECT 1` within a second (a busy pool still counts as
         reachable; an open breaker does not). The change listener's state is reported but does
         not decide readiness: while it reconnects, caches are bypassed and answers stay correct.
+        Redis (`PING` answered within its timeout) is reported too and does not decide readiness
+        either: with Redis down, every CRUD call keeps working.
 
         **Role:** none (no authentication).
       security: []
@@ -3249,6 +3251,19 @@ paths:
                         status: listening
                       postgres:
                         status: up
+                      redis:
+                        status: up
+                redisDown:
+                  summary: Ready, Redis down
+                  value:
+                    status: ready
+                    components:
+                      change_listener:
+                        status: listening
+                      postgres:
+                        status: up
+                      redis:
+                        status: down
                 reconnecting:
                   summary: Ready, listener reconnecting
                   value:
@@ -7359,6 +7374,14 @@ components:
                 status:
                   type: string
                   enum: [listening, reconnecting]
+            redis:
+              type: object
+              additionalProperties: false
+              required: [status]
+              properties:
+                status:
+                  type: string
+                  enum: [up, down]
     ReadinessReady:
       description: Readiness when Postgres is up.
       allOf:

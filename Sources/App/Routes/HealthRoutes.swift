@@ -2,9 +2,11 @@ import Domain
 import Hummingbird
 import Infra
 
-/// Liveness and readiness, without auth.
+/// Liveness and readiness, without auth. Readiness follows Postgres alone: with Redis down, CRUD
+/// keeps working (only what enqueues background work fails), so the replica stays in rotation.
 struct HealthRoutes: Sendable {
     let database: DatabaseProbe
+    let redis: RedisClient?
     let supervisor: TenantSupervisor
 
     func register(on router: Router<AppRequestContext>) {
@@ -13,15 +15,15 @@ struct HealthRoutes: Sendable {
     }
 
     @Sendable func ready(_ request: Request, context: AppRequestContext) async throws -> Response {
+        async let redisUp = redis?.isReachable()
         let up = await database.isUp()
         let listening = supervisor.isListening
-        let body: JSONValue = .object([
-            "status": .string(up ? "ready" : "unavailable"),
-            "components": .object([
-                "postgres": .object(["status": .string(up ? "up" : "down")]),
-                "change_listener": .object(["status": .string(listening ? "listening" : "reconnecting")]),
-            ]),
-        ])
+        var components: [String: JSONValue] = [
+            "postgres": .object(["status": .string(up ? "up" : "down")]),
+            "change_listener": .object(["status": .string(listening ? "listening" : "reconnecting")]),
+        ]
+        if let redisUp = await redisUp { components["redis"] = .object(["status": .string(redisUp ? "up" : "down")]) }
+        let body: JSONValue = .object(["status": .string(up ? "ready" : "unavailable"), "components": .object(components)])
         return .json(body, status: up ? .ok : .serviceUnavailable)
     }
 }

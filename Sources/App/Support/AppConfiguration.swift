@@ -9,6 +9,8 @@ struct AppConfiguration: Sendable {
     var host = "127.0.0.1"
     var port = 8080
     var databaseURL = "postgres://ams:ams@127.0.0.1:5432/ams"
+    /// `redis://[[user]:password@]host[:port][/db]` (`AMS_REDIS_URL`).
+    var redisURL = "redis://127.0.0.1:6379"
     /// Signs user tokens (`AMS_JWT_SECRET` or `AMS_JWT_SECRET_FILE`).
     var jwtSecret = ""
     /// When set, the only key for tokens with the `service` role, and used for nothing else
@@ -60,6 +62,7 @@ struct AppConfiguration: Sendable {
         if let v = env["AMS_HTTP_HOST"] { c.host = v }
         if let v = env["AMS_HTTP_PORT"] { c.port = try int(v, "AMS_HTTP_PORT") }
         if let v = env["AMS_DATABASE_URL"] { c.databaseURL = v }
+        if let v = env["AMS_REDIS_URL"], !v.isEmpty { c.redisURL = v }
         if let v = try secret("AMS_JWT_SECRET", env) { c.jwtSecret = v }
         c.serviceJWTSecret = try secret("AMS_SERVICE_JWT_SECRET", env)
         if let v = env["AMS_JWT_ISSUER"], !v.isEmpty { c.jwtIssuer = v }
@@ -130,6 +133,7 @@ struct AppConfiguration: Sendable {
             guard serviceJWTSecret != jwtSecret else { throw ConfigurationError("AMS_SERVICE_JWT_SECRET must differ from AMS_JWT_SECRET") }
         }
         guard (0...65535).contains(port) else { throw ConfigurationError("AMS_HTTP_PORT must be 0–65535") }
+        _ = try RedisURL(redisURL)
         if let metricsPort {
             guard (0...65535).contains(metricsPort) else { throw ConfigurationError("AMS_METRICS_PORT must be 0–65535") }
             guard metricsPort != port || port == 0 else { throw ConfigurationError("AMS_METRICS_PORT must differ from AMS_HTTP_PORT") }

@@ -1,12 +1,13 @@
 public import Logging
 import NIOCore
 import NIOPosix
+public import ServiceLifecycle
 import Synchronization
 
 /// A small pool of pipelined Redis connections. A dead connection is replaced on next use; a failed
 /// connect makes its slot refuse calls at once (`RedisError.unavailable`) for a back-off that grows
 /// from 100 ms to 5 s, so callers answer quickly while Redis is down and reconnect by themselves.
-public final class RedisClient: Sendable {
+public final class RedisClient: Service {
     public struct Configuration: Sendable {
         public var url: RedisURL
         public var connections: Int
@@ -56,6 +57,12 @@ public final class RedisClient: Sendable {
     /// Closes every connection; calls made afterwards connect again.
     public func close() {
         for slot in slots { slot.close() }
+    }
+
+    /// Holds the connections until shutdown, then closes them.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        close()
     }
 
     private func connection() async throws -> RedisConnection {
