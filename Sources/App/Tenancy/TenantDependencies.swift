@@ -1,7 +1,8 @@
 import Domain
 
-/// What every tenant actor shares: handles, not state.
-struct TenantDependencies: Sendable {
+/// What every tenant actor shares: handles, not state. A class, so that each of up to
+/// `AMS_MAX_TENANTS` actors holds one reference rather than its own copy of every handle.
+final class TenantDependencies: Sendable {
     let store: any AgentStore
     let validators: ValidatorRegistry
     let policy: TierPolicy
