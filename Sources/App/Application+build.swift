@@ -15,7 +15,7 @@ struct RouterDependencies: Sendable {
     let bodyLimit: Int
     let contract: APIContract
     let metrics: AppMetrics
-    /// Shown in readiness when set.
+    /// Reported in readiness (tests that build their own dependencies may leave it out).
     var redis: RedisClient?
     /// `false` when `/metrics` has a listener of its own.
     var servesMetrics = true
@@ -92,7 +92,7 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
         onChange: { await supervisor.route($0) },
         onListening: { await supervisor.setListening($0) }
     )
-    let redis = RedisClient(configuration: .init(url: try RedisURL(config.redisURL)), logger: logger)
+    let redis = RedisClient(configuration: .init(url: try RedisURL(config.redisURL), timeout: config.redisTimeout), logger: logger)
     let router = buildRouter(RouterDependencies(
         store: store, supervisor: supervisor, catalog: catalog, verifier: await TokenVerifier.make(config),
         database: DatabaseProbe(store: store), bodyLimit: config.bodyLimit, contract: try APIContract(), metrics: metrics,

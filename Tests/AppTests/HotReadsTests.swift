@@ -28,11 +28,28 @@ import Validators
         }
     }
 
+    /// The hot path answers by itself: in front of a router with no routes at all, its reads are
+    /// still served (here refused for want of a token), and everything else gets the router's 404.
+    @Test func theHotPathAnswersWithoutTheRouter() async throws {
+        let deps = try await ContractTests.dependencies()
+        let hot = buildRouter(deps).hot
+        let empty = AppResponder(router: Router(context: AppRequestContext.self).buildResponder(), hot: hot)
+        try await Application(responder: empty).test(.router) { client in
+            let id = UUID().uuidString
+            let agent = try await client.execute(uri: "/v1/agents/\(id)", method: .get)
+            #expect(agent.errorCode == "AMS-201")
+            let config = try await client.execute(uri: "/internal/v1/tenants/t1/agents/\(id)/config", method: .get)
+            #expect(config.errorCode == "AMS-201")
+            #expect(try await client.execute(uri: "/v1/agents/\(id)/versions", method: .get).status == .notFound)
+            #expect(try await client.execute(uri: "/v1/agents/\(id)", method: .head).status == .notFound)
+        }
+    }
+
     /// Every answer of the hot path, success or error, is the router's answer to the same request.
     @Test func theHotPathAnswersAsTheRouterDoes() async throws {
         let config = try TestSupport.configuration()
         let logger = Logger(label: "test")
-        try await Migrator.run(url: config.databaseURL, logger: logger)
+        _ = try await Migrator.run(url: config.databaseURL, logger: logger)
         let client = PostgresClient(configuration: try .init(url: config.databaseURL), backgroundLogger: logger)
         let store = PostgresAgentStore(client: client, defaultTier: .free, logger: logger)
         let catalog = ToolCatalogCache(store: store)

@@ -22,6 +22,7 @@ import Testing
         #expect(try AppConfiguration.fromEnvironment(Self.secret).redisURL == "redis://127.0.0.1:6379")
         let set = try AppConfiguration.fromEnvironment(Self.secret.merging(["AMS_REDIS_URL": "redis://:pw@cache:6380/2"]) { $1 })
         #expect(set.redisURL == "redis://:pw@cache:6380/2")
+        #expect(try AppConfiguration.fromEnvironment(Self.secret.merging(["AMS_REDIS_TIMEOUT": "750ms"]) { $1 }).redisTimeout == .milliseconds(750))
         try set.check()
         let bad = try AppConfiguration.fromEnvironment(Self.secret.merging(["AMS_REDIS_URL": "http://cache"]) { $1 })
         #expect(throws: ConfigurationError.self) { try bad.check() }

@@ -1,6 +1,7 @@
 @testable import App
 import Domain
 import Foundation
+import Infra
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -116,6 +117,28 @@ import Testing
             #expect(try ready.json()["components"]?["postgres"]?["status"] == .string("up"))
             #expect(try ready.json()["components"]?["redis"]?["status"] == .string("up"))
         }
+    }
+
+    /// A Redis that drops packets (no refusal, no answer) is reported down within readiness's
+    /// own half-second limit, not after the client's timeout (`AMS_REDIS_TIMEOUT`).
+    @Test func aSilentRedisIsReportedDownQuickly() async throws {
+        let direct = try RedisURL(try #require(ProcessInfo.processInfo.environment["AMS_TEST_REDIS_URL"], "run the tests with scripts/test.sh"))
+        let proxy = try await TCPProxy(upstreamHost: direct.host, upstreamPort: direct.port)
+        var config = try TestSupport.configuration()
+        config.redisURL = "redis://127.0.0.1:\(proxy.port)"
+        config.redisTimeout = .seconds(30)
+        try await buildApplication(config, logger: makeLogger(config)).test(.router) { client in
+            let before = try await client.execute(uri: "/health/ready", method: .get)
+            #expect(try before.json()["components"]?["redis"]?["status"] == .string("up"))
+            proxy.partition()
+            let started = ContinuousClock.now
+            let ready = try await client.execute(uri: "/health/ready", method: .get)
+            #expect(ready.status == .ok)
+            #expect(try ready.json()["components"]?["redis"]?["status"] == .string("down"))
+            // Far below the client's 30 s: readiness does not wait for the PING's own timeout.
+            #expect(ContinuousClock.now - started < .seconds(15))
+        }
+        try await proxy.close()
     }
 
     /// Redis down: readiness says so, but the replica stays ready and CRUD keeps working.

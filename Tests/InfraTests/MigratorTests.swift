@@ -28,9 +28,10 @@ import Testing
             for try await name in try await client.query("SELECT proname FROM pg_proc WHERE proname LIKE 'ams_%' ORDER BY proname").decode(String.self) {
                 functions.append(name)
             }
-            // Migration 3 adds overloads of the write functions and keeps migration 2's for a rolling deploy.
+            // Migration 3 adds overloads of the write functions and keeps migration 2's for a rolling
+            // deploy; migration 5 drops migration 2's create, which counted through a trigger it removes.
             #expect(functions == [
-                "ams_agent", "ams_bump_revision", "ams_change_notice", "ams_count_agents", "ams_create_agent", "ams_create_agent",
+                "ams_agent", "ams_bump_revision", "ams_change_notice", "ams_count_agents", "ams_create_agent",
                 "ams_delete_agent", "ams_delete_agent", "ams_purge_deleted", "ams_record", "ams_restore_agent",
                 "ams_set_agent_status", "ams_update_agent", "ams_update_agent",
             ])
@@ -48,9 +49,9 @@ import Testing
         try await Self.drop(url)
     }
 
-    /// Migration 2 on a database already in use: the counter is backfilled from the live agents,
-    /// and the trigger keeps it exact for writers that do not know it (the previous release).
-    @Test func theAgentCounterIsBackfilledAndKeptByWhoeverWrites() async throws {
+    /// Migration 2 on a database already in use: the counter is backfilled from the live agents;
+    /// creates count themselves, a trigger counts deletes and restores (whoever makes them).
+    @Test func theAgentCounterIsBackfilledAndKeptExact() async throws {
         let url = try await Self.freshDatabase()
         let logger = Logger(label: "test")
         let client = PostgresClient(configuration: try .init(url: url))
@@ -103,6 +104,16 @@ import Testing
             try await write("a", "UPDATE agents SET deleted_at = NULL WHERE tenant_id = 'a' AND name = 'gone'")
             try await write("a", "UPDATE agents SET version = 2 WHERE tenant_id = 'a' AND name = 'two'")
             #expect(try await counts() == [2, 1])
+            // A create that would not count itself (migration 2's) is refused loudly.
+            do {
+                try await write("b", """
+                    SELECT ams_create_agent('b', 'free', '{"free": 10}'::jsonb, gen_random_uuid(), 'old', 'conversational', 'draft',
+                        '{}'::jsonb, '{}'::jsonb, now(), 'u')
+                    """)
+                Issue.record("migration 2's create still exists")
+            } catch let error as PostgresTransactionError {
+                #expect((error.closureError as? PSQLError)?.serverInfo?[.sqlState] == "42883", "undefined function")
+            }
             // Rows written before migration 4 are found by their tags.
             try await client.withTransaction(logger: logger) { conn in
                 try await conn.query("SELECT set_config('app.tenant_id', 'a', true)", logger: logger)

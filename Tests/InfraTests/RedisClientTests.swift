@@ -50,7 +50,7 @@ import Testing
     }
 
     @Test func pipelinedRepliesComeBackInOrder() async throws {
-        let redis = try client()
+        let redis = try client(timeout: .seconds(10))
         defer { redis.close() }
         let counter = key("counter")
         let replies = try await redis.pipeline(Array(repeating: ["INCR", counter], count: 1000))

@@ -11,6 +11,8 @@ struct AppConfiguration: Sendable {
     var databaseURL = "postgres://ams:ams@127.0.0.1:5432/ams"
     /// `redis://[[user]:password@]host[:port][/db]` (`AMS_REDIS_URL`).
     var redisURL = "redis://127.0.0.1:6379"
+    /// How long a Redis connect or call may take (`AMS_REDIS_TIMEOUT`).
+    var redisTimeout = Duration.seconds(2)
     /// Signs user tokens (`AMS_JWT_SECRET` or `AMS_JWT_SECRET_FILE`).
     var jwtSecret = ""
     /// When set, the only key for tokens with the `service` role, and used for nothing else
@@ -63,6 +65,7 @@ struct AppConfiguration: Sendable {
         if let v = env["AMS_HTTP_PORT"] { c.port = try int(v, "AMS_HTTP_PORT") }
         if let v = env["AMS_DATABASE_URL"] { c.databaseURL = v }
         if let v = env["AMS_REDIS_URL"], !v.isEmpty { c.redisURL = v }
+        if let v = env["AMS_REDIS_TIMEOUT"] { c.redisTimeout = try duration(v, "AMS_REDIS_TIMEOUT") }
         if let v = try secret("AMS_JWT_SECRET", env) { c.jwtSecret = v }
         c.serviceJWTSecret = try secret("AMS_SERVICE_JWT_SECRET", env)
         if let v = env["AMS_JWT_ISSUER"], !v.isEmpty { c.jwtIssuer = v }

@@ -26,6 +26,7 @@ struct Connection: Sendable {
 
     /// Nonisolated, so it runs on the preferred executor (the loop) with no suspension before the write.
     private static func send(_ query: PostgresQuery, on raw: PostgresConnection, logger: Logger) async throws -> PostgresRowSequence {
+        raw.eventLoop.assertInEventLoop()
         guard !raw.isClosed else { throw Closed() }
         return try await raw.query(query, logger: logger)
     }

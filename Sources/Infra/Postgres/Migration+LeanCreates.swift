@@ -8,8 +8,12 @@ extension Migration {
     ///   inserted, per version. Versions are only written by the functions that wrote their agent in
     ///   the same statement, and the purge deletes them with it.
     /// - The history row and the notice are written inline: a new agent's revision is 1.
+    /// - Migration 2's create, which only the release before migration 3 called, is dropped: it
+    ///   counted through the trigger, so it would now let the counter fall behind. Such a replica's
+    ///   creates fail instead.
     static let leanCreates: [String] = [
         "SET LOCAL lock_timeout = '10s'",
+        "DROP FUNCTION ams_create_agent(text, text, jsonb, uuid, text, text, text, jsonb, jsonb, timestamptz, text)",
         "ALTER TABLE agent_versions DROP CONSTRAINT agent_versions_agent_id_fkey",
         """
         CREATE POLICY purge_read ON agent_versions FOR SELECT USING (current_setting('app.purge', true) = 'on')

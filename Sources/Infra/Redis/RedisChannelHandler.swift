@@ -40,8 +40,9 @@ final class RedisChannelHandler: ChannelDuplexHandler {
         context.fireChannelInactive()
     }
 
+    /// A transport error (reset, broken pipe) reaches callers as the connection closing.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        failAll(error)
+        failAll(RedisError.connectionClosed)
         context.close(promise: nil)
     }
 

@@ -49,9 +49,29 @@ public final class RedisClient: Service {
         return try await connection().send(commands, timeout: configuration.timeout).get()
     }
 
-    /// `PING` answered within the timeout.
-    public func isReachable() async -> Bool {
-        (try? await send("PING")) == .status("PONG")
+    /// `PING` answered within `limit` (readiness must answer fast even when Redis drops packets).
+    /// The PING itself keeps the client's timeout: giving up on it early would close a connection
+    /// other callers share.
+    public func isReachable(within limit: Duration = .milliseconds(500)) async -> Bool {
+        let loop = group.next()
+        let answer = loop.makePromise(of: Bool.self)
+        let timer = loop.scheduleTask(in: .nanoseconds(Int64(limit.components.seconds) * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000)) {
+            answer.succeed(false)
+        }
+        do {
+            let connection: EventLoopFuture<RedisConnection> = switch try slot().acquire(connect: connect, logger: logger) {
+            case .ready(let connection): loop.makeSucceededFuture(connection)
+            case .connecting(let future): future
+            }
+            connection
+                .flatMap { [configuration] in $0.send([["PING"]], timeout: configuration.timeout) }
+                .whenComplete { answer.succeed((try? $0.get()) == [.status("PONG")]) }
+        } catch {
+            answer.succeed(false)
+        }
+        let reachable = (try? await answer.futureResult.get()) ?? false
+        timer.cancel()
+        return reachable
     }
 
     /// Closes every connection; calls made afterwards connect again.
@@ -65,16 +85,22 @@ public final class RedisClient: Service {
         close()
     }
 
+    private func slot() -> Slot {
+        slots[Int(UInt(bitPattern: turn.add(1, ordering: .relaxed).newValue) % UInt(slots.count))]
+    }
+
+    private func connect() -> EventLoopFuture<RedisConnection> {
+        RedisConnection.connect(to: configuration.url, timeout: configuration.timeout, on: group)
+    }
+
     private func connection() async throws -> RedisConnection {
-        let slot = slots[Int(UInt(bitPattern: turn.add(1, ordering: .relaxed).newValue) % UInt(slots.count))]
-        switch try slot.acquire(connect: { RedisConnection.connect(to: configuration.url, timeout: configuration.timeout, on: group) }) {
+        switch try slot().acquire(connect: connect, logger: logger) {
         case .ready(let connection):
             return connection
         case .connecting(let future):
             do {
                 return try await future.get()
             } catch {
-                logger.warning("redis connection failed", metadata: ["error": "\(error)"])
                 throw RedisError.unavailable(String(describing: error))
             }
         }
@@ -97,7 +123,7 @@ private final class Slot: Sendable {
 
     private let state = Mutex<(state: State, failures: Int)>((.idle, 0))
 
-    func acquire(connect: () -> EventLoopFuture<RedisConnection>) throws -> Acquired {
+    func acquire(connect: () -> EventLoopFuture<RedisConnection>, logger: Logger) throws -> Acquired {
         let (acquired, started) = try state.withLock { s -> (Acquired, Bool) in
             switch s.state {
             case .ready(let connection) where connection.isActive:
@@ -113,13 +139,16 @@ private final class Slot: Sendable {
             }
         }
         if started, case .connecting(let future) = acquired {
-            future.whenComplete { [self] result in finish(result) }
+            future.whenComplete { [self] result in finish(result, of: future, logger: logger) }
         }
         return acquired
     }
 
-    private func finish(_ result: Result<RedisConnection, any Error>) {
-        state.withLock { s in
+    /// Only the connect the slot is still waiting for settles it: after a `close()` (or a newer
+    /// connect) a late connection is closed, not kept.
+    private func finish(_ result: Result<RedisConnection, any Error>, of future: EventLoopFuture<RedisConnection>, logger: Logger) {
+        let current = state.withLock { s -> Bool in
+            guard case .connecting(let pending) = s.state, pending === future else { return false }
             switch result {
             case .success(let connection):
                 s = (.ready(connection), 0)
@@ -128,6 +157,12 @@ private final class Slot: Sendable {
                 let backoff = min(Duration.milliseconds(100) * (1 << min(s.failures - 1, 6)), .seconds(5))
                 s.state = .backingOff(until: .now + backoff, reason: String(describing: error))
             }
+            return true
+        }
+        switch result {
+        case .success(let connection) where !current: connection.close()
+        case .failure(let error) where current: logger.warning("redis connection failed", metadata: ["error": "\(error)"])
+        default: break
         }
     }
 

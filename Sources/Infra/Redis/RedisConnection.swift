@@ -41,12 +41,16 @@ final class RedisConnection: Sendable {
     func send(_ commands: [[String]], timeout: Duration) -> EventLoopFuture<[RedisValue]> {
         let loop = channel.eventLoop
         var bytes = channel.allocator.buffer(capacity: 64 * commands.count)
-        for command in commands { RedisProtocol.append(command, to: &bytes) }
+        do {
+            for command in commands { try RedisProtocol.append(command, to: &bytes) }
+        } catch {
+            return loop.makeFailedFuture(error)
+        }
         let replies = commands.map { _ in loop.makePromise(of: RedisValue.self) }
         let written = loop.makePromise(of: Void.self)
         // Written after the channel closed, the request never reaches the handler: fail it here.
-        written.futureResult.whenFailure { error in
-            for reply in replies { reply.fail(error is ChannelError ? RedisError.connectionClosed : error) }
+        written.futureResult.whenFailure { _ in
+            for reply in replies { reply.fail(RedisError.connectionClosed) }
         }
         channel.writeAndFlush(RedisRequest(bytes: bytes, replies: replies), promise: written)
         let all = EventLoopFuture.whenAllSucceed(replies.map(\.futureResult), on: loop)

@@ -4,8 +4,10 @@ import NIOCore
 /// The protocol half of the Redis client, done by hiredis: commands formatted with
 /// `redisFormatCommandArgv`, replies parsed by its reader. Only CPU work, so it runs on the event loop.
 enum RedisProtocol {
-    /// Appends one command (its arguments as they are sent) to `buffer`.
-    static func append(_ arguments: [String], to buffer: inout ByteBuffer) {
+    /// Appends one command (its arguments as they are sent) to `buffer`. Throws for an empty
+    /// command, which Redis would never answer (and every later reply would go to the wrong caller).
+    static func append(_ arguments: [String], to buffer: inout ByteBuffer) throws {
+        guard !arguments.isEmpty else { throw RedisError.protocolError("an empty command") }
         // One contiguous copy of the arguments, so hiredis can have a pointer to each at once.
         var joined: [UInt8] = []
         var ends: [Int] = []
@@ -14,7 +16,7 @@ enum RedisProtocol {
             joined.append(contentsOf: argument.utf8)
             ends.append(joined.count)
         }
-        joined.withUnsafeBufferPointer { bytes in
+        let formatted = joined.withUnsafeBufferPointer { bytes -> Bool in
             let base = UnsafeRawPointer(bytes.baseAddress ?? UnsafePointer(bitPattern: 1)!).assumingMemoryBound(to: CChar.self)
             var start = 0
             var argv: [UnsafePointer<CChar>?] = []
@@ -28,10 +30,12 @@ enum RedisProtocol {
             }
             var command: UnsafeMutablePointer<CChar>?
             let length = redisFormatCommandArgv(&command, Int32(arguments.count), &argv, lengths)
-            guard length >= 0, let command else { return }
+            guard length >= 0, let command else { return false }
             defer { redisFreeCommand(command) }
             buffer.writeBytes(UnsafeRawBufferPointer(start: command, count: Int(length)))
+            return true
         }
+        guard formatted else { throw RedisError.protocolError("hiredis could not format a command") }
     }
 }
 
