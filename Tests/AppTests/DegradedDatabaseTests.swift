@@ -21,17 +21,7 @@ import Validators
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let client = PostgresClient(configuration: try .init(url: config.databaseURL), backgroundLogger: logger)
-        let store = PostgresAgentStore(client: client, defaultTier: .free, timeout: config.databaseTimeout, logger: logger)
-        let catalog = ToolCatalogCache(store: store)
-        let supervisor = TenantSupervisor(
-            deps: TenantDependencies(store: store, validators: .builtin, policy: try TierPolicyFile.load(path: config.tiersFile),
-                                     catalog: catalog, cacheCapacity: 10),
-            maxTenants: 10, idleTimeout: .seconds(60), logger: logger
-        )
-        let router = buildRouter(RouterDependencies(
-            store: store, supervisor: supervisor, catalog: catalog, verifier: await TokenVerifier(secret: config.jwtSecret),
-            database: DatabaseProbe(store: store), bodyLimit: config.bodyLimit, contract: try APIContract(), metrics: AppMetrics()
-        ))
+        let router = buildRouter(try await TestSupport.routerDependencies(config, client: client, logger: logger))
         let logs = LogCapture()
         let app = Application(router: router, services: [client], logger: logs.logger())
         try await app.test(.router) { client in

@@ -51,17 +51,7 @@ import Validators
         let logger = Logger(label: "test")
         _ = try await Migrator.run(url: config.databaseURL, logger: logger)
         let client = PostgresClient(configuration: try .init(url: config.databaseURL), backgroundLogger: logger)
-        let store = PostgresAgentStore(client: client, defaultTier: .free, logger: logger)
-        let catalog = ToolCatalogCache(store: store)
-        let supervisor = TenantSupervisor(
-            deps: TenantDependencies(store: store, validators: .builtin, policy: try TierPolicyFile.load(path: config.tiersFile),
-                                     catalog: catalog, cacheCapacity: 10),
-            maxTenants: 10, idleTimeout: .seconds(60), logger: logger
-        )
-        let builder = buildRouter(RouterDependencies(
-            store: store, supervisor: supervisor, catalog: catalog, verifier: await TokenVerifier(secret: config.jwtSecret),
-            database: DatabaseProbe(store: store), bodyLimit: config.bodyLimit, contract: try APIContract(), metrics: AppMetrics()
-        ))
+        let builder = buildRouter(try await TestSupport.routerDependencies(config, client: client, logger: logger))
         let routerOnly = builder.router.buildResponder()
         try await Application(router: builder, services: [client]).test(.router) { hot in
             try await Application(responder: routerOnly).test(.router) { routed in

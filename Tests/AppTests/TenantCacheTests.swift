@@ -23,12 +23,16 @@ final class CountingStore: ForwardingStore {
 }
 
 @Suite struct TenantCacheTests {
+    /// A store that counts its reads, and tenant dependencies over it.
+    static func countingDependencies(_ client: PostgresClient) throws -> (CountingStore, TenantDependencies) {
+        let store = CountingStore(PostgresAgentStore(client: client, defaultTier: .free, logger: Logger(label: "test")))
+        let policy = try TierPolicyFile.load(path: TestSupport.root + "/config/tiers.yaml")
+        return (store, TenantDependencies(store: store, validators: .builtin, policy: policy, catalog: ToolCatalogCache(store: store), cacheCapacity: 10))
+    }
+
     @Test func cachedReadsNeverReachPostgresAndUncachedOnesAlways() async throws {
         try await withDatabase { client in
-            let store = CountingStore(PostgresAgentStore(client: client, defaultTier: .free, logger: Logger(label: "test")))
-            let policy = try TierPolicyFile.load(path: TestSupport.root + "/config/tiers.yaml")
-            let deps = TenantDependencies(store: store, validators: .builtin, policy: policy, catalog: ToolCatalogCache(store: store), cacheCapacity: 10)
-            let identity = Identity(subject: "u", roles: [.admin], tenantID: nil)
+            let (store, deps) = try Self.countingDependencies(client)
             let config = AgentConfig(name: "Cached", llmConfig: LLMConfig(model: "gpt-4o-mini"))
 
             let tenant = TestSupport.tenant()
@@ -61,9 +65,7 @@ final class CountingStore: ForwardingStore {
     /// notice not yet here), the write loses on the revision, reads the row and applies on top of it.
     @Test func writesStartFromTheCacheAndAStaleEntryCostsARetryNotAnUpdate() async throws {
         try await withDatabase { client in
-            let store = CountingStore(PostgresAgentStore(client: client, defaultTier: .free, logger: Logger(label: "test")))
-            let policy = try TierPolicyFile.load(path: TestSupport.root + "/config/tiers.yaml")
-            let deps = TenantDependencies(store: store, validators: .builtin, policy: policy, catalog: ToolCatalogCache(store: store), cacheCapacity: 10)
+            let (store, deps) = try Self.countingDependencies(client)
             let tenant = TestSupport.tenant()
             let actor = TenantActor(tenantID: tenant, deps: deps, caching: true)
             let created = try await actor.create(AgentConfig(name: "Cached", llmConfig: LLMConfig(model: "gpt-4o-mini")), audit: .test)
@@ -96,9 +98,7 @@ final class CountingStore: ForwardingStore {
     /// change is written, a stale If-Match is refused, a deleted agent is not found.
     @Test func aNoOpOnAStaleCachedVersionIsDecidedOnTheRow() async throws {
         try await withDatabase { client in
-            let store = CountingStore(PostgresAgentStore(client: client, defaultTier: .free, logger: Logger(label: "test")))
-            let policy = try TierPolicyFile.load(path: TestSupport.root + "/config/tiers.yaml")
-            let deps = TenantDependencies(store: store, validators: .builtin, policy: policy, catalog: ToolCatalogCache(store: store), cacheCapacity: 10)
+            let (store, deps) = try Self.countingDependencies(client)
             let tenant = TestSupport.tenant()
             let actor = TenantActor(tenantID: tenant, deps: deps, caching: true)
             let created = try await actor.create(AgentConfig(name: "Stale", llmConfig: LLMConfig(model: "gpt-4o-mini")), audit: .test)

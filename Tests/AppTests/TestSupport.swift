@@ -4,9 +4,11 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Infra
 import Logging
 import PostgresNIO
 import Testing
+import Validators
 
 /// Builds the real application against the test database that `scripts/test.sh` provisions.
 enum TestSupport {
@@ -64,6 +66,22 @@ enum TestSupport {
         config.databasePoolMaximum = 6
         config.logLevel = .warning
         return config
+    }
+
+    /// The router's dependencies over `client`, for tests that build a router themselves (the
+    /// store's deadline is `config.databaseTimeout`).
+    static func routerDependencies(_ config: AppConfiguration, client: PostgresClient, logger: Logger) async throws -> RouterDependencies {
+        let store = PostgresAgentStore(client: client, defaultTier: .free, timeout: config.databaseTimeout, logger: logger)
+        let catalog = ToolCatalogCache(store: store)
+        let supervisor = TenantSupervisor(
+            deps: TenantDependencies(store: store, validators: .builtin, policy: try TierPolicyFile.load(path: config.tiersFile),
+                                     catalog: catalog, cacheCapacity: 10),
+            maxTenants: 10, idleTimeout: .seconds(60), logger: logger
+        )
+        return RouterDependencies(
+            store: store, supervisor: supervisor, catalog: catalog, verifier: await TokenVerifier(secret: config.jwtSecret),
+            database: DatabaseProbe(store: store), bodyLimit: config.bodyLimit, contract: try APIContract(), metrics: AppMetrics()
+        )
     }
 
     static func app(databaseURL: String? = nil) async throws -> some ApplicationProtocol {
