@@ -94,6 +94,25 @@ final class CountingStore: ForwardingStore {
         }
     }
 
+    /// A refusal worked out on a cached version that the row confirms is not worked out again:
+    /// the candidate is validated once.
+    @Test func aRefusalOnAFreshCachedVersionIsValidatedOnce() async throws {
+        try await withDatabase { client in
+            let store = PostgresAgentStore(client: client, defaultTier: .free, logger: Logger(label: "test"))
+            let policy = try TierPolicyFile.load(path: TestSupport.root + "/config/tiers.yaml")
+            let counter = RefusingValidator()
+            let deps = TenantDependencies(store: store, validators: ValidatorRegistry([counter]), policy: policy,
+                                          catalog: ToolCatalogCache(store: store), cacheCapacity: 10)
+            let actor = TenantActor(tenantID: TestSupport.tenant(), deps: deps, caching: true)
+            let created = try await actor.create(AgentConfig(name: "Once", llmConfig: LLMConfig(model: "gpt-4o-mini")), audit: .test)
+            #expect(actor.cached(created.id) != nil)
+            await #expect(throws: ServiceError.self) {
+                _ = try await actor.patch(created.id, with: .object(["description": .string("bad")]), ifMatch: nil, audit: .test)
+            }
+            #expect(counter.refusals.load(ordering: .relaxed) == 1)
+        }
+    }
+
     /// What looks like a no-op, or a refusal, on a stale cached version is decided on the row: the
     /// change is written, a stale If-Match is refused, a deleted agent is not found.
     @Test func aNoOpOnAStaleCachedVersionIsDecidedOnTheRow() async throws {
@@ -133,5 +152,17 @@ final class CountingStore: ForwardingStore {
                 #expect(error.code == .agentNotFound)
             }
         }
+    }
+}
+
+/// Refuses a description of "bad", counting how often it did.
+final class RefusingValidator: AgentValidator {
+    let id = "refusing"
+    let refusals = Atomic<Int>(0)
+
+    func validate(_ candidate: AgentConfig, context: ValidationContext) async -> [ValidationIssue] {
+        guard candidate.description == "bad" else { return [] }
+        refusals.add(1, ordering: .relaxed)
+        return [ValidationIssue(.invalidValue, path: "/description", "bad")]
     }
 }

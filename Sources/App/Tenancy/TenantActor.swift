@@ -329,17 +329,28 @@ actor TenantActor {
             guard let (config, report) = changed else { return nil }
             return (Self.next(current, config, report, audit), .array(JSONPatch.diff(current.config.versionedJSON, config.versionedJSON).map(\.json)))
         }
-        for attempt in 0..<Self.optimisticAttempts {
-            try await backOff(attempt)
+        // A write that lost only because its cached start was stale (a notice not yet here) is
+        // retried at once, and does not use up an attempt.
+        var fromCache = false
+        for attempt in 0..<Self.optimisticAttempts + 1 {
+            try await backOff(fromCache ? attempt - 1 : attempt)
             let ticket = agents.withLock { $0.ticket() }
             defer { agents.withLock { $0.settle(ticket) } }
-            // Only a write relies on the revision check: a no-op or a refusal worked out on the cached
-            // version is worked out again on the row.
             let current: Agent
             let outcome: (next: Agent, changes: JSONValue)?
-            if attempt == 0, let cached = cachedStart(id, ifMatch: ifMatch), let made = try? await step(cached) {
-                (current, outcome) = (cached, made)
+            if attempt == 0, let cached = cachedStart(id, ifMatch: ifMatch) {
+                let first: Result<(next: Agent, changes: JSONValue)?, any Error>
+                do { first = .success(try await step(cached)) } catch { first = .failure(error) }
+                if case .success(let made?) = first {
+                    (current, outcome, fromCache) = (cached, made, true)
+                } else {
+                    // Only a write relies on the revision check: a no-op or a refusal worked out on the
+                    // cached version stands if the row is still that version, else it is worked out again.
+                    current = try await currentAgent(id, ifMatch: nil)
+                    outcome = current.revision == cached.revision ? try first.get() : try await step(current)
+                }
             } else {
+                if attempt == Self.optimisticAttempts, !fromCache { break }
                 current = try await currentAgent(id, ifMatch: nil)
                 outcome = try await step(current)
             }
