@@ -382,13 +382,20 @@ public struct PostgresAgentStore: AgentStore {
 
     // MARK: - Helpers
 
-    /// One guarded call on one leased connection.
+    /// One guarded call on one leased connection. A connection closed while it sat in the pool (a
+    /// deadline closed it under an earlier call, and the pool has not noticed yet) is handed back
+    /// for another, before anything is sent on it.
     func single<R: Sendable>(timeout: Duration? = nil, _ body: @escaping @Sendable (Connection) async throws -> R) async throws -> R {
         try await database.run(timeout: timeout) { lease in
-            try await client.withConnection { raw in
-                let conn = try lease.hold(raw)
-                defer { lease.release() }
-                return try await body(conn)
+            while true {
+                let result: R? = try await client.withConnection { raw in
+                    guard !raw.isClosed else { return nil }
+                    let conn = try lease.hold(raw)
+                    defer { lease.release() }
+                    return try await body(conn)
+                }
+                if let result { return result }
+                await Task.yield()
             }
         }
     }
