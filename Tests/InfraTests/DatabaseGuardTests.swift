@@ -13,7 +13,9 @@ import Testing
         var config = try PostgresClient.Configuration(url: url)
         config.options.maximumConnections = 1
         let client = PostgresClient(configuration: config)
-        let guardrail = DatabaseGuard(timeout: .seconds(3))
+        // Generous deadlines for the calls around the one under test: a loaded CI machine delays
+        // them, and only the middle call's 1 s deadline matters here.
+        let guardrail = DatabaseGuard(timeout: .seconds(15))
         @Sendable func hold(for duration: Duration) async throws {
             try await guardrail.run { lease in
                 try await client.withConnection { conn in
@@ -48,6 +50,7 @@ import Testing
                 }
             }
             // Right after: not refused by an open breaker, it waits its turn and is served.
+            #expect(!guardrail.isOpen)
             try await guardrail.run { lease in
                 try await client.withConnection { raw in
                     let conn = try lease.hold(raw)

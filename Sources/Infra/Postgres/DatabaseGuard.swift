@@ -60,6 +60,9 @@ struct DatabaseGuard: Sendable {
         }
     }
 
+    /// Whether calls are being refused after the database was unreachable.
+    var isOpen: Bool { breaker.isOpen() }
+
     /// Readiness: `SELECT 1` answered within a second. A busy pool still counts as reachable.
     func isReachable(_ ping: @escaping @Sendable (Lease) async throws -> Void) async -> Bool {
         do {
