@@ -31,6 +31,8 @@ psql "$AMS_TEST_ADMIN_URL" -v ON_ERROR_STOP=1 -qtA \
 PORT="$(free_port)"
 export AMS_DATABASE_URL="${AMS_TEST_DATABASE_URL%/*}/ams_contract" AMS_JWT_SECRET="contract-test-secret-0123456789abcdefghijklmn"
 export AMS_HTTP_PORT="$PORT" AMS_DEFAULT_TIER=enterprise AMS_ACCESS_LOG=0
+# Redis database 14: the Swift tests use 0–13.
+export AMS_REDIS_URL="${AMS_TEST_REDIS_URL:?}/14"
 LOGFILE="$LOCAL/contract-server.log"
 "$BIN" serve > "$LOGFILE" 2>&1 &
 PID=$!

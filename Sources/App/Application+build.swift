@@ -7,7 +7,7 @@ import Validators
 
 /// Handles the router needs; passed in, never global.
 struct RouterDependencies: Sendable {
-    let store: any AgentStore & IdempotencyStore
+    let store: any AgentStore & IdempotencyStore & TaskStore
     let supervisor: TenantSupervisor
     let catalog: ToolCatalogCache
     let verifier: TokenVerifier
@@ -51,9 +51,11 @@ func registerAPI(on router: Router<AppRequestContext>, _ deps: RouterDependencie
     TemplateRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit).register(on: v1)
     PortableRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit).register(on: v1)
     TenantRoutes(supervisor: deps.supervisor).register(on: v1)
+    let enqueuer = TaskEnqueuer(redis: deps.redis, tasks: deps.store)
+    TaskRoutes(supervisor: deps.supervisor, tasks: deps.store, enqueuer: enqueuer, bodyLimit: deps.bodyLimit).register(on: v1)
     let internalGroup = router.group("internal/v1").add(middleware: AuthMiddleware(verifier: deps.verifier, scope: .internal))
     InternalAgentRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit).register(on: internalGroup)
-    InternalRoutes(store: deps.store, supervisor: deps.supervisor, catalog: deps.catalog, bodyLimit: deps.bodyLimit)
+    InternalRoutes(store: deps.store, supervisor: deps.supervisor, catalog: deps.catalog, bodyLimit: deps.bodyLimit, enqueuer: enqueuer)
         .register(on: internalGroup)
 }
 
@@ -106,6 +108,14 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
     )
     app.addServices(client, redis, listener, supervisor, DeletedAgentPurge(
         store: store, retention: config.deletedRetention, interval: config.purgeInterval, logger: logger))
+    if config.taskConsumer {
+        let settings = config.taskSettings
+        app.addServices(TaskConsumer(
+            redis: redis,
+            keyEvents: RedisKeyEvents(url: try RedisURL(config.redisURL), event: "xadd", timeout: config.redisTimeout, logger: logger),
+            runner: TaskRunner(redis: redis, tasks: store, supervisor: supervisor, settings: settings, metrics: metrics, logger: logger),
+            settings: settings, logger: logger))
+    }
     if let port = config.metricsPort {
         let metricsRouter = Router()
         MetricsRoute(metrics: metrics).register(on: metricsRouter)

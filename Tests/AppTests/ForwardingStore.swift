@@ -28,6 +28,10 @@ extension ForwardingStore {
         try await base.restore(id, tenant: tenant, retention: retention, quota: quota, audit: audit)
     }
     func purgeDeleted(retention: Duration) async throws -> Int { try await base.purgeDeleted(retention: retention) }
+    func setValidation(_ agent: Agent, from revision: Int, audit: Audit) async throws -> Bool {
+        try await base.setValidation(agent, from: revision, audit: audit)
+    }
+    func announce(_ agents: [Agent], tenant: TenantID) async throws { try await base.announce(agents, tenant: tenant) }
     func versions(of id: UUID, tenant: TenantID, limit: Int, before: Int64?) async throws -> Page<AgentVersion>? {
         try await base.versions(of: id, tenant: tenant, limit: limit, before: before)
     }

@@ -77,9 +77,11 @@ info:
     | AMS-305 | 409 | status change not allowed from the current status; `details.current_status`, `details.requested_status`, `details.allowed` |
     | AMS-306 | 412 | `If-Match` names another version than the agent's current one; `details.current_version` |
     | AMS-307 | 409 | `Idempotency-Key` already used with another request, or its first request still running after 10 s; `details.key` |
+    | AMS-308 | 404 | task not found (also another tenant's task, or a malformed id) |
     | AMS-309 | 404 | alias not found (also a name that cannot be an alias, on the internal config endpoint); `details.alias` |
     | AMS-501 | 500 | unexpected; details are in the log under the request id |
     | AMS-502 | 503 | database unavailable or too slow, with `Retry-After: 1` |
+    | AMS-503 | 503 | Redis (the task queues) unavailable; nothing was queued; with `Retry-After: 1` |
 
     Validation issue codes (inside `details.issues` and validation reports): AMS-101 required,
     AMS-103 out of range, AMS-104 not an allowed value, AMS-105 over a tier limit, AMS-106 not
@@ -181,6 +183,10 @@ tags:
       agent, and apply a set of files so that the tenant's agents match them, in one transaction.
   - name: validation
     description: Dry-run validation of an agent configuration; writes nothing.
+  - name: tasks
+    description: |
+      Background work from the tenant's Redis queues (`agent-management.{validation,templates,tasks}.{tenant_id}`):
+      follow a task, validate an agent or patch many in the background.
   - name: tenant
     description: The caller's tenant, its tier, the tier's limits and what the tenant uses.
   - name: internal
@@ -2672,6 +2678,184 @@ paths:
         '503':
           $ref: '#/components/responses/DatabaseUnavailable'
 
+  /v1/tasks:
+    get:
+      operationId: listTasks
+      tags: [tasks]
+      summary: List the tenant's tasks
+      description: |
+        The tenant's background tasks, newest first, with their current state (see `getTask`).
+
+        **Role:** `viewer` or higher (or `service` with `X-Tenant-ID`).
+
+        `status` and `type` filter; `limit` and `cursor` page as everywhere (400 AMS-109 for a
+        value outside the allowed ones, `details.field` naming it).
+      security:
+        - bearerAuth: [viewer]
+      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-501, AMS-502]
+      parameters:
+        - $ref: '#/components/parameters/task_status'
+        - $ref: '#/components/parameters/task_type'
+        - $ref: '#/components/parameters/limit'
+        - $ref: '#/components/parameters/cursor'
+        - $ref: '#/components/parameters/X-Tenant-ID'
+        - $ref: '#/components/parameters/X-Request-ID'
+      responses:
+        '200':
+          description: A page of tasks.
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/X-Request-ID'
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/TaskList'
+        '400':
+          $ref: '#/components/responses/TaskListBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/DatabaseUnavailable'
+
+  /v1/tasks/{task_id}:
+    get:
+      operationId: getTask
+      tags: [tasks]
+      summary: Get a task
+      description: |
+        The task message as it was queued, with its current `status` (`pending` → `processing` →
+        `completed` | `failed`), `attempts`, `progress` (0–100; bulk work moves it as it goes),
+        `result` (when completed) and `error` (`message`, `error_type`, maybe `details`, when failed).
+
+        **Role:** `viewer` or higher (or `service` with `X-Tenant-ID`).
+
+        404 AMS-308 when the tenant has no such task (also another tenant's task, or a malformed id).
+      security:
+        - bearerAuth: [viewer]
+      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-308, AMS-501, AMS-502]
+      parameters:
+        - $ref: '#/components/parameters/task_id'
+        - $ref: '#/components/parameters/X-Tenant-ID'
+        - $ref: '#/components/parameters/X-Request-ID'
+      responses:
+        '200':
+          description: The task.
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/X-Request-ID'
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/Task'
+        '400':
+          $ref: '#/components/responses/TenantHeaderBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '404':
+          $ref: '#/components/responses/TaskNotFound'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/DatabaseUnavailable'
+
+  /v1/agents/{id}/validate:
+    post:
+      operationId: validateAgentAsync
+      tags: [tasks]
+      summary: Validate an agent in the background
+      description: |
+        Queues an `agent_validate` task on the tenant's validation queue and answers its id at
+        once. The task validates the agent's current configuration against today's tier and tool
+        catalog; the report lands in the agent's `validation` (recorded in its history as
+        `validated` when it changed; the configuration and version stay) and in the task's `result`.
+        The request has no body; any body sent is ignored.
+
+        **Role:** `editor` or higher (or `service` with `X-Tenant-ID`).
+
+        404 AMS-301 when the tenant has no such live agent. 503 AMS-503 when Redis is unavailable
+        (nothing is queued; retry).
+      security:
+        - bearerAuth: [editor]
+      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-501, AMS-502, AMS-503]
+      parameters:
+        - $ref: '#/components/parameters/id'
+        - $ref: '#/components/parameters/X-Tenant-ID'
+        - $ref: '#/components/parameters/X-Request-ID'
+      responses:
+        '202':
+          $ref: '#/components/responses/TaskAccepted'
+        '400':
+          $ref: '#/components/responses/TenantHeaderBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '404':
+          $ref: '#/components/responses/AgentNotFound'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/QueueUnavailable'
+
+  /v1/agents/bulk-update:
+    post:
+      operationId: bulkUpdateAgents
+      tags: [tasks]
+      summary: Patch many agents in the background
+      description: |
+        Queues a `bulk_update` task: the RFC 7396 merge `patch` is applied to every live agent the
+        `filter` selects (`status`, `type`, `tag` — all given must match — or an explicit list of
+        `ids`), each as a new version. Agents the patch would make invalid are skipped and listed in
+        the result (`skipped`, with their issues), as are agents deleted meanwhile; agents the patch
+        does not change keep their version (`unchanged`). Progress is saved as it goes, so a task
+        taken over after a crash resumes instead of starting again. `status` cannot be patched
+        (it moves through `POST /v1/agents/{id}/status`).
+
+        **Role:** `editor` or higher (or `service` with `X-Tenant-ID`).
+
+        400 AMS-109 for a body that is not as described (`details.field` names what). 503 AMS-503
+        when Redis is unavailable (nothing is queued; retry).
+      security:
+        - bearerAuth: [editor]
+      x-error-codes: [AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-501, AMS-502, AMS-503]
+      parameters:
+        - $ref: '#/components/parameters/X-Tenant-ID'
+        - $ref: '#/components/parameters/X-Request-ID'
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/BulkUpdateRequest'
+            examples:
+              describeAll:
+                value:
+                  filter: { type: rag, tag: support }
+                  patch: { description: Answers support questions }
+      responses:
+        '202':
+          $ref: '#/components/responses/TaskAccepted'
+        '400':
+          $ref: '#/components/responses/TaskBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '413':
+          $ref: '#/components/responses/PayloadTooLarge'
+        '415':
+          $ref: '#/components/responses/UnsupportedMediaType'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/QueueUnavailable'
+
   /v1/tenant:
     get:
       operationId: getTenant
@@ -3043,6 +3227,60 @@ paths:
           $ref: '#/components/responses/InternalError'
         '503':
           $ref: '#/components/responses/DatabaseUnavailable'
+
+  /internal/v1/tasks:
+    post:
+      operationId: enqueueTask
+      tags: [internal]
+      summary: Queue a task as the orchestrator would
+      description: |
+        Checks a task message (the format of `XADD agent-management.tasks.{tenant_id} * message
+        '{...}'`) and adds it to its tenant's queue for its type: `agent_validate` to
+        `agent-management.validation.{tenant_id}`, `template_create` to
+        `agent-management.templates.{tenant_id}`, the rest to `agent-management.tasks.{tenant_id}`.
+        Answers the task's id at once; `GET /v1/tasks/{task_id}` follows it.
+
+        **Role:** `service` only.
+
+        400 AMS-109 for a message that is not as described, with `details.field` (also a `payload`
+        lacking what its `type` needs). 503 AMS-503 when Redis is unavailable (nothing is queued).
+      security:
+        - bearerAuth: [service]
+      x-error-codes: [AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-501, AMS-502, AMS-503]
+      parameters:
+        - $ref: '#/components/parameters/X-Request-ID'
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/TaskMessage'
+            examples:
+              validate:
+                value:
+                  task_id: 0f8fad5b-d9cb-469f-a165-70867728950e
+                  tenant_id: acme
+                  type: agent_validate
+                  priority: 7
+                  metadata: { user_id: u1, source: orchestrator }
+                  payload: { agent_id: 01942f6e-8b1c-7d3a-9f2e-4c5b6a7d8e9f }
+      responses:
+        '202':
+          $ref: '#/components/responses/TaskAccepted'
+        '400':
+          $ref: '#/components/responses/TaskBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/ForbiddenInternal'
+        '413':
+          $ref: '#/components/responses/PayloadTooLarge'
+        '415':
+          $ref: '#/components/responses/UnsupportedMediaType'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/QueueUnavailable'
 
   /internal/v1/tools:
     put:
@@ -3656,6 +3894,30 @@ components:
       schema:
         type: string
       example: support
+    task_id:
+      name: task_id
+      in: path
+      required: true
+      description: The task's id (a UUID; anything else is 404 AMS-308).
+      schema:
+        type: string
+      example: 0f8fad5b-d9cb-469f-a165-70867728950e
+    task_status:
+      name: status
+      in: query
+      required: false
+      description: Only tasks in this state. Any other value is 400 AMS-109.
+      schema:
+        $ref: '#/components/schemas/TaskStatus'
+      example: failed
+    task_type:
+      name: type
+      in: query
+      required: false
+      description: Only tasks of this type. Any other value is 400 AMS-109.
+      schema:
+        $ref: '#/components/schemas/TaskType'
+      example: bulk_update
     template_id:
       name: template_id
       in: path
@@ -4840,6 +5102,109 @@ components:
                   details: {}
                   request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
                   timestamp: '2025-01-15T09:30:00.123Z'
+    TaskAccepted:
+      description: Queued; `Location` is the task to follow.
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+        Location:
+          $ref: '#/components/headers/Location'
+      content:
+        application/json:
+          schema:
+            type: object
+            additionalProperties: false
+            required: [task_id]
+            properties:
+              task_id:
+                type: string
+                format: uuid
+          example:
+            task_id: 0f8fad5b-d9cb-469f-a165-70867728950e
+    TaskNotFound:
+      description: |
+        Not found.
+
+        * AMS-308: the tenant has no such task (also another tenant's task, or a malformed id).
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          example:
+            error:
+              code: AMS-308
+              message: Task not found
+              details: {}
+              request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+              timestamp: '2025-01-15T09:30:00.123Z'
+    TaskBadRequest:
+      description: |
+        Bad request.
+
+        * AMS-109: the body is not JSON or not as described; `details.field` names what is wrong.
+        * AMS-205: a service token without a valid `X-Tenant-ID` (tenant endpoints).
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          example:
+            error:
+              code: AMS-109
+              message: payload.agent_id is required for agent_update (an agent id)
+              details:
+                field: payload.agent_id
+              request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+              timestamp: '2025-01-15T09:30:00.123Z'
+    TaskListBadRequest:
+      description: |
+        Bad request.
+
+        * AMS-109: `limit` is not a whole number from 1 to 200, `cursor` was not issued by this
+          service, or `status` or `type` is not one of the allowed values; `details.field` names it.
+        * AMS-205: a service token without a valid `X-Tenant-ID`.
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          example:
+            error:
+              code: AMS-109
+              message: status must be one of pending, processing, completed, failed
+              details:
+                field: status
+              request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+              timestamp: '2025-01-15T09:30:00.123Z'
+    QueueUnavailable:
+      description: |
+        Service unavailable (with `Retry-After: 1`).
+
+        * AMS-503: Redis, which holds the task queues, is unavailable; nothing was queued.
+        * AMS-502: Postgres, where tasks are recorded, is unavailable or too slow.
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+        Retry-After:
+          $ref: '#/components/headers/Retry-After'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          example:
+            error:
+              code: AMS-503
+              message: Task queue unavailable, retry later
+              details: {}
+              request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+              timestamp: '2025-01-15T09:30:00.123Z'
     RouteNotFound:
       description: |
         Not found.
@@ -5794,10 +6159,147 @@ components:
         limit, AMS-106 not allowed for the tier, AMS-107 agent quota (dry runs), AMS-108 unknown
         tool, AMS-112 secret, AMS-113 declarative rule, AMS-114 advisory.
       enum: [AMS-101, AMS-103, AMS-104, AMS-105, AMS-106, AMS-107, AMS-108, AMS-112, AMS-113, AMS-114]
+    TaskType:
+      type: string
+      enum: [agent_create, agent_update, agent_delete, agent_validate, agent_notify, template_create, bulk_update, revalidate_tenant, sync]
+    TaskStatus:
+      type: string
+      enum: [pending, processing, completed, failed]
+    TaskMessage:
+      type: object
+      description: |
+        A task as producers queue it (the JSON in a stream entry's `message` field). `payload`
+        carries what the type needs: `agent_create` a `config` object with the agent's fields
+        (`agent_name`, `agent_type` and `tools` beside it override `name`, `type`, `tools`);
+        `agent_update` an `agent_id` and a merge patch in `config`; `agent_delete` and
+        `agent_notify` an `agent_id`; `agent_validate` an `agent_id` or a `config`;
+        `template_create` a `template` (the body of `POST /v1/templates`); `bulk_update` a
+        `filter` and a `patch` (as `POST /v1/agents/bulk-update`); `revalidate_tenant` and `sync`
+        nothing. Other members (`status`, producers' own) are accepted and not kept.
+      required: [task_id, tenant_id, type]
+      properties:
+        task_id:
+          type: string
+          format: uuid
+        tenant_id:
+          type: string
+          minLength: 1
+          maxLength: 128
+        type:
+          $ref: '#/components/schemas/TaskType'
+        priority:
+          type: integer
+          minimum: 0
+          maximum: 9
+          default: 5
+          description: 9 is the most urgent.
+        created_at:
+          type: string
+          format: date-time
+        global_task_id:
+          type: [string, 'null']
+          description: The orchestrator's id for the work this task is part of.
+        max_attempts:
+          type: integer
+          minimum: 1
+          maximum: 100
+          default: 5
+        metadata:
+          type: object
+          description: '`user_id`, `source` (`api`, `orchestrator`, `system`), and whatever the producer adds.'
+        payload:
+          type: object
+    Task:
+      type: object
+      description: A task message with its current state.
+      required: [task_id, tenant_id, type, priority, created_at, status, metadata, payload, attempts, progress, result, error, updated_at]
+      properties:
+        task_id:
+          type: string
+          format: uuid
+        tenant_id:
+          type: string
+        type:
+          $ref: '#/components/schemas/TaskType'
+        priority:
+          type: integer
+          minimum: 0
+          maximum: 9
+        created_at:
+          type: string
+          format: date-time
+        global_task_id:
+          type: string
+        max_attempts:
+          type: integer
+        status:
+          $ref: '#/components/schemas/TaskStatus'
+        metadata:
+          type: object
+        payload:
+          type: object
+        attempts:
+          type: integer
+          minimum: 0
+          description: Runs started (a redelivered or retried task counts each).
+        progress:
+          type: integer
+          minimum: 0
+          maximum: 100
+        result:
+          description: What the task did (per type; for bulk work also while it runs), or null.
+          type: [object, 'null']
+        error:
+          description: Why it failed, or null.
+          type: [object, 'null']
+          properties:
+            message:
+              type: string
+            error_type:
+              type: string
+              description: validation, not_found, conflict, quota, malformed, unavailable, exhausted
+            details:
+              type: object
+        updated_at:
+          type: string
+          format: date-time
+    TaskList:
+      type: object
+      additionalProperties: false
+      required: [items, next_cursor]
+      properties:
+        items:
+          type: array
+          items:
+            $ref: '#/components/schemas/Task'
+        next_cursor:
+          type: [string, 'null']
+    BulkUpdateRequest:
+      type: object
+      additionalProperties: false
+      required: [filter, patch]
+      properties:
+        filter:
+          type: object
+          additionalProperties: false
+          properties:
+            status:
+              type: string
+            type:
+              type: string
+            tag:
+              type: string
+            ids:
+              type: array
+              items:
+                type: string
+                format: uuid
+        patch:
+          $ref: '#/components/schemas/AgentMergePatch'
     ErrorCode:
       type: string
       description: The service's error catalog (`x-error-codes` gives each code's HTTP status and meaning).
-      enum: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-300, AMS-301, AMS-302, AMS-303, AMS-304, AMS-305, AMS-306, AMS-307, AMS-309, AMS-310, AMS-501, AMS-502]
+      enum: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-300, AMS-301, AMS-302, AMS-303, AMS-304, AMS-305, AMS-306, AMS-307, AMS-308, AMS-309, AMS-310, AMS-501, AMS-502, AMS-503]
       x-error-codes:
         AMS-100:
           status: '400'
@@ -5868,9 +6370,15 @@ components:
         AMS-501:
           status: '500'
           description: Unexpected; details are in the log under the request id.
+        AMS-308:
+          status: '404'
+          description: Task not found (also another tenant's task, or a malformed id).
         AMS-502:
           status: '503'
           description: Database unavailable or too slow; retry after `Retry-After` seconds.
+        AMS-503:
+          status: '503'
+          description: Redis, which holds the task queues, is unavailable; nothing was queued. Retry after `Retry-After` seconds.
 
     # ---- requests: create -----------------------------------------------------------------
     AgentCreate:

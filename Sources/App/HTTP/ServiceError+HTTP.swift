@@ -32,7 +32,7 @@ extension ServiceError: HTTPResponseError {
         w.endObject()
         var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
         switch code {
-        case .databaseUnavailable: headers[.retryAfter] = "1"
+        case .databaseUnavailable, .queueUnavailable: headers[.retryAfter] = "1"
         case .missingToken, .invalidToken, .expiredToken: headers[.wwwAuthenticate] = "Bearer"
         default: break
         }

@@ -18,6 +18,11 @@ struct AppMetrics: Sendable {
     let validDrafts: CoreMetrics.Counter
     let invalidDrafts: CoreMetrics.Counter
     let validationDuration: CoreMetrics.Timer
+    let tasksCompleted: CoreMetrics.Counter
+    let tasksFailed: CoreMetrics.Counter
+    let tasksDeadLettered: CoreMetrics.Counter
+    /// Requests let through because Redis could not count them (rate limits fail open).
+    let rateLimitUnchecked: CoreMetrics.Counter
 
     init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), enabled: Bool = true) {
         var prometheus = PrometheusMetricsFactory(registry: registry)
@@ -44,6 +49,10 @@ struct AppMetrics: Sendable {
         self.validDrafts = CoreMetrics.Counter(label: "ams_validation_runs_total", dimensions: [("outcome", "valid")], factory: factory)
         self.invalidDrafts = CoreMetrics.Counter(label: "ams_validation_runs_total", dimensions: [("outcome", "invalid")], factory: factory)
         self.validationDuration = CoreMetrics.Timer(label: "ams_validation_duration_seconds", factory: factory)
+        self.tasksCompleted = CoreMetrics.Counter(label: "ams_tasks_total", dimensions: [("outcome", "completed")], factory: factory)
+        self.tasksFailed = CoreMetrics.Counter(label: "ams_tasks_total", dimensions: [("outcome", "failed")], factory: factory)
+        self.tasksDeadLettered = CoreMetrics.Counter(label: "ams_task_entries_dead_lettered_total", factory: factory)
+        self.rateLimitUnchecked = CoreMetrics.Counter(label: "ams_rate_limit_unchecked_total", factory: factory)
     }
 
     /// The Prometheus text exposition of everything above.

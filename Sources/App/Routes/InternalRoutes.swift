@@ -7,8 +7,10 @@ struct InternalRoutes: Sendable {
     let supervisor: TenantSupervisor
     let catalog: ToolCatalogCache
     let bodyLimit: Int
+    let enqueuer: TaskEnqueuer
 
     func register(on group: RouterGroup<AppRequestContext>) {
+        group.post("tasks", use: enqueue)
         group.put("tenants/:tenant_id", use: setTier)
         group.put("tools", use: replaceTools)
         group.get("tools", use: tools)
@@ -23,10 +25,20 @@ struct InternalRoutes: Sendable {
             throw ServiceError.validationFailed([.error(.invalidValue, "/tier",
                 "tier '\(raw)' is not one of \(Tier.allCases.map(\.rawValue).joined(separator: ", "))")])
         }
+        let previous = try await store.tenant(tenant).tier
         _ = try await store.setTier(tier, for: tenant)
         let actor = supervisor.tenant(tenant)
         await actor.apply(ChangeNotification(kind: .tenant, tenantID: tenant))
+        if previous != tier { await enqueuer.revalidate([tenant], reason: "tier_changed", logger: context.logger) }
         return .json(try await TenantRoutes.describe(actor))
+    }
+
+    /// A task message as the orchestrator would produce it, put on the queue its type belongs to.
+    @Sendable func enqueue(_ request: Request, context: AppRequestContext) async throws -> Response {
+        var request = request
+        let task = try TaskMessage(json: try await request.json(limit: bodyLimit))
+        try await enqueuer.enqueue(task)
+        return TaskRoutes.accepted(task)
     }
 
     /// The path carries the id percent-encoded; headers and tokens carry it as it is.
@@ -54,8 +66,17 @@ struct InternalRoutes: Sendable {
             guard seen.insert(tool.id).inserted else { throw ServiceError.malformed("Tool '\(tool.id)' is listed twice", field: "/\(i)/id") }
             tools.append(tool)
         }
+        let before = try await catalog.current().tools
         try await store.replaceToolCatalog(tools)
         await catalog.invalidate()
+        // Tools removed or changed can make agents that use them invalid.
+        let changed = Set(before.map(\.id)).union(tools.map(\.id)).filter { id in
+            before.first { $0.id == id } != tools.first { $0.id == id }
+        }
+        if !changed.isEmpty {
+            let tenants = try await enqueuer.tasks.tenantsUsing(tools: changed.sorted())
+            await enqueuer.revalidate(tenants, reason: "tool_catalog_changed", logger: context.logger)
+        }
         return .json(.array(tools.map(\.json)))
     }
 

@@ -56,6 +56,21 @@ struct AppConfiguration: Sendable {
     var metrics = true
     /// Names this replica in Postgres (`application_name` of its listener) and in logs (`AMS_REPLICA_NAME`).
     var replicaName = ProcessInfo.processInfo.hostName + "-" + String(UInt32.random(in: 0 ... .max), radix: 16)
+    /// Whether this replica consumes the task queues (`AMS_TASK_CONSUMER`, default on).
+    var taskConsumer = true
+    /// `AMS_TASK_VISIBILITY_TIMEOUT`: how long a task entry may go unacknowledged before another replica claims it.
+    var taskVisibilityTimeout = Duration.seconds(30)
+    /// `AMS_TASK_CONCURRENCY`: tenants whose tasks run at once on this replica.
+    var taskConcurrency = 4
+    /// `AMS_TASK_BATCH`: entries read per queue in a tenant's turn.
+    var taskBatch = 32
+    /// `AMS_TASK_RETRY_BACKOFF`: the first retry's wait; it doubles with each attempt.
+    var taskRetryBackOff = Duration.milliseconds(200)
+
+    var taskSettings: TaskSettings {
+        TaskSettings(consumer: replicaName, visibilityTimeout: taskVisibilityTimeout, batch: taskBatch, concurrency: taskConcurrency,
+                     retryBackOff: taskRetryBackOff)
+    }
 
     enum LogFormat: String, Sendable { case text, json }
 
@@ -99,6 +114,11 @@ struct AppConfiguration: Sendable {
         if let v = env["AMS_METRICS"] { c.metrics = try flag(v, "AMS_METRICS") }
         if let v = env["AMS_DELETED_RETENTION"] { c.deletedRetention = try duration(v, "AMS_DELETED_RETENTION") }
         if let v = env["AMS_PURGE_INTERVAL"] { c.purgeInterval = try duration(v, "AMS_PURGE_INTERVAL") }
+        if let v = env["AMS_TASK_CONSUMER"] { c.taskConsumer = try flag(v, "AMS_TASK_CONSUMER") }
+        if let v = env["AMS_TASK_VISIBILITY_TIMEOUT"] { c.taskVisibilityTimeout = try duration(v, "AMS_TASK_VISIBILITY_TIMEOUT") }
+        if let v = env["AMS_TASK_CONCURRENCY"] { c.taskConcurrency = try int(v, "AMS_TASK_CONCURRENCY") }
+        if let v = env["AMS_TASK_BATCH"] { c.taskBatch = try int(v, "AMS_TASK_BATCH") }
+        if let v = env["AMS_TASK_RETRY_BACKOFF"] { c.taskRetryBackOff = try duration(v, "AMS_TASK_RETRY_BACKOFF") }
         return c
     }
 
@@ -145,6 +165,9 @@ struct AppConfiguration: Sendable {
             throw ConfigurationError("AMS_MAX_TENANTS, AMS_CACHE_CAPACITY, AMS_MAX_BODY_BYTES and AMS_PURGE_INTERVAL must be positive")
         }
         guard databasePoolMaximum > 0 else { throw ConfigurationError("AMS_DB_POOL_MAX must be positive") }
+        guard taskConcurrency > 0, taskBatch > 0, taskVisibilityTimeout >= .seconds(1), taskRetryBackOff > .zero else {
+            throw ConfigurationError("AMS_TASK_CONCURRENCY, AMS_TASK_BATCH and AMS_TASK_RETRY_BACKOFF must be positive, AMS_TASK_VISIBILITY_TIMEOUT at least 1s")
+        }
         guard listenerHeartbeat > .zero, httpIdleTimeout > .zero else {
             throw ConfigurationError("AMS_LISTENER_HEARTBEAT and AMS_HTTP_IDLE_TIMEOUT must be positive")
         }

@@ -45,9 +45,9 @@ extension TenantActor {
         return own
     }
 
-    func createTemplate(_ json: JSONValue, audit: Audit) async throws -> Template {
+    func createTemplate(_ json: JSONValue, id: UUID? = nil, audit: Audit) async throws -> Template {
         let now = Date.storedNow()
-        var template = try Template(json: json, id: UUID.v7(now: now).uuidString.lowercased(), tenantID: tenantID)
+        var template = try Template(json: json, id: (id ?? UUID.v7(now: now)).uuidString.lowercased(), tenantID: tenantID)
         template.createdAt = now
         template.updatedAt = now
         template.createdBy = audit.actor

@@ -175,7 +175,8 @@ actor TenantActor {
 
     /// Validates, then inserts in one call that also judges the quota under the tenant's lock. A
     /// full tenant hears so even when its body has issues: it need not fix a body it cannot store.
-    func create(_ config: AgentConfig, from template: Template? = nil, audit: Audit) async throws -> CachedAgent {
+    /// `id` is given by a task (its own id), so that running it again finds the agent it made.
+    func create(_ config: AgentConfig, from template: Template? = nil, id: UUID? = nil, audit: Audit) async throws -> CachedAgent {
         let context = try await validationContext()
         let report = await validate(config, context)
         guard report.errors.isEmpty else {
@@ -185,7 +186,7 @@ actor TenantActor {
             throw ServiceError.validationFailed(report.issues)
         }
         let now = Date.storedNow()
-        let agent = Agent(id: .v7(now: now), tenantID: tenantID, version: 1, config: config, validation: report,
+        let agent = Agent(id: id ?? .v7(now: now), tenantID: tenantID, version: 1, config: config, validation: report,
                           createdAt: now, updatedAt: now, createdBy: audit.actor, updatedBy: audit.actor,
                           templateID: template?.id, templateVersion: template?.version)
         let ticket = agents.withLock { $0.ticket() }
@@ -381,7 +382,7 @@ actor TenantActor {
 
     /// A write's first reading: the cached version, when there is one and it is the one If-Match
     /// names. A stale one costs a retry, never an update: the write is conditional on the revision.
-    private func cachedStart(_ id: UUID, ifMatch: Int?) -> Agent? {
+    func cachedStart(_ id: UUID, ifMatch: Int?) -> Agent? {
         guard let hit = agents.withLock({ $0.entry(id) }), ifMatch == nil || ifMatch == hit.value.version else { return nil }
         return Agent(encoded: hit.value.bytes, revision: hit.version)
     }

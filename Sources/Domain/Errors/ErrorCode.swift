@@ -13,6 +13,7 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case missingTenantHeader = "AMS-205"
     case tenantMismatch = "AMS-206"
     case quotaReached = "AMS-207"
+    case rateLimited = "AMS-208"
     case routeNotFound = "AMS-300"
     case agentNotFound = "AMS-301"
     case versionNotFound = "AMS-302"
@@ -21,23 +22,26 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case invalidTransition = "AMS-305"
     case preconditionFailed = "AMS-306"
     case idempotencyConflict = "AMS-307"
+    case taskNotFound = "AMS-308"
     case aliasNotFound = "AMS-309"
     case internalError = "AMS-501"
     case databaseUnavailable = "AMS-502"
+    case queueUnavailable = "AMS-503"
 
     public var httpStatus: Int {
         switch self {
         case .validationFailed, .malformedBody, .missingTenantHeader: 400
         case .missingToken, .invalidToken, .expiredToken: 401
         case .forbidden, .tenantMismatch, .quotaReached: 403
-        case .routeNotFound, .agentNotFound, .versionNotFound, .aliasNotFound, .templateNotFound: 404
+        case .routeNotFound, .agentNotFound, .versionNotFound, .aliasNotFound, .templateNotFound, .taskNotFound: 404
         case .nameConflict, .invalidTransition, .idempotencyConflict, .agentNotActive: 409
         case .preconditionFailed: 412
         case .bodyTooLarge: 413
         case .unsupportedMediaType: 415
         case .methodNotAllowed: 405
         case .internalError: 500
-        case .databaseUnavailable: 503
+        case .databaseUnavailable, .queueUnavailable: 503
+        case .rateLimited: 429
         }
     }
 }

@@ -69,5 +69,9 @@ public struct ServiceError: Error, Sendable, Equatable {
               details: ["tier": .string(tier.rawValue), "max_agents": .int(limit)])
     }
 
+    public static let queueUnavailable = ServiceError(.queueUnavailable, "Task queue unavailable, retry later")
+
+    public static func taskNotFound() -> ServiceError { .init(.taskNotFound, "Task not found") }
+
     public static let databaseUnavailable = ServiceError(.databaseUnavailable, "Database unavailable, retry later")
 }

@@ -53,6 +53,11 @@ public protocol AgentStore: Sendable {
     func removeAlias(_ alias: String, of id: UUID, tenant: TenantID, audit: Audit) async throws -> Bool
     /// The audit trail of an agent, live or deleted, newest first.
     func history(of id: UUID, tenant: TenantID, limit: Int, before: Int64?) async throws -> Page<HistoryEntry>
+    /// Replaces a live agent's stored validation without a new version (its configuration is
+    /// unchanged), recorded as `validated`, if the row is still at `revision`; `false` otherwise.
+    func setValidation(_ agent: Agent, from revision: Int, audit: Audit) async throws -> Bool
+    /// Records an `agent_updated` event with no changes for each agent, so receivers re-read them.
+    func announce(_ agents: [Agent], tenant: TenantID) async throws
     func toolCatalog() async throws -> [ToolDefinition]
     func replaceToolCatalog(_ tools: [ToolDefinition]) async throws
 }

@@ -64,5 +64,6 @@ extension Migration {
         Migration(version: 3, name: "versions and history", statements: versions),
         Migration(version: 4, name: "lean updates", statements: leanUpdates),
         Migration(version: 5, name: "lean creates", statements: leanCreates),
+        Migration(version: 6, name: "tasks", statements: tasks),
     ]
 }

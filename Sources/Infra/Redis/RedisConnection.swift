@@ -12,13 +12,16 @@ final class RedisConnection: Sendable {
     var isActive: Bool { channel.isActive }
 
     /// Connects, then authenticates and selects the database that `url` names.
-    static func connect(to url: RedisURL, timeout: Duration, on group: any EventLoopGroup) -> EventLoopFuture<RedisConnection> {
+    /// `onPush` receives Pub/Sub messages once the connection subscribes.
+    static func connect(
+        to url: RedisURL, timeout: Duration, on group: any EventLoopGroup, onPush: (@Sendable (RedisValue) -> Void)? = nil
+    ) -> EventLoopFuture<RedisConnection> {
         ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.socketOption(.so_keepalive), value: 1)
             .connectTimeout(.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(RedisChannelHandler()) }
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(onPush: onPush)) }
             }
             .connect(host: url.host, port: url.port)
             .flatMap { channel in

@@ -1,0 +1,222 @@
+import Domain
+import Foundation
+import Infra
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// This replica's one reader of every tenant's task queues. It learns which tenants have work from
+/// Redis keyspace notifications (and a slow `SCAN` after each reconnect and every `sweepInterval`),
+/// reads a batch per tenant in turn, and hands each batch to `TaskRunner`, which runs it on the
+/// tenant's actor. A tenant has one batch in flight at a time, so its tasks run in order; at most
+/// `concurrency` tenants are served at once, round robin, so a flood cannot starve anyone.
+final class TaskConsumer: Service {
+    private struct State {
+        /// Stream keys heard of and not yet looked at.
+        var discovered: Set<String> = []
+        /// The queues of each tenant that have our group.
+        var queues: [TenantID: Set<TaskQueue>] = [:]
+        /// Tenants that may have unread entries, in turn order, with a mark that changes each time
+        /// new work is heard of (so a read that found nothing does not forget newer work).
+        var ready: [TenantID] = []
+        var marks: [TenantID: UInt64] = [:]
+        var busy: Set<TenantID> = []
+    }
+
+    private let redis: RedisClient
+    private let keyEvents: RedisKeyEvents
+    private let runner: TaskRunner
+    private let settings: TaskSettings
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let wakeups: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
+
+    init(redis: RedisClient, keyEvents: RedisKeyEvents, runner: TaskRunner, settings: TaskSettings, logger: Logger) {
+        self.redis = redis
+        self.keyEvents = keyEvents
+        self.runner = runner
+        self.settings = settings
+        self.logger = logger
+        (wakeups, wake) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.keyEvents.run(onKey: { self.heard($0) }, onSubscribed: { await self.sweep() }) }
+                group.addTask { await self.every(self.settings.sweepInterval) { await self.sweep() } }
+                group.addTask { await self.every(max(self.settings.visibilityTimeout / 2, .milliseconds(200))) { await self.claimStale() } }
+                // A wake-up now and then, in case a notification was lost between two sweeps.
+                group.addTask { await self.every(.seconds(1)) { self.wake.yield() } }
+                group.addTask { await self.readLoop() }
+            }
+        }
+        wake.finish()
+    }
+
+    /// A key event: called on Redis's event loop, so it only notes the key.
+    private func heard(_ key: String) {
+        guard TaskQueue.parse(key) != nil else { return }
+        let first = state.withLock { $0.discovered.insert(key).inserted }
+        if first { wake.yield() }
+    }
+
+    private func readLoop() async {
+        await withDiscardingTaskGroup { group in
+            for await _ in wakeups {
+                while !Task.isCancelled {
+                    await adoptDiscovered()
+                    let picks = pick()
+                    guard !picks.isEmpty else { break }
+                    do {
+                        for (tenant, entries) in try await read(picks) {
+                            group.addTask { await self.serve(tenant, entries) }
+                        }
+                    } catch {
+                        logger.warning("task queues could not be read", metadata: ["error": "\(error)"])
+                        state.withLock { s in for (tenant, _) in picks { s.busy.remove(tenant) } }
+                        try? await Task.sleep(for: .milliseconds(500))
+                        break
+                    }
+                }
+            }
+        }
+    }
+
+    /// Creates our group on newly heard-of queues, and puts their tenants in line.
+    private func adoptDiscovered() async {
+        let keys = state.withLock { s in
+            defer { s.discovered.removeAll(keepingCapacity: true) }
+            return s.discovered
+        }
+        for key in keys {
+            guard let (queue, tenant) = TaskQueue.parse(key) else { continue }
+            if state.withLock({ $0.queues[tenant]?.contains(queue) }) != true {
+                do {
+                    try await redis.ensureGroup(key, group: TaskQueue.group)
+                } catch {
+                    logger.warning("task queue group could not be created", metadata: ["tenant_id": "\(tenant)", "error": "\(error)"])
+                    state.withLock { _ = $0.discovered.insert(key) }
+                    continue
+                }
+            }
+            state.withLock { s in
+                s.queues[tenant, default: []].insert(queue)
+                s.marks[tenant, default: 0] &+= 1
+                if !s.ready.contains(tenant) { s.ready.append(tenant) }
+            }
+        }
+    }
+
+    /// The next tenants in line that are not being served, up to the free places.
+    private func pick() -> [(TenantID, UInt64)] {
+        state.withLock { s in
+            var free = settings.concurrency - s.busy.count
+            var picks: [(TenantID, UInt64)] = []
+            var rest: [TenantID] = []
+            for tenant in s.ready {
+                if free > 0, !s.busy.contains(tenant) {
+                    picks.append((tenant, s.marks[tenant] ?? 0))
+                    s.busy.insert(tenant)
+                    free -= 1
+                } else {
+                    rest.append(tenant)
+                }
+            }
+            // Served tenants go to the back of the line.
+            s.ready = rest + picks.map(\.0)
+            return picks
+        }
+    }
+
+    /// One `XREADGROUP` over the picked tenants' queues: the tenants that have entries, with them.
+    private func read(_ picks: [(TenantID, UInt64)]) async throws -> [(TenantID, [QueuedEntry])] {
+        let keys = state.withLock { s in
+            picks.flatMap { tenant, _ in (s.queues[tenant] ?? []).sorted().map { $0.key(tenant) } }
+        }
+        let found: [String: [StreamEntry]]
+        do {
+            found = try await redis.readGroup(TaskQueue.group, consumer: settings.consumer, keys: keys, count: settings.batch)
+        } catch RedisError.server(let message) where message.hasPrefix("NOGROUP") {
+            // A queue was deleted (and perhaps made again) under us: find out anew which exist.
+            state.withLock { s in
+                for (tenant, _) in picks {
+                    for queue in s.queues[tenant] ?? [] { s.discovered.insert(queue.key(tenant)) }
+                    s.queues[tenant] = nil
+                    s.busy.remove(tenant)
+                }
+            }
+            return []
+        }
+        var batches: [(TenantID, [QueuedEntry])] = []
+        for (tenant, mark) in picks {
+            let entries = TaskQueue.allCases.flatMap { queue in
+                (found[queue.key(tenant)] ?? []).map { QueuedEntry(queue: queue, tenant: tenant, entry: $0) }
+            }
+            guard !entries.isEmpty else {
+                state.withLock { s in
+                    s.busy.remove(tenant)
+                    if s.marks[tenant] == mark {
+                        s.ready.removeAll { $0 == tenant }
+                        s.marks[tenant] = nil
+                    }
+                }
+                continue
+            }
+            batches.append((tenant, entries))
+        }
+        return batches
+    }
+
+    private func serve(_ tenant: TenantID, _ entries: [QueuedEntry]) async {
+        await runner.run(entries, tenant: tenant)
+        state.withLock { _ = $0.busy.remove(tenant) }
+        wake.yield()
+    }
+
+    /// Finds every queue key (`SCAN`), for queues whose notification this replica missed.
+    private func sweep() async {
+        var cursor = "0"
+        repeat {
+            guard let reply = try? await redis.send("SCAN", cursor, "MATCH", TaskQueue.service + ".*", "COUNT", "1000").array, reply.count == 2 else { return }
+            cursor = reply[0].string ?? "0"
+            for key in reply[1].array ?? [] { if let key = key.string { heard(key) } }
+        } while cursor != "0" && !Task.isCancelled
+    }
+
+    /// Entries another consumer (a replica that died) left unacknowledged past the visibility timeout.
+    private func claimStale() async {
+        let candidates = state.withLock { s in s.queues.filter { !s.busy.contains($0.key) } }
+        for (tenant, queues) in candidates {
+            guard state.withLock({ $0.busy.insert(tenant).inserted }) else { continue }
+            var entries: [QueuedEntry] = []
+            for queue in queues.sorted() {
+                let claimed = (try? await redis.autoClaim(
+                    queue.key(tenant), group: TaskQueue.group, consumer: settings.consumer, minIdle: settings.visibilityTimeout, count: settings.batch)) ?? []
+                entries += claimed.map { QueuedEntry(queue: queue, tenant: tenant, entry: $0) }
+            }
+            if entries.isEmpty {
+                state.withLock { _ = $0.busy.remove(tenant) }
+            } else {
+                logger.info("claimed stale task entries", metadata: ["tenant_id": "\(tenant)", "count": "\(entries.count)"])
+                await serve(tenant, entries)
+            }
+        }
+    }
+
+    private func every(_ period: Duration, _ body: () async -> Void) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: period)
+            if Task.isCancelled { return }
+            await body()
+        }
+    }
+}
+
+/// An entry read from a tenant's queue.
+struct QueuedEntry: Sendable {
+    var queue: TaskQueue
+    var tenant: TenantID
+    var entry: StreamEntry
+}

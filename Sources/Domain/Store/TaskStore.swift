@@ -1,0 +1,21 @@
+public import Foundation
+
+/// Tasks in Postgres, tenant-scoped like agents. Every status change also records its task event
+/// (`task_status_update`, `task_completed`, `task_failed`) in the same transaction, for the notifier.
+public protocol TaskStore: Sendable {
+    /// Records a task as `pending` (before it is queued); an existing task is left as it is.
+    func recordPending(_ task: TaskMessage) async throws
+    /// Forgets a pending task that could not be queued.
+    func discardPending(_ id: UUID, tenant: TenantID) async throws
+    /// Marks tasks `processing` (one more attempt each) and answers their records; tasks already
+    /// finished are answered as they are, untouched, so a redelivery does not run them again.
+    func start(_ tasks: [TaskMessage], tenant: TenantID) async throws -> [UUID: TaskRecord]
+    /// Where a long task got to, so that another replica can resume it.
+    func progress(_ id: UUID, tenant: TenantID, progress: Int, checkpoint: Int64?, details: JSONValue?) async throws
+    /// Records how tasks ended.
+    func finish(_ outcomes: [(id: UUID, outcome: TaskOutcome)], tenant: TenantID) async throws
+    /// Tenants with a live agent that uses one of these tools (a catalog change may affect them).
+    func tenantsUsing(tools: [String]) async throws -> [TenantID]
+    func task(_ id: UUID, tenant: TenantID) async throws -> TaskRecord?
+    func tasks(tenant: TenantID, status: TaskStatus?, type: TaskType?, limit: Int, before: Int64?) async throws -> Page<TaskRecord>
+}

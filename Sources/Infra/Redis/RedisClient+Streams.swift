@@ -1,0 +1,82 @@
+/// One entry of a Redis Stream; `fields` is `nil` for an entry deleted while it was pending.
+public struct StreamEntry: Sendable, Hashable {
+    public var id: String
+    public var fields: [String: String]?
+
+    public init(id: String, fields: [String: String]?) {
+        self.id = id
+        self.fields = fields
+    }
+}
+
+/// The stream commands the task queues need, with their replies parsed.
+extension RedisClient {
+    /// `XADD key [MAXLEN ~ n] * field value …`; answers the entry id.
+    @discardableResult
+    public func xadd(_ key: String, _ fields: [(String, String)], maxLength: Int? = nil) async throws -> String {
+        var command = ["XADD", key]
+        if let maxLength { command += ["MAXLEN", "~", String(maxLength)] }
+        command.append("*")
+        for (name, value) in fields { command += [name, value] }
+        guard let id = try await send(command).string else { throw RedisError.protocolError("XADD answered no id") }
+        return id
+    }
+
+    /// Creates `group` on `key` (and the stream, empty, if it is missing); an existing group stays.
+    public func ensureGroup(_ key: String, group: String) async throws {
+        do {
+            _ = try await send("XGROUP", "CREATE", key, group, "0", "MKSTREAM")
+        } catch RedisError.server(let message) where message.hasPrefix("BUSYGROUP") {
+            return
+        }
+    }
+
+    /// New entries for `consumer` from each of `keys`, at most `count` per key, without blocking.
+    /// A key whose group is gone answers `RedisError.server("NOGROUP …")`.
+    public func readGroup(_ group: String, consumer: String, keys: [String], count: Int) async throws -> [String: [StreamEntry]] {
+        guard !keys.isEmpty else { return [:] }
+        let command = ["XREADGROUP", "GROUP", group, consumer, "COUNT", String(count), "STREAMS"] + keys + keys.map { _ in ">" }
+        var found: [String: [StreamEntry]] = [:]
+        for stream in try await send(command).array ?? [] {
+            guard let pair = stream.array, pair.count == 2, let key = pair[0].string else { continue }
+            found[key] = Self.entries(pair[1])
+        }
+        return found
+    }
+
+    /// Entries pending longer than `minIdle` with any consumer, now `consumer`'s (`XAUTOCLAIM`).
+    public func autoClaim(_ key: String, group: String, consumer: String, minIdle: Duration, count: Int) async throws -> [StreamEntry] {
+        let reply = try await send("XAUTOCLAIM", key, group, consumer, String(Self.milliseconds(minIdle)), "0-0", "COUNT", String(count))
+        guard let parts = reply.array, parts.count >= 2 else { return [] }
+        return Self.entries(parts[1])
+    }
+
+    /// Resets the idle time of entries `consumer` is still working on, so they are not claimed.
+    public func touch(_ key: String, group: String, consumer: String, ids: [String]) async throws {
+        guard !ids.isEmpty else { return }
+        _ = try await send(["XCLAIM", key, group, consumer, "0"] + ids + ["JUSTID"])
+    }
+
+    public func ack(_ key: String, group: String, ids: [String]) async throws {
+        guard !ids.isEmpty else { return }
+        _ = try await send(["XACK", key, group] + ids)
+    }
+
+    static func entries(_ value: RedisValue) -> [StreamEntry] {
+        (value.array ?? []).compactMap { raw in
+            guard let parts = raw.array, parts.count == 2, let id = parts[0].string else { return nil }
+            guard let flat = parts[1].array else { return StreamEntry(id: id, fields: nil) }
+            var fields: [String: String] = [:]
+            var i = 0
+            while i + 1 < flat.count {
+                if let name = flat[i].string { fields[name] = flat[i + 1].string ?? "" }
+                i += 2
+            }
+            return StreamEntry(id: id, fields: fields)
+        }
+    }
+
+    static func milliseconds(_ d: Duration) -> Int64 {
+        d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
+    }
+}
