@@ -2819,11 +2819,13 @@ paths:
 
         **Role:** `editor` or higher (or `service` with `X-Tenant-ID`).
 
-        400 AMS-109 for a body that is not as described (`details.field` names what). 503 AMS-503
-        when Redis is unavailable (nothing is queued; retry).
+        400 AMS-109 for a body that is not as described (`details.field` names what); 400 AMS-100
+        when the patch sets a field to a value no agent of the tenant could take (out of range, or
+        not allowed by the tier), with the issues. 503 AMS-503 when Redis is unavailable (nothing
+        is queued; retry).
       security:
         - bearerAuth: [editor]
-      x-error-codes: [AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-501, AMS-502, AMS-503]
+      x-error-codes: [AMS-100, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-501, AMS-502, AMS-503]
       parameters:
         - $ref: '#/components/parameters/X-Tenant-ID'
         - $ref: '#/components/parameters/X-Request-ID'
@@ -4019,6 +4021,13 @@ components:
         type: string
         pattern: '^/v1/agents/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
       example: /v1/agents/0190f5c2-7b1e-7c3a-9d2e-4f5a6b7c8d9e
+    TaskLocation:
+      description: The path of the task to follow.
+      required: true
+      schema:
+        type: string
+        pattern: '^/v1/tasks/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+      example: /v1/tasks/0f8fad5b-d9cb-469f-a165-70867728950e
     TemplateLocation:
       description: The path of the new template.
       required: true
@@ -5108,7 +5117,7 @@ components:
         X-Request-ID:
           $ref: '#/components/headers/X-Request-ID'
         Location:
-          $ref: '#/components/headers/Location'
+          $ref: '#/components/headers/TaskLocation'
       content:
         application/json:
           schema:
@@ -5145,6 +5154,7 @@ components:
         Bad request.
 
         * AMS-109: the body is not JSON or not as described; `details.field` names what is wrong.
+        * AMS-100: (bulk update) the patch sets a field to a value no agent could take; `details.issues`.
         * AMS-205: a service token without a valid `X-Tenant-ID` (tenant endpoints).
       headers:
         X-Request-ID:
@@ -7424,11 +7434,21 @@ components:
           description: |
             What the action needs besides a version, present for `status_changed`
             (`HistoryStatusChange`: `from`, `to` and `reason`, statuses) and `alias_moved`
-            (`HistoryAliasMove`: `alias`, `from` and `to`, versions or `null`); absent from other
-            entries.
+            (`HistoryAliasMove`: `alias`, `from` and `to`, versions or `null`) and `validated`
+            (`HistoryValidation`: the new validation `status`); absent from other entries.
           oneOf:
             - $ref: '#/components/schemas/HistoryStatusChange'
             - $ref: '#/components/schemas/HistoryAliasMove'
+            - $ref: '#/components/schemas/HistoryValidation'
+    HistoryValidation:
+      type: object
+      description: The `details` of a `validated` entry (a background validation changed the stored result).
+      additionalProperties: false
+      required: [status]
+      properties:
+        status:
+          type: string
+          enum: [valid, warnings, invalid]
     HistoryStatusChange:
       type: object
       description: The `details` of a `status_changed` entry.

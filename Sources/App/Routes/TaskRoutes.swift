@@ -67,12 +67,7 @@ struct TaskRoutes: Sendable {
         }
         guard let patch = try body.object("patch") else { throw ServiceError.malformed("patch is required (a merge patch object)", field: "patch") }
         guard patch["status"] == nil else { throw ServiceError.malformed("status changes through POST /v1/agents/{id}/status", field: "/patch/status") }
-        // Unknown fields and wrong types are the request's fault, whatever agents it meets.
-        do {
-            _ = try AgentConfig(json: Self.probe.merging(patch: .object(patch)))
-        } catch let error as ServiceError where error.code == .malformedBody {
-            throw error
-        } catch {}
+        try await Self.checkPatch(patch, on: supervisor.tenant(tenant))
         let task = TaskMessage(tenantID: tenant, type: .bulkUpdate, metadata: Self.metadata(identity),
                                payload: ["filter": .object(filter), "patch": .object(patch)])
         try await enqueuer.enqueue(task)
@@ -81,6 +76,30 @@ struct TaskRoutes: Sendable {
 
     /// A minimal agent a bulk patch is tried on, to refuse a patch no agent could take.
     private static let probe: JSONValue = .object(["name": .string("probe"), "llm_config": .object(["model": .string("gpt-4o-mini")])])
+
+    /// Refuses a patch no agent could take: unknown fields and wrong types (400 AMS-109), and values
+    /// the tenant's agents may not have, judged on the fields the patch sets (400 AMS-100).
+    static func checkPatch(_ patch: [String: JSONValue], on tenant: TenantActor) async throws {
+        let config: AgentConfig
+        do {
+            config = try AgentConfig(json: probe.merging(patch: .object(patch)))
+        } catch let error as ServiceError where error.code == .malformedBody {
+            throw error
+        } catch {
+            return
+        }
+        let touched = pointers(.object(patch), at: "")
+        let issues = try await tenant.dryRun(config).errors.filter { issue in
+            touched.contains { issue.path == $0 || issue.path.hasPrefix($0 + "/") }
+        }
+        guard issues.isEmpty else { throw ServiceError.validationFailed(issues) }
+    }
+
+    /// The JSON Pointers of the values a merge patch sets (objects are walked, anything else is a value).
+    private static func pointers(_ value: JSONValue, at path: String) -> [String] {
+        guard case .object(let members) = value else { return [path] }
+        return members.flatMap { key, member in pointers(member, at: path + "/" + JSONPointer.escape(key)) }
+    }
 
     static func metadata(_ identity: Identity) -> [String: JSONValue] {
         ["user_id": .string(identity.subject), "source": .string("api")]
