@@ -25,6 +25,10 @@ PSQL=(psql -h 127.0.0.1 -p "$PGPORT" -U postgres -v ON_ERROR_STOP=1 -qtA)
 export AMS_JWT_SECRET="bench-secret-0123456789abcdefghijklmnopqrstuvwxyz"
 export AMS_LOG_LEVEL=warning AMS_ACCESS_LOG=0
 export AMS_DEFAULT_TIER=enterprise
+export AMS_REDIS_URL="$(start_redis bench)"
+# The speed of the service itself: a tenant's rate limit (1000 requests a minute) would refuse
+# almost every request here.
+export AMS_RATE_LIMITS=0
 # The enterprise quota of 100 agents would stop the create runs; lift it for the benchmark.
 sed '/enterprise:/,/max_tools_per_agent/ s/max_agents: 100/max_agents: 10000000/' config/tiers.yaml > "$LOCAL/bench/tiers.yaml"
 export AMS_TIERS_FILE="$LOCAL/bench/tiers.yaml"

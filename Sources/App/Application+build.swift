@@ -17,6 +17,8 @@ struct RouterDependencies: Sendable {
     let metrics: AppMetrics
     /// Reported in readiness (tests that build their own dependencies may leave it out).
     var redis: RedisClient?
+    /// `nil`: no rate limits (`AMS_RATE_LIMITS=0`, and tests that need none).
+    var rateLimiter: RateLimiter?
     /// `false` when `/metrics` has a listener of its own.
     var servesMetrics = true
     var accessLog = true
@@ -30,6 +32,7 @@ func buildRouter(_ deps: RouterDependencies) -> AppResponderBuilder {
     let hot = HotReads(
         envelope: envelope,
         tenantAuth: AuthMiddleware(verifier: deps.verifier, scope: .tenant),
+        rateLimit: RateLimitMiddleware(limiter: deps.rateLimiter),
         internalAuth: AuthMiddleware(verifier: deps.verifier, scope: .internal),
         agents: AgentRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit, idempotency: Idempotency(store: deps.store, bodyLimit: deps.bodyLimit)),
         internalAgents: InternalAgentRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit))
@@ -42,7 +45,9 @@ func registerAPI(on router: Router<AppRequestContext>, _ deps: RouterDependencie
     HealthRoutes(database: deps.database, redis: deps.redis, supervisor: deps.supervisor).register(on: router)
     MetaRoutes(contract: deps.contract).register(on: router)
     if deps.servesMetrics { MetricsRoute(metrics: deps.metrics).register(on: router) }
-    let v1 = router.group("v1").add(middleware: AuthMiddleware(verifier: deps.verifier, scope: .tenant))
+    let v1 = router.group("v1")
+        .add(middleware: AuthMiddleware(verifier: deps.verifier, scope: .tenant))
+        .add(middleware: RateLimitMiddleware(limiter: deps.rateLimiter))
     let idempotency = Idempotency(store: deps.store, bodyLimit: deps.bodyLimit)
     AgentRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit, idempotency: idempotency).register(on: v1)
     AgentVersionRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit, idempotency: idempotency).register(on: v1)
@@ -98,7 +103,10 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
     let router = buildRouter(RouterDependencies(
         store: store, supervisor: supervisor, catalog: catalog, verifier: await TokenVerifier.make(config),
         database: DatabaseProbe(store: store), bodyLimit: config.bodyLimit, contract: try APIContract(), metrics: metrics,
-        redis: redis, servesMetrics: config.metricsPort == nil, accessLog: config.accessLog
+        redis: redis,
+        rateLimiter: config.rateLimits
+            ? RateLimiter(redis: redis, policy: policy, supervisor: supervisor, failClosed: config.rateLimitFailClosed, metrics: metrics) : nil,
+        servesMetrics: config.metricsPort == nil, accessLog: config.accessLog
     ))
     var app = Application(
         router: router,

@@ -65,6 +65,8 @@ enum TestSupport {
         // Dozens of suites run at once against one server (500 connections, see scripts/lib.sh).
         config.databasePoolMaximum = 6
         config.logLevel = .warning
+        // Tests make many requests per tenant; the rate limit tests turn limits on.
+        config.rateLimits = false
         return config
     }
 

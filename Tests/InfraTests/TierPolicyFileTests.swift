@@ -14,6 +14,9 @@ import Testing
         #expect(Tier.allCases.map { policy[$0].customPrompts } == [false, true, true, true])
         #expect(Tier.allCases.map { policy[$0].maxPromptChars } == [2000, 8000, 8000, 32000])
         #expect(Tier.allCases.map { policy[$0].maxTokens } == [1024, 4096, 8192, 32768])
+        #expect(Tier.allCases.map { policy[$0].requestsPerMinute } == [60, 120, 300, 1000])
+        #expect(Tier.allCases.map { policy[$0].agentCreatesPerDay } == [5, 10, 20, nil], "nil: unlimited")
+        #expect(Tier.allCases.map { policy[$0].agentUpdatesPerHour } == [20, 50, 100, nil])
         #expect(policy[.free].allowedTypes == [.conversational, .rag])
         #expect(policy[.professional].allowedTypes == [.conversational, .rag, .search, .workflow])
         #expect(policy[.enterprise].allowedTypes == Set(AgentType.known))
@@ -33,6 +36,9 @@ import Testing
         (valid.replacingOccurrences(of: "max_agents: 2\n", with: "max_agents: -1\n"), "tiers.free.max_agents: must not be negative"),
         (valid.replacingOccurrences(of: "[conversational, rag]", with: "[conversational, robot]"), "tiers.free.allowed_types: unknown type 'robot'"),
         (valid.replacingOccurrences(of: "allowed_models: all", with: "allowed_models: any"), "allowed_models"),
+        (valid.replacingOccurrences(of: "requests_per_minute: 60\n", with: "requests_per_minute: lots\n"),
+         "tiers.free.requests_per_minute: must be a whole number or 'unlimited'"),
+        (valid.replacingOccurrences(of: "agent_creates_per_day: 5\n", with: "agent_creates_per_day: 0\n"), "tiers.free.agent_creates_per_day: must be positive"),
         (valid + "  - id: broken\n    path: nope\n    max: 1\n", "rules[2].path"),
         (valid + "  - id: empty\n    path: /name\n", "rules[2]: needs at least one of"),
         (valid + "  - id: regex\n    path: /name\n    pattern: \"([\"\n", "rules[2].pattern"),
@@ -53,7 +59,7 @@ import Testing
 
     @Test(arguments: [
         (valid.replacingOccurrences(of: "    max_agents: 2\n", with: "    max_agentz: 2\n"), "tiers.free.max_agentz: unknown key (line 4)"),
-        (valid.replacingOccurrences(of: "    max_tokens: 32768\n", with: "    max_token: 32768\n"), "tiers.enterprise.max_token: unknown key (line 38)"),
+        (valid.replacingOccurrences(of: "    max_tokens: 32768\n", with: "    max_token: 32768\n"), "tiers.enterprise.max_token: unknown key (line 47)"),
         (valid + "  - id: typo\n    path: /name\n    max: 3\n    patern: \"[a-z]+\"\n", "rules[2].patern: unknown key (line \(appendedLine + 3))"),
         (valid + "  - id: typo\n    path: /name\n    maximum: 3\n", "rules[2].maximum: unknown key (line \(appendedLine + 2))"),
         ("version: 2\n" + valid, "version: unknown key (line 1)"),

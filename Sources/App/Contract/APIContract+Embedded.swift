@@ -69,6 +69,7 @@ info:
     | AMS-205 | 400 | service token without a valid `X-Tenant-ID` |
     | AMS-206 | 403 | `X-Tenant-ID` differs from the user token's tenant |
     | AMS-207 | 403 | the tier's agent quota is reached |
+    | AMS-208 | 429 | a rate limit of the tier is reached (`requests_per_minute`, `agent_creates_per_day`, `agent_updates_per_hour`); `Retry-After`, `X-RateLimit-*` |
     | AMS-300 | 404 | no such endpoint |
     | AMS-301 | 404 | agent not found (also a malformed id, or another tenant's agent) |
     | AMS-302 | 404 | version not found (`details.version` when the number was well formed) |
@@ -246,7 +247,7 @@ paths:
         (413) before its content type (415).
       security:
         - bearerAuth: [editor]
-      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-303, AMS-307, AMS-501, AMS-502]
+      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-208, AMS-303, AMS-307, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/X-Tenant-ID'
         - $ref: '#/components/parameters/X-Request-ID'
@@ -385,6 +386,8 @@ paths:
           $ref: '#/components/responses/PayloadTooLarge'
         '415':
           $ref: '#/components/responses/UnsupportedMediaType'
+        '429':
+          $ref: '#/components/responses/RateLimited'
         '500':
           $ref: '#/components/responses/InternalError'
         '503':
@@ -405,7 +408,7 @@ paths:
         parameter.
       security:
         - bearerAuth: [viewer]
-      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-501, AMS-502]
+      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/limit'
         - $ref: '#/components/parameters/cursor'
@@ -469,6 +472,8 @@ paths:
           $ref: '#/components/responses/Unauthorized'
         '403':
           $ref: '#/components/responses/Forbidden'
+        '429':
+          $ref: '#/components/responses/RateLimited'
         '500':
           $ref: '#/components/responses/InternalError'
         '503':
@@ -489,7 +494,7 @@ paths:
         agent are all 404 AMS-301.
       security:
         - bearerAuth: [viewer]
-      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-501, AMS-502]
+      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/If-None-Match'
@@ -525,6 +530,8 @@ paths:
           $ref: '#/components/responses/Forbidden'
         '404':
           $ref: '#/components/responses/AgentNotFound'
+        '429':
+          $ref: '#/components/responses/RateLimited'
         '500':
           $ref: '#/components/responses/InternalError'
         '503':
@@ -564,7 +571,7 @@ paths:
         10 attempts with 503 AMS-502.
       security:
         - bearerAuth: [editor]
-      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-306, AMS-501, AMS-502]
+      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-306, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/If-Match'
@@ -650,6 +657,8 @@ paths:
           $ref: '#/components/responses/PayloadTooLarge'
         '415':
           $ref: '#/components/responses/UnsupportedMediaType'
+        '429':
+          $ref: '#/components/responses/RateLimited'
         '500':
           $ref: '#/components/responses/InternalError'
         '503':
@@ -673,7 +682,7 @@ paths:
         caller below `admin` gets 403 AMS-204 whatever the id.
       security:
         - bearerAuth: [admin]
-      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-306, AMS-501, AMS-502]
+      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-306, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/If-Match'
@@ -695,6 +704,8 @@ paths:
           $ref: '#/components/responses/AgentNotFound'
         '412':
           $ref: '#/components/responses/PreconditionFailed'
+        '429':
+          $ref: '#/components/responses/RateLimited'
         '500':
           $ref: '#/components/responses/InternalError'
         '503':
@@ -737,7 +748,7 @@ paths:
         change gives up after 10 attempts with 503 AMS-502.
       security:
         - bearerAuth: [editor]
-      x-error-codes: [AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-305, AMS-306, AMS-501, AMS-502]
+      x-error-codes: [AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-305, AMS-306, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/If-Match'
@@ -824,6 +835,8 @@ paths:
           $ref: '#/components/responses/PayloadTooLarge'
         '415':
           $ref: '#/components/responses/UnsupportedMediaType'
+        '429':
+          $ref: '#/components/responses/RateLimited'
         '500':
           $ref: '#/components/responses/InternalError'
         '503':
@@ -856,7 +869,7 @@ paths:
         use (409 AMS-307, or the replay), then the restore itself.
       security:
         - bearerAuth: [admin]
-      x-error-codes: [AMS-102, AMS-109, AMS-110, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-301, AMS-307, AMS-501, AMS-502]
+      x-error-codes: [AMS-102, AMS-109, AMS-110, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-208, AMS-301, AMS-307, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/X-Tenant-ID'
@@ -893,6 +906,8 @@ paths:
           $ref: '#/components/responses/RestoreConflict'
         '413':
           $ref: '#/components/responses/PayloadTooLarge'
+        '429':
+          $ref: '#/components/responses/RateLimited'
         '500':
           $ref: '#/components/responses/InternalError'
         '503':
@@ -920,7 +935,7 @@ paths:
         deleted, and another tenant's agent are all 404 AMS-301.
       security:
         - bearerAuth: [viewer]
-      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-501, AMS-502]
+      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/limit'
@@ -1003,6 +1018,8 @@ paths:
           $ref: '#/components/responses/Forbidden'
         '404':
           $ref: '#/components/responses/AgentNotFound'
+        '429':
+          $ref: '#/components/responses/RateLimited'
         '500':
           $ref: '#/components/responses/InternalError'
         '503':
@@ -1027,7 +1044,7 @@ paths:
         does not have, is 404 AMS-302.
       security:
         - bearerAuth: [viewer]
-      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-302, AMS-501, AMS-502]
+      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-302, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/version'
@@ -1091,6 +1108,8 @@ paths:
           $ref: '#/components/responses/Forbidden'
         '404':
           $ref: '#/components/responses/VersionNotFound'
+        '429':
+          $ref: '#/components/responses/RateLimited'
         '500':
           $ref: '#/components/responses/InternalError'
         '503':
@@ -1116,7 +1135,7 @@ paths:
         is 404 AMS-302.
       security:
         - bearerAuth: [viewer]
-      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-302, AMS-501, AMS-502]
+      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-302, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/from'
@@ -1159,6 +1178,8 @@ paths:
           $ref: '#/components/responses/Forbidden'
         '404':
           $ref: '#/components/responses/VersionNotFound'
+        '429':
+          $ref: '#/components/responses/RateLimited'
         '500':
           $ref: '#/components/responses/InternalError'
         '503':
@@ -1200,7 +1221,7 @@ paths:
         AMS-502.
       security:
         - bearerAuth: [editor]
-      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-302, AMS-306, AMS-307, AMS-501, AMS-502]
+      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-302, AMS-306, AMS-307, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/If-Match'
@@ -1288,6 +1309,8 @@ paths:
           $ref: '#/components/responses/PayloadTooLarge'
         '415':
           $ref: '#/components/responses/UnsupportedMediaType'
+        '429':
+          $ref: '#/components/responses/RateLimited'
         '500':
           $ref: '#/components/responses/InternalError'
         '503':
@@ -1309,7 +1332,7 @@ paths:
         agent are all 404 AMS-301.
       security:
         - bearerAuth: [viewer]
-      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-501, AMS-502]
+      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/X-Tenant-ID'
@@ -1345,6 +1368,8 @@ paths:
           $ref: '#/components/responses/Forbidden'
         '404':
           $ref: '#/components/responses/AgentNotFound'
+        '429':
+          $ref: '#/components/responses/RateLimited'
         '500':
           $ref: '#/components/responses/InternalError'
         '503':
@@ -1378,7 +1403,7 @@ paths:
         `details.version`).
       security:
         - bearerAuth: [editor]
-      x-error-codes: [AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-302, AMS-501, AMS-502]
+      x-error-codes: [AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-302, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/alias'
@@ -1426,6 +1451,8 @@ paths:
           $ref: '#/components/responses/PayloadTooLarge'
         '415':
           $ref: '#/components/responses/UnsupportedMediaType'
+        '429':
+          $ref: '#/components/responses/RateLimited'
         '500':
           $ref: '#/components/responses/InternalError'
         '503':
@@ -1449,7 +1476,7 @@ paths:
         `details.alias`); a second delete is therefore 404 AMS-309.
       security:
         - bearerAuth: [editor]
-      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-309, AMS-501, AMS-502]
+      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-309, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/alias'
@@ -1469,6 +1496,8 @@ paths:
           $ref: '#/components/responses/ForbiddenAlias'
         '404':
           $ref: '#/components/responses/AliasNotFound'
+        '429':
+          $ref: '#/components/responses/RateLimited'
         '500':
           $ref: '#/components/responses/InternalError'
         '503':
@@ -1502,7 +1531,7 @@ paths:
         deleted, and another tenant's agent are all 404 AMS-301.
       security:
         - bearerAuth: [viewer]
-      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-501, AMS-502]
+      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/limit'
@@ -1584,6 +1613,8 @@ paths:
           $ref: '#/components/responses/Forbidden'
         '404':
           $ref: '#/components/responses/AgentNotFound'
+        '429':
+          $ref: '#/components/responses/RateLimited'
         '500':
           $ref: '#/components/responses/InternalError'
         '503':
@@ -1609,7 +1640,7 @@ paths:
         naming the parameter.
       security:
         - bearerAuth: [viewer]
-      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-501, AMS-502]
+      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/limit'
         - $ref: '#/components/parameters/templateCursor'
@@ -1714,6 +1745,8 @@ paths:
           $ref: '#/components/responses/Unauthorized'
         '403':
           $ref: '#/components/responses/Forbidden'
+        '429':
+          $ref: '#/components/responses/RateLimited'
         '500':
           $ref: '#/components/responses/InternalError'
         '503':
@@ -1744,7 +1777,7 @@ paths:
         then the name: when one of the tenant's templates already has it, 409 AMS-102.
       security:
         - bearerAuth: [editor]
-      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-501, AMS-502]
+      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/X-Tenant-ID'
         - $ref: '#/components/parameters/X-Request-ID'
@@ -1815,6 +1848,8 @@ paths:
           $ref: '#/components/responses/PayloadTooLarge'
         '415':
           $ref: '#/components/responses/UnsupportedMediaType'
+        '429':
+          $ref: '#/components/responses/RateLimited'
         '500':
           $ref: '#/components/responses/InternalError'
         '503':
@@ -1835,7 +1870,7 @@ paths:
         (another tenant's template included) is 404 AMS-303.
       security:
         - bearerAuth: [viewer]
-      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-303, AMS-501, AMS-502]
+      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-303, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/template_id'
         - $ref: '#/components/parameters/X-Tenant-ID'
@@ -1863,6 +1898,8 @@ paths:
           $ref: '#/components/responses/Forbidden'
         '404':
           $ref: '#/components/responses/TemplateNotFound'
+        '429':
+          $ref: '#/components/responses/RateLimited'
         '500':
           $ref: '#/components/responses/InternalError'
         '503':
@@ -1896,7 +1933,7 @@ paths:
         AMS-502.
       security:
         - bearerAuth: [editor]
-      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-303, AMS-501, AMS-502]
+      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-303, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/template_id'
         - $ref: '#/components/parameters/X-Tenant-ID'
@@ -1964,6 +2001,8 @@ paths:
           $ref: '#/components/responses/PayloadTooLarge'
         '415':
           $ref: '#/components/responses/UnsupportedMediaType'
+        '429':
+          $ref: '#/components/responses/RateLimited'
         '500':
           $ref: '#/components/responses/InternalError'
         '503':
@@ -1986,7 +2025,7 @@ paths:
         (another tenant's template included) is 404 AMS-303; so is a second delete.
       security:
         - bearerAuth: [admin]
-      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-303, AMS-501, AMS-502]
+      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-303, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/template_id'
         - $ref: '#/components/parameters/X-Tenant-ID'
@@ -2005,6 +2044,8 @@ paths:
           $ref: '#/components/responses/ForbiddenTemplate'
         '404':
           $ref: '#/components/responses/TemplateNotFound'
+        '429':
+          $ref: '#/components/responses/RateLimited'
         '500':
           $ref: '#/components/responses/InternalError'
         '503':
@@ -2033,7 +2074,7 @@ paths:
         already has it, 409 AMS-102.
       security:
         - bearerAuth: [editor]
-      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-501, AMS-502]
+      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/X-Tenant-ID'
@@ -2117,6 +2158,8 @@ paths:
           $ref: '#/components/responses/PayloadTooLarge'
         '415':
           $ref: '#/components/responses/UnsupportedMediaType'
+        '429':
+          $ref: '#/components/responses/RateLimited'
         '500':
           $ref: '#/components/responses/InternalError'
         '503':
@@ -2147,7 +2190,7 @@ paths:
         agent (404 AMS-301).
       security:
         - bearerAuth: [viewer]
-      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-501, AMS-502]
+      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/versions'
@@ -2186,6 +2229,8 @@ paths:
           $ref: '#/components/responses/Forbidden'
         '404':
           $ref: '#/components/responses/AgentNotFound'
+        '429':
+          $ref: '#/components/responses/RateLimited'
         '500':
           $ref: '#/components/responses/InternalError'
         '503':
@@ -2231,7 +2276,7 @@ paths:
         AMS-102).
       security:
         - bearerAuth: [editor]
-      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-501, AMS-502]
+      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-208, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/X-Tenant-ID'
         - $ref: '#/components/parameters/X-Request-ID'
@@ -2344,6 +2389,8 @@ paths:
           $ref: '#/components/responses/PayloadTooLarge'
         '415':
           $ref: '#/components/responses/UnsupportedMediaType'
+        '429':
+          $ref: '#/components/responses/RateLimited'
         '500':
           $ref: '#/components/responses/InternalError'
         '503':
@@ -2397,7 +2444,7 @@ paths:
         AMS-102, 503 AMS-502).
       security:
         - bearerAuth: [editor]
-      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-501, AMS-502]
+      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-208, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/dry_run'
         - $ref: '#/components/parameters/prune'
@@ -2569,6 +2616,8 @@ paths:
           $ref: '#/components/responses/PayloadTooLarge'
         '415':
           $ref: '#/components/responses/UnsupportedMediaType'
+        '429':
+          $ref: '#/components/responses/RateLimited'
         '500':
           $ref: '#/components/responses/InternalError'
         '503':
@@ -2592,7 +2641,7 @@ paths:
         therefore states types only; the value rules are those of `AgentCreate`.
       security:
         - bearerAuth: [viewer]
-      x-error-codes: [AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-501, AMS-502]
+      x-error-codes: [AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/X-Tenant-ID'
         - $ref: '#/components/parameters/X-Request-ID'
@@ -2673,6 +2722,8 @@ paths:
           $ref: '#/components/responses/PayloadTooLarge'
         '415':
           $ref: '#/components/responses/UnsupportedMediaType'
+        '429':
+          $ref: '#/components/responses/RateLimited'
         '500':
           $ref: '#/components/responses/InternalError'
         '503':
@@ -2692,7 +2743,7 @@ paths:
         value outside the allowed ones, `details.field` naming it).
       security:
         - bearerAuth: [viewer]
-      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-501, AMS-502]
+      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/task_status'
         - $ref: '#/components/parameters/task_type'
@@ -2716,6 +2767,8 @@ paths:
           $ref: '#/components/responses/Unauthorized'
         '403':
           $ref: '#/components/responses/Forbidden'
+        '429':
+          $ref: '#/components/responses/RateLimited'
         '500':
           $ref: '#/components/responses/InternalError'
         '503':
@@ -2736,7 +2789,7 @@ paths:
         404 AMS-308 when the tenant has no such task (also another tenant's task, or a malformed id).
       security:
         - bearerAuth: [viewer]
-      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-308, AMS-501, AMS-502]
+      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-308, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/task_id'
         - $ref: '#/components/parameters/X-Tenant-ID'
@@ -2759,6 +2812,8 @@ paths:
           $ref: '#/components/responses/Forbidden'
         '404':
           $ref: '#/components/responses/TaskNotFound'
+        '429':
+          $ref: '#/components/responses/RateLimited'
         '500':
           $ref: '#/components/responses/InternalError'
         '503':
@@ -2782,7 +2837,7 @@ paths:
         (nothing is queued; retry).
       security:
         - bearerAuth: [editor]
-      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-301, AMS-501, AMS-502, AMS-503]
+      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-501, AMS-502, AMS-503]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/X-Tenant-ID'
@@ -2798,6 +2853,8 @@ paths:
           $ref: '#/components/responses/Forbidden'
         '404':
           $ref: '#/components/responses/AgentNotFound'
+        '429':
+          $ref: '#/components/responses/RateLimited'
         '500':
           $ref: '#/components/responses/InternalError'
         '503':
@@ -2825,7 +2882,7 @@ paths:
         is queued; retry).
       security:
         - bearerAuth: [editor]
-      x-error-codes: [AMS-100, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-501, AMS-502, AMS-503]
+      x-error-codes: [AMS-100, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-501, AMS-502, AMS-503]
       parameters:
         - $ref: '#/components/parameters/X-Tenant-ID'
         - $ref: '#/components/parameters/X-Request-ID'
@@ -2853,6 +2910,8 @@ paths:
           $ref: '#/components/responses/PayloadTooLarge'
         '415':
           $ref: '#/components/responses/UnsupportedMediaType'
+        '429':
+          $ref: '#/components/responses/RateLimited'
         '500':
           $ref: '#/components/responses/InternalError'
         '503':
@@ -2870,7 +2929,7 @@ paths:
         **Role:** `viewer` or higher (or `service` with `X-Tenant-ID`).
       security:
         - bearerAuth: [viewer]
-      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-501, AMS-502]
+      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-501, AMS-502]
       parameters:
         - $ref: '#/components/parameters/X-Tenant-ID'
         - $ref: '#/components/parameters/X-Request-ID'
@@ -2893,6 +2952,8 @@ paths:
           $ref: '#/components/responses/Unauthorized'
         '403':
           $ref: '#/components/responses/Forbidden'
+        '429':
+          $ref: '#/components/responses/RateLimited'
         '500':
           $ref: '#/components/responses/InternalError'
         '503':
@@ -4021,6 +4082,18 @@ components:
         type: string
         pattern: '^/v1/agents/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
       example: /v1/agents/0190f5c2-7b1e-7c3a-9d2e-4f5a6b7c8d9e
+    X-RateLimit-Limit:
+      description: The limit of the window that refused the request (on other answers, the requests per minute).
+      schema:
+        type: integer
+    X-RateLimit-Remaining:
+      description: Requests left in the window.
+      schema:
+        type: integer
+    X-RateLimit-Reset:
+      description: Unix time at which the window ends.
+      schema:
+        type: integer
     TaskLocation:
       description: The path of the task to follow.
       required: true
@@ -5111,6 +5184,36 @@ components:
                   details: {}
                   request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
                   timestamp: '2025-01-15T09:30:00.123Z'
+    RateLimited:
+      description: |
+        Too many requests (per tenant, counted across replicas; see the tier's limits in `GET /v1/tenant`).
+
+        * AMS-208: a rate limit of the tenant's tier is reached: `requests_per_minute` (every `/v1`
+          request), `agent_creates_per_day` (`POST /v1/agents`, `POST /v1/agents/import`) or
+          `agent_updates_per_hour` (`PATCH /v1/agents/{id}`, `POST /v1/agents/{id}/rollback`).
+          `details.limit_name`, `details.limit`, `details.reset` (Unix time), `details.retry_after` (seconds).
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+        Retry-After:
+          $ref: '#/components/headers/Retry-After'
+        X-RateLimit-Limit:
+          $ref: '#/components/headers/X-RateLimit-Limit'
+        X-RateLimit-Remaining:
+          $ref: '#/components/headers/X-RateLimit-Remaining'
+        X-RateLimit-Reset:
+          $ref: '#/components/headers/X-RateLimit-Reset'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          example:
+            error:
+              code: AMS-208
+              message: 'Rate limit reached: requests_per_minute'
+              details: { limit_name: requests_per_minute, limit: 60, reset: 1736933460, retry_after: 17 }
+              request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+              timestamp: '2025-01-15T09:30:00.123Z'
     TaskAccepted:
       description: Queued; `Location` is the task to follow.
       headers:
@@ -6309,7 +6412,7 @@ components:
     ErrorCode:
       type: string
       description: The service's error catalog (`x-error-codes` gives each code's HTTP status and meaning).
-      enum: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-300, AMS-301, AMS-302, AMS-303, AMS-304, AMS-305, AMS-306, AMS-307, AMS-308, AMS-309, AMS-310, AMS-501, AMS-502, AMS-503]
+      enum: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-208, AMS-300, AMS-301, AMS-302, AMS-303, AMS-304, AMS-305, AMS-306, AMS-307, AMS-308, AMS-309, AMS-310, AMS-501, AMS-502, AMS-503]
       x-error-codes:
         AMS-100:
           status: '400'
@@ -6347,6 +6450,9 @@ components:
         AMS-207:
           status: '403'
           description: The tier's agent quota is reached (`details.tier`, `details.max_agents`).
+        AMS-208:
+          status: '429'
+          description: A rate limit of the tenant's tier is reached; `Retry-After` says when to try again (`details.limit_name`, `details.limit`, `details.reset`, `details.retry_after`).
         AMS-300:
           status: '404'
           description: No such endpoint.
@@ -7817,6 +7923,9 @@ components:
         - allowed_models
         - max_prompt_chars
         - max_tokens
+        - requests_per_minute
+        - agent_creates_per_day
+        - agent_updates_per_hour
       properties:
         max_agents:
           type: integer
@@ -7843,6 +7952,19 @@ components:
           type: integer
         max_tokens:
           type: integer
+        requests_per_minute:
+          $ref: '#/components/schemas/RateLimit'
+        agent_creates_per_day:
+          $ref: '#/components/schemas/RateLimit'
+        agent_updates_per_hour:
+          $ref: '#/components/schemas/RateLimit'
+    RateLimit:
+      description: 'Requests of the kind allowed per tenant in the window (429 AMS-208 beyond), or `"unlimited"`.'
+      oneOf:
+        - type: integer
+          minimum: 1
+        - type: string
+          const: unlimited
     ToolDefinition:
       type: object
       additionalProperties: false

@@ -10,6 +10,7 @@ import Hummingbird
 struct HotReads: Sendable {
     let envelope: EnvelopeMiddleware
     let tenantAuth: AuthMiddleware
+    let rateLimit: RateLimitMiddleware
     let internalAuth: AuthMiddleware
     let agents: AgentRoutes
     let internalAgents: InternalAgentRoutes
@@ -50,8 +51,10 @@ struct HotReads: Sendable {
             switch read {
             case .agent(let id):
                 try await tenantAuth.handle(request, context: context) { request, context in
-                    let (_, tenant) = try context.caller(.read)
-                    return try await agents.get(request, id: id, tenant: tenant)
+                    try await rateLimit.handle(request, context: context) { request, context in
+                        let (_, tenant) = try context.caller(.read)
+                        return try await agents.get(request, id: id, tenant: tenant)
+                    }
                 }
             case .config(let tenant, let id):
                 try await internalAuth.handle(request, context: context) { request, _ in

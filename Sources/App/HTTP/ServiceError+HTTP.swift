@@ -33,6 +33,11 @@ extension ServiceError: HTTPResponseError {
         var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
         switch code {
         case .databaseUnavailable, .queueUnavailable: headers[.retryAfter] = "1"
+        case .rateLimited:
+            if let retry = details["retry_after"]?.numberValue { headers[.retryAfter] = String(Int(retry)) }
+            if let limit = details["limit"]?.numberValue { headers[.rateLimitLimit] = String(Int(limit)) }
+            headers[.rateLimitRemaining] = "0"
+            if let reset = details["reset"]?.numberValue { headers[.rateLimitReset] = String(Int(reset)) }
         case .missingToken, .invalidToken, .expiredToken: headers[.wwwAuthenticate] = "Bearer"
         default: break
         }

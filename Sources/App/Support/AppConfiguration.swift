@@ -56,6 +56,10 @@ struct AppConfiguration: Sendable {
     var metrics = true
     /// Names this replica in Postgres (`application_name` of its listener) and in logs (`AMS_REPLICA_NAME`).
     var replicaName = ProcessInfo.processInfo.hostName + "-" + String(UInt32.random(in: 0 ... .max), radix: 16)
+    /// Per-tenant rate limits of the tier policy (`AMS_RATE_LIMITS`, default on).
+    var rateLimits = true
+    /// Refuse requests when Redis cannot count them (`AMS_RATE_LIMIT_FAIL_CLOSED=1`); default: let them through.
+    var rateLimitFailClosed = false
     /// Whether this replica consumes the task queues (`AMS_TASK_CONSUMER`, default on).
     var taskConsumer = true
     /// `AMS_TASK_VISIBILITY_TIMEOUT`: how long a task entry may go unacknowledged before another replica claims it.
@@ -114,6 +118,8 @@ struct AppConfiguration: Sendable {
         if let v = env["AMS_METRICS"] { c.metrics = try flag(v, "AMS_METRICS") }
         if let v = env["AMS_DELETED_RETENTION"] { c.deletedRetention = try duration(v, "AMS_DELETED_RETENTION") }
         if let v = env["AMS_PURGE_INTERVAL"] { c.purgeInterval = try duration(v, "AMS_PURGE_INTERVAL") }
+        if let v = env["AMS_RATE_LIMITS"] { c.rateLimits = try flag(v, "AMS_RATE_LIMITS") }
+        if let v = env["AMS_RATE_LIMIT_FAIL_CLOSED"] { c.rateLimitFailClosed = try flag(v, "AMS_RATE_LIMIT_FAIL_CLOSED") }
         if let v = env["AMS_TASK_CONSUMER"] { c.taskConsumer = try flag(v, "AMS_TASK_CONSUMER") }
         if let v = env["AMS_TASK_VISIBILITY_TIMEOUT"] { c.taskVisibilityTimeout = try duration(v, "AMS_TASK_VISIBILITY_TIMEOUT") }
         if let v = env["AMS_TASK_CONCURRENCY"] { c.taskConcurrency = try int(v, "AMS_TASK_CONCURRENCY") }

@@ -441,6 +441,9 @@ actor TenantActor {
         next.resume()
     }
 
+    /// The tenant's tier, cached like the rest of the tenant.
+    func tier() async throws -> Tier { try await currentTenant().tier }
+
     private func currentTenant() async throws -> Tenant {
         if let cached = tenant[0] { return cached }
         let ticket = tenant.ticket()

@@ -20,11 +20,19 @@ public struct TierLimits: Sendable, Hashable {
     public var allowedModels: Models
     public var maxPromptChars: Int
     public var maxTokens: Int
+    /// Rate limits per tenant; `nil` is unlimited.
+    public var requestsPerMinute: Int?
+    public var agentCreatesPerDay: Int?
+    public var agentUpdatesPerHour: Int?
 
     public init(
         maxAgents: Int, maxToolsPerAgent: Int, maxCollectionsPerAgent: Int, customPrompts: Bool,
-        allowedTypes: Set<AgentType>, allowedModels: Models, maxPromptChars: Int, maxTokens: Int
+        allowedTypes: Set<AgentType>, allowedModels: Models, maxPromptChars: Int, maxTokens: Int,
+        requestsPerMinute: Int? = nil, agentCreatesPerDay: Int? = nil, agentUpdatesPerHour: Int? = nil
     ) {
+        self.requestsPerMinute = requestsPerMinute
+        self.agentCreatesPerDay = agentCreatesPerDay
+        self.agentUpdatesPerHour = agentUpdatesPerHour
         self.maxAgents = maxAgents
         self.maxToolsPerAgent = maxToolsPerAgent
         self.maxCollectionsPerAgent = maxCollectionsPerAgent
@@ -49,6 +57,9 @@ public struct TierLimits: Sendable, Hashable {
             "allowed_models": models,
             "max_prompt_chars": .int(maxPromptChars),
             "max_tokens": .int(maxTokens),
+            "requests_per_minute": requestsPerMinute.map(JSONValue.int) ?? .string("unlimited"),
+            "agent_creates_per_day": agentCreatesPerDay.map(JSONValue.int) ?? .string("unlimited"),
+            "agent_updates_per_hour": agentUpdatesPerHour.map(JSONValue.int) ?? .string("unlimited"),
         ])
     }
 }

@@ -20,10 +20,37 @@ public enum TierPolicyFile {
         var allowed_models: Models
         var max_prompt_chars: Int
         var max_tokens: Int
+        var requests_per_minute: Count?
+        var agent_creates_per_day: Count?
+        var agent_updates_per_hour: Count?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case max_agents, max_tools_per_agent, max_collections_per_agent, custom_prompts, allowed_types, allowed_models
-            case max_prompt_chars, max_tokens
+            case max_prompt_chars, max_tokens, requests_per_minute, agent_creates_per_day, agent_updates_per_hour
+        }
+    }
+
+    /// A limit: a whole number, or `unlimited` (also when the key is absent).
+    enum Count: Decodable {
+        case unlimited
+        case limit(Int)
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            // A YAML scalar reads as a string too: the number first.
+            if let n = try? container.decode(Int.self) {
+                guard n > 0 else { throw DecodingError.dataCorruptedError(in: container, debugDescription: "must be positive (or 'unlimited')") }
+                self = .limit(n)
+            } else if (try? container.decode(String.self)) == "unlimited" {
+                self = .unlimited
+            } else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "must be a whole number or 'unlimited'")
+            }
+        }
+
+        var value: Int? {
+            if case .limit(let n) = self { return n }
+            return nil
         }
     }
 
@@ -134,7 +161,9 @@ extension TierLimits {
         }
         self.init(maxAgents: raw.max_agents, maxToolsPerAgent: raw.max_tools_per_agent,
                   maxCollectionsPerAgent: raw.max_collections_per_agent, customPrompts: raw.custom_prompts,
-                  allowedTypes: types, allowedModels: models, maxPromptChars: raw.max_prompt_chars, maxTokens: raw.max_tokens)
+                  allowedTypes: types, allowedModels: models, maxPromptChars: raw.max_prompt_chars, maxTokens: raw.max_tokens,
+                  requestsPerMinute: raw.requests_per_minute?.value, agentCreatesPerDay: raw.agent_creates_per_day?.value,
+                  agentUpdatesPerHour: raw.agent_updates_per_hour?.value)
     }
 }
 

@@ -74,6 +74,29 @@ public final class RedisClient: Service {
         return reachable
     }
 
+    /// The commands' replies, or `RedisError.timeout` after `limit` (the call itself keeps the
+    /// client's timeout, as in `isReachable`): for callers that must not wait on a silent Redis.
+    public func pipeline(_ commands: [[String]], within limit: Duration) async throws -> [RedisValue] {
+        let loop = group.next()
+        let answer = loop.makePromise(of: [RedisValue].self)
+        let timer = loop.scheduleTask(in: .nanoseconds(Int64(limit.components.seconds) * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000)) {
+            answer.fail(RedisError.timeout)
+        }
+        do {
+            let connection: EventLoopFuture<RedisConnection> = switch try slot().acquire(connect: connect, logger: logger) {
+            case .ready(let connection): loop.makeSucceededFuture(connection)
+            case .connecting(let future): future
+            }
+            connection
+                .flatMap { [configuration] in $0.send(commands, timeout: configuration.timeout) }
+                .whenComplete { answer.completeWith($0) }
+        } catch {
+            answer.fail(error)
+        }
+        defer { timer.cancel() }
+        return try await answer.futureResult.get()
+    }
+
     /// Closes every connection; calls made afterwards connect again.
     public func close() {
         for slot in slots { slot.close() }
