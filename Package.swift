@@ -69,15 +69,23 @@ let package = Package(
         ),
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: swiftSettings),
         .testTarget(name: "ValidatorsTests", dependencies: ["Validators"], swiftSettings: swiftSettings),
+        // A redis-server of a test's own, for the tests that stop and restart it.
+        .target(
+            name: "RedisTestSupport",
+            dependencies: ["Infra", .product(name: "NIOPosix", package: "swift-nio")],
+            path: "Tests/RedisTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "InfraTests",
-            dependencies: ["Infra", .product(name: "PostgresNIO", package: "postgres-nio")],
+            dependencies: ["Infra", "RedisTestSupport", .product(name: "PostgresNIO", package: "postgres-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "AppTests",
             dependencies: [
                 "App",
+                "RedisTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,6 +1,7 @@
 import Foundation
 @testable import Infra
 import Logging
+import RedisTestSupport
 import NIOCore
 import NIOPosix
 import Testing
@@ -163,56 +164,5 @@ extension RedisURL {
         url.password = password
         url.database = database
         return url
-    }
-}
-
-/// A redis-server of the test's own on a free port, to be killed and started again.
-final class PrivateRedis: @unchecked Sendable {
-    let port: Int
-    let password: String
-    private let directory: URL
-    private var process: Process?
-
-    init(password: String) throws {
-        self.password = password
-        self.port = try Self.freePort()
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("ams-redis-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    func start() async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try Self.redisServer())
-        process.arguments = ["--bind", "127.0.0.1", "--port", String(port), "--dir", directory.path, "--save", "", "--appendonly", "no",
-                             "--requirepass", password]
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        self.process = process
-        for _ in 0..<100 {
-            if (try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get())
-                .map({ $0.close(promise: nil) }) != nil { return }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        throw RedisError.unavailable("the test's redis-server did not start")
-    }
-
-    /// SIGKILL: no goodbye to the clients.
-    func stop() {
-        guard let process, process.isRunning else { return }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
-
-    private static func redisServer() throws -> String {
-        for path in ["/usr/bin/redis-server", "/usr/local/bin/redis-server"] where FileManager.default.isExecutableFile(atPath: path) {
-            return path
-        }
-        throw RedisError.unavailable("redis-server is not installed")
-    }
-
-    private static func freePort() throws -> Int {
-        let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).wait()
-        defer { try? channel.close().wait() }
-        return channel.localAddress?.port ?? 0
     }
 }

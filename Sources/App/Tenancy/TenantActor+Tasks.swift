@@ -145,7 +145,7 @@ extension TenantActor {
                 let before = try await agent(id).version
                 let after = try await self.patch(id, with: patch, ifMatch: nil, audit: audit).version
                 (after != before ? { updated.append(.string(key)) } : { unchanged.append(.string(key)) })()
-            } catch let error as ServiceError where error.code == .validationFailed || error.code == .agentNotFound || error.code == .malformedBody {
+            } catch let error as ServiceError where Self.skips.contains(error.code) {
                 var entry: [String: JSONValue] = ["agent_id": .string(key), "code": .string(error.code.rawValue), "message": .string(error.message)]
                 if let issues = error.details["issues"] { entry["issues"] = issues }
                 skipped.append(.object(entry))
@@ -159,6 +159,9 @@ extension TenantActor {
         }
         return result()
     }
+
+    /// What makes a bulk update pass an agent by rather than fail: the patch does not fit it.
+    private static let skips: Set<ErrorCode> = [.validationFailed, .agentNotFound, .malformedBody, .nameConflict]
 
     /// Every live agent the query selects, a page at a time.
     private func eachAgent(_ query: AgentQuery, _ body: ([Agent]) async throws -> Void) async throws {
