@@ -230,7 +230,7 @@ import Testing
         let flooding = TestSupport.tenant(), quiet = TestSupport.tenant()
         let sync = String(decoding: TaskMessage(tenantID: flooding, type: .sync).json.encoded, as: UTF8.self)
         var commands: [[String]] = []
-        for _ in 0..<3000 {
+        for _ in 0..<2000 {
             var message = sync
             message = message.replacingOccurrences(of: "\"task_id\":\"", with: "\"task_id\":\"\(UUID().uuidString.lowercased())\",\"x\":\"")
             commands.append(["XADD", TaskQueue.tasks.key(flooding), "*", "message", message])
@@ -243,10 +243,9 @@ import Testing
             try await q.redis.xadd(TaskQueue.tasks.key(quiet), [("message", String(decoding: task.json.encoded, as: UTF8.self))])
             let done = try await q.finished(admin, task.taskID.uuidString)
             #expect(done["status"] == .string("completed"))
+            // Done entries are deleted: what is left is the flood still to do.
             let left = try await q.redis.send("XLEN", TaskQueue.tasks.key(flooding)).integer ?? 0
-            let pending = try await q.redis.send("XINFO", "GROUPS", TaskQueue.tasks.key(flooding))
-            let lag = pending.array?.first?.array.flatMap { fields in zip(fields, fields.dropFirst()).first { $0.0.string == "lag" }?.1.integer } ?? -1
-            #expect(left == 3000 && lag > 1000, "the quiet tenant was served while the flood was still queued (lag \(lag))")
+            #expect(left > 1000, "the quiet tenant was served while the flood was still queued (\(left) left)")
         }
     }
 }

@@ -84,9 +84,9 @@ final class FlakyStore: ForwardingStore {
             let tenant = try await TestSupport.tenant(on: .enterprise, client)
             let admin = try await Caller.make(client, tenant: tenant)
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for worker in 0..<8 {
+                for worker in 0..<4 {
                     group.addTask {
-                        for i in stride(from: worker, to: 1000, by: 8) {
+                        for i in stride(from: worker, to: 1000, by: 4) {
                             _ = try await admin.create("bulk-\(i)", #""tags":["bulk"]"#)
                         }
                     }

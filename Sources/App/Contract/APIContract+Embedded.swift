@@ -247,7 +247,7 @@ paths:
         (413) before its content type (415).
       security:
         - bearerAuth: [editor]
-      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-208, AMS-303, AMS-307, AMS-501, AMS-502]
+      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-208, AMS-303, AMS-307, AMS-501, AMS-502, AMS-503]
       parameters:
         - $ref: '#/components/parameters/X-Tenant-ID'
         - $ref: '#/components/parameters/X-Request-ID'
@@ -408,7 +408,7 @@ paths:
         parameter.
       security:
         - bearerAuth: [viewer]
-      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-501, AMS-502]
+      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-501, AMS-502, AMS-503]
       parameters:
         - $ref: '#/components/parameters/limit'
         - $ref: '#/components/parameters/cursor'
@@ -494,7 +494,7 @@ paths:
         agent are all 404 AMS-301.
       security:
         - bearerAuth: [viewer]
-      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-501, AMS-502]
+      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-501, AMS-502, AMS-503]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/If-None-Match'
@@ -571,7 +571,7 @@ paths:
         10 attempts with 503 AMS-502.
       security:
         - bearerAuth: [editor]
-      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-306, AMS-501, AMS-502]
+      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-306, AMS-501, AMS-502, AMS-503]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/If-Match'
@@ -682,7 +682,7 @@ paths:
         caller below `admin` gets 403 AMS-204 whatever the id.
       security:
         - bearerAuth: [admin]
-      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-306, AMS-501, AMS-502]
+      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-306, AMS-501, AMS-502, AMS-503]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/If-Match'
@@ -748,7 +748,7 @@ paths:
         change gives up after 10 attempts with 503 AMS-502.
       security:
         - bearerAuth: [editor]
-      x-error-codes: [AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-305, AMS-306, AMS-501, AMS-502]
+      x-error-codes: [AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-305, AMS-306, AMS-501, AMS-502, AMS-503]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/If-Match'
@@ -869,7 +869,7 @@ paths:
         use (409 AMS-307, or the replay), then the restore itself.
       security:
         - bearerAuth: [admin]
-      x-error-codes: [AMS-102, AMS-109, AMS-110, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-208, AMS-301, AMS-307, AMS-501, AMS-502]
+      x-error-codes: [AMS-102, AMS-109, AMS-110, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-208, AMS-301, AMS-307, AMS-501, AMS-502, AMS-503]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/X-Tenant-ID'
@@ -935,7 +935,7 @@ paths:
         deleted, and another tenant's agent are all 404 AMS-301.
       security:
         - bearerAuth: [viewer]
-      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-501, AMS-502]
+      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-501, AMS-502, AMS-503]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/limit'
@@ -1044,7 +1044,7 @@ paths:
         does not have, is 404 AMS-302.
       security:
         - bearerAuth: [viewer]
-      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-302, AMS-501, AMS-502]
+      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-302, AMS-501, AMS-502, AMS-503]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/version'
@@ -1135,7 +1135,7 @@ paths:
         is 404 AMS-302.
       security:
         - bearerAuth: [viewer]
-      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-302, AMS-501, AMS-502]
+      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-302, AMS-501, AMS-502, AMS-503]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/from'
@@ -1221,7 +1221,7 @@ paths:
         AMS-502.
       security:
         - bearerAuth: [editor]
-      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-302, AMS-306, AMS-307, AMS-501, AMS-502]
+      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-302, AMS-306, AMS-307, AMS-501, AMS-502, AMS-503]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/If-Match'
@@ -1332,7 +1332,7 @@ paths:
         agent are all 404 AMS-301.
       security:
         - bearerAuth: [viewer]
-      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-501, AMS-502]
+      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-501, AMS-502, AMS-503]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/X-Tenant-ID'
@@ -1403,7 +1403,7 @@ paths:
         `details.version`).
       security:
         - bearerAuth: [editor]
-      x-error-codes: [AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-302, AMS-501, AMS-502]
+      x-error-codes: [AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-302, AMS-501, AMS-502, AMS-503]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/alias'
@@ -1476,7 +1476,7 @@ paths:
         `details.alias`); a second delete is therefore 404 AMS-309.
       security:
         - bearerAuth: [editor]
-      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-309, AMS-501, AMS-502]
+      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-309, AMS-501, AMS-502, AMS-503]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/alias'
@@ -1531,7 +1531,7 @@ paths:
         deleted, and another tenant's agent are all 404 AMS-301.
       security:
         - bearerAuth: [viewer]
-      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-501, AMS-502]
+      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-501, AMS-502, AMS-503]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/limit'
@@ -1640,7 +1640,7 @@ paths:
         naming the parameter.
       security:
         - bearerAuth: [viewer]
-      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-501, AMS-502]
+      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-501, AMS-502, AMS-503]
       parameters:
         - $ref: '#/components/parameters/limit'
         - $ref: '#/components/parameters/templateCursor'
@@ -1777,7 +1777,7 @@ paths:
         then the name: when one of the tenant's templates already has it, 409 AMS-102.
       security:
         - bearerAuth: [editor]
-      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-501, AMS-502]
+      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-501, AMS-502, AMS-503]
       parameters:
         - $ref: '#/components/parameters/X-Tenant-ID'
         - $ref: '#/components/parameters/X-Request-ID'
@@ -1870,7 +1870,7 @@ paths:
         (another tenant's template included) is 404 AMS-303.
       security:
         - bearerAuth: [viewer]
-      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-303, AMS-501, AMS-502]
+      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-303, AMS-501, AMS-502, AMS-503]
       parameters:
         - $ref: '#/components/parameters/template_id'
         - $ref: '#/components/parameters/X-Tenant-ID'
@@ -1933,7 +1933,7 @@ paths:
         AMS-502.
       security:
         - bearerAuth: [editor]
-      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-303, AMS-501, AMS-502]
+      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-303, AMS-501, AMS-502, AMS-503]
       parameters:
         - $ref: '#/components/parameters/template_id'
         - $ref: '#/components/parameters/X-Tenant-ID'
@@ -2025,7 +2025,7 @@ paths:
         (another tenant's template included) is 404 AMS-303; so is a second delete.
       security:
         - bearerAuth: [admin]
-      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-303, AMS-501, AMS-502]
+      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-303, AMS-501, AMS-502, AMS-503]
       parameters:
         - $ref: '#/components/parameters/template_id'
         - $ref: '#/components/parameters/X-Tenant-ID'
@@ -2074,7 +2074,7 @@ paths:
         already has it, 409 AMS-102.
       security:
         - bearerAuth: [editor]
-      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-501, AMS-502]
+      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-501, AMS-502, AMS-503]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/X-Tenant-ID'
@@ -2190,7 +2190,7 @@ paths:
         agent (404 AMS-301).
       security:
         - bearerAuth: [viewer]
-      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-501, AMS-502]
+      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-301, AMS-501, AMS-502, AMS-503]
       parameters:
         - $ref: '#/components/parameters/id'
         - $ref: '#/components/parameters/versions'
@@ -2276,7 +2276,7 @@ paths:
         AMS-102).
       security:
         - bearerAuth: [editor]
-      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-208, AMS-501, AMS-502]
+      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-208, AMS-501, AMS-502, AMS-503]
       parameters:
         - $ref: '#/components/parameters/X-Tenant-ID'
         - $ref: '#/components/parameters/X-Request-ID'
@@ -2444,7 +2444,7 @@ paths:
         AMS-102, 503 AMS-502).
       security:
         - bearerAuth: [editor]
-      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-208, AMS-501, AMS-502]
+      x-error-codes: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-208, AMS-501, AMS-502, AMS-503]
       parameters:
         - $ref: '#/components/parameters/dry_run'
         - $ref: '#/components/parameters/prune'
@@ -2641,7 +2641,7 @@ paths:
         therefore states types only; the value rules are those of `AgentCreate`.
       security:
         - bearerAuth: [viewer]
-      x-error-codes: [AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-501, AMS-502]
+      x-error-codes: [AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-501, AMS-502, AMS-503]
       parameters:
         - $ref: '#/components/parameters/X-Tenant-ID'
         - $ref: '#/components/parameters/X-Request-ID'
@@ -2743,7 +2743,7 @@ paths:
         value outside the allowed ones, `details.field` naming it).
       security:
         - bearerAuth: [viewer]
-      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-501, AMS-502]
+      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-501, AMS-502, AMS-503]
       parameters:
         - $ref: '#/components/parameters/task_status'
         - $ref: '#/components/parameters/task_type'
@@ -2789,7 +2789,7 @@ paths:
         404 AMS-308 when the tenant has no such task (also another tenant's task, or a malformed id).
       security:
         - bearerAuth: [viewer]
-      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-308, AMS-501, AMS-502]
+      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-308, AMS-501, AMS-502, AMS-503]
       parameters:
         - $ref: '#/components/parameters/task_id'
         - $ref: '#/components/parameters/X-Tenant-ID'
@@ -2929,7 +2929,7 @@ paths:
         **Role:** `viewer` or higher (or `service` with `X-Tenant-ID`).
       security:
         - bearerAuth: [viewer]
-      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-501, AMS-502]
+      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-501, AMS-502, AMS-503]
       parameters:
         - $ref: '#/components/parameters/X-Tenant-ID'
         - $ref: '#/components/parameters/X-Request-ID'
@@ -5851,6 +5851,8 @@ components:
           agent also when other replicas kept changing it through 10 attempts; for an apply when
           another writer changed or deleted one of its agents while it was written (nothing is
           written; retry).
+        * AMS-503: (`/v1` with `AMS_RATE_LIMIT_FAIL_CLOSED=1` only) Redis cannot count the request
+          against the tenant's rate limits.
       headers:
         X-Request-ID:
           $ref: '#/components/headers/X-Request-ID'

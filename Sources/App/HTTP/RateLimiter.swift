@@ -26,12 +26,15 @@ struct RateLimiter: Sendable {
     /// How long a request waits for Redis before it is let through (or refused, failing closed).
     var wait = Duration.milliseconds(250)
 
+    /// Counts each window (ARGV: its length in seconds, then its limit) until one is over its
+    /// limit: a request refused for its rate does not use up the day's creates.
     static let script = """
         local out = {}
         for i, key in ipairs(KEYS) do
             local n = redis.call('INCR', key)
-            if n == 1 then redis.call('EXPIRE', key, ARGV[i]) end
+            if n == 1 then redis.call('EXPIRE', key, ARGV[2 * i - 1]) end
             out[#out + 1] = n
+            if n > tonumber(ARGV[2 * i]) then return out end
         end
         return out
         """
@@ -49,10 +52,11 @@ struct RateLimiter: Sendable {
         let keys = windows.map { "ams:ratelimit:\(tenant):\($0.kind):\(clock / $0.seconds)" }
         let counts: [Int]
         do {
-            let reply = try await redis.pipeline([["EVAL", Self.script, String(keys.count)] + keys + windows.map { String($0.seconds) }], within: wait)[0]
+            let arguments = windows.flatMap { [String($0.seconds), String($0.limit)] }
+            let reply = try await redis.pipeline([["EVAL", Self.script, String(keys.count)] + keys + arguments], within: wait)[0]
             if case .error(let message) = reply { throw RedisError.server(message) }
             counts = (reply.array ?? []).compactMap(\.integer)
-            guard counts.count == windows.count else { throw RedisError.protocolError("unexpected rate limit reply") }
+            guard (1...windows.count).contains(counts.count) else { throw RedisError.protocolError("unexpected rate limit reply") }
         } catch {
             metrics.rateLimitUnchecked.increment()
             if failClosed { throw ServiceError(.queueUnavailable, "Rate limits cannot be checked, retry later").caused(by: String(describing: error)) }

@@ -96,9 +96,10 @@ final class TaskConsumer: Service {
                 do {
                     try await redis.ensureGroup(key, group: TaskQueue.group)
                 } catch {
+                    // Redis is away: keep every key not yet adopted for the next try.
                     logger.warning("task queue group could not be created", metadata: ["tenant_id": "\(tenant)", "error": "\(error)"])
-                    state.withLock { _ = $0.discovered.insert(key) }
-                    continue
+                    state.withLock { $0.discovered.formUnion(keys) }
+                    return
                 }
             }
             state.withLock { s in
@@ -131,7 +132,24 @@ final class TaskConsumer: Service {
     }
 
     /// One `XREADGROUP` over the picked tenants' queues: the tenants that have entries, with them.
+    /// Only tenants whose lease this replica gets are read; another replica is working on the rest
+    /// (it reads them until they are empty), so they leave the line until new work is heard of.
     private func read(_ picks: [(TenantID, UInt64)]) async throws -> [(TenantID, [QueuedEntry])] {
+        let leases = try await redis.pipeline(picks.map { TaskLease.acquisition($0.0, consumer: settings.consumer, for: settings.visibilityTimeout) })
+        var picks = picks
+        var held: [TenantID] = []
+        for (i, reply) in leases.enumerated() where reply != .integer(1) { held.append(picks[i].0) }
+        if !held.isEmpty {
+            state.withLock { s in
+                for tenant in held {
+                    s.busy.remove(tenant)
+                    s.ready.removeAll { $0 == tenant }
+                    s.marks[tenant] = nil
+                }
+            }
+            picks.removeAll { held.contains($0.0) }
+        }
+        guard !picks.isEmpty else { return [] }
         let keys = state.withLock { s in
             picks.flatMap { tenant, _ in (s.queues[tenant] ?? []).sorted().map { $0.key(tenant) } }
         }
@@ -140,6 +158,7 @@ final class TaskConsumer: Service {
             found = try await redis.readGroup(TaskQueue.group, consumer: settings.consumer, keys: keys, count: settings.batch)
         } catch RedisError.server(let message) where message.hasPrefix("NOGROUP") {
             // A queue was deleted (and perhaps made again) under us: find out anew which exist.
+            for (tenant, _) in picks { await releaseLease(tenant) }
             state.withLock { s in
                 for (tenant, _) in picks {
                     for queue in s.queues[tenant] ?? [] { s.discovered.insert(queue.key(tenant)) }
@@ -155,6 +174,7 @@ final class TaskConsumer: Service {
                 (found[queue.key(tenant)] ?? []).map { QueuedEntry(queue: queue, tenant: tenant, entry: $0) }
             }
             guard !entries.isEmpty else {
+                await releaseLease(tenant)
                 state.withLock { s in
                     s.busy.remove(tenant)
                     if s.marks[tenant] == mark {
@@ -171,8 +191,14 @@ final class TaskConsumer: Service {
 
     private func serve(_ tenant: TenantID, _ entries: [QueuedEntry]) async {
         await runner.run(entries, tenant: tenant)
+        await releaseLease(tenant)
         state.withLock { _ = $0.busy.remove(tenant) }
         wake.yield()
+    }
+
+    /// Lets go of the tenant at once (else it is free when the lease expires).
+    private func releaseLease(_ tenant: TenantID) async {
+        _ = try? await redis.pipeline([TaskLease.release(tenant, consumer: settings.consumer)])
     }
 
     /// Finds every queue key (`SCAN`), for queues whose notification this replica missed.
@@ -187,20 +213,48 @@ final class TaskConsumer: Service {
 
     /// Entries another consumer (a replica that died) left unacknowledged past the visibility timeout.
     private func claimStale() async {
-        let candidates = state.withLock { s in s.queues.filter { !s.busy.contains($0.key) } }
-        for (tenant, queues) in candidates {
-            guard state.withLock({ $0.busy.insert(tenant).inserted }) else { continue }
-            var entries: [QueuedEntry] = []
-            for queue in queues.sorted() {
-                let claimed = (try? await redis.autoClaim(
-                    queue.key(tenant), group: TaskQueue.group, consumer: settings.consumer, minIdle: settings.visibilityTimeout, count: settings.batch)) ?? []
-                entries += claimed.map { QueuedEntry(queue: queue, tenant: tenant, entry: $0) }
+        let candidates = state.withLock { s in s.queues.filter { !s.busy.contains($0.key) } }.map { ($0.key, $0.value.sorted()) }
+        // In chunks, each a pipeline of leases and one of claims; a Redis that fails ends the pass.
+        for start in stride(from: 0, to: candidates.count, by: 50) where !Task.isCancelled {
+            let chunk = candidates[start..<min(start + 50, candidates.count)].filter { tenant, _ in
+                state.withLock { $0.busy.insert(tenant).inserted }
             }
-            if entries.isEmpty {
-                state.withLock { _ = $0.busy.remove(tenant) }
-            } else {
-                logger.info("claimed stale task entries", metadata: ["tenant_id": "\(tenant)", "count": "\(entries.count)"])
-                await serve(tenant, entries)
+            guard !chunk.isEmpty else { continue }
+            var taken: [(TenantID, [TaskQueue])] = []
+            var batches: [(TenantID, [QueuedEntry])] = []
+            do {
+                let leases = try await redis.pipeline(chunk.map { TaskLease.acquisition($0.0, consumer: settings.consumer, for: settings.visibilityTimeout) })
+                for (i, reply) in leases.enumerated() {
+                    if reply == .integer(1) { taken.append(chunk[i]) } else { state.withLock { _ = $0.busy.remove(chunk[i].0) } }
+                }
+                let claims = taken.flatMap { tenant, queues in
+                    queues.map { ["XAUTOCLAIM", $0.key(tenant), TaskQueue.group, settings.consumer,
+                                  String(RedisClient.milliseconds(settings.visibilityTimeout)), "0-0", "COUNT", String(settings.batch)] }
+                }
+                var replies = try await redis.pipeline(claims)[...]
+                for (tenant, queues) in taken {
+                    var entries: [QueuedEntry] = []
+                    for queue in queues {
+                        guard let parts = replies.popFirst()?.array, parts.count >= 2 else { continue }
+                        entries += RedisClient.entries(parts[1]).map { QueuedEntry(queue: queue, tenant: tenant, entry: $0) }
+                    }
+                    batches.append((tenant, entries))
+                }
+            } catch {
+                for (tenant, _) in chunk {
+                    await releaseLease(tenant)
+                    state.withLock { _ = $0.busy.remove(tenant) }
+                }
+                return
+            }
+            for (tenant, entries) in batches {
+                if entries.isEmpty {
+                    await releaseLease(tenant)
+                    state.withLock { _ = $0.busy.remove(tenant) }
+                } else {
+                    logger.info("claimed stale task entries", metadata: ["tenant_id": "\(tenant)", "count": "\(entries.count)"])
+                    await serve(tenant, entries)
+                }
             }
         }
     }

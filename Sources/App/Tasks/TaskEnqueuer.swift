@@ -12,11 +12,12 @@ struct TaskEnqueuer: Sendable {
 
     func enqueue(_ task: TaskMessage) async throws {
         guard let redis else { throw ServiceError.queueUnavailable.caused(by: "no Redis client") }
-        try await tasks.recordPending(task)
+        let recorded = try await tasks.recordPending(task)
         do {
             try await redis.xadd(task.type.queue.key(task.tenantID), [("message", String(decoding: task.json.encoded, as: UTF8.self))])
         } catch {
-            try? await tasks.discardPending(task.taskID, tenant: task.tenantID)
+            // Only what this call recorded: a resent id's earlier record stands.
+            if recorded { try? await tasks.discardPending(task.taskID, tenant: task.tenantID) }
             throw ServiceError.queueUnavailable.caused(by: String(describing: error))
         }
     }

@@ -21,55 +21,80 @@ struct TaskRunner: Sendable {
         logger[metadataKey: "tenant_id"] = "\(tenant)"
         // Malformed entries are settled whatever happens to the rest.
         var refused: [(QueuedEntry, dead: DeadLetter?)] = []
-        var acks: [(QueuedEntry, dead: DeadLetter?)] = []
         var runnable: [(entry: QueuedEntry, task: TaskMessage)] = []
         var seen = Set<UUID>()
         for entry in entries {
+            // Deleted while pending (its task was settled elsewhere): nothing left to do.
+            guard entry.entry.fields != nil else {
+                refused.append((entry, nil))
+                continue
+            }
             switch Self.parse(entry) {
             case .success(let task) where seen.insert(task.taskID).inserted: runnable.append((entry, task))
             case .success: refused.append((entry, nil))  // the same task twice in one batch: once is enough
             case .failure(let dead): refused.append((entry, dead))
             }
         }
+        await deliver(refused, tenant: tenant, logger: logger)
+        guard !runnable.isEmpty else { return }
         runnable = Self.ordered(runnable)
+        // The batch's entries (and the tenant's lease) stay this replica's while it works on them.
+        let keeper = KeepAlive(redis: redis, settings: settings, tenant: tenant, entries: runnable.map(\.entry))
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await keeper.run() }
+            await work(runnable, tenant: tenant, logger: logger)
+            group.cancelAll()
+        }
+    }
+
+    private func work(_ runnable: [(entry: QueuedEntry, task: TaskMessage)], tenant: TenantID, logger: Logger) async {
+        guard let records = await start(runnable.map(\.task), tenant: tenant, logger: logger) else {
+            // Nothing ran: the entries stay pending and are claimed again after the visibility timeout.
+            return
+        }
+        var acks: [(QueuedEntry, dead: DeadLetter?)] = []
         var outcomes: [(id: UUID, outcome: TaskOutcome)] = []
-        if !runnable.isEmpty {
-            guard let records = await start(runnable.map(\.task), tenant: tenant, logger: logger) else {
-                // Nothing ran: the entries stay pending and are claimed again after the visibility timeout.
-                await deliver(refused, tenant: tenant, logger: logger)
-                return
+        var unrun: [UUID] = []
+        for (entry, task) in runnable {
+            guard let record = records[task.taskID] else {
+                logger.warning("task entry without a task record acknowledged", metadata: ["task_id": "\(task.taskID)"])
+                acks.append((entry, nil))
+                continue
             }
-            let keeper = KeepAlive(redis: redis, settings: settings, entries: runnable.map(\.entry))
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await keeper.run() }
-                for (entry, task) in runnable {
-                    guard let record = records[task.taskID] else { continue }
-                    if record.status.isFinal {
-                        acks.append((entry, nil))
-                        continue
-                    }
-                    guard let outcome = await attempt(task, record: record, logger: logger) else { break }
-                    outcomes.append((task.taskID, outcome))
-                    if case .failed(let message, let type, _) = outcome {
-                        acks.append((entry, DeadLetter(reason: "\(type): \(message)", taskID: task.taskID)))
-                        metrics.tasksFailed.increment()
-                    } else {
-                        acks.append((entry, nil))
-                        metrics.tasksCompleted.increment()
-                    }
-                }
-                group.cancelAll()
+            if record.status.isFinal {
+                acks.append((entry, nil))
+                continue
             }
-            do {
-                try await tasks.finish(outcomes, tenant: tenant)
-            } catch {
-                logger.warning("task outcomes could not be recorded", metadata: ["error": "\(error)"])
-                // Unacknowledged, they run again later and find their work done.
-                await deliver(refused, tenant: tenant, logger: logger)
-                return
+            guard !Task.isCancelled, let outcome = await attempt(task, record: record, logger: logger) else {
+                unrun.append(task.taskID)
+                continue
+            }
+            outcomes.append((task.taskID, outcome))
+            if case .failed(let message, let type, _) = outcome {
+                acks.append((entry, DeadLetter(reason: "\(type): \(message)", taskID: task.taskID)))
+                metrics.tasksFailed.increment()
+            } else {
+                acks.append((entry, nil))
+                metrics.tasksCompleted.increment()
             }
         }
-        await deliver(refused + acks, tenant: tenant, logger: logger)
+        // Recorded even while this replica shuts down (a cancelled call would lose what was done);
+        // tasks it did not get to are handed back uncharged, for the next claim.
+        let (tasks, redisLogger) = (self.tasks, logger)
+        let recorded = await Task {
+            do {
+                try await tasks.finish(outcomes, tenant: tenant)
+                if !unrun.isEmpty { try await tasks.release(unrun, tenant: tenant) }
+                return true
+            } catch {
+                redisLogger.warning("task outcomes could not be recorded", metadata: ["error": "\(error)"])
+                return false
+            }
+        }.value
+        // Unacknowledged, they run again later and find their work done.
+        guard recorded else { return }
+        let runner = self
+        await Task { await runner.deliver(acks, tenant: tenant, logger: redisLogger) }.value
     }
 
     /// Records the tasks as started, trying again for a while when Postgres is away (or, at a
@@ -91,7 +116,8 @@ struct TaskRunner: Sendable {
     /// Runs a task, again after a growing wait while it fails for a passing reason (the database
     /// or Redis away), up to its `max_attempts`. `nil`: this replica is shutting down; the task is
     /// left to be claimed again.
-    private func attempt(_ task: TaskMessage, record: TaskRecord, logger: Logger) async -> TaskOutcome? {
+    private func attempt(_ task: TaskMessage, record first: TaskRecord, logger: Logger) async -> TaskOutcome? {
+        var record = first
         var attempts = record.attempts
         let actor = supervisor.tenant(task.tenantID)
         let progress: TaskProgress = { percent, partial in
@@ -105,6 +131,10 @@ struct TaskRunner: Sendable {
                 return .completed(try await actor.perform(task, record: record, progress: progress))
             } catch let error as ServiceError where !Self.passing(error) {
                 return .failed(message: error.message, type: Self.errorType(error.code), details: error.details.isEmpty ? nil : .object(error.details))
+            } catch let error as ServiceError where error.code == .internalError {
+                // Unexpected: the cause is for the log, never for whoever reads the task.
+                logger.error("task failed unexpectedly", metadata: ["task_id": "\(task.taskID)", "error": "\(error.message)"])
+                return .failed(message: "Internal error", type: "internal", details: nil)
             } catch {
                 if Task.isCancelled { return nil }
                 logger.warning("task attempt failed", metadata: ["task_id": "\(task.taskID)", "attempt": "\(attempts)", "error": "\(error)"])
@@ -112,10 +142,15 @@ struct TaskRunner: Sendable {
                     let message = (error as? ServiceError)?.message ?? "A dependency was unavailable"
                     return .failed(message: "\(message) (after \(attempts) attempts)", type: "unavailable", details: nil)
                 }
-                let wait = settings.retryBackOff * (1 << min(attempts - 1, 16))
+                let wait = min(settings.retryBackOff * (1 << min(attempts - 1, 16)), Self.longestWait)
                 do { try await Task.sleep(for: wait) } catch { return nil }
                 attempts += 1
-                _ = try? await tasks.start([task], tenant: task.tenantID)
+                if let again = try? await tasks.start([task], tenant: task.tenantID)[task.taskID] {
+                    // Another replica may have finished it meanwhile; a bulk task resumes from its progress.
+                    if again.status.isFinal { return nil }
+                    record = again
+                    attempts = again.attempts
+                }
             }
         }
     }
@@ -123,20 +158,34 @@ struct TaskRunner: Sendable {
     /// Dead letters first, then the acknowledgements, each kind in one pipeline per queue.
     private func deliver(_ acks: [(QueuedEntry, dead: DeadLetter?)], tenant: TenantID, logger: Logger) async {
         guard !acks.isEmpty else { return }
-        var commands: [[String]] = []
+        var letters: [[String]] = []
         for (entry, dead) in acks {
             guard let dead else { continue }
-            metrics.tasksDeadLettered.increment()
             logger.warning("task entry dead-lettered", metadata: ["entry_id": "\(entry.entry.id)", "reason": "\(dead.reason)"])
             var command = ["XADD", TaskQueue.deadLetterKey(tenant), "MAXLEN", "~", String(settings.deadLetterLength), "*",
                            "message", entry.entry.fields?["message"] ?? "", "reason", dead.reason,
                            "queue", entry.queue.key(tenant), "entry_id", entry.entry.id, "failed_at", Agent.timestamp(.now)]
             if let id = dead.taskID { command += ["task_id", id.uuidString.lowercased()] }
-            commands.append(command)
+            letters.append(command)
         }
+        var settled = acks
+        if !letters.isEmpty {
+            do {
+                for case .error(let message) in try await redis.pipeline(letters) { throw RedisError.server(message) }
+                metrics.tasksDeadLettered.increment(by: letters.count)
+            } catch {
+                // Not dead-lettered, so not acknowledged either: they are claimed and judged again.
+                logger.warning("task entries could not be dead-lettered", metadata: ["error": "\(error)"])
+                settled = acks.filter { $0.dead == nil }
+            }
+        }
+        // Acknowledged entries are deleted too: a stream holds only what is still to be done.
+        var commands: [[String]] = []
         for queue in TaskQueue.allCases {
-            let ids = acks.filter { $0.0.queue == queue }.map(\.0.entry.id)
-            if !ids.isEmpty { commands.append(["XACK", queue.key(tenant), TaskQueue.group] + ids) }
+            let ids = settled.filter { $0.0.queue == queue }.map(\.0.entry.id)
+            guard !ids.isEmpty else { continue }
+            commands.append(["XACK", queue.key(tenant), TaskQueue.group] + ids)
+            commands.append(["XDEL", queue.key(tenant)] + ids)
         }
         do {
             for case .error(let message) in try await redis.pipeline(commands) { throw RedisError.server(message) }
@@ -187,19 +236,23 @@ struct TaskRunner: Sendable {
         return sorted
     }
 
+    /// The longest wait between two attempts of a task: its tenant's other tasks wait behind it.
+    static let longestWait = Duration.seconds(30)
+
     /// Failures that may pass (the database or Redis away): worth another attempt.
     static func passing(_ error: ServiceError) -> Bool {
-        error.code == .databaseUnavailable || error.code == .internalError
+        error.code == .databaseUnavailable || error.code == .queueUnavailable
     }
 
     static func errorType(_ code: ErrorCode) -> String {
         switch code {
         case .validationFailed: "validation"
         case .agentNotFound, .templateNotFound, .versionNotFound: "not_found"
-        case .nameConflict, .invalidTransition, .preconditionFailed: "conflict"
-        case .quotaReached: "quota"
+        case .nameConflict, .invalidTransition, .preconditionFailed, .agentNotActive, .idempotencyConflict: "conflict"
+        case .quotaReached, .rateLimited: "quota"
         case .malformedBody: "malformed"
-        default: code.rawValue
+        case .databaseUnavailable, .queueUnavailable: "unavailable"
+        default: "internal"
         }
     }
 }
@@ -211,16 +264,45 @@ extension TaskRunner.DeadLetter: Error {}
 private struct KeepAlive: Sendable {
     let redis: RedisClient
     let settings: TaskSettings
+    let tenant: TenantID
     let entries: [QueuedEntry]
 
     func run() async {
         while !Task.isCancelled {
             do { try await Task.sleep(for: settings.visibilityTimeout / 3) } catch { return }
+            var commands = [TaskLease.renewal(tenant, consumer: settings.consumer, for: settings.visibilityTimeout)]
             for queue in TaskQueue.allCases {
                 let ids = entries.filter { $0.queue == queue }.map(\.entry.id)
-                guard let tenant = entries.first?.tenant else { return }
-                try? await redis.touch(queue.key(tenant), group: TaskQueue.group, consumer: settings.consumer, ids: ids)
+                if !ids.isEmpty { commands.append(["XCLAIM", queue.key(tenant), TaskQueue.group, settings.consumer, "0"] + ids + ["JUSTID"]) }
             }
+            _ = try? await redis.pipeline(commands)
         }
+    }
+}
+
+/// Which replica works on a tenant's queues right now: a Redis key with the consumer's name that
+/// expires after the visibility timeout unless renewed. A tenant's tasks thus run on one replica
+/// at a time, in order, and a replica that dies lets go by itself.
+enum TaskLease {
+    static func key(_ tenant: TenantID) -> String { "ams:tasklease:\(tenant)" }
+
+    /// Answers 1 when the lease is this consumer's now (also when it already was: a release lost
+    /// while Redis was away must not lock the consumer out of its own tenant until expiry).
+    static func acquisition(_ tenant: TenantID, consumer: String, for duration: Duration) -> [String] {
+        ["EVAL", """
+            local owner = redis.call('GET', KEYS[1])
+            if owner and owner ~= ARGV[1] then return 0 end
+            redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+            return 1
+            """, "1", key(tenant), consumer, String(RedisClient.milliseconds(duration))]
+    }
+
+    static func renewal(_ tenant: TenantID, consumer: String, for duration: Duration) -> [String] {
+        ["EVAL", "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0",
+         "1", key(tenant), consumer, String(RedisClient.milliseconds(duration))]
+    }
+
+    static func release(_ tenant: TenantID, consumer: String) -> [String] {
+        ["EVAL", "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", "1", key(tenant), consumer]
     }
 }

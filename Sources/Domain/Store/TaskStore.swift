@@ -3,13 +3,17 @@ public import Foundation
 /// Tasks in Postgres, tenant-scoped like agents. Every status change also records its task event
 /// (`task_status_update`, `task_completed`, `task_failed`) in the same transaction, for the notifier.
 public protocol TaskStore: Sendable {
-    /// Records a task as `pending` (before it is queued); an existing task is left as it is.
-    func recordPending(_ task: TaskMessage) async throws
+    /// Records a task as `pending` (before it is queued); an existing task is left as it is
+    /// (`false`: the id was known).
+    @discardableResult
+    func recordPending(_ task: TaskMessage) async throws -> Bool
     /// Forgets a pending task that could not be queued.
     func discardPending(_ id: UUID, tenant: TenantID) async throws
     /// Marks tasks `processing` (one more attempt each) and answers their records; tasks already
     /// finished are answered as they are, untouched, so a redelivery does not run them again.
     func start(_ tasks: [TaskMessage], tenant: TenantID) async throws -> [UUID: TaskRecord]
+    /// Hands started tasks back unrun (this replica is stopping): `pending` again, the attempt not counted.
+    func release(_ ids: [UUID], tenant: TenantID) async throws
     /// Where a long task got to, so that another replica can resume it.
     func progress(_ id: UUID, tenant: TenantID, progress: Int, checkpoint: Int64?, details: JSONValue?) async throws
     /// Records how tasks ended.

@@ -1,8 +1,8 @@
 public import Foundation
 
 /// The task message producers put in a queue entry's `message` field, as JSON. Read strictly
-/// enough that a wrong entry is refused with a clear reason before anything runs, and kept whole
-/// (unknown fields included) so that what is stored and dead-lettered is what was sent.
+/// enough that a wrong entry is refused with a clear reason before anything runs; members this
+/// service does not know are accepted and not kept (a dead letter keeps the entry as it was sent).
 public struct TaskMessage: Sendable, Hashable {
     public static let defaultMaxAttempts = 5
 

@@ -3,12 +3,24 @@ public import Foundation
 import PostgresNIO
 
 extension PostgresAgentStore: TaskStore {
-    public func recordPending(_ task: TaskMessage) async throws {
+    @discardableResult
+    public func recordPending(_ task: TaskMessage) async throws -> Bool {
         let message = Self.text(task.json)
-        try await inTenant(task.tenantID) { conn in
-            try await conn.query("""
+        return try await inTenant(task.tenantID) { conn in
+            let rows = try await conn.query("""
                 INSERT INTO tasks (tenant_id, id, type, status, message) VALUES (\(task.tenantID), \(task.taskID), \(task.type.rawValue), 'pending', \(message)::jsonb)
-                ON CONFLICT (tenant_id, id) DO NOTHING
+                ON CONFLICT (tenant_id, id) DO NOTHING RETURNING 1
+                """, logger: logger)
+            for try await _ in rows { return true }
+            return false
+        }
+    }
+
+    public func release(_ ids: [UUID], tenant: TenantID) async throws {
+        try await inTenant(tenant) { conn in
+            try await conn.query("""
+                UPDATE tasks SET status = 'pending', attempts = greatest(attempts - 1, 0), updated_at = now()
+                WHERE tenant_id = \(tenant) AND id = ANY(\(ids)) AND status = 'processing'
                 """, logger: logger)
         }
     }

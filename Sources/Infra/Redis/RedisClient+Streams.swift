@@ -62,7 +62,7 @@ extension RedisClient {
         _ = try await send(["XACK", key, group] + ids)
     }
 
-    static func entries(_ value: RedisValue) -> [StreamEntry] {
+    public static func entries(_ value: RedisValue) -> [StreamEntry] {
         (value.array ?? []).compactMap { raw in
             guard let parts = raw.array, parts.count == 2, let id = parts[0].string else { return nil }
             guard let flat = parts[1].array else { return StreamEntry(id: id, fields: nil) }
@@ -76,7 +76,7 @@ extension RedisClient {
         }
     }
 
-    static func milliseconds(_ d: Duration) -> Int64 {
+    public static func milliseconds(_ d: Duration) -> Int64 {
         d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
     }
 }

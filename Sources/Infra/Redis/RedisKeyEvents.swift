@@ -28,6 +28,7 @@ public struct RedisKeyEvents: Sendable {
                 let connection = try await RedisConnection.connect(to: url, timeout: timeout, on: MultiThreadedEventLoopGroup.singleton) { value in
                     if case .array(let parts) = value, let key = parts[2].string { onKey(key) }
                 }.get()
+                defer { connection.close() }
                 try await enableNotifications(connection)
                 let channel = "__keyevent@\(url.database)__:\(event)"
                 let subscribed = try await connection.send([["SUBSCRIBE", channel]], timeout: timeout).get()
@@ -41,7 +42,6 @@ public struct RedisKeyEvents: Sendable {
                     try await Task.sleep(for: .seconds(5))
                     _ = try await connection.send([["PING"]], timeout: timeout).get()
                 }
-                connection.close()
             } catch {
                 if Task.isCancelled { return }
                 if !warned { logger.warning("redis key events unavailable", metadata: ["error": "\(error)"]) }
