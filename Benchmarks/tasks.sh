@@ -55,7 +55,11 @@ wait_for "$PREFIX-" "$COUNT"
 end=$(date +%s.%N)
 failed="$("${PSQL[@]}" -d ams -c "SELECT count(*) FROM tasks WHERE status <> 'completed'")"
 awk -v n="$COUNT" -v s="$start" -v e="$end" -v f="$failed" 'BEGIN { printf "agent_validate: %d tasks in %.2f s = %.0f tasks/s (not completed: %d)\n", n, e - s, n / (e - s), f }'
+# The consumer alone: from the first recorded completion to the last (the producer above shares
+# the two cores while it writes).
+"${PSQL[@]}" -d ams -c "SELECT format('consumer rate, first to last completion: %s tasks/s', round(count(*) / extract(epoch FROM max(updated_at) - min(updated_at)))) FROM tasks"
 
+[ "$FLOOD" -gt 0 ] || exit 0
 log "2. a quiet tenant while another floods ($FLOOD tasks)"
 read -r FT FA < <(sed -n 1p "$LOCAL/bench/task-agents.txt")
 read -r QT QA < <(sed -n 80p "$LOCAL/bench/task-agents.txt")

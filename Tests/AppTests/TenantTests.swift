@@ -127,6 +127,8 @@ import Testing
         var config = try TestSupport.configuration()
         config.redisURL = "redis://127.0.0.1:\(proxy.port)"
         config.redisTimeout = .seconds(30)
+        // Readiness only: a consumer's calls in flight would hold the shutdown for the 30 s timeout.
+        config.taskConsumer = false
         try await buildApplication(config, logger: makeLogger(config)).test(.router) { client in
             let before = try await client.execute(uri: "/health/ready", method: .get)
             #expect(try before.json()["components"]?["redis"]?["status"] == .string("up"))

@@ -43,7 +43,7 @@ public struct TaskMessage: Sendable, Hashable {
             }
         }
         guard let rawID = try string("task_id") else { throw .malformed("task_id is required", field: "task_id") }
-        guard let id = UUID(uuidString: rawID) else { throw .malformed("task_id must be a UUID", field: "task_id") }
+        guard let id = UUID(canonical: rawID) else { throw .malformed("task_id must be a UUID", field: "task_id") }
         guard let tenant = try string("tenant_id"), Tenant.isValidID(tenant) else {
             throw .malformed("tenant_id is required: 1–128 printable characters without spaces", field: "tenant_id")
         }
@@ -88,7 +88,7 @@ public struct TaskMessage: Sendable, Hashable {
         func require(_ key: String, _ kind: String) throws(ServiceError) {
             let ok = switch (kind, payload[key]) {
             case ("object", .object?), ("string", .string?): true
-            case ("uuid", .string(let s)?): UUID(uuidString: s) != nil
+            case ("uuid", .string(let s)?): UUID(canonical: s) != nil
             default: false
             }
             guard ok else { throw .malformed("payload.\(key) is required for \(type.rawValue) (\(kind == "uuid" ? "an agent id" : "an \(kind)"))", field: "payload.\(key)") }

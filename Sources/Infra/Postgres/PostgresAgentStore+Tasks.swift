@@ -33,14 +33,18 @@ extension PostgresAgentStore: TaskStore {
 
     public func start(_ tasks: [TaskMessage], tenant: TenantID) async throws -> [UUID: TaskRecord] {
         let messages = tasks.map { Self.text($0.json) }
+        let byID = Dictionary(tasks.map { ($0.taskID, $0) }, uniquingKeysWith: { first, _ in first })
         return try await single { conn in
             let rows = try await conn.query("""
-                SELECT message, status, attempts, progress, checkpoint, result, error, updated_at FROM ams_start_tasks(\(tenant), \(messages))
+                SELECT task_id, status, attempts, progress, checkpoint, result, error, updated_at FROM ams_start_tasks(\(tenant), \(messages))
                 """, logger: logger)
             var records: [UUID: TaskRecord] = [:]
             for try await row in rows {
-                let record = try Self.task(row.makeRandomAccess())
-                records[record.message.taskID] = record
+                // The messages are the ones given: only the state is read back.
+                let cells = row.makeRandomAccess()
+                let id = try cells[0].decode(UUID.self)
+                guard let message = byID[id] else { continue }
+                records[id] = try Self.task(cells, message: message)
             }
             return records
         }
@@ -145,8 +149,8 @@ extension PostgresAgentStore: TaskStore {
     }
 
     /// Decoded column by column (see the package notes on wide tuple decodes).
-    static func task(_ cells: PostgresRandomAccessRow) throws -> TaskRecord {
-        let message = try TaskMessage(json: json(try cells[0].decode(String.self)))
+    static func task(_ cells: PostgresRandomAccessRow, message known: TaskMessage? = nil) throws -> TaskRecord {
+        let message = try known ?? TaskMessage(json: json(try cells[0].decode(String.self)))
         guard let status = TaskStatus(rawValue: try cells[1].decode(String.self)) else { throw ServiceError(.internalError, "Stored task unreadable") }
         return TaskRecord(
             message: message, status: status, attempts: try cells[2].decode(Int.self), progress: try cells[3].decode(Int.self),
