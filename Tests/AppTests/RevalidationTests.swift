@@ -1,0 +1,82 @@
+@testable import App
+import Domain
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import PostgresNIO
+import Testing
+
+/// Tier and tool catalog changes queue `revalidate_tenant` for the tenants they affect; agents that
+/// no longer pass are marked invalid, and nothing else about them changes. On a database of its
+/// own: it replaces the catalog, which other suites read.
+@Suite struct RevalidationTests {
+    @Test func tierAndCatalogChangesMarkAgentsThatNoLongerPass() async throws {
+        let q = try await TestQueues()
+        var config = try q.configuration()
+        let databaseURL = try await TestSupport.freshDatabase()
+        config.databaseURL = databaseURL
+        try await buildApplication(config, logger: makeLogger(config)).test(.router) { client in
+            let service = try await Caller.make(client, tenant: nil, roles: [.service])
+            let tenant = try await TestSupport.tenant(on: .professional, client)
+            let admin = try await Caller.make(client, tenant: tenant)
+            let agent = try await admin.create("Big model", #""llm_config":{"model":"gpt-4.1"}"#)
+            #expect(agent["validation"]?["status"] != .string("invalid"))
+
+            // advance does not allow gpt-4.1.
+            #expect(try await service.send(.put, "/internal/v1/tenants/\(tenant)", json: #"{"tier":"advance"}"#).status == .ok)
+            #expect(try await eventually(15) {
+                try await admin.send(.get, "/v1/agents/\(agent.id)").json()["validation"]?["status"] == .string("invalid")
+            }, "the tier change re-validated the agent")
+            let after = try await admin.send(.get, "/v1/agents/\(agent.id)").json()
+            #expect(after["version"] == agent["version"] && after["llm_config"] == agent["llm_config"], "only the validation changed")
+            let history = try await admin.send(.get, "/v1/agents/\(agent.id)/history").json()["items"]?.items() ?? []
+            #expect(history.first?["action"] == .string("validated") && history.first?["details"] == .object(["status": .string("invalid")]))
+            // Two tier changes (free to professional when the tenant was set up, then to advance), newest first.
+            let tasks = try await admin.send(.get, "/v1/tasks?type=revalidate_tenant").json()["items"]?.items() ?? []
+            #expect(tasks.count == 2 && tasks.allSatisfy { $0["metadata"] == .object(["source": .string("system"), "reason": .string("tier_changed")]) })
+            let taskID = try #require(tasks.first?["task_id"]?.stringValue)
+            #expect(try await events(of: taskID, in: databaseURL) == ["task_status_update", "task_completed"])
+
+            // The catalog loses `search`: only tenants whose agents use it are re-validated.
+            let user = try await TestSupport.tenant(on: .enterprise, client)
+            let userAdmin = try await Caller.make(client, tenant: user)
+            let searching = try await userAdmin.create("Searcher", #""tools":["search"]"#)
+            let bystander = try await TestSupport.tenant(on: .enterprise, client)
+            _ = try await Caller.make(client, tenant: bystander).create("No tools")
+            let catalog = try await service.send(.get, "/internal/v1/tools").json().items().filter { $0["id"] != .string("search") }
+            let put = try await service.send(.put, "/internal/v1/tools", json: String(decoding: JSONValue.array(catalog).encoded, as: UTF8.self))
+            #expect(put.status == .ok)
+            #expect(try await eventually(15) {
+                try await userAdmin.send(.get, "/v1/agents/\(searching.id)").json()["validation"]?["status"] == .string("invalid")
+            }, "the catalog change re-validated the agent that uses the tool")
+            func catalogTasks(_ tenant: TenantID) async throws -> Int {
+                let items = try await Caller.make(client, tenant: tenant).send(.get, "/v1/tasks?type=revalidate_tenant").json()["items"]?.items() ?? []
+                return items.filter { $0["metadata"]?["reason"] == .string("tool_catalog_changed") }.count
+            }
+            #expect(try await catalogTasks(user) == 1)
+            #expect(try await catalogTasks(bystander) == 0, "a tenant whose agents use no changed tool is left alone")
+        }
+    }
+
+    /// The events recorded for a task, in order (read as a superuser: the outbox is per tenant).
+    private func events(of taskID: String, in databaseURL: String) async throws -> [String] {
+        guard let admin = ProcessInfo.processInfo.environment["AMS_TEST_ADMIN_URL"] else { throw TestSupport.ConfigurationMissing() }
+        var parts = URLComponents(string: admin)!
+        parts.path = URLComponents(string: databaseURL)!.path
+        let client = PostgresClient(configuration: try .init(url: parts.string!))
+        return try await withThrowingTaskGroup(of: [String]?.self) { group in
+            group.addTask {
+                await client.run()
+                return nil
+            }
+            defer { group.cancelAll() }
+            var names: [String] = []
+            let id = UUID(uuidString: taskID)!
+            for try await name in try await client.query("SELECT event FROM outbox WHERE task_id = \(id) ORDER BY sequence").decode(String.self) {
+                names.append(name)
+            }
+            return names
+        }
+    }
+}
