@@ -12,7 +12,7 @@ FLOOD="${2:-100000}"
 ensure_packages
 export AMS_DATABASE_URL="$(start_postgres bench)"
 PGPORT="$(cat "$LOCAL/bench/port")"
-PSQL=(psql -h 127.0.0.1 -p "$PGPORT" -U postgres -v ON_ERROR_STOP=1 -qtA)
+PSQL=("$(pg_bin)/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -v ON_ERROR_STOP=1 -qtA)
 export AMS_REDIS_URL="$(start_redis bench)"
 REDIS_PORT="$(cat "$LOCAL/bench/redis/port")"
 export AMS_JWT_SECRET="bench-secret-0123456789abcdefghijklmnopqrstuvwxyz"

@@ -65,5 +65,6 @@ extension Migration {
         Migration(version: 4, name: "lean updates", statements: leanUpdates),
         Migration(version: 5, name: "lean creates", statements: leanCreates),
         Migration(version: 6, name: "tasks", statements: tasks),
+        Migration(version: 7, name: "task batches", statements: taskBatches),
     ]
 }
