@@ -1,7 +1,10 @@
 import Domain
 import Hummingbird
+import HummingbirdCore
+import HummingbirdWebSocket
 import Infra
 import Logging
+import NIOCore
 import PostgresNIO
 import Validators
 
@@ -17,6 +20,8 @@ struct RouterDependencies: Sendable {
     let metrics: AppMetrics
     /// Reported in readiness (tests that build their own dependencies may leave it out).
     var redis: RedisClient?
+    /// How far events go and each sink's lag, for readiness (absent in tests without a notifier).
+    var events: EventFeed?
     /// `nil`: no rate limits (`AMS_RATE_LIMITS=0`, and tests that need none).
     var rateLimiter: RateLimiter?
     /// `false` when `/metrics` has a listener of its own.
@@ -42,7 +47,7 @@ func buildRouter(_ deps: RouterDependencies) -> AppResponderBuilder {
 /// Every route of the API; `openapi.yaml` documents exactly these (a test compares the two).
 func registerAPI(on router: Router<AppRequestContext>, _ deps: RouterDependencies, envelope: EnvelopeMiddleware? = nil) {
     router.add(middleware: envelope ?? EnvelopeMiddleware(metrics: deps.metrics.requests, accessLog: deps.accessLog))
-    HealthRoutes(database: deps.database, redis: deps.redis, supervisor: deps.supervisor).register(on: router)
+    HealthRoutes(database: deps.database, redis: deps.redis, supervisor: deps.supervisor, events: deps.events).register(on: router)
     MetaRoutes(contract: deps.contract).register(on: router)
     if deps.servesMetrics { MetricsRoute(metrics: deps.metrics).register(on: router) }
     let v1 = router.group("v1")
@@ -56,6 +61,7 @@ func registerAPI(on router: Router<AppRequestContext>, _ deps: RouterDependencie
     TemplateRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit).register(on: v1)
     PortableRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit).register(on: v1)
     TenantRoutes(supervisor: deps.supervisor).register(on: v1)
+    EventSocketRoutes().register(on: v1)
     let enqueuer = TaskEnqueuer(redis: deps.redis, tasks: deps.store)
     TaskRoutes(supervisor: deps.supervisor, tasks: deps.store, enqueuer: enqueuer, bodyLimit: deps.bodyLimit).register(on: v1)
     let internalGroup = router.group("internal/v1").add(middleware: AuthMiddleware(verifier: deps.verifier, scope: .internal))
@@ -93,29 +99,51 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
                                  systemTemplates: try TemplateFiles.load(directory: config.templatesDirectory)),
         maxTenants: config.maxTenants, idleTimeout: config.tenantIdleTimeout, logger: logger
     )
+    let feed = EventFeed()
+    let notifier = Notifier(store: store, feed: feed, logger: logger)
+    let subscribers = Subscribers()
+    let verifier = await TokenVerifier.make(config)
     let listener = ChangeListener(
         configuration: .init(databaseURL: config.databaseURL, heartbeat: config.listenerHeartbeat, applicationName: "ams-listener:" + config.replicaName),
         logger: logger,
         onChange: { await supervisor.route($0) },
-        onListening: { await supervisor.setListening($0) }
+        onListening: { await supervisor.setListening($0) },
+        events: notifier.hooks(leaderKey: config.eventLeader ? PostgresAgentStore.notifierLock : nil)
     )
     let redis = RedisClient(configuration: .init(url: try RedisURL(config.redisURL), timeout: config.redisTimeout), logger: logger)
     let router = buildRouter(RouterDependencies(
-        store: store, supervisor: supervisor, catalog: catalog, verifier: await TokenVerifier.make(config),
+        store: store, supervisor: supervisor, catalog: catalog, verifier: verifier,
         database: DatabaseProbe(store: store), bodyLimit: config.bodyLimit, contract: try APIContract(), metrics: metrics,
-        redis: redis,
+        redis: redis, events: feed,
         rateLimiter: config.rateLimits
             ? RateLimiter(redis: redis, policy: policy, supervisor: supervisor, failClosed: config.rateLimitFailClosed, metrics: metrics) : nil,
         servesMetrics: config.metricsPort == nil, accessLog: config.accessLog
     ))
+    let socket = EventSocket(verifier: verifier, store: store, subscribers: subscribers, authTimeout: config.eventSocketAuthTimeout)
     var app = Application(
         router: router,
-        server: .http1(configuration: .init(idleTimeout: .nanoseconds(Int64(config.httpIdleTimeout.components.seconds) * 1_000_000_000))),
+        server: HTTPServerBuilder { responder in
+            let idle = TimeAmount.nanoseconds(Int64(config.httpIdleTimeout.components.seconds) * 1_000_000_000)
+            return FirstRequestDeadline(
+                inner: HTTP1WebSocketUpgradeChannel(
+                    responder: responder,
+                    configuration: .init(http1: .init(idleTimeout: idle), ws: .init(maxFrameSize: 1 << 20)),
+                    shouldUpgrade: { request, _, _ in await socket.shouldUpgrade(request) }),
+                timeout: idle)
+        },
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "agent-management"),
         logger: logger
     )
-    app.addServices(client, redis, listener, supervisor, DeletedAgentPurge(
+    app.addServices(client, redis, listener, supervisor, notifier, DeletedAgentPurge(
         store: store, retention: config.deletedRetention, interval: config.purgeInterval, logger: logger))
+    app.addServices(
+        SubscriberSink(store: store, feed: feed, subscribers: subscribers, logger: logger),
+        EventPurge(store: store, retention: config.eventRetention, interval: config.purgeInterval, notifier: notifier, logger: logger))
+    if config.notifyRedis {
+        app.addServices(SharedSink(
+            name: "redis", sink: RedisEventSink(redis: redis, maxLength: config.notifyStreamLength), store: store, feed: feed,
+            notifier: notifier, lag: metrics.eventLag("redis"), logger: logger))
+    }
     if config.taskConsumer {
         let settings = config.taskSettings
         app.addServices(TaskConsumer(

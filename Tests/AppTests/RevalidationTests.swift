@@ -36,7 +36,8 @@ import Testing
             let tasks = try await admin.send(.get, "/v1/tasks?type=revalidate_tenant").json()["items"]?.items() ?? []
             #expect(tasks.count == 2 && tasks.allSatisfy { $0["metadata"] == .object(["source": .string("system"), "reason": .string("tier_changed")]) })
             let taskID = try #require(tasks.first?["task_id"]?.stringValue)
-            #expect(try await events(of: taskID, in: databaseURL) == ["task_status_update", "task_completed"])
+            // The agent's new validation is announced as the task's doing, between its start and its end.
+            #expect(try await events(of: taskID, in: databaseURL) == ["task_status_update", "agent_validated", "task_completed"])
 
             // The catalog loses `search`: only tenants whose agents use it are re-validated.
             let user = try await TestSupport.tenant(on: .enterprise, client)
@@ -73,7 +74,7 @@ import Testing
             defer { group.cancelAll() }
             var names: [String] = []
             let id = UUID(uuidString: taskID)!
-            for try await name in try await client.query("SELECT event FROM outbox WHERE task_id = \(id) ORDER BY sequence").decode(String.self) {
+            for try await name in try await client.query("SELECT event FROM outbox WHERE task_id = \(id) ORDER BY id").decode(String.self) {
                 names.append(name)
             }
             return names

@@ -267,6 +267,7 @@ struct TestQueues {
     func configuration() throws -> AppConfiguration {
         var config = try TestSupport.configuration()
         config.redisURL = url
+        config.taskConsumer = true
         config.taskRetryBackOff = .milliseconds(20)
         return config
     }

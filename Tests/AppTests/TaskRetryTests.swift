@@ -135,6 +135,7 @@ final class FlakyStore: ForwardingStore {
         var config = try TestSupport.configuration()
         config.redisURL = "redis://127.0.0.1:\(server.port)"
         config.redisTimeout = .milliseconds(500)
+        config.taskConsumer = true
         let producer = RedisClient(configuration: .init(url: try RedisURL(config.redisURL)), logger: Logger(label: "test"))
         defer { producer.close() }
         let tenant = TestSupport.tenant()

@@ -67,6 +67,13 @@ enum TestSupport {
         config.logLevel = .warning
         // Tests make many requests per tenant; the rate limit tests turn limits on.
         config.rateLimits = false
+        // The suites share one database, where one replica would sequence everyone's events and
+        // feed the shared sinks: event tests turn that on over a database of their own.
+        config.notifyRedis = false
+        config.eventLeader = false
+        // Every suite's app would read the shared Redis database's queues, and so run (and make
+        // tenant actors for) tasks that other suites queued; queue tests turn it on in their own.
+        config.taskConsumer = false
         return config
     }
 

@@ -32,9 +32,9 @@ import Testing
             // deploy; migration 5 drops migration 2's create, which counted through a trigger it removes.
             #expect(functions == [
                 "ams_agent", "ams_bump_revision", "ams_change_notice", "ams_count_agents", "ams_create_agent",
-                "ams_delete_agent", "ams_delete_agent", "ams_finish_tasks", "ams_purge_deleted", "ams_record", "ams_restore_agent",
-                "ams_set_agent_status", "ams_set_validation", "ams_start_tasks", "ams_task_progress", "ams_tenants_using_tools",
-                "ams_update_agent", "ams_update_agent",
+                "ams_delete_agent", "ams_delete_agent", "ams_finish_tasks", "ams_history_event", "ams_outbox_after", "ams_outbox_notify",
+                "ams_purge_deleted", "ams_purge_outbox", "ams_record", "ams_restore_agent", "ams_sequence_outbox", "ams_set_agent_status", "ams_set_validation",
+                "ams_start_tasks", "ams_task_progress", "ams_template_event", "ams_tenants_using_tools", "ams_update_agent", "ams_update_agent",
             ])
             // PL/pgSQL keeps its plans per session; a `LANGUAGE sql` helper is planned on every call.
             var sqlLanguage: [String] = []

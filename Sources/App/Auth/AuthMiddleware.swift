@@ -17,17 +17,27 @@ struct AuthMiddleware: RouterMiddleware {
     let scope: Scope
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let token = request.headers.value(.authorization)?.bearerToken else {
+        var context = context
+        context.identity = try await Self.identity(
+            token: request.headers.value(.authorization)?.bearerToken.map(String.init), tenantHeader: request.headers.value(.tenantID),
+            scope: scope, verifier: verifier)
+        return try await next(request, context)
+    }
+
+    /// Who presents `token`, and for a tenant scope the tenant it acts on (also for the event
+    /// WebSocket, whose token may come in its first frame).
+    static func identity(token: String?, tenantHeader: String?, scope: Scope, verifier: TokenVerifier) async throws -> Identity {
+        guard let token else {
             throw ServiceError(.missingToken, "Authentication required")
         }
-        let claims = try await verifier.verify(String(token))
+        let claims = try await verifier.verify(token)
         let roles = Set(claims.roles.compactMap(Role.init(rawValue:)))
         var identity = Identity(subject: claims.sub.value, roles: roles, tenantID: nil)
         switch scope {
         case .internal:
             guard roles.contains(.service) else { throw ServiceError(.forbidden, "Only service tokens may call internal endpoints") }
         case .tenant:
-            let named = request.headers.value(.tenantID).flatMap { $0.isEmpty ? nil : $0 }
+            let named = tenantHeader.flatMap { $0.isEmpty ? nil : $0 }
             if roles.contains(.service) {
                 guard let named else { throw ServiceError(.missingTenantHeader, "Service tokens must name the tenant in X-Tenant-ID") }
                 guard Tenant.isValidID(named) else {
@@ -41,8 +51,6 @@ struct AuthMiddleware: RouterMiddleware {
             }
             guard !roles.isEmpty else { throw ServiceError(.forbidden, "Token has no known role") }
         }
-        var context = context
-        context.identity = identity
-        return try await next(request, context)
+        return identity
     }
 }

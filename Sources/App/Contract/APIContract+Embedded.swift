@@ -63,6 +63,7 @@ info:
     | AMS-109 | 400 | malformed body, unknown field, wrong type, bad query or path parameter or `Idempotency-Key`, U+0000 |
     | AMS-110 | 413 | body too large |
     | AMS-111 | 415 | content type is not JSON (nor, for import and apply, YAML) |
+    | AMS-112 | 426 | `GET /v1/ws` without a WebSocket upgrade |
     | AMS-310 | 405 | the path exists but does not answer this method (OPTIONS included); `Allow` lists the methods it answers |
     | AMS-201 / 202 / 203 | 401 | no token / bad or malformed token / expired token |
     | AMS-204 | 403 | role not allowed; also a write to a system template, which is read-only |
@@ -188,6 +189,11 @@ tags:
     description: |
       Background work from the tenant's Redis queues (`agent-management.{validation,templates,tasks}.{tenant_id}`):
       follow a task, validate an agent or patch many in the background.
+  - name: events
+    description: |
+      Every committed change, announced as an event (`ChangeEvent`): live over a WebSocket
+      (`GET /v1/ws`), and on Redis, in the tenant's stream and Pub/Sub channel
+      `agent-management.notifications.{tenant_id}`.
   - name: tenant
     description: The caller's tenant, its tier, the tier's limits and what the tenant uses.
   - name: internal
@@ -2819,6 +2825,62 @@ paths:
         '503':
           $ref: '#/components/responses/DatabaseUnavailable'
 
+  /v1/ws:
+    get:
+      operationId: watchEvents
+      tags: [events]
+      summary: Watch the tenant's events over a WebSocket
+      description: |
+        Upgrades to a WebSocket (RFC 6455) on which the server sends each committed change of the
+        caller's tenant as one text frame, in the event envelope (`ChangeEvent`), in commit order
+        (`sequence` rises). Only the caller's tenant's events are sent. The server pings every 30 s.
+
+        **Authentication:** the `Authorization` header as on every `/v1` call, or, when the client
+        cannot set headers, a first text frame `{"token": "<JWT>"}` (a service token adds
+        `"tenant_id"`) within 5 s (`AMS_WS_AUTH_TIMEOUT`); a bad or missing first frame is closed
+        with code 1008.
+
+        **Replay:** `?since=<sequence>` first sends the tenant's events after that sequence, then
+        the live ones, without gaps or repeats. Events are kept for `AMS_EVENT_RETENTION` (7 days);
+        a `since` older than that is closed with code 4000 ("resync required"): read the current
+        state, then reconnect without `since`.
+
+        **Back-pressure:** a subscriber that does not read fast enough (over 1,024 events waiting) is
+        closed with code 1013, naming the last sequence it was sent; reconnect with `since`.
+
+        Without an upgrade this answers 426 AMS-112 (after the usual auth checks).
+
+        **Role:** `viewer` or higher (or `service` with `X-Tenant-ID`).
+      security:
+        - bearerAuth: [viewer]
+      x-error-codes: [AMS-109, AMS-112, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-501]
+      parameters:
+        - name: since
+          in: query
+          required: false
+          description: Replay the tenant's events after this sequence first.
+          schema:
+            type: integer
+            format: int64
+            minimum: 0
+        - $ref: '#/components/parameters/X-Tenant-ID'
+        - $ref: '#/components/parameters/X-Request-ID'
+      responses:
+        '101':
+          description: Switching to the WebSocket protocol; each server frame is a `ChangeEvent` (see its schema).
+        '400':
+          $ref: '#/components/responses/EventSocketBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '426':
+          $ref: '#/components/responses/UpgradeRequired'
+        '429':
+          $ref: '#/components/responses/RateLimited'
+        '500':
+          $ref: '#/components/responses/InternalError'
+
   /v1/agents/{id}/validate:
     post:
       operationId: validateAgentAsync
@@ -5274,6 +5336,31 @@ components:
                 field: payload.agent_id
               request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
               timestamp: '2025-01-15T09:30:00.123Z'
+    EventSocketBadRequest:
+      description: |
+        Bad request.
+
+        * AMS-109: `since` is not a whole number of 0 or more; `details.field` names it.
+        * AMS-205: a service token without a valid `X-Tenant-ID`.
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+    UpgradeRequired:
+      description: |
+        Upgrade required.
+
+        * AMS-112: the endpoint speaks WebSocket; the request did not ask for the upgrade.
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
     TaskListBadRequest:
       description: |
         Bad request.
@@ -7997,6 +8084,51 @@ components:
         status:
           type: string
           const: ok
+    ChangeEvent:
+      description: |
+        One committed change, as every sink announces it (the tenant WebSocket, the Redis stream and
+        channel `agent-management.notifications.{tenant_id}`). `data` per event:
+        `agent_created` `{agent_id, agent_name, agent_type, version, status}`; `agent_updated`
+        `{agent_id, agent_name, version, changes}` (RFC 6902 operations; also after a rollback);
+        `agent_deleted` and `agent_restored` `{agent_id, agent_name}`; `agent_status_changed`
+        `{agent_id, from, to, reason}`; `agent_validated` (the stored validation changed)
+        `{agent_id, version, status, issues}`; `validation_complete` (an `agent_validate` task
+        finished) the task's result; `agent_template_created` and `template_updated`
+        `{template_id, template_name, category, version}`; `task_status_update`
+        `{status, progress, details}`; `task_completed` the task's result; `task_failed`
+        `{error, error_type}`. Delivery is at least once: a repeat has the same `event_id`.
+      type: object
+      additionalProperties: false
+      required: [event, service, event_id, sequence, task_id, global_task_id, tenant_id, timestamp, data]
+      properties:
+        event:
+          type: string
+          enum: [agent_created, agent_updated, agent_deleted, agent_restored, agent_status_changed, agent_validated,
+                 validation_complete, agent_template_created, template_updated, task_status_update, task_completed, task_failed]
+        service:
+          type: string
+          enum: [agent-management-service]
+        event_id:
+          type: string
+          format: uuid
+        sequence:
+          type: integer
+          format: int64
+          description: Rises with commit order, across all tenants.
+        task_id:
+          type: [string, 'null']
+          format: uuid
+          description: The task whose work made the change, if a task did.
+        global_task_id:
+          type: [string, 'null']
+          description: The orchestrator's id of that task, if it gave one.
+        tenant_id:
+          type: string
+        timestamp:
+          type: string
+          format: date-time
+        data:
+          type: object
     Readiness:
       type: object
       additionalProperties: false
@@ -8034,6 +8166,25 @@ components:
                 status:
                   type: string
                   enum: [up, down]
+            notifier:
+              type: object
+              additionalProperties: false
+              required: [sequence, sinks]
+              description: The newest event sequence this replica knows, and each shared sink's lag behind it (on the replica that leads the notifier).
+              properties:
+                sequence:
+                  type: integer
+                  format: int64
+                sinks:
+                  type: object
+                  additionalProperties:
+                    type: object
+                    additionalProperties: false
+                    required: [lag]
+                    properties:
+                      lag:
+                        type: integer
+                        format: int64
     ReadinessReady:
       description: Readiness when Postgres is up.
       allOf:

@@ -23,6 +23,7 @@ struct AppMetrics: Sendable {
     let tasksDeadLettered: CoreMetrics.Counter
     /// Requests let through because Redis could not count them (rate limits fail open).
     let rateLimitUnchecked: CoreMetrics.Counter
+    private let factory: any MetricsFactory
 
     init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), enabled: Bool = true) {
         var prometheus = PrometheusMetricsFactory(registry: registry)
@@ -39,6 +40,7 @@ struct AppMetrics: Sendable {
         ]
         let factory: any MetricsFactory = enabled ? prometheus : NOOPMetricsHandler.instance
         self.registry = registry
+        self.factory = factory
         self.requests = enabled ? RequestMetrics(factory: factory) : nil
         self.database = DatabaseMetrics(factory: factory)
         self.cacheHits = CoreMetrics.Counter(label: "ams_agent_cache_hits_total", factory: factory)
@@ -53,6 +55,11 @@ struct AppMetrics: Sendable {
         self.tasksFailed = CoreMetrics.Counter(label: "ams_tasks_total", dimensions: [("outcome", "failed")], factory: factory)
         self.tasksDeadLettered = CoreMetrics.Counter(label: "ams_task_entries_dead_lettered_total", factory: factory)
         self.rateLimitUnchecked = CoreMetrics.Counter(label: "ams_rate_limit_unchecked_total", factory: factory)
+    }
+
+    /// How many sequenced events a sink has yet to deliver.
+    func eventLag(_ sink: String) -> CoreMetrics.Gauge {
+        CoreMetrics.Gauge(label: "ams_event_sink_lag", dimensions: [("sink", sink)], factory: factory)
     }
 
     /// The Prometheus text exposition of everything above.

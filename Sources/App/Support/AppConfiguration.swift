@@ -70,6 +70,15 @@ struct AppConfiguration: Sendable {
     var taskBatch = 32
     /// `AMS_TASK_RETRY_BACKOFF`: the first retry's wait; it doubles with each attempt.
     var taskRetryBackOff = Duration.milliseconds(200)
+    /// Sink 3: every event to the tenant's Redis notifications stream and channel.
+    var notifyRedis = true
+    /// Whether this replica may lead the notifier (sequence events, feed the shared sinks).
+    var eventLeader = true
+    var notifyStreamLength = 10_000
+    /// How long announced events are kept for replays (`GET /v1/ws?since=`).
+    var eventRetention = Duration.seconds(7 * 86_400)
+    /// How long `GET /v1/ws` waits for a first frame with the token, when no header carried one.
+    var eventSocketAuthTimeout = Duration.seconds(5)
 
     var taskSettings: TaskSettings {
         TaskSettings(consumer: replicaName, visibilityTimeout: taskVisibilityTimeout, batch: taskBatch, concurrency: taskConcurrency,
@@ -125,6 +134,11 @@ struct AppConfiguration: Sendable {
         if let v = env["AMS_TASK_CONCURRENCY"] { c.taskConcurrency = try int(v, "AMS_TASK_CONCURRENCY") }
         if let v = env["AMS_TASK_BATCH"] { c.taskBatch = try int(v, "AMS_TASK_BATCH") }
         if let v = env["AMS_TASK_RETRY_BACKOFF"] { c.taskRetryBackOff = try duration(v, "AMS_TASK_RETRY_BACKOFF") }
+        if let v = env["AMS_EVENT_LEADER"] { c.eventLeader = try flag(v, "AMS_EVENT_LEADER") }
+        if let v = env["AMS_NOTIFY_REDIS"] { c.notifyRedis = try flag(v, "AMS_NOTIFY_REDIS") }
+        if let v = env["AMS_WS_AUTH_TIMEOUT"] { c.eventSocketAuthTimeout = try duration(v, "AMS_WS_AUTH_TIMEOUT") }
+        if let v = env["AMS_EVENT_RETENTION"] { c.eventRetention = try duration(v, "AMS_EVENT_RETENTION") }
+        if let v = env["AMS_NOTIFY_STREAM_MAXLEN"] { c.notifyStreamLength = try int(v, "AMS_NOTIFY_STREAM_MAXLEN") }
         return c
     }
 

@@ -5,6 +5,7 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case malformedBody = "AMS-109"
     case bodyTooLarge = "AMS-110"
     case unsupportedMediaType = "AMS-111"
+    case upgradeRequired = "AMS-112"
     case methodNotAllowed = "AMS-310"
     case missingToken = "AMS-201"
     case invalidToken = "AMS-202"
@@ -38,6 +39,7 @@ public enum ErrorCode: String, Sendable, CaseIterable {
         case .preconditionFailed: 412
         case .bodyTooLarge: 413
         case .unsupportedMediaType: 415
+        case .upgradeRequired: 426
         case .methodNotAllowed: 405
         case .internalError: 500
         case .databaseUnavailable, .queueUnavailable: 503

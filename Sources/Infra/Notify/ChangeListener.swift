@@ -9,7 +9,9 @@ import Synchronization
 import Glibc
 #endif
 
-/// LISTENs on `agent_management_changes` and hands every change to `onChange`.
+/// LISTENs on `agent_management_changes` and hands every change to `onChange`; and, for the
+/// notifier, on `ams_outbox` and `ams_events` (see `EventHooks`), holding the notifier's leader
+/// lock on this same connection when it gets it: the lock goes when the connection does.
 ///
 /// LISTEN lives on a connection of its own, outside the pool (it is held for good, and a pooled
 /// connection that the server closes while leased has been seen to stall the pool). A connection can
@@ -38,16 +40,19 @@ public struct ChangeListener: Service {
     let logger: Logger
     let onChange: @Sendable (ChangeNotification) async -> Void
     let onListening: @Sendable (Bool) async -> Void
+    let events: EventHooks
 
     public init(
         configuration: Configuration, logger: Logger,
         onChange: @escaping @Sendable (ChangeNotification) async -> Void,
-        onListening: @escaping @Sendable (Bool) async -> Void
+        onListening: @escaping @Sendable (Bool) async -> Void,
+        events: EventHooks = EventHooks()
     ) {
         self.configuration = configuration
         self.logger = logger
         self.onChange = onChange
         self.onListening = onListening
+        self.events = events
     }
 
     public func run() async throws {
@@ -70,6 +75,7 @@ public struct ChangeListener: Service {
                     logger.warning("change listener lost its connection", metadata: ["error": "\(String(reflecting: error))"])
                 }
                 await onListening(false)
+                events.leadership(false)
                 if state.wasListening { backoff = .milliseconds(100) }
                 try? await Task.sleep(for: backoff)
                 backoff = min(backoff * 2, .seconds(5))
@@ -99,11 +105,16 @@ public struct ChangeListener: Service {
                 }
                 group.addTask {
                     try await conn.listen(on: PostgresAgentStore.channel) { changes in
-                        try await conn.listen(on: beatChannel) { beats in
-                            state.received(setup)
-                            logger.info("listening for changes")
-                            await onListening(true)
-                            try await consume(changes, beats, on: conn, beatChannel: beatChannel, state: state)
+                        try await conn.listen(on: PostgresAgentStore.outboxChannel) { outbox in
+                            try await conn.listen(on: PostgresAgentStore.eventsChannel) { sequenced in
+                                try await conn.listen(on: beatChannel) { beats in
+                                    state.received(setup)
+                                    logger.info("listening for changes")
+                                    await onListening(true)
+                                    events.listening()
+                                    try await consume(changes, outbox, sequenced, beats, on: conn, beatChannel: beatChannel, state: state)
+                                }
+                            }
                         }
                     }
                 }
@@ -116,7 +127,8 @@ public struct ChangeListener: Service {
     }
 
     private func consume(
-        _ changes: PostgresNotificationSequence, _ beats: PostgresNotificationSequence,
+        _ changes: PostgresNotificationSequence, _ outbox: PostgresNotificationSequence, _ sequenced: PostgresNotificationSequence,
+        _ beats: PostgresNotificationSequence,
         on conn: PostgresConnection, beatChannel: String, state: HeartbeatState
     ) async throws {
         let heartbeat = configuration.heartbeat
@@ -127,6 +139,32 @@ public struct ChangeListener: Service {
                     if let change = ChangeNotification(payload: notification.payload) { await onChange(change) }
                 }
                 throw NotificationsEnded()
+            }
+            group.addTask {
+                for try await _ in outbox { events.outbox() }
+                throw NotificationsEnded()
+            }
+            group.addTask {
+                for try await notice in sequenced { if let newest = Int64(notice.payload) { events.sequenced(newest) } }
+                throw NotificationsEnded()
+            }
+            if let key = events.leaderKey {
+                // Tried every heartbeat until this replica leads; held until the connection goes.
+                group.addTask {
+                    var leading = false
+                    while true {
+                        if !leading {
+                            for try await got in try await sender.query("SELECT pg_try_advisory_lock(\(key))", logger: logger).decode(Bool.self) {
+                                leading = got
+                            }
+                            if leading {
+                                logger.info("leading the notifier")
+                                events.leadership(true)
+                            }
+                        }
+                        try await Task.sleep(for: heartbeat)
+                    }
+                }
             }
             group.addTask {
                 for try await beat in beats { state.received(Int(beat.payload) ?? 0) }
@@ -159,10 +197,38 @@ public struct ChangeListener: Service {
             .get()
         var config = PostgresConnection.Configuration(
             establishedChannel: channel, tls: try url.connectionTLS(), username: url.username, password: url.password, database: url.database)
-        config.options.additionalStartupParameters = [("application_name", configuration.applicationName)]
+        // The server notices a vanished replica within seconds too, and frees the leader lock it held.
+        config.options.additionalStartupParameters = [
+            ("application_name", configuration.applicationName), ("tcp_keepalives_idle", "\(seconds)"),
+            ("tcp_keepalives_interval", "\(seconds)"), ("tcp_keepalives_count", "3"),
+        ]
         // The startup handshake gives up as soon as the TCP connect would (PostgresNIO's default is 10 s).
         config.options.connectTimeout = .seconds(Int64(max(2, configuration.heartbeat.components.seconds * 2)))
         return try await PostgresConnection.connect(on: channel.eventLoop, configuration: config, id: 0, logger: logger)
+    }
+}
+
+/// What the notifier hears on the listener's connection.
+public struct EventHooks: Sendable {
+    /// LISTEN was set up anew: notices may have been missed meanwhile.
+    public var listening: @Sendable () -> Void
+    /// A write committed events (`NOTIFY ams_outbox`).
+    public var outbox: @Sendable () -> Void
+    /// The leader gave events sequences up to this one (`NOTIFY ams_events`).
+    public var sequenced: @Sendable (Int64) -> Void
+    /// Whether this replica now holds the leader lock (`leaderKey`; `nil`: it never tries).
+    public var leadership: @Sendable (Bool) -> Void
+    public var leaderKey: Int64?
+
+    public init(
+        listening: @escaping @Sendable () -> Void = {}, outbox: @escaping @Sendable () -> Void = {}, sequenced: @escaping @Sendable (Int64) -> Void = { _ in },
+        leadership: @escaping @Sendable (Bool) -> Void = { _ in }, leaderKey: Int64? = nil
+    ) {
+        self.listening = listening
+        self.outbox = outbox
+        self.sequenced = sequenced
+        self.leadership = leadership
+        self.leaderKey = leaderKey
     }
 }
 

@@ -66,5 +66,6 @@ extension Migration {
         Migration(version: 5, name: "lean creates", statements: leanCreates),
         Migration(version: 6, name: "tasks", statements: tasks),
         Migration(version: 7, name: "task batches", statements: taskBatches),
+        Migration(version: 8, name: "events", statements: events),
     ]
 }

@@ -1,0 +1,100 @@
+import Domain
+import Infra
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Gives committed events their sequence and tells the sinks how far they go.
+///
+/// One replica leads (it holds the leader lock on its listener's connection): woken by each
+/// committing write's `NOTIFY ams_outbox`, and by a slow sweep as the safety net, it sequences what
+/// committed, and its sequencing tells every replica the newest sequence (`NOTIFY ams_events`),
+/// which wakes their sinks. The leader alone feeds the sinks that the replicas share.
+final class Notifier: Service {
+    private let store: any EventStore
+    private let feed: EventFeed
+    private let sweep: Duration
+    private let batch: Int
+    private let logger: Logger
+    private let leading = Atomic(false)
+    /// Set when the listener reconnected: a replica that does not lead asks for the newest sequence.
+    private let stale = Atomic(true)
+    private let wakeups: AsyncStream<Void>
+    private let wakeup: AsyncStream<Void>.Continuation
+
+    init(store: any EventStore, feed: EventFeed, sweep: Duration = .seconds(5), batch: Int = 1000, logger: Logger) {
+        self.store = store
+        self.feed = feed
+        self.sweep = sweep
+        self.batch = batch
+        self.logger = logger
+        (wakeups, wakeup) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    var isLeading: Bool { leading.load(ordering: .relaxed) }
+
+    /// The listener's hooks. They run on its event loop, so they only note what happened.
+    func hooks(leaderKey: Int64?) -> EventHooks {
+        EventHooks(
+            listening: { [weak self] in
+                self?.stale.store(true, ordering: .relaxed)
+                self?.wakeup.yield()
+            },
+            outbox: { [weak self] in if self?.isLeading == true { self?.wakeup.yield() } },
+            sequenced: { [weak self] in self?.feed.publish($0) },
+            leadership: { [weak self] leads in
+                guard let self, self.leading.exchange(leads, ordering: .relaxed) != leads else { return }
+                if leads {
+                    self.wakeup.yield()
+                    // Shared sinks look again: they did nothing while another replica led.
+                    self.feed.publish(self.feed.newest, again: true)
+                }
+            },
+            leaderKey: leaderKey)
+    }
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask {
+                    while (try? await Task.sleep(for: self.sweep)) != nil {
+                        self.wakeup.yield()
+                        self.feed.publish(self.feed.newest, again: true)
+                    }
+                }
+                group.addTask {
+                    for await _ in self.wakeups { await self.catchUp() }
+                }
+            }
+        }
+        wakeup.finish()
+    }
+
+    /// The leader sequences until a round finds less than a batch; another replica only learns the
+    /// newest sequence (after a reconnect it may have missed the leader's notices). A failure is
+    /// tried again shortly.
+    private func catchUp() async {
+        while !Task.isCancelled {
+            let before = feed.newest
+            do {
+                guard isLeading else {
+                    if stale.exchange(false, ordering: .relaxed) { feed.publish(try await store.newestSequence()) }
+                    return
+                }
+                let newest = try await store.sequenceEvents(limit: batch)
+                feed.publish(newest)
+                if newest - before < Int64(batch) { return }
+            } catch {
+                guard isLeading else {
+                    // Asked again at the next sweep.
+                    stale.store(true, ordering: .relaxed)
+                    return
+                }
+                logger.warning("events could not be sequenced", metadata: ["error": "\(String(reflecting: error))"])
+                try? await Task.sleep(for: .milliseconds(500))
+                wakeup.yield()
+                return
+            }
+        }
+    }
+}

@@ -1,0 +1,107 @@
+public import Domain
+public import Foundation
+import Logging
+import PostgresNIO
+
+extension PostgresAgentStore: EventStore {
+    /// The channel on which a committed write that recorded events wakes the notifier.
+    public static let outboxChannel = "ams_outbox"
+    /// The channel on which the leader tells every replica the newest sequence it gave.
+    public static let eventsChannel = "ams_events"
+    /// The advisory lock of the replica that sequences events and feeds the shared sinks ("AMSE").
+    public static let notifierLock: Int64 = 0x414D_5345
+
+    public func newestSequence() async throws -> Int64 {
+        try await single { conn in
+            for try await last in try await conn.query("SELECT last FROM outbox_counter", logger: logger).decode(Int64.self) { return last }
+            return 0
+        }
+    }
+
+    public func sequenceEvents(limit: Int) async throws -> Int64 {
+        try await single { conn in
+            for try await newest in try await conn.query("SELECT ams_sequence_outbox(\(limit)::int)", logger: logger).decode(Int64.self) {
+                return newest
+            }
+            return 0
+        }
+    }
+
+    public func events(after sequence: Int64, limit: Int) async throws -> [ChangeEvent] {
+        try await single { conn in try await Self.events(after: sequence, limit: limit, on: conn, logger: logger) }
+    }
+
+    public func events(tenant: TenantID, after sequence: Int64, limit: Int) async throws -> [ChangeEvent]? {
+        try await inTenant(tenant) { conn in
+            for try await purged in try await conn.query("SELECT purged_through FROM outbox_counter", logger: logger).decode(Int64.self) where purged > sequence {
+                return nil
+            }
+            let rows = try await conn.query("""
+                SELECT sequence, event_id, tenant_id, event, agent_id, task_id, global_task_id, data::text, created_at FROM outbox
+                WHERE tenant_id = \(tenant) AND sequence > \(sequence) ORDER BY sequence LIMIT \(limit)
+                """, logger: logger)
+            return try await Self.events(rows)
+        }
+    }
+
+    public func purgeEvents(retention: Duration) async throws -> Int {
+        var total = 0
+        while true {
+            let count = try await single { conn in
+                for try await count in try await conn.query(
+                    "SELECT ams_purge_outbox(make_interval(secs => \(Double(retention.components.seconds))), 1000)", logger: logger
+                ).decode(Int.self) { return count }
+                return 0
+            }
+            total += count
+            if count < 1000 { return total }
+        }
+    }
+
+    public func deliver(sink: String, limit: Int, _ deliver: @escaping @Sendable ([ChangeEvent]) async throws -> Void) async throws -> Int64? {
+        // Long enough for the sink's own timeouts: the row lock is what keeps other replicas out.
+        try await single(timeout: .seconds(30)) { conn in
+            try await conn.query("INSERT INTO outbox_sinks (name, delivered) VALUES (\(sink), 0) ON CONFLICT (name) DO NOTHING", logger: logger)
+            return try await conn.transaction(logger: logger) { conn in
+                var held: Int64?
+                let rows = try await conn.query("SELECT delivered FROM outbox_sinks WHERE name = \(sink) FOR UPDATE SKIP LOCKED", logger: logger)
+                for try await delivered in rows.decode(Int64.self) { held = delivered }
+                guard let from = held else { return nil }
+                let events = try await Self.events(after: from, limit: limit, on: conn, logger: logger)
+                guard let last = events.last?.sequence else { return from }
+                try await deliver(events)
+                try await conn.query("UPDATE outbox_sinks SET delivered = \(last), updated_at = now() WHERE name = \(sink)", logger: logger)
+                return last
+            }
+        }
+    }
+
+    public func delivered(sink: String) async throws -> Int64 {
+        try await single { conn in
+            for try await delivered in try await conn.query("SELECT delivered FROM outbox_sinks WHERE name = \(sink)", logger: logger).decode(Int64.self) {
+                return delivered
+            }
+            return 0
+        }
+    }
+
+    /// Decoded column by column (see the package notes on wide tuple decodes).
+    static func events(after sequence: Int64, limit: Int, on conn: Connection, logger: Logger) async throws -> [ChangeEvent] {
+        let rows = try await conn.query("""
+            SELECT sequence, event_id, tenant_id, event, agent_id, task_id, global_task_id, data, created_at FROM ams_outbox_after(\(sequence), \(limit)::int)
+            """, logger: logger)
+        return try await events(rows)
+    }
+
+    private static func events(_ rows: PostgresRowSequence) async throws -> [ChangeEvent] {
+        var events: [ChangeEvent] = []
+        for try await row in rows {
+            let cells = row.makeRandomAccess()
+            events.append(ChangeEvent(
+                sequence: try cells[0].decode(Int64.self), eventID: try cells[1].decode(UUID.self), tenantID: try cells[2].decode(String.self),
+                event: try cells[3].decode(String.self), agentID: try cells[4].decode(UUID?.self), taskID: try cells[5].decode(UUID?.self),
+                globalTaskID: try cells[6].decode(String?.self), data: try cells[7].decode(String.self), timestamp: try cells[8].decode(Date.self)))
+        }
+        return events
+    }
+}

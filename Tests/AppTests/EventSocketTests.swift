@@ -1,0 +1,177 @@
+@testable import App
+import Domain
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import HummingbirdWSTesting
+import HummingbirdWebSocket
+import Logging
+import NIOWebSocket
+import PostgresNIO
+import Synchronization
+import Testing
+
+/// `GET /v1/ws` over a real socket: a tenant sees its own events only, replays from `since`,
+/// authenticates by header or first frame, and is told to resync when `since` is too old.
+@Suite struct EventSocketTests {
+    @Test func aSubscriberGetsItsOwnTenantsEventsReplayedThenLive() async throws {
+        try await eventApp().test(.live) { client in
+            let (mine, theirs) = (TestSupport.tenant(), TestSupport.tenant())
+            let me = try await Caller.make(client, tenant: mine, roles: [.viewer])
+            let myAdmin = try await Caller.make(client, tenant: mine)
+            let theirAdmin = try await Caller.make(client, tenant: theirs)
+            let before = try #require(try await myAdmin.create("Before")["id"]?.stringValue)
+            _ = try await theirAdmin.create("Theirs before")
+
+            let received = Mutex<[JSONValue]>([])
+            var headers = HTTPFields()
+            headers[.authorization] = "Bearer \(try #require(me.token))"
+            let close = try await client.ws("/v1/ws?since=0", configuration: .init(additionalHeaders: headers)) { inbound, outbound, _ in
+                var live: String?
+                for try await message in inbound.messages(maxSize: 1 << 20) {
+                    guard case .text(let text) = message, let event = JSONValue.parse(Array(text.utf8)) else { continue }
+                    received.withLock { $0.append(event) }
+                    // Once the replay reached the agent made before, make one more in each tenant.
+                    if live == nil, event["data"]?["agent_id"]?.stringValue == before {
+                        live = try await myAdmin.create("Live")["id"]?.stringValue
+                        _ = try await theirAdmin.create("Theirs live")
+                    }
+                    if let live, event["data"]?["agent_id"]?.stringValue == live { break }
+                }
+                try await outbound.close(.normalClosure, reason: nil)
+            }
+            #expect(close == nil || close?.closeCode == .normalClosure)
+            let events = received.withLock { $0 }
+            #expect(events.allSatisfy { $0["tenant_id"] == .string(mine) }, "only the subscriber's tenant")
+            #expect(events.map { $0["data"]?["agent_name"]?.stringValue } == ["Before", "Live"])
+            #expect(events.map { $0["event"] } == [.string("agent_created"), .string("agent_created")])
+            let sequences = events.compactMap { $0["sequence"]?.numberValue }
+            #expect(sequences == sequences.sorted())
+
+            // From the first event's sequence on, only what came after it.
+            let after = try #require(sequences.first)
+            let replayed = Mutex<[JSONValue]>([])
+            _ = try await client.ws("/v1/ws?since=\(Int(after))", configuration: .init(additionalHeaders: headers)) { inbound, outbound, _ in
+                for try await message in inbound.messages(maxSize: 1 << 20) {
+                    guard case .text(let text) = message, let event = JSONValue.parse(Array(text.utf8)) else { continue }
+                    replayed.withLock { $0.append(event) }
+                    break
+                }
+                try await outbound.close(.normalClosure, reason: nil)
+            }
+            #expect(replayed.withLock { $0.map { $0["data"]?["agent_name"] } } == [.string("Live")])
+        }
+    }
+
+    @Test func theTokenMayComeInTheFirstFrameAndMustComeInTime() async throws {
+        try await eventApp { $0.eventSocketAuthTimeout = .milliseconds(300) }.test(.live) { client in
+            let tenant = TestSupport.tenant()
+            let admin = try await Caller.make(client, tenant: tenant)
+            let token = try #require(admin.token)
+            let got = Mutex<JSONValue?>(nil)
+            _ = try await client.ws("/v1/ws") { inbound, outbound, _ in
+                try await outbound.write(.text(#"{"token":"\#(token)"}"#))
+                // Subscribed once the token is checked; a change made after that arrives.
+                try await Task.sleep(for: .milliseconds(200))
+                _ = try await admin.create("After auth")
+                for try await message in inbound.messages(maxSize: 1 << 20) {
+                    if case .text(let text) = message { got.withLock { $0 = JSONValue.parse(Array(text.utf8)) } }
+                    break
+                }
+                try await outbound.close(.normalClosure, reason: nil)
+            }
+            #expect(got.withLock { $0 }?["data"]?["agent_name"] == .string("After auth"))
+
+            let bad = try await client.ws("/v1/ws") { inbound, outbound, _ in
+                try await outbound.write(.text(#"{"token":"not-a-jwt"}"#))
+                for try await _ in inbound {}
+            }
+            #expect(bad?.closeCode == .policyViolation)
+            let silent = try await client.ws("/v1/ws") { inbound, _, _ in
+                for try await _ in inbound {}
+            }
+            #expect(silent?.closeCode == .policyViolation, "no token within the time allowed")
+        }
+    }
+
+    @Test func refusedUpgradesAnswerInTheEnvelope() async throws {
+        try await TestSupport.app().test(.live) { client in
+            let admin = try await Caller.make(client, tenant: TestSupport.tenant())
+            #expect(try await admin.send(.get, "/v1/ws").errorCode == "AMS-112", "a plain GET is told to upgrade")
+            #expect(try await admin.send(.get, "/v1/ws?since=-1").errorCode == "AMS-109")
+            #expect(try await Caller(client: client, token: "nope").send(.get, "/v1/ws").errorCode == "AMS-202")
+        }
+    }
+
+    @Test func aReplayFromBeforeWhatIsKeptIsToldToResync() async throws {
+        let url = try await TestSupport.freshDatabase()
+        try await eventApp(url).test(.live) { client in
+            let admin = try await Caller.make(client, tenant: TestSupport.tenant())
+            _ = try await admin.create("Soon purged")
+            #expect(try await eventually(10) { try await purge(url) > 0 })
+            var headers = HTTPFields()
+            headers[.authorization] = "Bearer \(try #require(admin.token))"
+            let close = try await client.ws("/v1/ws?since=0", configuration: .init(additionalHeaders: headers)) { inbound, _, _ in
+                for try await _ in inbound {}
+            }
+            #expect(close?.closeCode == EventSocket.resyncRequired)
+        }
+    }
+}
+
+/// One database for the suite's tests that purge nothing (making one costs the server a burst of writes).
+private let sharedDatabase = Task { try await TestSupport.freshDatabase() }
+
+/// An application that leads the notifier (or follows the one that does), over a database that
+/// other suites do not use.
+private func eventApp(_ url: String? = nil, _ configure: (inout AppConfiguration) -> Void = { _ in }) async throws -> some ApplicationProtocol {
+    let databaseURL: String
+    if let url { databaseURL = url } else { databaseURL = try await sharedDatabase.value }
+    var config = try TestSupport.configuration(databaseURL: databaseURL)
+    config.eventLeader = true
+    configure(&config)
+    return try await buildApplication(config, logger: makeLogger(config))
+}
+
+/// Purges every event that has its sequence, as a superuser (the outbox is per tenant).
+private func purge(_ databaseURL: String) async throws -> Int {
+    guard let admin = ProcessInfo.processInfo.environment["AMS_TEST_ADMIN_URL"] else { throw TestSupport.ConfigurationMissing() }
+    var parts = URLComponents(string: admin)!
+    parts.path = URLComponents(string: databaseURL)!.path
+    let client = PostgresClient(configuration: try .init(url: parts.string!))
+    return try await withThrowingTaskGroup(of: Int?.self) { group in
+        group.addTask {
+            await client.run()
+            return nil
+        }
+        defer { group.cancelAll() }
+        for try await count in try await client.query("SELECT ams_purge_outbox('0 seconds', 1000)").decode(Int.self) { return count }
+        return 0
+    }
+}
+
+@Suite struct SubscribersTests {
+    /// A subscriber that does not keep up is cut off once its buffer is full, and told why;
+    /// the others of its tenant go on.
+    @Test func aSlowSubscriberIsCutOffNotBufferedWithoutLimit() async throws {
+        let subscribers = Subscribers(bound: 4)
+        let (slow, slowEvents) = subscribers.subscribe("t")
+        let (fast, fastEvents) = subscribers.subscribe("t")
+        let (_, otherEvents) = subscribers.subscribe("u")
+        func event(_ n: Int64) -> ChangeEvent {
+            ChangeEvent(sequence: n, eventID: UUID(), tenantID: "t", event: "agent_updated", agentID: nil, taskID: nil, globalTaskID: nil, data: "{}", timestamp: .now)
+        }
+        var fastIterator = fastEvents.makeAsyncIterator()
+        for n in 1...6 {
+            subscribers.publish([event(Int64(n))])
+            #expect(await fastIterator.next()?.sequence == Int64(n))
+        }
+        #expect(subscribers.overflowed(slow) && !subscribers.overflowed(fast))
+        var got: [Int64] = []
+        for await event in slowEvents { got.append(event.sequence) }
+        #expect(got == [1, 2, 3, 4], "what fit in the buffer, then the end")
+        subscribers.publish([event(7)])
+        #expect(await fastIterator.next()?.sequence == 7)
+        _ = otherEvents
+    }
+}
