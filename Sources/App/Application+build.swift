@@ -20,8 +20,9 @@ struct RouterDependencies: Sendable {
     let metrics: AppMetrics
     /// Reported in readiness (tests that build their own dependencies may leave it out).
     var redis: RedisClient?
-    /// How far events go and each sink's lag, for readiness (absent in tests without a notifier).
-    var events: EventFeed?
+    /// Whether this replica leads the notifier, how far events go and each sink's lag, for
+    /// readiness (absent in tests without a notifier).
+    var notifier: Notifier?
     /// `nil`: no rate limits (`AMS_RATE_LIMITS=0`, and tests that need none).
     var rateLimiter: RateLimiter?
     /// `false` when `/metrics` has a listener of its own.
@@ -47,7 +48,7 @@ func buildRouter(_ deps: RouterDependencies) -> AppResponderBuilder {
 /// Every route of the API; `openapi.yaml` documents exactly these (a test compares the two).
 func registerAPI(on router: Router<AppRequestContext>, _ deps: RouterDependencies, envelope: EnvelopeMiddleware? = nil) {
     router.add(middleware: envelope ?? EnvelopeMiddleware(metrics: deps.metrics.requests, accessLog: deps.accessLog))
-    HealthRoutes(database: deps.database, redis: deps.redis, supervisor: deps.supervisor, events: deps.events).register(on: router)
+    HealthRoutes(database: deps.database, redis: deps.redis, supervisor: deps.supervisor, notifier: deps.notifier).register(on: router)
     MetaRoutes(contract: deps.contract).register(on: router)
     if deps.servesMetrics { MetricsRoute(metrics: deps.metrics).register(on: router) }
     let v1 = router.group("v1")
@@ -114,7 +115,7 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
     let router = buildRouter(RouterDependencies(
         store: store, supervisor: supervisor, catalog: catalog, verifier: verifier,
         database: DatabaseProbe(store: store), bodyLimit: config.bodyLimit, contract: try APIContract(), metrics: metrics,
-        redis: redis, events: feed,
+        redis: redis, notifier: notifier,
         rateLimiter: config.rateLimits
             ? RateLimiter(redis: redis, policy: policy, supervisor: supervisor, failClosed: config.rateLimitFailClosed, metrics: metrics) : nil,
         servesMetrics: config.metricsPort == nil, accessLog: config.accessLog

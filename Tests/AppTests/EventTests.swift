@@ -155,6 +155,43 @@ import Testing
     }
 }
 
+extension EventTests {
+    /// Two replicas: one leads (sequences and feeds Redis), the other follows; when the leader
+    /// stops, the other takes over within seconds and goes on from the delivered position.
+    @Test func anotherReplicaTakesOverWhenTheLeaderStops() async throws {
+        let q = try await TestQueues()
+        var config = try q.configuration()
+        config.databaseURL = try await TestSupport.freshDatabase()
+        config.notifyRedis = true
+        config.eventLeader = true
+        config.taskConsumer = false
+        let second = try await buildApplication(config, logger: makeLogger(config))
+        let first = try await buildApplication(config, logger: makeLogger(config))
+        @Sendable func leads(_ client: any TestClientProtocol) async throws -> Bool {
+            try await client.execute(uri: "/health/ready", method: .get).json()["components"]?["notifier"]?["leader"] == .bool(true)
+        }
+        try await second.test(.router) { secondClient in
+            let tenant = try await TestSupport.tenant(on: .enterprise, secondClient)
+            try await first.test(.router) { firstClient in
+                #expect(try await eventually(10) { try await leads(firstClient) != leads(secondClient) }, "exactly one replica leads")
+                let admin = try await Caller.make(firstClient, tenant: tenant)
+                for n in 1...3 { _ = try await admin.create("Agent \(n)") }
+                #expect(try await eventually(10) { try await streamed(tenant, q.redis).count == 3 })
+            }
+            // The first replica is gone (had it led, its lock went with its connection).
+            #expect(try await eventually(10) { try await leads(secondClient) }, "the remaining replica leads within seconds")
+            let admin = try await Caller.make(secondClient, tenant: tenant)
+            for n in 4...5 { _ = try await admin.create("Agent \(n)") }
+            var events: [JSONValue] = []
+            #expect(try await eventually(10) {
+                events = try await streamed(tenant, q.redis)
+                return events.count >= 5
+            })
+            #expect(events.map { $0["data"]?["agent_name"]?.stringValue ?? "" } == (1...5).map { "Agent \($0)" }, "each once, in order")
+        }
+    }
+}
+
 /// The envelopes in the tenant's notifications stream, oldest first.
 private func streamed(_ tenant: TenantID, _ redis: RedisClient) async throws -> [JSONValue] {
     let entries = RedisClient.entries(try await redis.send("XRANGE", RedisEventSink.key(tenant), "-", "+"))

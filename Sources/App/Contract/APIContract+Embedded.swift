@@ -8169,9 +8169,11 @@ components:
             notifier:
               type: object
               additionalProperties: false
-              required: [sequence, sinks]
-              description: The newest event sequence this replica knows, and each shared sink's lag behind it (on the replica that leads the notifier).
+              required: [leader, sequence, sinks]
+              description: Whether this replica leads the notifier, the newest event sequence it knows, and each shared sink's lag behind it (on the leader).
               properties:
+                leader:
+                  type: boolean
                 sequence:
                   type: integer
                   format: int64

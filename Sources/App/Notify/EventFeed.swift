@@ -26,7 +26,8 @@ final class EventFeed: Sendable {
     /// a sink that another replica was serving may have been left behind).
     func publish(_ newest: Int64, again: Bool = false) {
         state.withLock { s in
-            guard newest > s.newest || again || !s.known else { return }
+            // Waking again says nothing until a sequence is known.
+            guard again ? s.known : (newest > s.newest || !s.known) else { return }
             s.newest = max(s.newest, newest)
             s.known = true
             for follower in s.followers.values { follower.yield(s.newest) }

@@ -12,7 +12,7 @@ import Synchronization
 /// which wakes their sinks. The leader alone feeds the sinks that the replicas share.
 final class Notifier: Service {
     private let store: any EventStore
-    private let feed: EventFeed
+    let feed: EventFeed
     private let sweep: Duration
     private let batch: Int
     private let logger: Logger

@@ -8,7 +8,7 @@ struct HealthRoutes: Sendable {
     let database: DatabaseProbe
     let redis: RedisClient?
     let supervisor: TenantSupervisor
-    let events: EventFeed?
+    let notifier: Notifier?
 
     func register(on router: Router<AppRequestContext>) {
         router.get("health") { _, _ in Response.json(.object(["status": .string("ok")])) }
@@ -23,9 +23,11 @@ struct HealthRoutes: Sendable {
             "postgres": .object(["status": .string(up ? "up" : "down")]),
             "change_listener": .object(["status": .string(listening ? "listening" : "reconnecting")]),
         ]
-        if let events {
-            let sinks = events.lags.mapValues { JSONValue.object(["lag": .int(Int($0))]) }
-            components["notifier"] = .object(["sequence": .int(Int(events.newest)), "sinks": .object(sinks)])
+        if let notifier {
+            let sinks = notifier.feed.lags.mapValues { JSONValue.object(["lag": .int(Int($0))]) }
+            components["notifier"] = .object([
+                "leader": .bool(notifier.isLeading), "sequence": .int(Int(notifier.feed.newest)), "sinks": .object(sinks),
+            ])
         }
         if let redisUp = await redisUp { components["redis"] = .object(["status": .string(redisUp ? "up" : "down")]) }
         let body: JSONValue = .object(["status": .string(up ? "ready" : "unavailable"), "components": .object(components)])
