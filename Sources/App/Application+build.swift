@@ -129,7 +129,7 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
                 inner: HTTP1WebSocketUpgradeChannel(
                     responder: responder,
                     configuration: .init(http1: .init(idleTimeout: idle), ws: .init(maxFrameSize: 1 << 20)),
-                    shouldUpgrade: { request, _, _ in await socket.shouldUpgrade(request) }),
+                    shouldUpgrade: { request, channel, _ in await socket.shouldUpgrade(request, channel: channel) }),
                 timeout: idle)
         },
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "agent-management"),

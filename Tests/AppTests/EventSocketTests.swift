@@ -24,9 +24,8 @@ import Testing
             _ = try await theirAdmin.create("Theirs before")
 
             let received = Mutex<[JSONValue]>([])
-            var headers = HTTPFields()
-            headers[.authorization] = "Bearer \(try #require(me.token))"
-            let close = try await client.ws("/v1/ws?since=0", configuration: .init(additionalHeaders: headers)) { inbound, outbound, _ in
+            let headers: HTTPFields = [.authorization: "Bearer \(try #require(me.token))"]
+            let close = try await within(20) { try await client.ws("/v1/ws?since=0", configuration: .init(additionalHeaders: headers)) { inbound, outbound, _ in
                 var live: String?
                 for try await message in inbound.messages(maxSize: 1 << 20) {
                     guard case .text(let text) = message, let event = JSONValue.parse(Array(text.utf8)) else { continue }
@@ -39,7 +38,7 @@ import Testing
                     if let live, event["data"]?["agent_id"]?.stringValue == live { break }
                 }
                 try await outbound.close(.normalClosure, reason: nil)
-            }
+            } }
             #expect(close == nil || close?.closeCode == .normalClosure)
             let events = received.withLock { $0 }
             #expect(events.allSatisfy { $0["tenant_id"] == .string(mine) }, "only the subscriber's tenant")
@@ -51,14 +50,14 @@ import Testing
             // From the first event's sequence on, only what came after it.
             let after = try #require(sequences.first)
             let replayed = Mutex<[JSONValue]>([])
-            _ = try await client.ws("/v1/ws?since=\(Int(after))", configuration: .init(additionalHeaders: headers)) { inbound, outbound, _ in
+            _ = try await within(20) { try await client.ws("/v1/ws?since=\(Int(after))", configuration: .init(additionalHeaders: headers)) { inbound, outbound, _ in
                 for try await message in inbound.messages(maxSize: 1 << 20) {
                     guard case .text(let text) = message, let event = JSONValue.parse(Array(text.utf8)) else { continue }
                     replayed.withLock { $0.append(event) }
                     break
                 }
                 try await outbound.close(.normalClosure, reason: nil)
-            }
+            } }
             #expect(replayed.withLock { $0.map { $0["data"]?["agent_name"] } } == [.string("Live")])
         }
     }
@@ -69,28 +68,40 @@ import Testing
             let admin = try await Caller.make(client, tenant: tenant)
             let token = try #require(admin.token)
             let got = Mutex<JSONValue?>(nil)
-            _ = try await client.ws("/v1/ws") { inbound, outbound, _ in
-                try await outbound.write(.text(#"{"token":"\#(token)"}"#))
-                // Subscribed once the token is checked; a change made after that arrives.
-                try await Task.sleep(for: .milliseconds(200))
-                _ = try await admin.create("After auth")
-                for try await message in inbound.messages(maxSize: 1 << 20) {
-                    if case .text(let text) = message { got.withLock { $0 = JSONValue.parse(Array(text.utf8)) } }
-                    break
+            _ = try await within(20) {
+                try await client.ws("/v1/ws") { inbound, outbound, _ in
+                    try await outbound.write(.text(#"{"token":"\#(token)"}"#))
+                    // Subscribed once the token is checked: changes are made until one arrives.
+                    let maker = Task {
+                        for n in 1...20 {
+                            _ = try await admin.create("After auth \(n)")
+                            try await Task.sleep(for: .milliseconds(250))
+                        }
+                    }
+                    defer { maker.cancel() }
+                    for try await message in inbound.messages(maxSize: 1 << 20) {
+                        if case .text(let text) = message { got.withLock { $0 = JSONValue.parse(Array(text.utf8)) } }
+                        break
+                    }
+                    try await outbound.close(.normalClosure, reason: nil)
                 }
-                try await outbound.close(.normalClosure, reason: nil)
             }
-            #expect(got.withLock { $0 }?["data"]?["agent_name"] == .string("After auth"))
+            #expect(got.withLock { $0 }?["data"]?["agent_name"]?.stringValue?.hasPrefix("After auth") == true)
+            #expect(got.withLock { $0 }?["tenant_id"] == .string(tenant))
 
-            let bad = try await client.ws("/v1/ws") { inbound, outbound, _ in
-                try await outbound.write(.text(#"{"token":"not-a-jwt"}"#))
-                for try await _ in inbound {}
+            let bad = try await within(10) {
+                try await client.ws("/v1/ws") { inbound, outbound, _ in
+                    try await outbound.write(.text(#"{"token":"not-a-jwt"}"#))
+                    for try await _ in inbound {}
+                }
             }
-            #expect(bad?.closeCode == .policyViolation)
-            let silent = try await client.ws("/v1/ws") { inbound, _, _ in
-                for try await _ in inbound {}
+            #expect(bad?.closeCode == .policyViolation && bad?.reason?.hasPrefix("AMS-202") == true, "\(String(describing: bad))")
+            let silent = try await within(10) {
+                try await client.ws("/v1/ws") { inbound, _, _ in
+                    for try await _ in inbound {}
+                }
             }
-            #expect(silent?.closeCode == .policyViolation, "no token within the time allowed")
+            #expect(silent?.closeCode == .policyViolation && silent?.reason?.hasPrefix("AMS-201") == true, "no token within the time allowed")
         }
     }
 
@@ -100,6 +111,18 @@ import Testing
             #expect(try await admin.send(.get, "/v1/ws").errorCode == "AMS-112", "a plain GET is told to upgrade")
             #expect(try await admin.send(.get, "/v1/ws?since=-1").errorCode == "AMS-109")
             #expect(try await Caller(client: client, token: "nope").send(.get, "/v1/ws").errorCode == "AMS-202")
+
+            // An upgrade request is refused with a close frame whose reason starts with the code.
+            let bad: HTTPFields = [.authorization: "Bearer nope"]
+            let refused = try await within(10) {
+                try await client.ws("/v1/ws", configuration: .init(additionalHeaders: bad)) { inbound, _, _ in for try await _ in inbound {} }
+            }
+            #expect(refused?.closeCode == .policyViolation && refused?.reason?.hasPrefix("AMS-202") == true, "\(String(describing: refused))")
+            let good: HTTPFields = [.authorization: "Bearer \(try #require(admin.token))"]
+            let badSince = try await within(10) {
+                try await client.ws("/v1/ws?since=x", configuration: .init(additionalHeaders: good)) { inbound, _, _ in for try await _ in inbound {} }
+            }
+            #expect(badSince?.closeCode == .policyViolation && badSince?.reason?.hasPrefix("AMS-109") == true)
         }
     }
 
@@ -108,14 +131,34 @@ import Testing
         try await eventApp(url).test(.live) { client in
             let admin = try await Caller.make(client, tenant: TestSupport.tenant())
             _ = try await admin.create("Soon purged")
-            #expect(try await eventually(10) { try await purge(url) > 0 })
-            var headers = HTTPFields()
-            headers[.authorization] = "Bearer \(try #require(admin.token))"
-            let close = try await client.ws("/v1/ws?since=0", configuration: .init(additionalHeaders: headers)) { inbound, _, _ in
-                for try await _ in inbound {}
+            #expect(try await eventually(10) {
+                let ready = try await client.execute(uri: "/health/ready", method: .get).json()
+                return (ready["components"]?["notifier"]?["sequence"]?.numberValue ?? 0) > 0
+            }, "the event has its sequence")
+            #expect(try await purge(url) > 0)
+            let headers: HTTPFields = [.authorization: "Bearer \(try #require(admin.token))"]
+            let close = try await within(10) {
+                try await client.ws("/v1/ws?since=0", configuration: .init(additionalHeaders: headers)) { inbound, _, _ in
+                    for try await _ in inbound {}
+                }
             }
             #expect(close?.closeCode == EventSocket.resyncRequired)
         }
+    }
+}
+
+/// The body's result, or a failure when it takes longer (a socket test must not hang the run).
+private struct TimedOut: Error {}
+
+private func within<T: Sendable>(_ seconds: Double, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: .seconds(seconds))
+            throw TimedOut()
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
     }
 }
 
@@ -151,27 +194,43 @@ private func purge(_ databaseURL: String) async throws -> Int {
 }
 
 @Suite struct SubscribersTests {
-    /// A subscriber that does not keep up is cut off once its buffer is full, and told why;
-    /// the others of its tenant go on.
+    private func event(_ n: Int64, _ tenant: TenantID = "t") -> ChangeEvent {
+        ChangeEvent(sequence: n, eventID: UUID(), tenantID: tenant, event: "agent_updated", agentID: nil, taskID: nil, globalTaskID: nil, data: "{}", timestamp: .now)
+    }
+
+    /// A subscriber that does not keep up is cut off once its buffer is full, and told at once
+    /// (its sender may be stuck on a full socket); the others of its tenant go on.
     @Test func aSlowSubscriberIsCutOffNotBufferedWithoutLimit() async throws {
         let subscribers = Subscribers(bound: 4)
-        let (slow, slowEvents) = subscribers.subscribe("t")
-        let (fast, fastEvents) = subscribers.subscribe("t")
-        let (_, otherEvents) = subscribers.subscribe("u")
-        func event(_ n: Int64) -> ChangeEvent {
-            ChangeEvent(sequence: n, eventID: UUID(), tenantID: "t", event: "agent_updated", agentID: nil, taskID: nil, globalTaskID: nil, data: "{}", timestamp: .now)
-        }
+        let cut = Mutex(0)
+        let (slow, slowEvents) = try #require(subscribers.subscribe("t") { cut.withLock { $0 += 1 } })
+        let (fast, fastEvents) = try #require(subscribers.subscribe("t"))
         var fastIterator = fastEvents.makeAsyncIterator()
         for n in 1...6 {
             subscribers.publish([event(Int64(n))])
             #expect(await fastIterator.next()?.sequence == Int64(n))
         }
         #expect(subscribers.overflowed(slow) && !subscribers.overflowed(fast))
+        #expect(cut.withLock { $0 } == 1, "told once")
         var got: [Int64] = []
         for await event in slowEvents { got.append(event.sequence) }
         #expect(got == [1, 2, 3, 4], "what fit in the buffer, then the end")
-        subscribers.publish([event(7)])
-        #expect(await fastIterator.next()?.sequence == 7)
-        _ = otherEvents
+        subscribers.publish([event(7), event(8, "u")])
+        #expect(await fastIterator.next()?.sequence == 7, "another tenant's event is not for it")
+    }
+
+    @Test func aTenantHasBoundedSubscribersAndAllEndWhenTheSinkStops() async throws {
+        let subscribers = Subscribers(bound: 4, perTenant: 2)
+        let first = try #require(subscribers.subscribe("t"))
+        let second = try #require(subscribers.subscribe("t"))
+        #expect(subscribers.subscribe("t") == nil, "a third subscriber of one tenant is refused")
+        let other = try #require(subscribers.subscribe("u"), "another tenant has its own bound")
+        subscribers.finishAll()
+        var count = 0
+        for await _ in first.events { count += 1 }
+        #expect(count == 0)
+        #expect(subscribers.subscribe("v") == nil, "none after the sink stopped")
+        await subscribers.started()
+        _ = (second, other)
     }
 }

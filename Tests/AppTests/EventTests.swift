@@ -21,7 +21,7 @@ import Testing
         config.notifyRedis = true
         config.eventLeader = true
         try await buildApplication(config, logger: makeLogger(config)).test(.router) { client in
-            let tenant = try await TestSupport.tenant(on: .professional, client)
+            let tenant = TestSupport.tenant()
             let published = Mutex<[String]>([])
             let subscriber = try await RedisConnection.connect(to: try RedisURL(q.url), timeout: .seconds(2), on: MultiThreadedEventLoopGroup.singleton) { push in
                 if case .array(let parts) = push, parts.count == 3, parts[0].string == "message", let body = parts[2].string {
@@ -30,6 +30,8 @@ import Testing
             }.get()
             defer { subscriber.close() }
             _ = try await subscriber.send([["SUBSCRIBE", RedisEventSink.key(tenant)]], timeout: .seconds(2)).get()
+            let service = try await Caller.make(client, tenant: nil, roles: [.service])
+            #expect(try await service.send(.put, "/internal/v1/tenants/\(tenant)", json: #"{"tier":"professional"}"#).status == .ok)
 
             let admin = try await Caller.make(client, tenant: tenant)
             let agent = try await admin.create("Announced", #""llm_config":{"model":"gpt-4.1"}"#)
@@ -37,7 +39,6 @@ import Testing
             #expect(try await admin.send(.patch, "/v1/agents/\(id)", json: #"{"description":"now described"}"#).status == .ok)
             #expect(try await admin.send(.post, "/v1/agents/\(id)/status", json: #"{"status":"active","reason":"ready"}"#).status == .ok)
             // advance does not allow gpt-4.1: the re-validation task marks the agent invalid.
-            let service = try await Caller.make(client, tenant: nil, roles: [.service])
             #expect(try await service.send(.put, "/internal/v1/tenants/\(tenant)", json: #"{"tier":"advance"}"#).status == .ok)
             #expect(try await eventually(15) {
                 try await admin.send(.get, "/v1/agents/\(id)").json()["validation"]?["status"] == .string("invalid")
@@ -165,30 +166,55 @@ extension EventTests {
         config.notifyRedis = true
         config.eventLeader = true
         config.taskConsumer = false
-        let second = try await buildApplication(config, logger: makeLogger(config))
-        let first = try await buildApplication(config, logger: makeLogger(config))
+        let leader = try await buildApplication(config, logger: makeLogger(config))
+        // The follower asks for the lock only every 10 s, so the replica started after it (while
+        // the test holds the lock) leads.
+        var slow = config
+        slow.listenerHeartbeat = .seconds(10)
+        let follower = try await buildApplication(slow, logger: makeLogger(slow))
         @Sendable func leads(_ client: any TestClientProtocol) async throws -> Bool {
             try await client.execute(uri: "/health/ready", method: .get).json()["components"]?["notifier"]?["leader"] == .bool(true)
         }
-        try await second.test(.router) { secondClient in
-            let tenant = try await TestSupport.tenant(on: .enterprise, secondClient)
-            try await first.test(.router) { firstClient in
-                #expect(try await eventually(10) { try await leads(firstClient) != leads(secondClient) }, "exactly one replica leads")
-                let admin = try await Caller.make(firstClient, tenant: tenant)
-                for n in 1...3 { _ = try await admin.create("Agent \(n)") }
-                #expect(try await eventually(10) { try await streamed(tenant, q.redis).count == 3 })
-            }
-            // The first replica is gone (had it led, its lock went with its connection).
-            #expect(try await eventually(10) { try await leads(secondClient) }, "the remaining replica leads within seconds")
-            let admin = try await Caller.make(secondClient, tenant: tenant)
-            for n in 4...5 { _ = try await admin.create("Agent \(n)") }
-            var events: [JSONValue] = []
-            #expect(try await eventually(10) {
-                events = try await streamed(tenant, q.redis)
-                return events.count >= 5
-            })
-            #expect(events.map { $0["data"]?["agent_name"]?.stringValue ?? "" } == (1...5).map { "Agent \($0)" }, "each once, in order")
+        @Sendable func names(_ tenant: TenantID) async throws -> [String] {
+            // At least once: a repeat (the same event id) counts once.
+            var seen = Set<String>()
+            return try await streamed(tenant, q.redis).filter { seen.insert($0["event_id"]?.stringValue ?? "").inserted }
+                .compactMap { $0["data"]?["agent_name"]?.stringValue }
         }
+        let lock = PostgresAgentStore.notifierLock
+        try await asSuperuser(config.databaseURL) { holder in
+            try await holder.query("SELECT pg_advisory_lock(\(lock))")
+            try await follower.test(.router) { followerClient in
+                let tenant = try await TestSupport.tenant(on: .enterprise, followerClient)
+                let admin = try await Caller.make(followerClient, tenant: tenant)
+                try await leader.test(.router) { leaderClient in
+                    try await holder.query("SELECT pg_advisory_unlock(\(lock))")
+                    #expect(try await eventually(10) { try await leads(leaderClient) })
+                    #expect(try await !leads(followerClient), "one replica leads")
+                    // Written on the follower, announced by the leader.
+                    for n in 1...3 { _ = try await admin.create("Agent \(n)") }
+                    #expect(try await eventually(10) { try await names(tenant).count == 3 })
+                }
+                // The leader stopped: its lock went with its connection.
+                #expect(try await eventually(15) { try await leads(followerClient) }, "the other replica leads within seconds")
+                for n in 4...5 { _ = try await admin.create("Agent \(n)") }
+                #expect(try await eventually(10) { try await names(tenant).count == 5 })
+                #expect(try await names(tenant) == (1...5).map { "Agent \($0)" }, "each once, in order")
+            }
+        }
+    }
+}
+
+/// Runs `body` on a connection of a superuser to the database `databaseURL` names.
+func asSuperuser(_ databaseURL: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> Void) async throws {
+    guard let admin = ProcessInfo.processInfo.environment["AMS_TEST_ADMIN_URL"] else { throw TestSupport.ConfigurationMissing() }
+    var parts = URLComponents(string: admin)!
+    parts.path = URLComponents(string: databaseURL)!.path
+    let client = PostgresClient(configuration: try .init(url: parts.string!))
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { await client.run() }
+        defer { group.cancelAll() }
+        try await client.withConnection { try await body($0) }
     }
 }
 

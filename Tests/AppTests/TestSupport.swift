@@ -7,6 +7,7 @@ import HummingbirdTesting
 import Infra
 import Logging
 import PostgresNIO
+import Synchronization
 import Testing
 import Validators
 
@@ -28,9 +29,20 @@ enum TestSupport {
 
     /// A new, empty database owned by the service's role, for suites that change shared state
     /// (the tool catalog) or must see a fresh schema. Needs `AMS_TEST_ADMIN_URL` (a superuser).
+    private static let spares = Atomic<Int>(0)
+
     static func freshDatabase() async throws -> String {
         guard let admin = ProcessInfo.processInfo.environment["AMS_TEST_ADMIN_URL"], !admin.isEmpty else {
             throw ConfigurationMissing()
+        }
+        // scripts/test.sh makes empty databases before the run (see there why).
+        if ProcessInfo.processInfo.environment["AMS_TEST_SPARE_DATABASES"] == "1" {
+            let n = spares.add(1, ordering: .relaxed).newValue
+            if n <= 10 {
+                var parts = URLComponents(string: try databaseURL())!
+                parts.path = "/ams_spare_app_\(n)"
+                return parts.string!
+            }
         }
         let name = "ams_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
         let client = PostgresClient(configuration: try .init(url: admin))

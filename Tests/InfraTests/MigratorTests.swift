@@ -2,6 +2,7 @@ import Foundation
 import Infra
 import Logging
 import PostgresNIO
+import Synchronization
 import Testing
 
 @Suite struct MigratorTests {
@@ -238,9 +239,12 @@ import Testing
         }
     }
 
+    /// Drops a database made during the run (a spare stays for the next run to make anew: a drop
+    /// forces a checkpoint, which stalls the other suites' commits).
     static func drop(_ url: String) async throws {
         let admin = try #require(ProcessInfo.processInfo.environment["AMS_TEST_ADMIN_URL"])
         let name = try #require(URLComponents(string: url)?.path.dropFirst())
+        guard !name.hasPrefix("ams_spare_") else { return }
         let client = PostgresClient(configuration: try .init(url: admin))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
@@ -249,10 +253,22 @@ import Testing
         }
     }
 
+    private static let spares = Atomic<Int>(0)
+
     static func freshDatabase() async throws -> String {
         let env = ProcessInfo.processInfo.environment
         let admin = try #require(env["AMS_TEST_ADMIN_URL"], "AMS_TEST_ADMIN_URL is not set: run the tests with scripts/test.sh")
         let base = try #require(env["AMS_TEST_DATABASE_URL"], "AMS_TEST_DATABASE_URL is not set: run the tests with scripts/test.sh")
+        // scripts/test.sh makes empty databases before the run: making one now writes the whole
+        // template through the WAL while other suites run.
+        if env["AMS_TEST_SPARE_DATABASES"] == "1" {
+            let n = spares.add(1, ordering: .relaxed).newValue
+            if n <= 5 {
+                var parts = try #require(URLComponents(string: base))
+                parts.path = "/ams_spare_infra_\(n)"
+                return try #require(parts.string)
+            }
+        }
         let name = "ams_migrate_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
         let client = PostgresClient(configuration: try .init(url: admin))
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -25,7 +25,8 @@ struct EnvelopeMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = DispatchTime.now().uptimeNanoseconds
         var context = context
-        let incoming = request.headers[.requestID].flatMap { $0.isEmpty || $0.utf8.count > 128 ? nil : $0 }
+        // `task:` ids are the task consumer's: they attribute a change's event to a task.
+        let incoming = request.headers[.requestID].flatMap { $0.isEmpty || $0.utf8.count > 128 || $0.hasPrefix("task:") ? nil : $0 }
         context.requestID = incoming ?? ids.next()
         if let header = request.headers[.traceparent], let traceID = TraceParent.traceID(header) {
             context.logger[metadataKey: "trace_id"] = .string(String(traceID))

@@ -2,9 +2,10 @@ import HummingbirdCore
 import Logging
 import NIOCore
 
-/// The WebSocket-capable HTTP/1 channel arms its idle timer only once a request has arrived, so
-/// a client that connects and says nothing would hold its connection for ever. This closes such
-/// a connection when no byte came within `timeout`, then steps out of the pipeline.
+/// The WebSocket-capable HTTP/1 channel arms its idle timer only once a request head has arrived,
+/// so a client that connects and says nothing, or half a request, would hold its connection for
+/// ever. This closes a connection that stays silent for `timeout` before its first answer, and
+/// steps out of the pipeline with that answer (the HTTP idle timer or the WebSocket pings take over).
 struct FirstRequestDeadline<Inner: ServerChildChannel>: ServerChildChannel {
     typealias Value = Inner.Value
 
@@ -21,8 +22,9 @@ struct FirstRequestDeadline<Inner: ServerChildChannel>: ServerChildChannel {
         await inner.handle(value: value, logger: logger)
     }
 
-    final class Handler: ChannelInboundHandler, RemovableChannelHandler {
+    final class Handler: ChannelDuplexHandler, RemovableChannelHandler {
         typealias InboundIn = NIOAny
+        typealias OutboundIn = NIOAny
         let timeout: TimeAmount
         private var deadline: Scheduled<Void>?
 
@@ -39,7 +41,15 @@ struct FirstRequestDeadline<Inner: ServerChildChannel>: ServerChildChannel {
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             deadline?.cancel()
+            deadline = nil
+            arm(context)
             context.fireChannelRead(data)
+        }
+
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            deadline?.cancel()
+            deadline = nil
+            context.write(data, promise: promise)
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         }
 

@@ -48,6 +48,11 @@ final class EventFeed: Sendable {
         return stream
     }
 
+    /// Forgets the sinks' positions (this replica stopped leading: another delivers now).
+    func forgetDelivered() {
+        state.withLock { $0.delivered = [:] }
+    }
+
     func report(_ sink: String, delivered: Int64) {
         state.withLock { $0.delivered[sink] = delivered }
     }

@@ -44,6 +44,7 @@ final class Notifier: Service {
             sequenced: { [weak self] in self?.feed.publish($0) },
             leadership: { [weak self] leads in
                 guard let self, self.leading.exchange(leads, ordering: .relaxed) != leads else { return }
+                if !leads { self.feed.forgetDelivered() }
                 if leads {
                     self.wakeup.yield()
                     // Shared sinks look again: they did nothing while another replica led.

@@ -3,8 +3,11 @@ import Logging
 import ServiceLifecycle
 
 /// Sink 2 on this replica: reads every new event once (one query for all tenants, whatever their
-/// number) and hands each to its tenant's WebSocket subscribers. With no subscriber it only keeps
-/// up with the newest sequence; a subscriber that missed something replays it itself (`since`).
+/// number) and hands each to its tenant's WebSocket subscribers. It starts from the first newest
+/// sequence the notifier learns (from the database, or the leader's notice), and subscribers wait
+/// for that start before they replay (`since`), so what they replay and what they receive live
+/// leave no gap. With no subscriber it only keeps up with the newest sequence. When it stops,
+/// every subscriber's stream ends.
 struct SubscriberSink: Service {
     let store: any EventStore
     let feed: EventFeed
@@ -16,28 +19,32 @@ struct SubscriberSink: Service {
         await cancelWhenGracefulShutdown {
             var position: Int64?
             for await newest in feed.follow() {
-                // From the newest sequence when it started: older events are replayed on request.
-                guard var from = position else {
+                guard let from = position else {
                     position = newest
+                    subscribers.start()
                     continue
                 }
-                while from < newest, !Task.isCancelled {
-                    if subscribers.isEmpty {
-                        from = newest
-                        break
-                    }
-                    do {
-                        let events = try await store.events(after: from, limit: batch)
-                        guard let last = events.last?.sequence else { break }
-                        subscribers.publish(events)
-                        from = last
-                    } catch {
-                        logger.warning("events could not be read for subscribers", metadata: ["error": "\(String(reflecting: error))"])
-                        try? await Task.sleep(for: .milliseconds(500))
-                    }
-                }
-                position = from
+                position = await deliver(after: from, through: newest)
             }
         }
+        subscribers.finishAll()
+    }
+
+    /// Hands the subscribers the events after `from` up to `newest`; answers where it got to.
+    private func deliver(after start: Int64, through newest: Int64) async -> Int64 {
+        var from = start
+        while from < newest, !Task.isCancelled {
+            if subscribers.isEmpty { return newest }
+            do {
+                let events = try await store.events(after: from, limit: batch)
+                guard let last = events.last?.sequence else { break }
+                subscribers.publish(events)
+                from = last
+            } catch {
+                logger.warning("events could not be read for subscribers", metadata: ["error": "\(String(reflecting: error))"])
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+        }
+        return from
     }
 }

@@ -14,7 +14,7 @@ extension Migration {
         "CREATE UNIQUE INDEX outbox_sequence ON outbox (sequence)",
         "CREATE INDEX outbox_unsequenced ON outbox (id) WHERE sequence IS NULL",
         "CREATE INDEX outbox_tenant ON outbox (tenant_id, sequence) WHERE sequence IS NOT NULL",
-        "CREATE INDEX outbox_created ON outbox (created_at)",
+        "CREATE INDEX outbox_created ON outbox (created_at) WHERE sequence IS NOT NULL",
         // The newest sequence given, and the newest one purged (a replay from before it has gaps).
         "CREATE TABLE outbox_counter (last bigint NOT NULL, purged_through bigint NOT NULL)",
         "INSERT INTO outbox_counter VALUES (0, 0)",
@@ -30,15 +30,18 @@ extension Migration {
         CREATE POLICY notifier ON outbox
             USING (current_setting('app.notifier', true) = 'on') WITH CHECK (current_setting('app.notifier', true) = 'on')
         """,
+        // Only a statement that added rows notifies (a notifying commit takes a database-wide lock).
         """
         CREATE FUNCTION ams_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            PERFORM pg_notify('ams_outbox', '');
+            IF EXISTS (SELECT 1 FROM added) THEN
+                PERFORM pg_notify('ams_outbox', '');
+            END IF;
             RETURN NULL;
         END
         $$
         """,
-        "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox FOR EACH STATEMENT EXECUTE FUNCTION ams_outbox_notify()",
+        "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION ams_outbox_notify()",
         // The event of a history entry. A change made by a task names it (its request id is
         // `task:<id>`), with the orchestrator's id of that task.
         """
@@ -81,7 +84,7 @@ extension Migration {
                 ELSE
                     RETURN NULL;
             END CASE;
-            IF NEW.request_id ~ '^task:[0-9a-fA-F-]{36}$' THEN
+            IF NEW.request_id ~ '^task:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
                 v_task := substr(NEW.request_id, 6)::uuid;
                 SELECT message ->> 'global_task_id' INTO v_global FROM tasks WHERE tenant_id = NEW.tenant_id AND id = v_task;
             END IF;
@@ -141,18 +144,24 @@ extension Migration {
         END
         $$
         """,
-        // Events older than the retention go, oldest first, a batch at a time (found by their age
-        // alone: a row no leader ever sequenced goes too, or it would be scanned at every purge).
+        // Sequenced events older than the retention go, oldest first, a batch at a time, but none a
+        // shared sink has yet to deliver (unless the sink has not moved for the whole retention).
+        // The counter is locked first, in the sequencer's order.
         """
         CREATE FUNCTION ams_purge_outbox(p_retention interval, p_batch integer) RETURNS integer LANGUAGE plpgsql AS $$
         DECLARE
             v_through bigint;
             v_count integer;
+            v_kept bigint;
         BEGIN
             PERFORM set_config('app.notifier', 'on', true);
+            PERFORM 1 FROM outbox_counter FOR UPDATE;
+            SELECT min(delivered) INTO v_kept FROM outbox_sinks WHERE updated_at > now() - p_retention;
             WITH gone AS (
                 DELETE FROM outbox WHERE id IN (
-                    SELECT id FROM outbox WHERE created_at < now() - p_retention ORDER BY created_at LIMIT p_batch)
+                    SELECT id FROM outbox
+                    WHERE created_at < now() - p_retention AND sequence IS NOT NULL AND sequence <= coalesce(v_kept, sequence)
+                    ORDER BY created_at LIMIT p_batch)
                 RETURNING sequence
             )
             SELECT max(sequence), count(*) INTO v_through, v_count FROM gone;
@@ -163,6 +172,15 @@ extension Migration {
         END
         $$
         """,
+        // The task events written before this migration are sequenced here, and counted as
+        // delivered to Redis: a first deploy does not flood the tenants' streams with old events.
+        "SELECT set_config('app.notifier', 'on', true)",
+        """
+        WITH numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS sequence FROM outbox)
+        UPDATE outbox o SET sequence = n.sequence FROM numbered n WHERE o.id = n.id
+        """,
+        "UPDATE outbox_counter SET last = (SELECT count(*) FROM outbox)",
+        "INSERT INTO outbox_sinks (name, delivered) SELECT 'redis', last FROM outbox_counter",
         // A finished validation of a configuration is also announced as `validation_complete`.
         """
         CREATE OR REPLACE FUNCTION ams_finish_tasks(p_tenant text, p_ids uuid[], p_statuses text[], p_results text[], p_errors text[])

@@ -33,14 +33,16 @@ extension PostgresAgentStore: EventStore {
 
     public func events(tenant: TenantID, after sequence: Int64, limit: Int) async throws -> [ChangeEvent]? {
         try await inTenant(tenant) { conn in
-            for try await purged in try await conn.query("SELECT purged_through FROM outbox_counter", logger: logger).decode(Int64.self) where purged > sequence {
-                return nil
-            }
             let rows = try await conn.query("""
                 SELECT sequence, event_id, tenant_id, event, agent_id, task_id, global_task_id, data::text, created_at FROM outbox
                 WHERE tenant_id = \(tenant) AND sequence > \(sequence) ORDER BY sequence LIMIT \(limit)
                 """, logger: logger)
-            return try await Self.events(rows)
+            let events = try await Self.events(rows)
+            // Checked after the read: a purge that committed before it shows here.
+            for try await purged in try await conn.query("SELECT purged_through FROM outbox_counter", logger: logger).decode(Int64.self) where purged > sequence {
+                return nil
+            }
+            return events
         }
     }
 
@@ -63,6 +65,9 @@ extension PostgresAgentStore: EventStore {
         try await single(timeout: .seconds(30)) { conn in
             try await conn.query("INSERT INTO outbox_sinks (name, delivered) VALUES (\(sink), 0) ON CONFLICT (name) DO NOTHING", logger: logger)
             return try await conn.transaction(logger: logger) { conn in
+                // The transaction waits on the sink while it holds the row: the pool's 3 s idle limit
+                // would end it after the sink took the batch, and the batch would go out again.
+                try await conn.query("SET LOCAL idle_in_transaction_session_timeout = '25s'", logger: logger)
                 var held: Int64?
                 let rows = try await conn.query("SELECT delivered FROM outbox_sinks WHERE name = \(sink) FOR UPDATE SKIP LOCKED", logger: logger)
                 for try await delivered in rows.decode(Int64.self) { held = delivered }
