@@ -33,6 +33,21 @@ import Yams
         _ = try document.validate(strict: true)
     }
 
+    /// Every code the service answers is in the document's catalog (the error schema's enum and
+    /// its `x-error-codes`), with its HTTP status, and nothing else is.
+    @Test func theErrorCatalogListsExactlyTheServicesCodes() throws {
+        let yaml = try #require(try Yams.load(yaml: try Self.source()) as? [String: Any])
+        let schema = try #require(((yaml["components"] as? [String: Any])?["schemas"] as? [String: Any])?["ErrorCode"] as? [String: Any])
+        let listed = try #require(schema["enum"] as? [String])
+        #expect(listed == ErrorCode.allCases.map(\.rawValue).sorted())
+        let statuses = try #require(schema["x-error-codes"] as? [String: Any])
+        for code in ErrorCode.allCases {
+            let status = (statuses[code.rawValue] as? [String: Any])?["status"] as? String
+            #expect(status == String(code.httpStatus), "\(code.rawValue)")
+        }
+        #expect(statuses.count == ErrorCode.allCases.count)
+    }
+
     /// A route missing from the document, or documented but not routed, fails here.
     @Test func theDocumentNamesExactlyTheRoutedOperations() async throws {
         let document = try Self.document()

@@ -6501,7 +6501,7 @@ components:
     ErrorCode:
       type: string
       description: The service's error catalog (`x-error-codes` gives each code's HTTP status and meaning).
-      enum: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-208, AMS-300, AMS-301, AMS-302, AMS-303, AMS-304, AMS-305, AMS-306, AMS-307, AMS-308, AMS-309, AMS-310, AMS-501, AMS-502, AMS-503]
+      enum: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-112, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-208, AMS-300, AMS-301, AMS-302, AMS-303, AMS-304, AMS-305, AMS-306, AMS-307, AMS-308, AMS-309, AMS-310, AMS-501, AMS-502, AMS-503]
       x-error-codes:
         AMS-100:
           status: '400'
@@ -6518,6 +6518,9 @@ components:
         AMS-111:
           status: '415'
           description: The content type is not JSON (nor, for import and apply, YAML), or is missing.
+        AMS-112:
+          status: '426'
+          description: '`GET /v1/ws` without a WebSocket upgrade.'
         AMS-201:
           status: '401'
           description: No bearer token.
