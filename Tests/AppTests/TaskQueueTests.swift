@@ -122,6 +122,9 @@ import Testing
             #expect(bad.status == .badRequest && bad.errorCode == "AMS-109")
             #expect(try await admin.send(.post, "/v1/agents/bulk-update", json: #"{"filter":{},"patch":{"status":"active"}}"#).errorCode == "AMS-109")
             #expect(try await admin.send(.post, "/v1/agents/bulk-update", json: #"{"filter":{},"patch":{"colour":"red"}}"#).errorCode == "AMS-109")
+            // Also a field set to null, which the merge would drop without a word (schemathesis found it).
+            #expect(try await admin.send(.post, "/v1/agents/bulk-update", json: #"{"filter":{},"patch":{"llm_config":{"":null}}}"#).errorCode == "AMS-109")
+            #expect(try await admin.send(.post, "/v1/agents/bulk-update", json: #"{"filter":{},"patch":{"colour":null}}"#).errorCode == "AMS-109")
             let outOfRange = try await admin.send(.post, "/v1/agents/bulk-update", json: #"{"filter":{},"patch":{"memory_config":{"window_size":-3}}}"#)
             #expect(outOfRange.status == .badRequest && outOfRange.errorCode == "AMS-100", "no agent could take it: \(String(buffer: outOfRange.body))")
             let bulk = try await admin.send(.post, "/v1/agents/bulk-update", json: #"{"filter":{"type":"conversational"},"patch":{"description":"all"}}"#)

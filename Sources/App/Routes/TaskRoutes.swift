@@ -80,6 +80,7 @@ struct TaskRoutes: Sendable {
     /// Refuses a patch no agent could take: unknown fields and wrong types (400 AMS-109), and values
     /// the tenant's agents may not have, judged on the fields the patch sets (400 AMS-100).
     static func checkPatch(_ patch: [String: JSONValue], on tenant: TenantActor) async throws {
+        try AgentConfig.checkPatchFields(patch, at: "/patch")
         let config: AgentConfig
         do {
             config = try AgentConfig(json: probe.merging(patch: .object(patch)))

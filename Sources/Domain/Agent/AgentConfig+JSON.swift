@@ -4,6 +4,18 @@ extension AgentConfig {
         "tools", "collections", "tags", "metadata",
     ]
 
+    /// Refuses a merge patch that names a field an agent does not have (AMS-109), also one set to
+    /// `null`, which the merge itself would drop without a word.
+    public static func checkPatchFields(_ patch: [String: JSONValue], at path: String) throws(ServiceError) {
+        _ = try ObjectReader(.object(patch), at: path, allowed: fields)
+        if let llm = patch["llm_config"], case .object = llm {
+            _ = try ObjectReader(llm, at: path + "/llm_config", allowed: LLMConfig.fields)
+        }
+        if let memory = patch["memory_config"], case .object = memory {
+            _ = try ObjectReader(memory, at: path + "/memory_config", allowed: MemoryConfig.fields)
+        }
+    }
+
     /// Reads a create body (or a merged PATCH result). Structure is checked here (AMS-109); values,
     /// including missing required ones, are left to the validators so all issues come back at once.
     public init(json: JSONValue) throws(ServiceError) {
@@ -66,10 +78,12 @@ extension AgentConfig {
 }
 
 extension LLMConfig {
+    static let fields: Set<String> = [
+        "model", "temperature", "max_tokens", "top_p", "frequency_penalty", "presence_penalty", "stop_sequences",
+    ]
+
     init(json: JSONValue, lenient: Bool = false) throws(ServiceError) {
-        let r = try ObjectReader(json, at: "/llm_config", allowed: [
-            "model", "temperature", "max_tokens", "top_p", "frequency_penalty", "presence_penalty", "stop_sequences",
-        ], lenient: lenient)
+        let r = try ObjectReader(json, at: "/llm_config", allowed: Self.fields, lenient: lenient)
         self.init(
             model: try r.string("model") ?? "", temperature: try r.double("temperature"), maxTokens: try r.int("max_tokens"),
             topP: try r.double("top_p"), frequencyPenalty: try r.double("frequency_penalty"),
@@ -90,10 +104,10 @@ extension LLMConfig {
 }
 
 extension MemoryConfig {
+    static let fields: Set<String> = ["memory_type", "window_size", "summarize_threshold", "include_knowledge_context"]
+
     init(json: JSONValue, lenient: Bool = false) throws(ServiceError) {
-        let r = try ObjectReader(json, at: "/memory_config", allowed: [
-            "memory_type", "window_size", "summarize_threshold", "include_knowledge_context",
-        ], lenient: lenient)
+        let r = try ObjectReader(json, at: "/memory_config", allowed: Self.fields, lenient: lenient)
         self.init(
             memoryType: MemoryType(rawValue: try r.string("memory_type") ?? MemoryConfig.default.memoryType.rawValue),
             windowSize: try r.int("window_size") ?? MemoryConfig.default.windowSize,
