@@ -74,8 +74,9 @@ public struct ChangeListener: Service {
                 } catch {
                     logger.warning("change listener lost its connection", metadata: ["error": "\(String(reflecting: error))"])
                 }
-                await onListening(false)
+                // The lock went with the connection: said at once, before anything that awaits.
                 events.leadership(false)
+                await onListening(false)
                 if state.wasListening { backoff = .milliseconds(100) }
                 try? await Task.sleep(for: backoff)
                 backoff = min(backoff * 2, .seconds(5))

@@ -1,12 +1,15 @@
 extension Migration {
     /// `ams_start_tasks` looked up the batch's finished tasks with a subquery that was evaluated
     /// again for every finished task of the tenant, so a batch cost grew with the tenant's history;
-    /// the ids are now parsed once. Task rows leave room on their page for the update that
-    /// finishes them, so that update need not touch the indexes.
+    /// the ids are now parsed once, and rows are answered by task id (migration 6's answered the
+    /// whole message: a new result type, so the function is dropped and made anew). Its commit no
+    /// longer waits for the disk: a lost `processing` mark only restarts a redelivered task. Task
+    /// rows leave room on their page for the update that finishes them.
     static let taskBatches: [String] = [
         "ALTER TABLE tasks SET (fillfactor = 70)",
+        "DROP FUNCTION ams_start_tasks(text, text[])",
         """
-        CREATE OR REPLACE FUNCTION ams_start_tasks(p_tenant text, p_messages text[])
+        CREATE FUNCTION ams_start_tasks(p_tenant text, p_messages text[])
         RETURNS TABLE (task_id uuid, status text, attempts integer, progress integer, checkpoint bigint, result text, error text, updated_at timestamptz)
         LANGUAGE plpgsql AS $$
         DECLARE
@@ -33,30 +36,6 @@ extension Migration {
             UNION ALL
             SELECT t.id, t.status, t.attempts, t.progress, t.checkpoint, t.result::text, t.error::text, t.updated_at FROM tasks t
             WHERE t.tenant_id = p_tenant AND t.id = ANY (v_ids) AND t.status IN ('completed', 'failed');
-        END
-        $$
-        """,
-        // The finished events name the task by the row's id, not by parsing it out of the message again.
-        """
-        CREATE OR REPLACE FUNCTION ams_finish_tasks(p_tenant text, p_ids uuid[], p_statuses text[], p_results text[], p_errors text[])
-        RETURNS void LANGUAGE plpgsql AS $$
-        BEGIN
-            PERFORM set_config('app.tenant_id', p_tenant, true);
-            WITH given AS (
-                SELECT * FROM unnest(p_ids, p_statuses, p_results, p_errors) AS g(id, status, result, error)
-            ), finished AS (
-                UPDATE tasks t SET status = g.status, result = nullif(g.result, '')::jsonb, error = nullif(g.error, '')::jsonb,
-                    progress = CASE WHEN g.status = 'completed' THEN 100 ELSE t.progress END, updated_at = now()
-                FROM given g
-                WHERE t.tenant_id = p_tenant AND t.id = g.id AND t.status NOT IN ('completed', 'failed')
-                RETURNING t.id, t.message ->> 'global_task_id' AS global_task_id, t.status, t.result, t.error
-            )
-            INSERT INTO outbox (tenant_id, event, task_id, global_task_id, data)
-            SELECT p_tenant, CASE WHEN f.status = 'completed' THEN 'task_completed' ELSE 'task_failed' END,
-                f.id, f.global_task_id,
-                CASE WHEN f.status = 'completed' THEN coalesce(f.result, '{}')
-                     ELSE jsonb_build_object('error', f.error ->> 'message', 'error_type', f.error ->> 'error_type') END
-            FROM finished f;
         END
         $$
         """,

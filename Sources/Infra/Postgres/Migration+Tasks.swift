@@ -38,16 +38,13 @@ extension Migration {
         )
         """,
         // Tasks not yet finished become `processing` with one more attempt; finished ones are
-        // answered as they are. One row per task given, with the state after this call. Committed
-        // without waiting for the disk: lost in a crash, it is only a `processing` mark (and its
-        // event) of a task whose entry is delivered again and starts anew; outcomes are durable.
+        // answered as they are. One row per task given, with the state after this call.
         """
         CREATE FUNCTION ams_start_tasks(p_tenant text, p_messages text[])
-        RETURNS TABLE (task_id uuid, status text, attempts integer, progress integer, checkpoint bigint, result text, error text, updated_at timestamptz)
+        RETURNS TABLE (message text, status text, attempts integer, progress integer, checkpoint bigint, result text, error text, updated_at timestamptz)
         LANGUAGE plpgsql AS $$
         BEGIN
             PERFORM set_config('app.tenant_id', p_tenant, true);
-            PERFORM set_config('synchronous_commit', 'off', true);
             RETURN QUERY
             WITH given AS (
                 SELECT m::jsonb AS message FROM unnest(p_messages) AS m
@@ -56,16 +53,16 @@ extension Migration {
                 SELECT p_tenant, (g.message ->> 'task_id')::uuid, g.message ->> 'type', 'processing', g.message, 1 FROM given g
                 ON CONFLICT (tenant_id, id) DO UPDATE SET status = 'processing', attempts = t.attempts + 1, updated_at = now()
                     WHERE t.status NOT IN ('completed', 'failed')
-                RETURNING t.id, t.message, t.status, t.attempts, t.progress, t.checkpoint, t.result, t.error, t.updated_at
+                RETURNING t.message, t.status, t.attempts, t.progress, t.checkpoint, t.result, t.error, t.updated_at
             ), events AS (
                 INSERT INTO outbox (tenant_id, event, task_id, global_task_id, data)
                 SELECT p_tenant, 'task_status_update', (s.message ->> 'task_id')::uuid, s.message ->> 'global_task_id',
                     jsonb_build_object('status', 'processing', 'progress', s.progress, 'details', jsonb_build_object('attempt', s.attempts))
                 FROM started s
             )
-            SELECT s.id, s.status, s.attempts, s.progress, s.checkpoint, s.result::text, s.error::text, s.updated_at FROM started s
+            SELECT s.message::text, s.status, s.attempts, s.progress, s.checkpoint, s.result::text, s.error::text, s.updated_at FROM started s
             UNION ALL
-            SELECT t.id, t.status, t.attempts, t.progress, t.checkpoint, t.result::text, t.error::text, t.updated_at FROM tasks t
+            SELECT t.message::text, t.status, t.attempts, t.progress, t.checkpoint, t.result::text, t.error::text, t.updated_at FROM tasks t
             WHERE t.tenant_id = p_tenant AND t.status IN ('completed', 'failed')
               AND t.id IN (SELECT (g.message ->> 'task_id')::uuid FROM given g);
         END
