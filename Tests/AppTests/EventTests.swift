@@ -7,6 +7,7 @@ import HummingbirdTesting
 import Logging
 import PostgresNIO
 import RedisTestSupport
+import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -159,6 +160,7 @@ import Testing
 extension EventTests {
     /// Two replicas: one leads (sequences and feeds Redis), the other follows; when the leader
     /// stops, the other takes over within seconds and goes on from the delivered position.
+    /// The leader runs first, as a service the test can stop, so which replica leads is not a race.
     @Test func anotherReplicaTakesOverWhenTheLeaderStops() async throws {
         let q = try await TestQueues()
         var config = try q.configuration()
@@ -166,12 +168,12 @@ extension EventTests {
         config.notifyRedis = true
         config.eventLeader = true
         config.taskConsumer = false
-        let leader = try await buildApplication(config, logger: makeLogger(config))
-        // The follower asks for the lock only every 10 s, so the replica started after it (while
-        // the test holds the lock) leads.
-        var slow = config
-        slow.listenerHeartbeat = .seconds(10)
-        let follower = try await buildApplication(slow, logger: makeLogger(slow))
+        config.port = 0
+        var first = config
+        first.replicaName = "leader-" + UUID().uuidString
+        let leaderName = first.replicaName
+        let leader = try await buildApplication(first, logger: makeLogger(first))
+        let follower = try await buildApplication(config, logger: makeLogger(config))
         @Sendable func leads(_ client: any TestClientProtocol) async throws -> Bool {
             try await client.execute(uri: "/health/ready", method: .get).json()["components"]?["notifier"]?["leader"] == .bool(true)
         }
@@ -181,22 +183,33 @@ extension EventTests {
             return try await streamed(tenant, q.redis).filter { seen.insert($0["event_id"]?.stringValue ?? "").inserted }
                 .compactMap { $0["data"]?["agent_name"]?.stringValue }
         }
-        let lock = PostgresAgentStore.notifierLock
-        try await asSuperuser(config.databaseURL) { holder in
-            try await holder.query("SELECT pg_advisory_lock(\(lock))")
+        try await asSuperuser(config.databaseURL) { pg in
+            @Sendable func firstLeads() async throws -> Bool {
+                let rows = try await pg.query("""
+                    SELECT count(*)::int FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+                    WHERE l.locktype = 'advisory' AND l.granted AND l.objid = \(Int64(PostgresAgentStore.notifierLock))::oid
+                      AND a.application_name = \("ams-listener:" + leaderName)
+                    """, logger: Logger(label: "test"))
+                for try await n in rows.decode(Int.self) { return n == 1 }
+                return false
+            }
+            let running = Task {
+                try await ServiceGroup(configuration: .init(services: [leader], logger: Logger(label: "test"))).run()
+            }
+            defer { running.cancel() }
+            #expect(try await eventually(20) { try await firstLeads() })
             try await follower.test(.router) { followerClient in
+                #expect(try await !leads(followerClient), "one replica leads")
                 let tenant = try await TestSupport.tenant(on: .enterprise, followerClient)
                 let admin = try await Caller.make(followerClient, tenant: tenant)
-                try await leader.test(.router) { leaderClient in
-                    try await holder.query("SELECT pg_advisory_unlock(\(lock))")
-                    #expect(try await eventually(10) { try await leads(leaderClient) })
-                    #expect(try await !leads(followerClient), "one replica leads")
-                    // Written on the follower, announced by the leader.
-                    for n in 1...3 { _ = try await admin.create("Agent \(n)") }
-                    #expect(try await eventually(10) { try await names(tenant).count == 3 })
-                }
-                // The leader stopped: its lock went with its connection.
-                #expect(try await eventually(15) { try await leads(followerClient) }, "the other replica leads within seconds")
+                // Written on the follower, announced by the leader.
+                for n in 1...3 { _ = try await admin.create("Agent \(n)") }
+                #expect(try await eventually(10) { try await names(tenant).count == 3 })
+                // The leader stops: its lock goes with its connection.
+                running.cancel()
+                _ = await running.result
+                #expect(try await eventually(10) { try await leads(followerClient) }, "the other replica leads within seconds")
+                #expect(try await !firstLeads())
                 for n in 4...5 { _ = try await admin.create("Agent \(n)") }
                 #expect(try await eventually(10) { try await names(tenant).count == 5 })
                 #expect(try await names(tenant) == (1...5).map { "Agent \($0)" }, "each once, in order")

@@ -36,13 +36,15 @@ import Testing
                     lease.release()
                 }
             }
-            async let first: Void = hold(for: .milliseconds(500))
-            try await Task.sleep(for: .milliseconds(50))
-            async let second: Void = hold(for: .seconds(2))
-            try await Task.sleep(for: .milliseconds(50))
-            // Waits for the one connection while the others take turns, and gives up after 1 s.
+            // The second call gets the connection while the middle one waits: the windows are
+            // wide, as a loaded machine can take a second to hand a released connection on.
+            async let first: Void = hold(for: .milliseconds(300))
+            try await Task.sleep(for: .milliseconds(100))
+            async let second: Void = hold(for: .seconds(5))
+            try await Task.sleep(for: .milliseconds(100))
+            // Waits for the one connection while the others take turns, and gives up after 3 s.
             await #expect(throws: ServiceError.databaseUnavailable) {
-                try await guardrail.run(timeout: .seconds(1)) { lease in
+                try await guardrail.run(timeout: .seconds(3)) { lease in
                     try await client.withConnection { conn in
                         _ = try lease.hold(conn)
                         lease.release()
