@@ -2,7 +2,9 @@
 # Change events (issue 13): from a committed change to its announcement, on one replica of the
 # release build. RATE changes a second (PATCHes) across TENANTS tenants for SECONDS; the wait is
 # from the PATCH's answer (the change had committed) to the event's arrival on the tenant's Redis
-# channel (the notifier woke, sequenced it and the Redis sink published it).
+# channel (the notifier woke, sequenced it and the Redis sink published it). A stand-in
+# orchestrator (in events.py) receives the same events over the orchestrator WebSocket sink and
+# times each frame against the PATCH's answer and against the event's commit timestamp.
 # Usage: Benchmarks/events.sh [RATE] [TENANTS] [SECONDS]   (defaults 200, 50, 20)
 source "$(dirname "$0")/../scripts/lib.sh"
 cd "$ROOT"
@@ -27,6 +29,8 @@ redis-cli -p "$REDIS_PORT" FLUSHALL >/dev/null
 "$BIN" migrate >/dev/null
 
 export AMS_HTTP_PORT="$(free_port)"
+ORCHESTRATOR_PORT="$(free_port)"
+export AMS_ORCHESTRATOR_WS_URL="ws://127.0.0.1:$ORCHESTRATOR_PORT/ws" AMS_SERVICE_TOKEN="bench-orchestrator"
 "$BIN" serve > "$LOCAL/bench/events-server.log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null || true' EXIT
@@ -46,4 +50,4 @@ for _ in $(seq 1 50); do
   sleep 0.2
 done
 log "$RATE changes a second across $TENANTS tenants for ${SECONDS_}s"
-python3 Benchmarks/events.py "$AMS_HTTP_PORT" "$REDIS_PORT" "$TOKEN" "$LOCAL/bench/event-agents.txt" "$RATE" "$SECONDS_"
+python3 Benchmarks/events.py "$AMS_HTTP_PORT" "$REDIS_PORT" "$TOKEN" "$LOCAL/bench/event-agents.txt" "$RATE" "$SECONDS_" "$ORCHESTRATOR_PORT"

@@ -23,6 +23,8 @@ struct RouterDependencies: Sendable {
     /// Whether this replica leads the notifier, how far events go and each sink's lag, for
     /// readiness (absent in tests without a notifier).
     var notifier: Notifier?
+    /// The orchestrator link's state for readiness (`nil`: the sink is off).
+    var orchestrator: LinkStatus?
     /// `nil`: no rate limits (`AMS_RATE_LIMITS=0`, and tests that need none).
     var rateLimiter: RateLimiter?
     /// `false` when `/metrics` has a listener of its own.
@@ -48,7 +50,8 @@ func buildRouter(_ deps: RouterDependencies) -> AppResponderBuilder {
 /// Every route of the API; `openapi.yaml` documents exactly these (a test compares the two).
 func registerAPI(on router: Router<AppRequestContext>, _ deps: RouterDependencies, envelope: EnvelopeMiddleware? = nil) {
     router.add(middleware: envelope ?? EnvelopeMiddleware(metrics: deps.metrics.requests, accessLog: deps.accessLog))
-    HealthRoutes(database: deps.database, redis: deps.redis, supervisor: deps.supervisor, notifier: deps.notifier).register(on: router)
+    HealthRoutes(database: deps.database, redis: deps.redis, supervisor: deps.supervisor, notifier: deps.notifier,
+                 orchestrator: deps.orchestrator).register(on: router)
     MetaRoutes(contract: deps.contract).register(on: router)
     if deps.servesMetrics { MetricsRoute(metrics: deps.metrics).register(on: router) }
     let v1 = router.group("v1")
@@ -112,10 +115,11 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
         events: notifier.hooks(leaderKey: config.eventLeader ? PostgresAgentStore.notifierLock : nil)
     )
     let redis = RedisClient(configuration: .init(url: try RedisURL(config.redisURL), timeout: config.redisTimeout), logger: logger)
+    let orchestrator = config.orchestratorURL == nil ? nil : LinkStatus()
     let router = buildRouter(RouterDependencies(
         store: store, supervisor: supervisor, catalog: catalog, verifier: verifier,
         database: DatabaseProbe(store: store), bodyLimit: config.bodyLimit, contract: try APIContract(), metrics: metrics,
-        redis: redis, notifier: notifier,
+        redis: redis, notifier: notifier, orchestrator: orchestrator,
         rateLimiter: config.rateLimits
             ? RateLimiter(redis: redis, policy: policy, supervisor: supervisor, failClosed: config.rateLimitFailClosed, metrics: metrics) : nil,
         servesMetrics: config.metricsPort == nil, accessLog: config.accessLog
@@ -144,6 +148,14 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
         app.addServices(SharedSink(
             name: "redis", sink: RedisEventSink(redis: redis, maxLength: config.notifyStreamLength), store: store, feed: feed,
             notifier: notifier, lag: metrics.eventLag("redis"), logger: logger))
+    }
+    if let orchestrator, let url = config.orchestratorURL, let token = config.serviceToken {
+        var link = OrchestratorLink.Configuration(url: url, serviceToken: token)
+        link.authTimeout = config.orchestratorAuthTimeout
+        app.addServices(OrchestratorSink(
+            link: OrchestratorLink(configuration: link, logger: logger), store: store, feed: feed,
+            notifier: notifier, status: orchestrator, pingInterval: config.orchestratorPing, lag: metrics.eventLag(OrchestratorSink.name),
+            logger: logger))
     }
     if config.taskConsumer {
         let settings = config.taskSettings

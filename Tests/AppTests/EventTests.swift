@@ -219,15 +219,15 @@ extension EventTests {
 }
 
 /// Runs `body` on a connection of a superuser to the database `databaseURL` names.
-func asSuperuser(_ databaseURL: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> Void) async throws {
+func asSuperuser<R: Sendable>(_ databaseURL: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
     guard let admin = ProcessInfo.processInfo.environment["AMS_TEST_ADMIN_URL"] else { throw TestSupport.ConfigurationMissing() }
     var parts = URLComponents(string: admin)!
     parts.path = URLComponents(string: databaseURL)!.path
     let client = PostgresClient(configuration: try .init(url: parts.string!))
-    try await withThrowingTaskGroup(of: Void.self) { group in
+    return try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { await client.run() }
         defer { group.cancelAll() }
-        try await client.withConnection { try await body($0) }
+        return try await client.withConnection { try await body($0) }
     }
 }
 

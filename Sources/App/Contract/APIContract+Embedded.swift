@@ -8169,6 +8169,15 @@ components:
                 status:
                   type: string
                   enum: [up, down]
+            orchestrator:
+              type: object
+              additionalProperties: false
+              required: [status]
+              description: The link to the orchestrator's WebSocket (sink 1), held by the replica that leads the notifier; `off` when the sink is not configured or another replica leads. It does not make the replica unready.
+              properties:
+                status:
+                  type: string
+                  enum: [connected, authenticating, backing_off, "off"]
             notifier:
               type: object
               additionalProperties: false

@@ -9,6 +9,7 @@ struct HealthRoutes: Sendable {
     let redis: RedisClient?
     let supervisor: TenantSupervisor
     let notifier: Notifier?
+    let orchestrator: LinkStatus?
 
     func register(on router: Router<AppRequestContext>) {
         router.get("health") { _, _ in Response.json(.object(["status": .string("ok")])) }
@@ -29,6 +30,8 @@ struct HealthRoutes: Sendable {
                 "leader": .bool(notifier.isLeading), "sequence": .int(Int(notifier.feed.newest)), "sinks": .object(sinks),
             ])
         }
+        // Shown, but it does not make the replica unready: events wait in the outbox meanwhile.
+        components["orchestrator"] = .object(["status": .string(orchestrator?.current.rawValue ?? "off")])
         if let redisUp = await redisUp { components["redis"] = .object(["status": .string(redisUp ? "up" : "down")]) }
         let body: JSONValue = .object(["status": .string(up ? "ready" : "unavailable"), "components": .object(components)])
         return .json(body, status: up ? .ok : .serviceUnavailable)

@@ -79,6 +79,14 @@ struct AppConfiguration: Sendable {
     var eventRetention = Duration.seconds(7 * 86_400)
     /// How long `GET /v1/ws` waits for a first frame with the token, when no header carried one.
     var eventSocketAuthTimeout = Duration.seconds(5)
+    /// Sink 1, the orchestrator's WebSocket (`AMS_ORCHESTRATOR_WS_URL`; unset: off).
+    var orchestratorURL: String?
+    /// What this service presents to the orchestrator (`AMS_SERVICE_TOKEN` or `AMS_SERVICE_TOKEN_FILE`).
+    var serviceToken: String?
+    /// How often the orchestrator link pings (`AMS_ORCHESTRATOR_PING`); a ping unanswered this long ends the connection.
+    var orchestratorPing = Duration.seconds(30)
+    /// Connect, upgrade and `{"status": "authenticated"}` within this (10 s by the protocol; tests shorten it).
+    var orchestratorAuthTimeout = Duration.seconds(10)
 
     var taskSettings: TaskSettings {
         TaskSettings(consumer: replicaName, visibilityTimeout: taskVisibilityTimeout, batch: taskBatch, concurrency: taskConcurrency,
@@ -139,6 +147,9 @@ struct AppConfiguration: Sendable {
         if let v = env["AMS_WS_AUTH_TIMEOUT"] { c.eventSocketAuthTimeout = try duration(v, "AMS_WS_AUTH_TIMEOUT") }
         if let v = env["AMS_EVENT_RETENTION"] { c.eventRetention = try duration(v, "AMS_EVENT_RETENTION") }
         if let v = env["AMS_NOTIFY_STREAM_MAXLEN"] { c.notifyStreamLength = try int(v, "AMS_NOTIFY_STREAM_MAXLEN") }
+        if let v = env["AMS_ORCHESTRATOR_WS_URL"], !v.isEmpty { c.orchestratorURL = v }
+        c.serviceToken = try secret("AMS_SERVICE_TOKEN", env)
+        if let v = env["AMS_ORCHESTRATOR_PING"] { c.orchestratorPing = try duration(v, "AMS_ORCHESTRATOR_PING") }
         return c
     }
 
@@ -187,6 +198,11 @@ struct AppConfiguration: Sendable {
         guard databasePoolMaximum > 0 else { throw ConfigurationError("AMS_DB_POOL_MAX must be positive") }
         guard taskConcurrency > 0, taskBatch > 0, taskVisibilityTimeout >= .seconds(1), taskRetryBackOff > .zero else {
             throw ConfigurationError("AMS_TASK_CONCURRENCY, AMS_TASK_BATCH and AMS_TASK_RETRY_BACKOFF must be positive, AMS_TASK_VISIBILITY_TIMEOUT at least 1s")
+        }
+        if let orchestratorURL {
+            guard serviceToken != nil else { throw ConfigurationError("AMS_ORCHESTRATOR_WS_URL needs AMS_SERVICE_TOKEN (or AMS_SERVICE_TOKEN_FILE)") }
+            do { _ = try OrchestratorLink.Target(orchestratorURL) } catch { throw ConfigurationError("AMS_ORCHESTRATOR_WS_URL must be a ws:// or wss:// URL") }
+            guard orchestratorPing >= .milliseconds(100) else { throw ConfigurationError("AMS_ORCHESTRATOR_PING must be at least 100ms") }
         }
         guard listenerHeartbeat > .zero, httpIdleTimeout > .zero else {
             throw ConfigurationError("AMS_LISTENER_HEARTBEAT and AMS_HTTP_IDLE_TIMEOUT must be positive")

@@ -48,4 +48,29 @@ public struct ChangeEvent: Sendable, Equatable {
         w.endObject()
         return w.bytes
     }
+
+    /// Events about one agent, which the orchestrator also hears on the tenant's channel.
+    public static let agentEvents: Set<String> = [
+        "agent_created", "agent_updated", "agent_deleted", "agent_restored", "agent_status_changed", "agent_validated",
+    ]
+
+    /// `{"channel": "tenant:<tenant_id>", "event", "data": {"agent_id", "agent_name"}}` for an agent
+    /// event (`nil` for others). The name is the event's own; events that carry none (a status
+    /// change, a validation) give `null`.
+    public var tenantChannelFrame: [UInt8]? {
+        guard Self.agentEvents.contains(event), let agentID else { return nil }
+        var name: String?
+        if case .object(let fields)? = JSONValue.parse(Array(data.utf8)), case .string(let value)? = fields["agent_name"] { name = value }
+        var w = JSONWriter(capacity: 160)
+        w.beginObject()
+        w.field("channel", "tenant:" + tenantID)
+        w.field("event", event)
+        w.key("data")
+        w.beginObject()
+        w.field("agent_id", agentID.uuidString.lowercased())
+        w.field("agent_name", name)
+        w.endObject()
+        w.endObject()
+        return w.bytes
+    }
 }

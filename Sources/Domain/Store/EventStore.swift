@@ -20,4 +20,9 @@ public protocol EventStore: Sendable {
     func deliver(sink: String, limit: Int, _ deliver: @escaping @Sendable ([ChangeEvent]) async throws -> Void) async throws -> Int64?
     /// Where a shared sink got to (0 before its first delivery).
     func delivered(sink: String) async throws -> Int64
+    /// Where a sink that confirms after sending (the orchestrator) got to; a sink seen for the
+    /// first time starts at the newest sequence rather than replaying the whole retention.
+    func confirmed(sink: String) async throws -> Int64
+    /// Moves such a sink's position forward to `sequence` (never back).
+    func confirm(sink: String, through sequence: Int64) async throws
 }

@@ -90,6 +90,28 @@ extension PostgresAgentStore: EventStore {
         }
     }
 
+    public func confirmed(sink: String) async throws -> Int64 {
+        try await single { conn in
+            let rows = try await conn.query("""
+                WITH fresh AS (
+                    INSERT INTO outbox_sinks (name, delivered) SELECT \(sink), last FROM outbox_counter
+                    ON CONFLICT (name) DO NOTHING RETURNING delivered
+                )
+                SELECT delivered FROM fresh UNION ALL SELECT delivered FROM outbox_sinks WHERE name = \(sink)
+                """, logger: logger)
+            for try await delivered in rows.decode(Int64.self) { return delivered }
+            return 0
+        }
+    }
+
+    public func confirm(sink: String, through sequence: Int64) async throws {
+        try await single { conn in
+            try await conn.query("""
+                UPDATE outbox_sinks SET delivered = \(sequence), updated_at = now() WHERE name = \(sink) AND delivered < \(sequence)
+                """, logger: logger)
+        }
+    }
+
     /// Decoded column by column (see the package notes on wide tuple decodes).
     static func events(after sequence: Int64, limit: Int, on conn: Connection, logger: Logger) async throws -> [ChangeEvent] {
         let rows = try await conn.query("""
