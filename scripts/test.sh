@@ -21,7 +21,7 @@ log "databases of their own for the suites that need one"
 # Made before the suites run in parallel: making one writes the whole template through the WAL,
 # and several made at once stalled every commit (and every listener's heartbeat) for seconds.
 PSQL=(psql -h 127.0.0.1 -p "$(cat "$LOCAL/test/port")" -U postgres -v ON_ERROR_STOP=1 -qtA)
-for spare in app:10 infra:5; do
+for spare in app:20 infra:5; do
   for i in $(seq 1 "${spare#*:}"); do
     name="ams_spare_${spare%%:*}_$i"
     "${PSQL[@]}" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "CREATE DATABASE $name OWNER ams" >/dev/null

@@ -176,6 +176,7 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
     app.beforeServerStarts {
         try await Migrator.run(url: config.databaseURL, logger: logger)
         try await store.seedToolCatalog(seedTools)
+        notifier.migrated.open()
     }
     return app
 }

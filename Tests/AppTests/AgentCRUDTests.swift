@@ -185,6 +185,10 @@ import Testing
             #expect(invalid.status == .badRequest && invalid.errorCode == "AMS-100")
             let unknown = try await editor.send(.patch, "/v1/agents/\(agent.id)", json: #"{"nmae":"x"}"#)
             #expect(unknown.errorCode == "AMS-109")
+            for body in [#"{"nmae":null}"#, #"{"llm_config":{"temprature":null}}"#] {
+                let dropped = try await editor.send(.patch, "/v1/agents/\(agent.id)", json: body)
+                #expect(dropped.status == .badRequest && dropped.errorCode == "AMS-109", "an unknown field set to null is refused too: \(body)")
+            }
             let notObject = try await editor.send(.patch, "/v1/agents/\(agent.id)", json: #""x""#)
             #expect(notObject.errorCode == "AMS-109")
             let rename = try await editor.send(.patch, "/v1/agents/\(agent.id)", json: #"{"name":"Other"}"#)

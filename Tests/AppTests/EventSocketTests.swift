@@ -89,14 +89,14 @@ import Testing
             #expect(got.withLock { $0 }?["data"]?["agent_name"]?.stringValue?.hasPrefix("After auth") == true)
             #expect(got.withLock { $0 }?["tenant_id"] == .string(tenant))
 
-            let bad = try await within(10) {
+            let bad = try await within(30) {
                 try await client.ws("/v1/ws") { inbound, outbound, _ in
                     try await outbound.write(.text(#"{"token":"not-a-jwt"}"#))
                     for try await _ in inbound {}
                 }
             }
             #expect(bad?.closeCode == .policyViolation && bad?.reason?.hasPrefix("AMS-202") == true, "\(String(describing: bad))")
-            let silent = try await within(10) {
+            let silent = try await within(30) {
                 try await client.ws("/v1/ws") { inbound, _, _ in
                     for try await _ in inbound {}
                 }
@@ -114,12 +114,12 @@ import Testing
 
             // An upgrade request is refused with a close frame whose reason starts with the code.
             let bad: HTTPFields = [.authorization: "Bearer nope"]
-            let refused = try await within(10) {
+            let refused = try await within(30) {
                 try await client.ws("/v1/ws", configuration: .init(additionalHeaders: bad)) { inbound, _, _ in for try await _ in inbound {} }
             }
             #expect(refused?.closeCode == .policyViolation && refused?.reason?.hasPrefix("AMS-202") == true, "\(String(describing: refused))")
             let good: HTTPFields = [.authorization: "Bearer \(try #require(admin.token))"]
-            let badSince = try await within(10) {
+            let badSince = try await within(30) {
                 try await client.ws("/v1/ws?since=x", configuration: .init(additionalHeaders: good)) { inbound, _, _ in for try await _ in inbound {} }
             }
             #expect(badSince?.closeCode == .policyViolation && badSince?.reason?.hasPrefix("AMS-109") == true)
@@ -137,7 +137,7 @@ import Testing
             }, "the event has its sequence")
             #expect(try await purge(url) > 0)
             let headers: HTTPFields = [.authorization: "Bearer \(try #require(admin.token))"]
-            let close = try await within(10) {
+            let close = try await within(30) {
                 try await client.ws("/v1/ws?since=0", configuration: .init(additionalHeaders: headers)) { inbound, _, _ in
                     for try await _ in inbound {}
                 }

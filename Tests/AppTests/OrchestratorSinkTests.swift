@@ -11,8 +11,9 @@ import Testing
 
 /// Sink 1 against a stand-in orchestrator (a real WebSocket server): the handshake, the frames,
 /// the backoff, confirmation by pong or ack, and one sender among replicas. Each test has a
-/// database of its own: the confirmed position is shared by every replica of a database.
-@Suite struct OrchestratorSinkTests {
+/// database of its own: the confirmed position is shared by every replica of a database. One at
+/// a time: each runs two or three applications, and the whole run shares two cores.
+@Suite(.serialized) struct OrchestratorSinkTests {
     private func configuration(_ standIn: StandInOrchestrator) async throws -> AppConfiguration {
         var config = try TestSupport.configuration(databaseURL: try await TestSupport.freshDatabase())
         config.eventLeader = true

@@ -60,6 +60,12 @@ import Testing
             let patched = try await editor.send(.patch, "/v1/templates/\(template.id)", json: #"{"config":{"llm_config":{"temperature":0.2}}}"#)
             #expect(patched.status == .ok)
             #expect(try patched.json()["version"] == .int(2) && patched.json()["config"]?["llm_config"]?["model"] == .string("gpt-4o-mini"))
+            // A field templates do not have is refused, also when the patch sets it to null.
+            for body in [#"{"colour":null}"#, #"{"config":{"colour":null}}"#] {
+                let unknown = try await editor.send(.patch, "/v1/templates/\(template.id)", json: body)
+                #expect(unknown.status == .badRequest && unknown.errorCode == "AMS-109", "\(body)")
+            }
+            #expect(try await editor.send(.get, "/v1/templates/\(template.id)").json()["version"] == .int(2), "nothing was written")
             let listed = try await editor.send(.get, "/v1/templates").json()["items"]!.items()
             #expect(listed.last?["id"] == template["id"], "the tenant's own come after the system templates")
             let stranger = try await Caller.make(client, tenant: TestSupport.tenant())

@@ -38,7 +38,7 @@ enum TestSupport {
         // scripts/test.sh makes empty databases before the run (see there why).
         if ProcessInfo.processInfo.environment["AMS_TEST_SPARE_DATABASES"] == "1" {
             let n = spares.add(1, ordering: .relaxed).newValue
-            if n <= 10 {
+            if n <= 20 {
                 var parts = URLComponents(string: try databaseURL())!
                 parts.path = "/ams_spare_app_\(n)"
                 return parts.string!
@@ -76,6 +76,9 @@ enum TestSupport {
         config.templatesDirectory = root + "/config/templates"
         // Dozens of suites run at once against one server (500 connections, see scripts/lib.sh).
         config.databasePoolMaximum = 6
+        // Dozens of apps share two loaded cores: a 3 s deadline fails calls that are only slow.
+        // The suites about deadlines (PartitionTests, DegradedDatabaseTests) set their own.
+        config.databaseTimeout = .seconds(10)
         config.logLevel = .warning
         // Tests make many requests per tenant; the rate limit tests turn limits on.
         config.rateLimits = false

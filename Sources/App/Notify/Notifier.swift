@@ -22,6 +22,10 @@ final class Notifier: Service {
     private let wakeups: AsyncStream<Void>
     private let wakeup: AsyncStream<Void>.Continuation
 
+    /// Opened once the schema is migrated: sequencing waits for it rather than failing (and
+    /// warning) on a fresh database while the migration runs.
+    let migrated = Gate()
+
     init(store: any EventStore, feed: EventFeed, sweep: Duration = .seconds(5), batch: Int = 1000, logger: Logger) {
         self.store = store
         self.feed = feed
@@ -56,6 +60,7 @@ final class Notifier: Service {
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
+            await self.migrated.wait()
             await withDiscardingTaskGroup { group in
                 group.addTask {
                     while (try? await Task.sleep(for: self.sweep)) != nil {
@@ -96,6 +101,20 @@ final class Notifier: Service {
                 wakeup.yield()
                 return
             }
+        }
+    }
+}
+
+/// A one-way latch that tasks can wait on.
+final class Gate: Sendable {
+    private let isOpen = Atomic(false)
+
+    func open() { isOpen.store(true, ordering: .relaxed) }
+
+    /// Returns once open, or when the task is cancelled.
+    func wait() async {
+        while !isOpen.load(ordering: .relaxed), !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(20))
         }
     }
 }

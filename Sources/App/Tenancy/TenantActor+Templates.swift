@@ -71,6 +71,7 @@ extension TenantActor {
     /// An RFC 7396 merge patch of the template's fields; system templates are read-only.
     func patchTemplate(_ id: String, with patch: JSONValue, audit: Audit) async throws -> Template {
         guard case .object = patch else { throw ServiceError.malformed("A merge patch must be a JSON object") }
+        try Template.checkPatchFields(patch)
         for _ in 0..<Self.writeAttempts {
             let current = try await template(id)
             guard !current.isSystem else { throw Self.readOnly }

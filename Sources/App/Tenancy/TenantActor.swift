@@ -202,6 +202,8 @@ actor TenantActor {
         guard fields["status"] == nil else {
             throw ServiceError.malformed("status changes through POST /v1/agents/{id}/status", field: "status")
         }
+        // Also a field set to null: the merge would drop an unknown one without a word.
+        try AgentConfig.checkPatchFields(fields, at: "")
         let context = try await validationContext()
         return try await commitVersion(of: id, ifMatch: ifMatch, action: .updated, audit: audit) { current in
             let config = try AgentConfig(json: current.config.json.merging(patch: patch))

@@ -64,6 +64,13 @@ public struct Template: Sendable, Hashable {
             config: config)
     }
 
+    /// Refuses a merge patch that names a field templates do not have, even to set it to null
+    /// (the merge would drop it without a word).
+    public static func checkPatchFields(_ patch: JSONValue) throws(ServiceError) {
+        let body = try ObjectReader(patch, at: "", allowed: fields)
+        if let config = body.value("config"), case .object = config { _ = try ObjectReader(config, at: "/config", allowed: configFields) }
+    }
+
     /// The fields a PATCH merges into and `init(json:)` reads back.
     public var fieldsJSON: JSONValue {
         .object([
