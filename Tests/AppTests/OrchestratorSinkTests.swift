@@ -99,9 +99,14 @@ import Testing
         silent.orchestratorAuthTimeout = .milliseconds(500)
         let config = silent
         try await buildApplication(config, logger: makeLogger(config)).test(.router) { client in
-            let retried = try await eventually(10) { standIn.state.withLock { $0.hellos.count } >= 2 }
+            let retried = try await eventually(15) { standIn.state.withLock { $0.hellos.count } >= 4 }
             #expect(retried, "the unanswered handshake was given up and tried again")
-            #expect(try await linkStatus(client) != "connected")
+            #expect(try await linkStatus(client) != "connected", "a handshake without an answer never counts as connected")
+            // Each failed attempt lengthens the wait: the third is at least 2.25 s − 20% after the
+            // 0.5 s deadline (were the wait reset, it would be about 1 s).
+            let times = standIn.state.withLock { $0.helloTimes }
+            let third = times[3] - times[2]
+            #expect(third >= .milliseconds(2300), "\(third)")
         }
     }
 
@@ -164,12 +169,15 @@ import Testing
     @Test func anAckConfirmsNoMoreThanWasSent() async throws {
         let standIn = try await StandInOrchestrator.start()
         defer { standIn.stop() }
-        standIn.update { $0.bogusAck = 1_000_000_000 }
+        standIn.update {
+            $0.bogusAck = 1_000_000_000
+            $0.bogusPong = 2_000_000_000
+        }
         let config = try await configuration(standIn)
         try await buildApplication(config, logger: makeLogger(config)).test(.router) { client in
             #expect(try await eventually(10) { try await linkStatus(client) == "connected" })
             try await Task.sleep(for: .milliseconds(300))
-            #expect(try await confirmed(config) < 1_000_000_000, "an ack beyond what was sent confirms nothing unsent")
+            #expect(try await confirmed(config) < 1_000_000_000, "an ack beyond what was sent, or a pong no ping asked for, confirms nothing unsent")
             standIn.update { $0.acks = true }
             let admin = try await Caller.make(client, tenant: TestSupport.tenant())
             _ = try await admin.create("Acked")

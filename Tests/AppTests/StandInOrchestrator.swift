@@ -24,11 +24,14 @@ final class StandInOrchestrator: Sendable {
         /// Acknowledge every envelope with `{"ack": sequence}`; or send this one ack right after the handshake.
         var acks = false
         var bogusAck: Int64?
+        /// A pong no ping asked for, right after the handshake, carrying this sequence.
+        var bogusPong: Int64?
         /// When each connection was attempted (an upgrade request arrived).
         var attempts: [ContinuousClock.Instant] = []
         /// When each handshake was refused.
         var refusals: [ContinuousClock.Instant] = []
         var hellos: [JSONValue] = []
+        var helloTimes: [ContinuousClock.Instant] = []
         /// Every text frame after the handshake, in arrival order, with when it came.
         var frames: [(json: JSONValue, at: Date)] = []
         var open = 0
@@ -96,9 +99,10 @@ final class StandInOrchestrator: Sendable {
     private func converse(_ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter) async throws {
         var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
         guard case .text(let first)? = try await messages.next(), let hello = JSONValue.parse(Array(first.utf8)) else { return }
-        let (refuse, silent, bogus) = state.withLock { s in
+        let (refuse, silent, bogus, bogusPong) = state.withLock { s in
             s.hellos.append(hello)
-            return (s.refuse, s.silent, s.bogusAck)
+            s.helloTimes.append(.now)
+            return (s.refuse, s.silent, s.bogusAck, s.bogusPong)
         }
         if silent { try await Task.sleep(for: .seconds(3600)) }
         guard !refuse, hello["service_token"] == .string(Self.token), hello["service_name"] == .string(ChangeEvent.service) else {
@@ -108,6 +112,11 @@ final class StandInOrchestrator: Sendable {
         }
         try await outbound.write(.text(#"{"status":"authenticated"}"#))
         if let bogus { try await outbound.write(.text(#"{"ack":\#(bogus)}"#)) }
+        if let bogusPong {
+            var data = ByteBuffer()
+            data.writeInteger(bogusPong)
+            try await outbound.write(.custom(.init(fin: true, opcode: .pong, data: data)))
+        }
         var read = 0
         while true {
             if let deaf = state.withLock({ $0.deafAfter }), read >= deaf {

@@ -61,7 +61,7 @@ import Testing
             #expect(patched.status == .ok)
             #expect(try patched.json()["version"] == .int(2) && patched.json()["config"]?["llm_config"]?["model"] == .string("gpt-4o-mini"))
             // A field templates do not have is refused, also when the patch sets it to null.
-            for body in [#"{"colour":null}"#, #"{"config":{"colour":null}}"#] {
+            for body in [#"{"colour":null}"#, #"{"config":{"colour":null}}"#, #"{"config":{"llm_config":{"temprature":null}}}"#] {
                 let unknown = try await editor.send(.patch, "/v1/templates/\(template.id)", json: body)
                 #expect(unknown.status == .badRequest && unknown.errorCode == "AMS-109", "\(body)")
             }

@@ -33,13 +33,15 @@ struct OrchestratorSink: Service {
                 while notifier.isLeading, !Task.isCancelled {
                     status.set(.authenticating)
                     do {
-                        // The position is taken before the first attempt: what commits while
-                        // the orchestrator cannot be reached is sent once it can.
-                        if confirmed.value < 0 { _ = confirmed.raise(to: try await store.confirmed(sink: Self.name)) }
+                        // The position is read before connecting: what commits while the
+                        // orchestrator cannot be reached is sent once it can, and a database
+                        // that is away costs no connection to the orchestrator.
+                        let start = max(try await store.confirmed(sink: Self.name), confirmed.value)
+                        _ = confirmed.raise(to: start)
                         try await link.run { writer, confirmations in
                             status.set(.connected)
                             logger.info("orchestrator link authenticated")
-                            try await session(writer, confirmations, confirmed: confirmed)
+                            try await session(writer, confirmations, from: start, confirmed: confirmed)
                         }
                     } catch is CancellationError {
                         break
@@ -65,41 +67,51 @@ struct OrchestratorSink: Service {
 
     /// One connection's life: sends from the confirmed position, pings, records confirmations.
     /// Ends (throws) when the link fails, a ping goes unanswered for a whole interval, or this
-    /// replica stops leading.
+    /// replica stops leading. Database trouble does not end it: reads and position writes are
+    /// tried again while the link stays up.
     private func session(
         _ writer: OrchestratorLink.Writer, _ confirmations: AsyncThrowingStream<OrchestratorLink.Confirmation, any Error>,
-        confirmed: Position
+        from start: Int64, confirmed: Position
     ) async throws {
-        let start = max(try await store.confirmed(sink: Self.name), confirmed.value)
-        _ = confirmed.raise(to: start)
         feed.report(Self.name, delivered: start)
         let state = SessionState(sent: start)
         let (toStore, storeNext) = AsyncStream.makeStream(of: Int64.self, bufferingPolicy: .bufferingNewest(1))
         try await withThrowingTaskGroup(of: Void.self) { group in
-            // What the orchestrator confirms; the position is written behind, the newest only.
+            // What the orchestrator confirms: an ack up to what was sent, or the pong that
+            // answers the ping waiting for one. The position is written behind, the newest only.
             group.addTask {
                 for try await confirmation in confirmations {
-                    let through: Int64
+                    var through: Int64?
                     var again: Int64?
-                    switch confirmation {
-                    case .ack(let n): through = min(n, state.withLock { $0.sent })
-                    case .pong(let n):
-                        through = n
-                        // Events sent while this ping was out get a ping of their own at once.
-                        again = state.withLock { s -> Int64? in
-                            if s.ping?.sequence == n { s.ping = nil }
-                            guard s.ping == nil, s.sent > n else { return nil }
-                            s.ping = (s.sent, .now)
-                            return s.sent
+                    state.withLock { s in
+                        switch confirmation {
+                        case .ack(let n): through = min(n, s.sent)
+                        case .pong(let n):
+                            guard let ping = s.ping, ping.sequence == n else { return }
+                            through = n
+                            s.ping = nil
+                            // Events sent while this ping was out get a ping of their own at once.
+                            if s.sent > n {
+                                s.ping = (s.sent, .now)
+                                again = s.sent
+                            }
                         }
                     }
-                    if confirmed.raise(to: through) { storeNext.yield(through) }
+                    if let through, confirmed.raise(to: through) { storeNext.yield(through) }
                     if let again { try await writer.ping(again) }
                 }
             }
             group.addTask {
                 for await through in toStore {
-                    try await store.confirm(sink: Self.name, through: through)
+                    while true {
+                        do {
+                            try await store.confirm(sink: Self.name, through: max(through, confirmed.value))
+                            break
+                        } catch {
+                            logger.warning("orchestrator position could not be stored", metadata: ["error": "\(String(reflecting: error))"])
+                            try await Task.sleep(for: .seconds(1))
+                        }
+                    }
                     feed.report(Self.name, delivered: through)
                     lag.record(max(0, feed.newest - through))
                 }
@@ -110,7 +122,14 @@ struct OrchestratorSink: Service {
                 var sent = start
                 for await newest in feed.follow() {
                     while sent < newest {
-                        let events = try await store.events(after: sent, limit: batch)
+                        let events: [ChangeEvent]
+                        do {
+                            events = try await store.events(after: sent, limit: batch)
+                        } catch {
+                            logger.warning("events for the orchestrator could not be read", metadata: ["error": "\(String(reflecting: error))"])
+                            try await Task.sleep(for: .seconds(1))
+                            continue
+                        }
                         guard let last = events.last?.sequence else { break }
                         for event in events {
                             try await writer.send(event.envelope)
@@ -127,25 +146,32 @@ struct OrchestratorSink: Service {
                     }
                 }
             }
-            // Keeps the link alive, notices a dead one, and notices losing the lead.
+            // The keep-alive ping, when none went out for an interval.
             group.addTask {
-                var sinceLastPing = Duration.zero
                 while true {
                     try await Task.sleep(for: .milliseconds(250))
-                    guard notifier.isLeading else { throw LeadershipLost() }
-                    sinceLastPing += .milliseconds(250)
                     let interval = pingInterval
-                    let due = sinceLastPing >= interval
-                    let (overdue, ping) = state.withLock { s -> (Bool, Int64?) in
-                        if let ping = s.ping { return (ContinuousClock.now - ping.at > interval, nil) }
-                        guard due else { return (false, nil) }
+                    let due = state.withLock { s -> Int64? in
+                        guard s.ping == nil, ContinuousClock.now - s.lastPing >= interval else { return nil }
                         s.ping = (s.sent, .now)
-                        return (false, s.sent)
+                        return s.sent
                     }
-                    if overdue { throw PongOverdue() }
-                    if let ping {
-                        sinceLastPing = .zero
-                        try await writer.ping(ping)
+                    if let due { try await writer.ping(due) }
+                }
+            }
+            // The watchdog never writes, so a write stuck on an orchestrator that stopped reading
+            // cannot keep it from ending the connection (which fails that write).
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: .milliseconds(250))
+                    let interval = pingInterval
+                    if !notifier.isLeading {
+                        writer.abort()
+                        throw LeadershipLost()
+                    }
+                    if state.withLock({ s in s.ping.map { ContinuousClock.now - $0.at > interval } ?? false }) {
+                        writer.abort()
+                        throw PongOverdue()
                     }
                 }
             }
@@ -159,7 +185,10 @@ struct OrchestratorSink: Service {
     private final class SessionState: Sendable {
         struct Values {
             var sent: Int64
-            var ping: (sequence: Int64, at: ContinuousClock.Instant)?
+            var ping: (sequence: Int64, at: ContinuousClock.Instant)? {
+                didSet { if let ping { lastPing = ping.at } }
+            }
+            var lastPing = ContinuousClock.now
         }
 
         private let values: Mutex<Values>

@@ -68,7 +68,12 @@ public struct Template: Sendable, Hashable {
     /// (the merge would drop it without a word).
     public static func checkPatchFields(_ patch: JSONValue) throws(ServiceError) {
         let body = try ObjectReader(patch, at: "", allowed: fields)
-        if let config = body.value("config"), case .object = config { _ = try ObjectReader(config, at: "/config", allowed: configFields) }
+        guard let config = body.value("config"), case .object(let inner) = config else { return }
+        _ = try ObjectReader(config, at: "/config", allowed: configFields)
+        if let llm = inner["llm_config"], case .object = llm { _ = try ObjectReader(llm, at: "/config/llm_config", allowed: LLMConfig.fields) }
+        if let memory = inner["memory_config"], case .object = memory {
+            _ = try ObjectReader(memory, at: "/config/memory_config", allowed: MemoryConfig.fields)
+        }
     }
 
     /// The fields a PATCH merges into and `init(json:)` reads back.

@@ -44,6 +44,11 @@ public struct OrchestratorLink: Sendable {
     /// orchestrator slows the sender instead of filling memory.
     public struct Writer: Sendable {
         fileprivate let outbound: NIOAsyncChannelOutboundWriter<WebSocketFrame>
+        fileprivate let channel: any Channel
+
+        /// Closes the connection at once: a write waiting on an orchestrator that stopped reading
+        /// fails instead of waiting for ever.
+        public func abort() { channel.close(promise: nil) }
 
         public func send(_ text: [UInt8]) async throws {
             try await outbound.write(Self.frame(.text, ByteBuffer(bytes: text)))
@@ -112,7 +117,10 @@ public struct OrchestratorLink: Sendable {
             self.path = parts.percentEncodedQuery.map { path + "?" + $0 } ?? path
         }
 
-        var hostHeader: String { (tls && port == 443) || (!tls && port == 80) ? host : "\(host):\(port)" }
+        var hostHeader: String {
+            let name = host.contains(":") ? "[\(host)]" : host
+            return (tls && port == 443) || (!tls && port == 80) ? name : "\(name):\(port)"
+        }
     }
 }
 
@@ -130,7 +138,11 @@ private struct OrchestratorChannel: ClientConnectionChannel {
         case refused
     }
 
-    typealias Value = EventLoopFuture<Upgrade>
+    /// The upgrade's outcome, and the channel to close if the wait for it is given up.
+    struct Value: Sendable {
+        let channel: any Channel
+        let upgrade: EventLoopFuture<Upgrade>
+    }
     typealias Session = @Sendable (OrchestratorLink.Writer, AsyncThrowingStream<OrchestratorLink.Confirmation, any Error>) async throws -> Void
 
     let target: OrchestratorLink.Target
@@ -175,16 +187,26 @@ private struct OrchestratorChannel: ClientConnectionChannel {
                 let named = target.host.contains(":") || target.host.allSatisfy { $0.isNumber || $0 == "." } ? nil : target.host
                 try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: named), position: .first)
             }
-            return try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(configuration: pipeline)
+            return Value(channel: channel, upgrade: try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(configuration: pipeline))
         }
     }
 
+    /// Whatever ends the wait (the auth deadline, shutdown) closes the channel: NIO's futures and
+    /// writes do not end on cancellation by themselves.
     func handle(value: Value, logger: Logger) async throws {
-        guard case .websocket(let socket) = try await value.get() else {
+        try await withTaskCancellationHandler {
+            try await converse(value)
+        } onCancel: {
+            value.channel.close(promise: nil)
+        }
+    }
+
+    private func converse(_ value: Value) async throws {
+        guard case .websocket(let socket) = try await value.upgrade.get() else {
             throw OrchestratorLink.Refused(description: "the orchestrator did not upgrade to a WebSocket")
         }
         try await socket.executeThenClose { inbound, outbound in
-            let writer = OrchestratorLink.Writer(outbound: outbound)
+            let writer = OrchestratorLink.Writer(outbound: outbound, channel: value.channel)
             let (ready, readied) = AsyncThrowingStream.makeStream(of: Void.self)
             let (confirmations, confirm) = AsyncThrowingStream.makeStream(of: OrchestratorLink.Confirmation.self)
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -193,6 +215,7 @@ private struct OrchestratorChannel: ClientConnectionChannel {
                     var frames = inbound.makeAsyncIterator()
                     do {
                         try await authenticate(writer, &frames)
+                        readied.yield()
                         readied.finish()
                         while let frame = try await frames.next() {
                             if let confirmation = try await Self.read(frame, writer) { confirm.yield(confirmation) }
@@ -204,7 +227,10 @@ private struct OrchestratorChannel: ClientConnectionChannel {
                     }
                 }
                 defer { group.cancelAll() }
-                for try await _ in ready {}
+                // Only the orchestrator's yes counts: a stream ended by cancellation says nothing.
+                var accepted = false
+                for try await _ in ready { accepted = true }
+                guard accepted else { throw CancellationError() }
                 authenticated()
                 try await session(writer, confirmations)
                 // A clean end (shutdown, leadership lost) says goodbye.

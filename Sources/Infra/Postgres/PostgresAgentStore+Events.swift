@@ -100,6 +100,10 @@ extension PostgresAgentStore: EventStore {
                 SELECT delivered FROM fresh UNION ALL SELECT delivered FROM outbox_sinks WHERE name = \(sink)
                 """, logger: logger)
             for try await delivered in rows.decode(Int64.self) { return delivered }
+            // Another replica inserted the row after this statement's snapshot: it is there now.
+            for try await delivered in try await conn.query("SELECT delivered FROM outbox_sinks WHERE name = \(sink)", logger: logger).decode(Int64.self) {
+                return delivered
+            }
             return 0
         }
     }
