@@ -10,7 +10,7 @@ import Validators
 
 /// Handles the router needs; passed in, never global.
 struct RouterDependencies: Sendable {
-    let store: any AgentStore & IdempotencyStore & TaskStore
+    let store: any AgentStore & IdempotencyStore & TaskStore & WebhookStore
     let supervisor: TenantSupervisor
     let catalog: ToolCatalogCache
     let verifier: TokenVerifier
@@ -30,6 +30,8 @@ struct RouterDependencies: Sendable {
     /// `false` when `/metrics` has a listener of its own.
     var servesMetrics = true
     var accessLog = true
+    /// Lifts the webhook address guard (`AMS_WEBHOOK_ALLOW_PRIVATE=1`).
+    var webhooksAllowPrivate = false
 }
 
 func buildRouter(_ deps: RouterDependencies) -> AppResponderBuilder {
@@ -66,6 +68,8 @@ func registerAPI(on router: Router<AppRequestContext>, _ deps: RouterDependencie
     PortableRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit).register(on: v1)
     TenantRoutes(supervisor: deps.supervisor).register(on: v1)
     EventSocketRoutes().register(on: v1)
+    WebhookRoutes(store: deps.store, supervisor: deps.supervisor, bodyLimit: deps.bodyLimit, allowPrivate: deps.webhooksAllowPrivate)
+        .register(on: v1)
     let enqueuer = TaskEnqueuer(redis: deps.redis, tasks: deps.store)
     TaskRoutes(supervisor: deps.supervisor, tasks: deps.store, enqueuer: enqueuer, bodyLimit: deps.bodyLimit).register(on: v1)
     let internalGroup = router.group("internal/v1").add(middleware: AuthMiddleware(verifier: deps.verifier, scope: .internal))
@@ -122,7 +126,7 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
         redis: redis, notifier: notifier, orchestrator: orchestrator,
         rateLimiter: config.rateLimits
             ? RateLimiter(redis: redis, policy: policy, supervisor: supervisor, failClosed: config.rateLimitFailClosed, metrics: metrics) : nil,
-        servesMetrics: config.metricsPort == nil, accessLog: config.accessLog
+        servesMetrics: config.metricsPort == nil, accessLog: config.accessLog, webhooksAllowPrivate: config.webhookAllowPrivate
     ))
     let socket = EventSocket(verifier: verifier, store: store, subscribers: subscribers, authTimeout: config.eventSocketAuthTimeout)
     var app = Application(
@@ -156,6 +160,14 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
             link: OrchestratorLink(configuration: link, logger: logger), store: store, feed: feed,
             notifier: notifier, status: orchestrator, pingInterval: config.orchestratorPing, lag: metrics.eventLag(OrchestratorSink.name),
             logger: logger))
+    }
+    if config.webhooks {
+        let http = WebhookClient.makeHTTPClient()
+        var delivery = WebhookClient.Configuration(allowPrivate: config.webhookAllowPrivate)
+        delivery.timeout = config.webhookTimeout
+        app.addServices(WebhookDispatcher(
+            store: store, client: WebhookClient(http: http, configuration: delivery), http: http,
+            feed: feed, notifier: notifier, schedule: config.webhookRetrySchedule, logger: logger))
     }
     if config.taskConsumer {
         let settings = config.taskSettings

@@ -67,8 +67,11 @@ import Testing
             ]))
             #expect(byName["agent_updated"]?["version"] == .int(2) && byName["agent_updated"]?["agent_name"] == .string("Announced"))
             #expect(byName["agent_updated"]?["changes"] == .array([.object(["op": .string("replace"), "path": .string("/description"), "value": .string("now described")])]))
-            #expect(byName["agent_status_changed"] == .object(["agent_id": .string(id), "from": .string("draft"), "to": .string("active"), "reason": .string("ready")]))
+            #expect(byName["agent_status_changed"] == .object([
+                "agent_id": .string(id), "agent_name": .string("Announced"), "from": .string("draft"), "to": .string("active"), "reason": .string("ready"),
+            ]))
             #expect(byName["agent_validated"]?["status"] == .string("invalid") && byName["agent_validated"]?["issues"]?.arrayValue?.isEmpty == false)
+            #expect(byName["agent_validated"]?["agent_name"] == .string("Announced"))
             #expect(byName["agent_deleted"] == .object(["agent_id": .string(id), "agent_name": .string("Announced")]))
             #expect(byName["agent_restored"] == .object(["agent_id": .string(id), "agent_name": .string("Announced")]))
 

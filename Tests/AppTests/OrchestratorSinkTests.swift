@@ -51,10 +51,10 @@ import Testing
                 #expect(frame.objectValue.map { Set($0.keys) } == ["event", "service", "event_id", "sequence", "task_id", "global_task_id", "tenant_id", "timestamp", "data"])
                 #expect(frame["tenant_id"] == .string(tenant) && frame["service"] == .string("agent-management-service"))
                 guard frame["data"]?["agent_id"] != nil else { continue }
-                let name: JSONValue = frame["event"] == .string("agent_status_changed") ? .null : .string("Announced")
+                // Every agent event names the agent, a status change too.
                 #expect(index + 1 < frames.count && frames[index + 1] == .object([
                     "channel": .string("tenant:\(tenant)"), "event": frame["event"] ?? .null,
-                    "data": .object(["agent_id": .string(id), "agent_name": name]),
+                    "data": .object(["agent_id": .string(id), "agent_name": .string("Announced")]),
                 ]))
             }
             #expect(frames.count == 11, "five agent events with a channel frame each, one template event")

@@ -78,7 +78,7 @@ import Testing
         try await proxy.close()
     }
 
-    /// Postgres ends the lock wait itself (`lock_timeout`): 503 within the timeout + 1 s, and since
+    /// Postgres ends the lock wait itself (its statement timeout): 503 while the lock is still held, and since
     /// that is one request's bad luck, not an outage, other tenants are served throughout.
     @Test func aLockHeldElsewhereEndsInTimeWithoutTurningOtherTenantsAway() async throws {
         let timeout = Duration.seconds(1)
@@ -107,7 +107,10 @@ import Testing
                     // While the PATCH waits on the lock, another tenant is served.
                     #expect(try await other.send(.get, "/v1/agents?limit=1").status == .ok)
                     let answer = try await blocked
-                    #expect(ContinuousClock.now - started < timeout + .seconds(1))
+                    // The lock is held until this answer, so only a timeout could end the wait; the
+                    // bound rules out any wait but the database's. Four seconds over the timeout cover
+                    // the polling above on a loaded 2-core run (2.8 s was seen there).
+                    #expect(ContinuousClock.now - started < timeout + .seconds(4))
                     #expect(answer.status == .serviceUnavailable && answer.errorCode == "AMS-502")
                     // The breaker stayed closed: the very next request of another tenant is served.
                     #expect(try await other.send(.get, "/v1/agents?limit=1").status == .ok)

@@ -87,6 +87,14 @@ struct AppConfiguration: Sendable {
     var orchestratorPing = Duration.seconds(30)
     /// Connect, upgrade and `{"status": "authenticated"}` within this (10 s by the protocol; tests shorten it).
     var orchestratorAuthTimeout = Duration.seconds(10)
+    /// Sink 4: deliveries to the tenants' webhook endpoints (`AMS_WEBHOOKS`, default on).
+    var webhooks = true
+    /// The waits between a webhook delivery's attempts (`AMS_WEBHOOK_RETRY_SCHEDULE`, e.g. `200ms,400ms`).
+    var webhookRetrySchedule = RetrySchedule.standard
+    /// Lets webhooks reach loopback and private addresses (`AMS_WEBHOOK_ALLOW_PRIVATE=1`; tests, local receivers).
+    var webhookAllowPrivate = false
+    /// One delivery attempt's deadline (5 s by the contract; tests shorten it).
+    var webhookTimeout = Duration.seconds(5)
 
     var taskSettings: TaskSettings {
         TaskSettings(consumer: replicaName, visibilityTimeout: taskVisibilityTimeout, batch: taskBatch, concurrency: taskConcurrency,
@@ -150,6 +158,15 @@ struct AppConfiguration: Sendable {
         if let v = env["AMS_ORCHESTRATOR_WS_URL"], !v.isEmpty { c.orchestratorURL = v }
         c.serviceToken = try secret("AMS_SERVICE_TOKEN", env)
         if let v = env["AMS_ORCHESTRATOR_PING"] { c.orchestratorPing = try duration(v, "AMS_ORCHESTRATOR_PING") }
+        if let v = env["AMS_WEBHOOKS"] { c.webhooks = try flag(v, "AMS_WEBHOOKS") }
+        if let v = env["AMS_WEBHOOK_ALLOW_PRIVATE"] { c.webhookAllowPrivate = try flag(v, "AMS_WEBHOOK_ALLOW_PRIVATE") }
+        if let v = env["AMS_WEBHOOK_RETRY_SCHEDULE"] {
+            let delays = try v.split(separator: ",").map { try duration($0.trimmingCharacters(in: .whitespaces), "AMS_WEBHOOK_RETRY_SCHEDULE") }
+            guard !delays.isEmpty, delays.count <= 20 else {
+                throw ConfigurationError("AMS_WEBHOOK_RETRY_SCHEDULE: one to 20 waits between attempts, such as 200ms,400ms,800ms")
+            }
+            c.webhookRetrySchedule = RetrySchedule(delays: delays)
+        }
         return c
     }
 

@@ -131,6 +131,12 @@ actor TenantActor {
         return (tenant, deps.policy[tenant.tier], try await deps.store.countAgents(tenant: tenantID))
     }
 
+    /// The tenant and what its tier allows.
+    func tierLimits() async throws -> (tenant: Tenant, limits: TierLimits) {
+        let tenant = try await currentTenant()
+        return (tenant, deps.policy[tenant.tier])
+    }
+
     /// A create body checked against the tier, catalog and quota, writing nothing.
     func dryRun(_ config: AgentConfig) async throws -> ValidationReport {
         var context = try await validationContext()

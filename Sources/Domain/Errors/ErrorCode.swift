@@ -25,6 +25,7 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case idempotencyConflict = "AMS-307"
     case taskNotFound = "AMS-308"
     case aliasNotFound = "AMS-309"
+    case webhookNotFound = "AMS-311"
     case internalError = "AMS-501"
     case databaseUnavailable = "AMS-502"
     case queueUnavailable = "AMS-503"
@@ -34,7 +35,7 @@ public enum ErrorCode: String, Sendable, CaseIterable {
         case .validationFailed, .malformedBody, .missingTenantHeader: 400
         case .missingToken, .invalidToken, .expiredToken: 401
         case .forbidden, .tenantMismatch, .quotaReached: 403
-        case .routeNotFound, .agentNotFound, .versionNotFound, .aliasNotFound, .templateNotFound, .taskNotFound: 404
+        case .routeNotFound, .agentNotFound, .versionNotFound, .aliasNotFound, .templateNotFound, .taskNotFound, .webhookNotFound: 404
         case .nameConflict, .invalidTransition, .idempotencyConflict, .agentNotActive: 409
         case .preconditionFailed: 412
         case .bodyTooLarge: 413

@@ -69,6 +69,12 @@ public struct ServiceError: Error, Sendable, Equatable {
               details: ["tier": .string(tier.rawValue), "max_agents": .int(limit)])
     }
 
+    public static func webhookQuotaReached(tier: Tier, limit: Int) -> ServiceError {
+        .init(.quotaReached, "The tier's webhook quota is reached", details: ["tier": .string(tier.rawValue), "max_webhooks": .int(limit)])
+    }
+
+    public static func webhookNotFound() -> ServiceError { .init(.webhookNotFound, "Webhook not found") }
+
     public static let queueUnavailable = ServiceError(.queueUnavailable, "Task queue unavailable, retry later")
 
     public static func taskNotFound() -> ServiceError { .init(.taskNotFound, "Task not found") }

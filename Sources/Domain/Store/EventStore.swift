@@ -12,7 +12,7 @@ public protocol EventStore: Sendable {
     /// One tenant's events after a sequence, oldest first; `nil` when some of them were purged
     /// already (whoever asked must start over from the current state).
     func events(tenant: TenantID, after sequence: Int64, limit: Int) async throws -> [ChangeEvent]?
-    /// Removes events older than `retention`, a batch at a time; answers how many went.
+    /// Removes events (and webhook attempts) older than `retention`, a batch at a time; answers how many events went.
     func purgeEvents(retention: Duration) async throws -> Int
     /// Hands the events after the sink's delivered position to `deliver` and moves the position past
     /// them once it returns, holding the sink while it runs: `nil` when another replica holds it.

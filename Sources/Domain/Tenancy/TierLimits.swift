@@ -24,12 +24,16 @@ public struct TierLimits: Sendable, Hashable {
     public var requestsPerMinute: Int?
     public var agentCreatesPerDay: Int?
     public var agentUpdatesPerHour: Int?
+    /// Webhook endpoints a tenant may register.
+    public var maxWebhooks: Int
 
     public init(
         maxAgents: Int, maxToolsPerAgent: Int, maxCollectionsPerAgent: Int, customPrompts: Bool,
         allowedTypes: Set<AgentType>, allowedModels: Models, maxPromptChars: Int, maxTokens: Int,
-        requestsPerMinute: Int? = nil, agentCreatesPerDay: Int? = nil, agentUpdatesPerHour: Int? = nil
+        requestsPerMinute: Int? = nil, agentCreatesPerDay: Int? = nil, agentUpdatesPerHour: Int? = nil,
+        maxWebhooks: Int = 1
     ) {
+        self.maxWebhooks = maxWebhooks
         self.requestsPerMinute = requestsPerMinute
         self.agentCreatesPerDay = agentCreatesPerDay
         self.agentUpdatesPerHour = agentUpdatesPerHour
@@ -60,6 +64,7 @@ public struct TierLimits: Sendable, Hashable {
             "requests_per_minute": requestsPerMinute.map(JSONValue.int) ?? .string("unlimited"),
             "agent_creates_per_day": agentCreatesPerDay.map(JSONValue.int) ?? .string("unlimited"),
             "agent_updates_per_hour": agentUpdatesPerHour.map(JSONValue.int) ?? .string("unlimited"),
+            "max_webhooks": .int(maxWebhooks),
         ])
     }
 }

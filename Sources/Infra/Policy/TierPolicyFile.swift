@@ -23,10 +23,11 @@ public enum TierPolicyFile {
         var requests_per_minute: Count?
         var agent_creates_per_day: Count?
         var agent_updates_per_hour: Count?
+        var max_webhooks: Int?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case max_agents, max_tools_per_agent, max_collections_per_agent, custom_prompts, allowed_types, allowed_models
-            case max_prompt_chars, max_tokens, requests_per_minute, agent_creates_per_day, agent_updates_per_hour
+            case max_prompt_chars, max_tokens, requests_per_minute, agent_creates_per_day, agent_updates_per_hour, max_webhooks
         }
     }
 
@@ -119,7 +120,7 @@ public enum TierPolicyFile {
             guard let tier = Tier(rawValue: name) else {
                 throw ConfigurationError("\(source): tiers.\(name): unknown tier (expected \(Tier.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
-            limits[tier] = try TierLimits(raw, at: "\(source): tiers.\(name)")
+            limits[tier] = try TierLimits(raw, tier: tier, at: "\(source): tiers.\(name)")
         }
         if let missing = Tier.allCases.first(where: { limits[$0] == nil }) {
             throw ConfigurationError("\(source): tiers.\(missing.rawValue): missing")
@@ -142,8 +143,19 @@ public enum TierPolicyFile {
 }
 
 extension TierLimits {
-    init(_ raw: TierPolicyFile.Limits, at where_: String) throws {
+    /// Webhook endpoints a tier has when its policy does not say.
+    static func defaultMaxWebhooks(_ tier: Tier) -> Int {
+        switch tier {
+        case .free: 1
+        case .advance: 3
+        case .professional: 10
+        case .enterprise: 50
+        }
+    }
+
+    init(_ raw: TierPolicyFile.Limits, tier: Tier, at where_: String) throws {
         let counts = [("max_agents", raw.max_agents), ("max_tools_per_agent", raw.max_tools_per_agent),
+                      ("max_webhooks", raw.max_webhooks ?? 0),
                       ("max_collections_per_agent", raw.max_collections_per_agent),
                       ("max_prompt_chars", raw.max_prompt_chars), ("max_tokens", raw.max_tokens)]
         if let (name, value) = counts.first(where: { $0.1 < 0 }) {
@@ -163,7 +175,7 @@ extension TierLimits {
                   maxCollectionsPerAgent: raw.max_collections_per_agent, customPrompts: raw.custom_prompts,
                   allowedTypes: types, allowedModels: models, maxPromptChars: raw.max_prompt_chars, maxTokens: raw.max_tokens,
                   requestsPerMinute: raw.requests_per_minute?.value, agentCreatesPerDay: raw.agent_creates_per_day?.value,
-                  agentUpdatesPerHour: raw.agent_updates_per_hour?.value)
+                  agentUpdatesPerHour: raw.agent_updates_per_hour?.value, maxWebhooks: raw.max_webhooks ?? Self.defaultMaxWebhooks(tier))
     }
 }
 

@@ -67,5 +67,6 @@ extension Migration {
         Migration(version: 6, name: "tasks", statements: tasks),
         Migration(version: 7, name: "task batches", statements: taskBatches),
         Migration(version: 8, name: "events", statements: events),
+        Migration(version: 9, name: "webhooks", statements: webhooks),
     ]
 }

@@ -56,8 +56,16 @@ extension PostgresAgentStore: EventStore {
                 return 0
             }
             total += count
-            if count < 1000 { return total }
+            if count < 1000 { break }
         }
+        // Webhook attempts are kept as long as the events they delivered.
+        while try await single({ conn in
+            for try await count in try await conn.query(
+                "SELECT ams_purge_webhook_deliveries(make_interval(secs => \(Double(retention.components.seconds))), 1000)", logger: logger
+            ).decode(Int.self) { return count }
+            return 0
+        }) == 1000 {}
+        return total
     }
 
     public func deliver(sink: String, limit: Int, _ deliver: @escaping @Sendable ([ChangeEvent]) async throws -> Void) async throws -> Int64? {
@@ -124,7 +132,7 @@ extension PostgresAgentStore: EventStore {
         return try await events(rows)
     }
 
-    private static func events(_ rows: PostgresRowSequence) async throws -> [ChangeEvent] {
+    static func events(_ rows: PostgresRowSequence) async throws -> [ChangeEvent] {
         var events: [ChangeEvent] = []
         for try await row in rows {
             let cells = row.makeRandomAccess()

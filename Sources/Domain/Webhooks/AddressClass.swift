@@ -1,0 +1,54 @@
+/// The kinds of address a webhook may not reach: a URL that resolves to one could make this
+/// service call into its own network (server-side request forgery).
+public enum AddressClass: String, Sendable, Hashable, CaseIterable {
+    case loopback
+    case `private`
+    case linkLocal = "link-local"
+    case sharedNAT = "carrier-grade NAT"
+    case multicast
+    case unspecified
+    case uniqueLocal = "IPv6 unique local"
+    case reserved
+
+    /// The class of a raw address (4 bytes for IPv4, 16 for IPv6); `nil` for a public one.
+    /// IPv4 carried in IPv6 (mapped, compatible, NAT64) is judged as the IPv4 address it carries.
+    public static func of(_ address: [UInt8]) -> AddressClass? {
+        switch address.count {
+        case 4: return ipv4(address)
+        case 16: return ipv6(address)
+        default: return .reserved
+        }
+    }
+
+    private static func ipv4(_ a: [UInt8]) -> AddressClass? {
+        switch (a[0], a[1]) {
+        case (0, _): return .unspecified
+        case (10, _), (172, 16...31), (192, 168): return .private
+        case (127, _): return .loopback
+        case (169, 254): return .linkLocal
+        case (100, 64...127): return .sharedNAT
+        case (224...239, _): return .multicast
+        case (240...255, _): return .reserved
+        case (192, 0) where a[2] == 0: return .reserved
+        default: return nil
+        }
+    }
+
+    private static func ipv6(_ a: [UInt8]) -> AddressClass? {
+        let zeros = a[0..<10].allSatisfy { $0 == 0 }
+        if zeros, a[10] == 0xFF, a[11] == 0xFF { return ipv4(Array(a[12...])) }
+        if zeros, a[10] == 0, a[11] == 0 {
+            if a[12...].allSatisfy({ $0 == 0 }) { return .unspecified }
+            if a[12...14].allSatisfy({ $0 == 0 }), a[15] == 1 { return .loopback }
+            return ipv4(Array(a[12...]))
+        }
+        // 64:ff9b::/96, the NAT64 prefix.
+        if a[0] == 0, a[1] == 0x64, a[2] == 0xFF, a[3] == 0x9B, a[4..<12].allSatisfy({ $0 == 0 }) { return ipv4(Array(a[12...])) }
+        if a[0] == 0xFF { return .multicast }
+        if a[0] & 0xFE == 0xFC { return .uniqueLocal }
+        // fe80::/10 link-local, fec0::/10 the retired site-local.
+        if a[0] == 0xFE, a[1] & 0xC0 == 0x80 { return .linkLocal }
+        if a[0] == 0xFE, a[1] & 0xC0 == 0xC0 { return .private }
+        return nil
+    }
+}

@@ -1,0 +1,168 @@
+public import Domain
+public import Foundation
+import Logging
+import PostgresNIO
+
+extension PostgresAgentStore: WebhookStore {
+    static let webhookColumns = "seq, tenant_id, id, url, events, description, status, disabled_reason, consecutive_failures, created_at, updated_at"
+
+    public func createWebhook(_ webhook: Webhook, secret: String, limit: Int, tier: Tier) async throws -> Webhook {
+        try await inTenant(webhook.tenantID) { conn in
+            // Two registrations at once cannot both take the last place.
+            try await conn.query("SELECT pg_advisory_xact_lock(hashtextextended('webhooks:' || \(webhook.tenantID), 0))", logger: logger)
+            for try await count in try await conn.query(
+                "SELECT count(*)::int FROM webhooks WHERE tenant_id = \(webhook.tenantID)", logger: logger
+            ).decode(Int.self) where count >= limit {
+                throw ServiceError.webhookQuotaReached(tier: tier, limit: limit)
+            }
+            let rows = try await conn.query("""
+                INSERT INTO webhooks (tenant_id, id, url, events, description, secret, delivered)
+                SELECT \(webhook.tenantID), \(webhook.id), \(webhook.url), \(webhook.events), \(webhook.description), \(secret), last
+                FROM outbox_counter
+                RETURNING \(unescaped: Self.webhookColumns)
+                """, logger: logger)
+            for try await row in rows { return try Self.webhook(row.makeRandomAccess()) }
+            throw ServiceError(.internalError, "The webhook was not stored")
+        }
+    }
+
+    public func webhook(_ id: UUID, tenant: TenantID) async throws -> Webhook? {
+        try await inTenant(tenant) { conn in
+            let rows = try await conn.query(
+                "SELECT \(unescaped: Self.webhookColumns) FROM webhooks WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
+            for try await row in rows { return try Self.webhook(row.makeRandomAccess()) }
+            return nil
+        }
+    }
+
+    public func webhooks(tenant: TenantID, limit: Int, before: Int64?) async throws -> Page<Webhook> {
+        try await inTenant(tenant) { conn in
+            let rows = try await conn.query("""
+                SELECT \(unescaped: Self.webhookColumns) FROM webhooks
+                WHERE tenant_id = \(tenant) AND (\(before)::bigint IS NULL OR seq < \(before))
+                ORDER BY seq DESC LIMIT \(limit + 1)
+                """, logger: logger)
+            var items: [Webhook] = []
+            var positions: [Int64] = []
+            for try await row in rows {
+                let cells = row.makeRandomAccess()
+                items.append(try Self.webhook(cells))
+                positions.append(try cells[0].decode(Int64.self))
+            }
+            guard items.count > limit else { return Page(items: items, next: nil) }
+            return Page(items: Array(items.prefix(limit)), next: positions[limit - 1])
+        }
+    }
+
+    public func updateWebhook(_ webhook: Webhook) async throws -> Webhook? {
+        let active = webhook.status == .active
+        return try await inTenant(webhook.tenantID) { conn in
+            let rows = try await conn.query("""
+                UPDATE webhooks SET url = \(webhook.url), events = \(webhook.events), description = \(webhook.description),
+                    status = \(webhook.status.rawValue), updated_at = now(),
+                    disabled_reason = CASE WHEN \(active) THEN NULL WHEN status = 'disabled' THEN disabled_reason ELSE 'user' END,
+                    consecutive_failures = CASE WHEN \(active) AND status = 'disabled' THEN 0 ELSE consecutive_failures END,
+                    attempts = CASE WHEN \(active) AND status = 'disabled' THEN 0 ELSE attempts END,
+                    next_attempt_at = CASE WHEN \(active) AND status = 'disabled' THEN now() ELSE next_attempt_at END
+                WHERE tenant_id = \(webhook.tenantID) AND id = \(webhook.id)
+                RETURNING \(unescaped: Self.webhookColumns)
+                """, logger: logger)
+            for try await row in rows { return try Self.webhook(row.makeRandomAccess()) }
+            return nil
+        }
+    }
+
+    public func deleteWebhook(_ id: UUID, tenant: TenantID) async throws -> Bool {
+        try await inTenant(tenant) { conn in
+            for try await _ in try await conn.query(
+                "DELETE FROM webhooks WHERE tenant_id = \(tenant) AND id = \(id) RETURNING id", logger: logger
+            ).decode(UUID.self) { return true }
+            return false
+        }
+    }
+
+    public func deliveries(webhook: UUID, tenant: TenantID, limit: Int, before: Int64?) async throws -> Page<WebhookDelivery> {
+        try await inTenant(tenant) { conn in
+            let rows = try await conn.query("""
+                SELECT seq, event_id, event, sequence, attempt, attempted_at, status_code, latency_ms, error FROM webhook_deliveries
+                WHERE tenant_id = \(tenant) AND webhook_id = \(webhook) AND (\(before)::bigint IS NULL OR seq < \(before))
+                ORDER BY seq DESC LIMIT \(limit + 1)
+                """, logger: logger)
+            var items: [WebhookDelivery] = []
+            var positions: [Int64] = []
+            for try await row in rows {
+                let c = row.makeRandomAccess()
+                positions.append(try c[0].decode(Int64.self))
+                items.append(WebhookDelivery(
+                    eventID: try c[1].decode(UUID.self), event: try c[2].decode(String.self), sequence: try c[3].decode(Int64.self),
+                    attempt: try c[4].decode(Int.self), attemptedAt: try c[5].decode(Date.self), statusCode: try c[6].decode(Int?.self),
+                    latencyMs: try c[7].decode(Double.self), error: try c[8].decode(String?.self)))
+            }
+            guard items.count > limit else { return Page(items: items, next: nil) }
+            return Page(items: Array(items.prefix(limit)), next: positions[limit - 1])
+        }
+    }
+
+    public func claimWebhooks(limit: Int, lease: Duration) async throws -> (jobs: [WebhookJob], nextDue: Duration?) {
+        try await single { conn in
+            let rows = try await conn.query("""
+                SELECT tenant_id, id, url, events, secret, delivered, attempts
+                FROM ams_claim_webhooks(\(limit)::int, make_interval(secs => \(Double(lease.components.seconds))))
+                """, logger: logger)
+            var jobs: [WebhookJob] = []
+            for try await row in rows {
+                let c = row.makeRandomAccess()
+                jobs.append(WebhookJob(
+                    tenantID: try c[0].decode(String.self), id: try c[1].decode(UUID.self), url: try c[2].decode(String.self),
+                    events: try c[3].decode([String].self), secret: try c[4].decode(String.self), delivered: try c[5].decode(Int64.self),
+                    attempts: try c[6].decode(Int.self)))
+            }
+            var nextDue: Duration?
+            for try await seconds in try await conn.query("SELECT ams_webhooks_next_due()", logger: logger).decode(Double?.self) {
+                nextDue = seconds.map { .milliseconds(Int64(max(0, $0) * 1000)) }
+            }
+            return (jobs, nextDue)
+        }
+    }
+
+    public func webhookEvents(tenant: TenantID, after sequence: Int64, limit: Int) async throws -> [ChangeEvent] {
+        try await inTenant(tenant) { conn in
+            let rows = try await conn.query("""
+                SELECT sequence, event_id, tenant_id, event, agent_id, task_id, global_task_id, data::text, created_at FROM outbox
+                WHERE tenant_id = \(tenant) AND sequence > \(sequence) ORDER BY sequence LIMIT \(limit)
+                """, logger: logger)
+            return try await Self.events(rows)
+        }
+    }
+
+    public func recordAttempt(_ job: WebhookJob, _ delivery: WebhookDelivery, skipped: Int64, schedule: RetrySchedule) async throws -> WebhookStep {
+        let retry = schedule.delay(after: delivery.attempt).map { Int64($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) }
+        return try await single { conn in
+            let rows = try await conn.query("""
+                SELECT ams_webhook_attempt(\(job.tenantID), \(job.id), \(delivery.eventID), \(delivery.event), \(delivery.sequence),
+                    \(delivery.attempt)::int, \(delivery.attemptedAt), \(delivery.statusCode)::int, \(delivery.latencyMs), \(delivery.error),
+                    \(skipped), \(retry)::bigint, \(Webhook.failureLimit)::int)
+                """, logger: logger)
+            for try await step in rows.decode(String.self) { return WebhookStep(rawValue: step) ?? .stop }
+            return .stop
+        }
+    }
+
+    public func releaseWebhook(_ job: WebhookJob, through: Int64) async throws {
+        _ = try await inTenant(job.tenantID) { conn in
+            try await conn.query("""
+                UPDATE webhooks SET delivered = greatest(delivered, \(through)), lease_until = NULL
+                WHERE tenant_id = \(job.tenantID) AND id = \(job.id)
+                """, logger: logger)
+        }
+    }
+
+    /// Decoded column by column (see the package notes on wide tuple decodes).
+    static func webhook(_ c: PostgresRandomAccessRow) throws -> Webhook {
+        Webhook(
+            id: try c[2].decode(UUID.self), tenantID: try c[1].decode(String.self), url: try c[3].decode(String.self),
+            events: try c[4].decode([String].self), description: try c[5].decode(String?.self),
+            status: Webhook.Status(rawValue: try c[6].decode(String.self)) ?? .disabled, disabledReason: try c[7].decode(String?.self),
+            consecutiveFailures: try c[8].decode(Int.self), createdAt: try c[9].decode(Date.self), updatedAt: try c[10].decode(Date.self))
+    }
+}

@@ -1,0 +1,89 @@
+import Crypto
+import Domain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+/// A real HTTP server receiving webhook deliveries: it records each request, checks its
+/// signature against the endpoint's secret, and answers as scripted (a status per request, a
+/// delay, a redirect).
+final class WebhookReceiver: Sendable {
+    struct Delivery: Sendable {
+        var path: String
+        var event: String?
+        var deliveryID: String?
+        var signature: String?
+        var body: [UInt8]
+        var json: JSONValue? { JSONValue.parse(body) }
+    }
+
+    struct State {
+        /// Answers for the next requests, first first; 200 once they run out.
+        var answers: [Int] = []
+        /// Requests whose answer waits this long first (counted down per request).
+        var slow: [Duration] = []
+        var received: [Delivery] = []
+    }
+
+    let state = Mutex(State())
+    private let bound = Atomic<Int>(0)
+    private let server = Mutex<Task<Void, any Error>?>(nil)
+
+    var port: Int { bound.load(ordering: .relaxed) }
+    func url(_ path: String = "hook") -> String { "http://127.0.0.1:\(port)/\(path)" }
+    var received: [Delivery] { state.withLock { $0.received } }
+
+    static func start() async throws -> WebhookReceiver {
+        let receiver = WebhookReceiver()
+        let router = Router()
+        router.post("**") { request, context -> Response in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            let (answer, delay) = receiver.state.withLock { s in
+                s.received.append(Delivery(
+                    path: request.uri.path, event: request.headers[HTTPField.Name("X-AMS-Event")!],
+                    deliveryID: request.headers[HTTPField.Name("X-AMS-Delivery")!],
+                    signature: request.headers[HTTPField.Name("X-AMS-Signature")!], body: Array(buffer: body)))
+                return (s.answers.isEmpty ? 200 : s.answers.removeFirst(), s.slow.isEmpty ? nil : s.slow.removeFirst())
+            }
+            if let delay { try? await Task.sleep(for: delay) }
+            if answer == 302 { return Response(status: .found, headers: [.location: "/elsewhere"]) }
+            return Response(status: .init(code: answer), body: .init(byteBuffer: ByteBuffer(string: "{}")))
+        }
+        let (bound, boundTo) = AsyncStream.makeStream(of: Int.self)
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "webhook-receiver"),
+            onServerRunning: { channel in
+                boundTo.yield(channel.localAddress?.port ?? 0)
+                boundTo.finish()
+            },
+            logger: Logger(label: "receiver")
+        )
+        receiver.server.withLock { $0 = Task { try await ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "receiver"))).run() } }
+        for await port in bound { receiver.bound.store(port, ordering: .relaxed) }
+        return receiver
+    }
+
+    func stop() { server.withLock { $0?.cancel() } }
+
+    func update(_ change: (inout State) -> Void) { state.withLock { change(&$0) } }
+
+    /// Whether the delivery carries `t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>` for its
+    /// body, signed within the last five minutes: what a receiver is told to check.
+    static func verify(_ delivery: Delivery, secret: String, now: Date = Date()) -> Bool {
+        guard let header = delivery.signature else { return false }
+        var fields: [Substring: Substring] = [:]
+        for part in header.split(separator: ",") {
+            let pair = part.split(separator: "=", maxSplits: 1)
+            if pair.count == 2 { fields[pair[0]] = pair[1] }
+        }
+        guard let t = fields["t"], let timestamp = Int(t), let v1 = fields["v1"], abs(now.timeIntervalSince1970 - Double(timestamp)) < 300
+        else { return false }
+        let mac = HMAC<SHA256>.authenticationCode(for: Array("\(t).".utf8) + delivery.body, using: SymmetricKey(data: Array(secret.utf8)))
+        return mac.map { String(format: "%02x", $0) }.joined() == String(v1)
+    }
+}

@@ -1,0 +1,292 @@
+@testable import App
+import Domain
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+@testable import Infra
+import Logging
+import PostgresNIO
+import Testing
+
+/// `/v1/webhooks`: registration, the address guard, the tier's quota, and the endpoint's life.
+@Suite struct WebhookAPITests {
+    @Test func anEndpointIsRegisteredWithASecretShownOnceThenChangedAndRemoved() async throws {
+        try await TestSupport.app().test(.router) { client in
+            let tenant = try await TestSupport.tenant(on: .advance, client)
+            let admin = try await Caller.make(client, tenant: tenant)
+            let created = try await admin.send(.post, "/v1/webhooks", json: #"{"url":"https://hooks.example.com/ams","events":["agent_updated","agent_created","agent_updated"],"description":"CI"}"#)
+            #expect(created.status == .created)
+            let body = try created.json()
+            let id = body.id
+            let secret = try #require(body["secret"]?.stringValue)
+            #expect(secret.hasPrefix("whsec_") && secret.count == 70)
+            #expect(created.headers[.location] == "/v1/webhooks/\(id)")
+            #expect(body["events"] == .array([.string("agent_updated"), .string("agent_created")]), "duplicates dropped, order kept")
+            #expect(body["status"] == .string("active") && body["consecutive_failures"] == .int(0) && body["disabled_reason"] == .null)
+
+            let shown = try await admin.send(.get, "/v1/webhooks/\(id)").json()
+            #expect(shown["secret"] == nil && shown["url"] == .string("https://hooks.example.com/ams") && shown["description"] == .string("CI"))
+            let list = try await admin.send(.get, "/v1/webhooks").json()
+            #expect(try list["items"]?.items().map(\.id) == [id] && list["next_cursor"] == .null)
+            #expect(try await admin.send(.get, "/v1/webhooks/\(id)/deliveries").json() == .object(["items": .array([]), "next_cursor": .null]))
+
+            let patched = try await admin.send(.patch, "/v1/webhooks/\(id)", json: #"{"events":["*","agent_deleted"],"description":null,"status":"disabled"}"#)
+            #expect(patched.status == .ok)
+            let after = try patched.json()
+            #expect(after["events"] == .array([.string("*")]) && after["description"] == .null)
+            #expect(after["status"] == .string("disabled") && after["disabled_reason"] == .string("user"))
+            let enabled = try await admin.send(.patch, "/v1/webhooks/\(id)", json: #"{"status":"active"}"#).json()
+            #expect(enabled["status"] == .string("active") && enabled["disabled_reason"] == .null)
+
+            // Another tenant sees none of it.
+            let other = try await Caller.make(client, tenant: TestSupport.tenant())
+            #expect(try await other.send(.get, "/v1/webhooks/\(id)").errorCode == "AMS-311")
+            #expect(try await other.send(.delete, "/v1/webhooks/\(id)").errorCode == "AMS-311")
+            #expect(try await other.send(.get, "/v1/webhooks").json()["items"] == .array([]))
+
+            #expect(try await admin.send(.delete, "/v1/webhooks/\(id)").status == .noContent)
+            let gone = try await admin.send(.get, "/v1/webhooks/\(id)")
+            #expect(gone.status == .notFound && gone.errorCode == "AMS-311")
+            #expect(try await admin.send(.get, "/v1/webhooks/\(id)/deliveries").errorCode == "AMS-311")
+            #expect(try await admin.send(.get, "/v1/webhooks/not-an-id").errorCode == "AMS-311")
+        }
+    }
+
+    @Test func badBodiesAreRefusedAtTheFieldAtFault() async throws {
+        try await TestSupport.app().test(.router) { client in
+            let tenant = TestSupport.tenant()
+            let admin = try await Caller.make(client, tenant: tenant)
+            func issues(_ json: String) async throws -> [String] {
+                let response = try await admin.send(.post, "/v1/webhooks", json: json)
+                #expect(response.status == .badRequest && response.errorCode == "AMS-100", "\(json): \(String(buffer: response.body))")
+                return try (response.json()["error"]?["details"]?["issues"]?.items() ?? []).compactMap { $0["path"]?.stringValue }
+            }
+            #expect(try await issues(#"{"events":["*"]}"#) == ["/url"])
+            #expect(try await issues(#"{"url":"https://example.com/h"}"#) == ["/events"])
+            #expect(try await issues(#"{"url":"https://example.com/h","events":[]}"#) == ["/events"])
+            #expect(try await issues(#"{"url":"https://example.com/h","events":["agent_updated","agent_exploded"]}"#) == ["/events/1"])
+            for url in ["ftp://example.com/h", "file:///etc/passwd", "not a url", "https://user:pw@example.com/h", "http:///nohost"] {
+                #expect(try await issues(#"{"url":"\#(url)","events":["*"]}"#) == ["/url"], "\(url)")
+            }
+            let unknown = try await admin.send(.post, "/v1/webhooks", json: #"{"url":"https://example.com/h","events":["*"],"secret":"mine"}"#)
+            #expect(unknown.status == .badRequest && unknown.errorCode == "AMS-109")
+            let typed = try await admin.send(.post, "/v1/webhooks", json: #"{"url":42,"events":["*"]}"#)
+            #expect(typed.status == .badRequest && typed.errorCode == "AMS-109")
+            let viewer = try await Caller.make(client, tenant: tenant, roles: [.viewer])
+            #expect(try await viewer.send(.post, "/v1/webhooks", json: #"{"url":"https://example.com/h","events":["*"]}"#).status == .forbidden)
+            #expect(try await admin.send(.get, "/v1/webhooks").json()["items"] == .array([]), "nothing was stored")
+        }
+    }
+
+    /// Each address class the guard names, as a literal, in the odd spellings `getaddrinfo`
+    /// reads, and by a name that resolves to one.
+    @Test func urlsThatReachTheServicesOwnNetworkAreRefused() async throws {
+        try await TestSupport.app().test(.router) { client in
+            let admin = try await Caller.make(client, tenant: TestSupport.tenant())
+            let refused: [(String, String)] = [
+                ("http://127.0.0.1:8080/h", "loopback"), ("http://localhost/h", "loopback"), ("http://2130706433/h", "loopback"),
+                ("http://0x7f.1/h", "loopback"), ("http://[::1]/h", "loopback"), ("http://[::ffff:127.0.0.1]/h", "loopback"),
+                ("http://10.1.2.3/h", "private"), ("http://172.16.0.1/h", "private"), ("http://192.168.1.1/h", "private"),
+                ("http://169.254.169.254/latest/meta-data", "link-local"), ("http://[fe80::1]/h", "link-local"),
+                ("http://100.64.0.1/h", "carrier-grade NAT"), ("http://224.0.0.1/h", "multicast"), ("http://[ff02::1]/h", "multicast"),
+                ("http://0.0.0.0/h", "unspecified"), ("http://[::]/h", "unspecified"), ("http://[fd00::1]/h", "IPv6 unique local"),
+            ]
+            for (url, kind) in refused {
+                let response = try await admin.send(.post, "/v1/webhooks", json: #"{"url":"\#(url)","events":["*"]}"#)
+                let issue = try response.json()["error"]?["details"]?["issues"]?.items().first
+                #expect(response.status == .badRequest && response.errorCode == "AMS-100" && issue?["path"] == .string("/url"), "\(url)")
+                #expect(issue?["message"]?.stringValue?.contains("a \(kind) address") == true, "\(url): \(issue?["message"] ?? .null)")
+            }
+            // A public address is accepted.
+            #expect(try await admin.send(.post, "/v1/webhooks", json: #"{"url":"http://93.184.216.34/h","events":["*"]}"#).status == .created)
+        }
+    }
+
+    @Test func theTiersQuotaIsKeptAlsoUnderConcurrentRegistrations() async throws {
+        try await TestSupport.app().test(.router) { client in
+            let free = try await Caller.make(client, tenant: TestSupport.tenant())
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for n in 0..<4 {
+                    group.addTask { Int(try await free.send(.post, "/v1/webhooks", json: #"{"url":"https://example.com/\#(n)","events":["*"]}"#).status.code) }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.sorted() == [201, 403, 403, 403])
+            let refused = try await free.send(.post, "/v1/webhooks", json: #"{"url":"https://example.com/x","events":["*"]}"#)
+            #expect(try refused.errorCode == "AMS-207" && refused.json()["error"]?["details"]?["max_webhooks"] == .int(1))
+            let tenant = try await TestSupport.tenant(on: .advance, client)
+            let advance = try await Caller.make(client, tenant: tenant)
+            for n in 0..<3 { #expect(try await advance.send(.post, "/v1/webhooks", json: #"{"url":"https://example.com/\#(n)","events":["*"]}"#).status == .created) }
+            #expect(try await advance.send(.post, "/v1/webhooks", json: #"{"url":"https://example.com/3","events":["*"]}"#).errorCode == "AMS-207")
+            #expect(try await advance.send(.get, "/v1/tenant").json()["limits"]?["max_webhooks"] == .int(3))
+        }
+    }
+}
+
+/// Deliveries to a real receiver. Each test has a database of its own, whose notifier its
+/// application leads, and runs alone: the deliveries are timed by the retry schedule.
+@Suite(.serialized) struct WebhookDeliveryTests {
+    private func configuration(allowPrivate: Bool = true, schedule: [Duration] = [.milliseconds(200), .milliseconds(400)]) async throws -> AppConfiguration {
+        var config = try TestSupport.configuration(databaseURL: try await TestSupport.freshDatabase())
+        config.eventLeader = true
+        config.webhookAllowPrivate = allowPrivate
+        config.webhookRetrySchedule = RetrySchedule(delays: schedule)
+        return config
+    }
+
+    private func register(_ admin: Caller, _ url: String, events: String = #"["*"]"#) async throws -> (id: String, secret: String) {
+        let response = try await admin.send(.post, "/v1/webhooks", json: #"{"url":"\#(url)","events":\#(events)}"#)
+        try #require(response.status == .created, "\(String(buffer: response.body))")
+        let body = try response.json()
+        return (body.id, try #require(body["secret"]?.stringValue))
+    }
+
+    @Test func aReceiverThatFailsAtFirstGetsEveryEventSignedAndInOrder() async throws {
+        let receiver = try await WebhookReceiver.start()
+        defer { receiver.stop() }
+        receiver.update { $0.answers = [500, 503] }
+        let config = try await configuration(schedule: [.milliseconds(200), .milliseconds(400), .milliseconds(800)])
+        try await buildApplication(config, logger: makeLogger(config)).test(.router) { client in
+            let tenant = try await TestSupport.tenant(on: .advance, client)
+            let admin = try await Caller.make(client, tenant: tenant)
+            let hook = try await register(admin, receiver.url(), events: #"["agent_created","agent_updated"]"#)
+            let agent = try await admin.create("Hooked")
+            for n in 1...3 { #expect(try await admin.send(.patch, "/v1/agents/\(agent.id)", json: #"{"description":"v\#(n)"}"#).status == .ok) }
+            // Not subscribed: never sent.
+            #expect(try await admin.send(.post, "/v1/agents/\(agent.id)/status", json: #"{"status":"active"}"#).status == .ok)
+
+            #expect(try await eventually(20) { receiver.received.count >= 6 })
+            try await Task.sleep(for: .milliseconds(500))
+            let received = receiver.received
+            #expect(received.count == 6, "two failed attempts, then four events once each")
+            for delivery in received {
+                #expect(WebhookReceiver.verify(delivery, secret: hook.secret), "signature of \(delivery.event ?? "?")")
+                #expect(!WebhookReceiver.verify(delivery, secret: "whsec_wrong"))
+                #expect(delivery.event == delivery.json?["event"]?.stringValue && delivery.deliveryID == delivery.json?["event_id"]?.stringValue)
+                #expect(delivery.json?["tenant_id"] == .string(tenant) && delivery.json?["service"] == .string("agent-management-service"))
+            }
+            #expect(received.map { $0.event ?? "" } == ["agent_created", "agent_created", "agent_created", "agent_updated", "agent_updated", "agent_updated"])
+            #expect(Set(received.prefix(3).map(\.deliveryID)).count == 1, "the same event retried")
+            #expect(received.suffix(3).compactMap { $0.json?["data"]?["version"]?.int } == [2, 3, 4], "in order")
+
+            let attempts = try await admin.send(.get, "/v1/webhooks/\(hook.id)/deliveries").json()["items"]?.items() ?? []
+            #expect(attempts.count == 6)
+            let first = attempts.suffix(3).reversed().map { ($0["attempt"]?.int, $0["status_code"]?.int, $0["succeeded"]) }
+            #expect(first.map(\.0) == [1, 2, 3] && first.map(\.1) == [500, 503, 200] && first.map(\.2) == [.bool(false), .bool(false), .bool(true)])
+            #expect(attempts.last?["error"] == .string("answered 500") && attempts.first?["error"] == .null)
+            let page = try await admin.send(.get, "/v1/webhooks/\(hook.id)/deliveries?limit=4").json()
+            let cursor = try #require(page["next_cursor"]?.stringValue)
+            #expect(try await admin.send(.get, "/v1/webhooks/\(hook.id)/deliveries?cursor=\(cursor)").json()["items"]?.items().count == 2)
+            #expect(try await admin.send(.get, "/v1/webhooks/\(hook.id)").json()["consecutive_failures"] == .int(0))
+        }
+    }
+
+    @Test func anEventWhoseAttemptsRunOutIsGivenUpAndTheNextOneGoes() async throws {
+        let receiver = try await WebhookReceiver.start()
+        defer { receiver.stop() }
+        receiver.update { $0.answers = [500, 500, 500] }
+        let config = try await configuration(schedule: [.milliseconds(100), .milliseconds(100)])
+        try await buildApplication(config, logger: makeLogger(config)).test(.router) { client in
+            let admin = try await Caller.make(client, tenant: TestSupport.tenant())
+            _ = try await register(admin, receiver.url(), events: #"["agent_created"]"#)
+            _ = try await admin.create("First")
+            _ = try await admin.create("Second")
+            #expect(try await eventually(15) { receiver.received.count >= 4 })
+            let names = receiver.received.map { $0.json?["data"]?["agent_name"]?.stringValue ?? "" }
+            #expect(names == ["First", "First", "First", "Second"], "three attempts at the first, then the second")
+        }
+    }
+
+    @Test func aSlowAnswerOrARedirectIsAFailedAttempt() async throws {
+        let receiver = try await WebhookReceiver.start()
+        defer { receiver.stop() }
+        receiver.update { s in
+            s.slow = [.seconds(3)]
+            s.answers = [200, 302]
+        }
+        var config = try await configuration()
+        config.webhookTimeout = .milliseconds(500)
+        try await buildApplication(config, logger: makeLogger(config)).test(.router) { client in
+            let admin = try await Caller.make(client, tenant: TestSupport.tenant())
+            let hook = try await register(admin, receiver.url(), events: #"["agent_created"]"#)
+            _ = try await admin.create("Patient")
+            #expect(try await eventually(20) { receiver.received.count >= 3 })
+            let attempts = try await admin.send(.get, "/v1/webhooks/\(hook.id)/deliveries").json()["items"]?.items().reversed() ?? []
+            #expect(attempts.map { $0["status_code"] ?? .null } == [.null, .int(302), .int(200)])
+            #expect(attempts.first?["error"]?.stringValue?.hasPrefix("no answer within") == true)
+            #expect(!receiver.received.contains { $0.path == "/elsewhere" }, "the redirect was not followed")
+        }
+    }
+
+    @Test func a410DisablesTheEndpointAndTheTenantHearsOfIt() async throws {
+        let receiver = try await WebhookReceiver.start()
+        defer { receiver.stop() }
+        let config = try await configuration()
+        try await buildApplication(config, logger: makeLogger(config)).test(.router) { client in
+            let tenant = try await TestSupport.tenant(on: .advance, client)
+            let admin = try await Caller.make(client, tenant: tenant)
+            let gone = try await register(admin, receiver.url("gone"), events: #"["agent_created"]"#)
+            let watcher = try await register(admin, receiver.url("watch"), events: #"["webhook_disabled"]"#)
+            receiver.update { $0.answers = [410] }
+            _ = try await admin.create("Unwanted")
+            #expect(try await eventually(15) { receiver.received.contains { $0.path == "/watch" } })
+            let shown = try await admin.send(.get, "/v1/webhooks/\(gone.id)").json()
+            #expect(shown["status"] == .string("disabled") && shown["disabled_reason"] == .string("gone"))
+            let notice = try #require(receiver.received.first { $0.path == "/watch" })
+            #expect(WebhookReceiver.verify(notice, secret: watcher.secret))
+            #expect(notice.json?["data"]?["webhook_id"] == .string(gone.id) && notice.json?["data"]?["reason"] == .string("gone"))
+            #expect(receiver.received.filter { $0.path == "/gone" }.count == 1, "no retry after 410")
+
+            // Made active again, it resumes with the event it stopped at.
+            #expect(try await admin.send(.patch, "/v1/webhooks/\(gone.id)", json: #"{"status":"active"}"#).status == .ok)
+            #expect(try await eventually(15) { receiver.received.filter { $0.path == "/gone" }.count == 2 })
+            #expect(receiver.received.last { $0.path == "/gone" }?.json?["data"]?["agent_name"] == .string("Unwanted"))
+        }
+    }
+
+    @Test func twentyFailuresInARowDisableTheEndpoint() async throws {
+        let receiver = try await WebhookReceiver.start()
+        defer { receiver.stop() }
+        receiver.update { $0.answers = Array(repeating: 500, count: 100) }
+        let config = try await configuration(schedule: Array(repeating: .milliseconds(10), count: 30))
+        try await buildApplication(config, logger: makeLogger(config)).test(.router) { client in
+            let admin = try await Caller.make(client, tenant: TestSupport.tenant())
+            let hook = try await register(admin, receiver.url())
+            _ = try await admin.create("Doomed")
+            #expect(try await eventually(20) { try await admin.send(.get, "/v1/webhooks/\(hook.id)").json()["status"] == .string("disabled") })
+            let shown = try await admin.send(.get, "/v1/webhooks/\(hook.id)").json()
+            #expect(shown["disabled_reason"] == .string("failures") && shown["consecutive_failures"] == .int(20))
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(receiver.received.count == 20)
+            #expect(try await admin.send(.get, "/v1/webhooks/\(hook.id)/deliveries?limit=200").json()["items"]?.items().count == 20)
+        }
+    }
+
+    /// The guard runs again at delivery, after resolving the name: an endpoint that reaches a
+    /// refused address (here stored past the registration check) gets nothing.
+    @Test func aDeliveryToARefusedAddressIsNotMade() async throws {
+        let receiver = try await WebhookReceiver.start()
+        defer { receiver.stop() }
+        let config = try await configuration(allowPrivate: false, schedule: [.milliseconds(100)])
+        try await buildApplication(config, logger: makeLogger(config)).test(.router) { client in
+            let tenant = TestSupport.tenant()
+            let admin = try await Caller.make(client, tenant: tenant)
+            let id = UUID()
+            let url = "http://localhost:\(receiver.port)/hook"
+            try await asSuperuser(config.databaseURL) { conn in
+                try await conn.query("""
+                    INSERT INTO webhooks (tenant_id, id, url, events, secret, delivered)
+                    SELECT \(tenant), \(id), \(url), ARRAY['*'], 'whsec_x', last FROM outbox_counter
+                    """, logger: Logger(label: "test"))
+            }
+            _ = try await admin.create("Guarded")
+            var attempts: [JSONValue] = []
+            #expect(try await eventually(15) {
+                attempts = try await admin.send(.get, "/v1/webhooks/\(id.uuidString.lowercased())/deliveries").json()["items"]?.items() ?? []
+                return attempts.count >= 2
+            })
+            #expect(attempts.allSatisfy { $0["status_code"] == JSONValue.null && $0["error"]?.stringValue?.contains("a loopback address") == true })
+            #expect(receiver.received.isEmpty)
+        }
+    }
+}

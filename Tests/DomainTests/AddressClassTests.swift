@@ -1,0 +1,51 @@
+import Domain
+import Testing
+
+/// The webhook address guard's classes, at their edges.
+struct AddressClassTests {
+    @Test(arguments: [
+        ([127, 0, 0, 1], AddressClass.loopback), ([127, 255, 255, 254], .loopback),
+        ([10, 0, 0, 1], .private), ([172, 16, 0, 1], .private), ([172, 31, 255, 255], .private), ([192, 168, 0, 1], .private),
+        ([169, 254, 169, 254], .linkLocal), ([100, 64, 0, 1], .sharedNAT), ([100, 127, 255, 255], .sharedNAT),
+        ([224, 0, 0, 1], .multicast), ([239, 255, 255, 250], .multicast), ([0, 0, 0, 0], .unspecified), ([0, 1, 2, 3], .unspecified),
+        ([255, 255, 255, 255], .reserved), ([240, 0, 0, 1], .reserved),
+    ] as [([UInt8], AddressClass)])
+    func refusedIPv4(_ address: [UInt8], _ kind: AddressClass) {
+        #expect(AddressClass.of(address) == kind)
+    }
+
+    @Test(arguments: [[8, 8, 8, 8], [172, 15, 255, 255], [172, 32, 0, 0], [100, 63, 255, 255], [100, 128, 0, 0], [93, 184, 216, 34], [192, 169, 0, 1]] as [[UInt8]])
+    func publicIPv4(_ address: [UInt8]) {
+        #expect(AddressClass.of(address) == nil)
+    }
+
+    private func v6(_ head: [UInt8], tail: [UInt8] = []) -> [UInt8] {
+        head + Array(repeating: 0, count: 16 - head.count - tail.count) + tail
+    }
+
+    @Test func ipv6Classes() {
+        #expect(AddressClass.of(v6([], tail: [1])) == .loopback)
+        #expect(AddressClass.of(v6([])) == .unspecified)
+        #expect(AddressClass.of(v6([0xFD, 0])) == .uniqueLocal)
+        #expect(AddressClass.of(v6([0xFC, 0])) == .uniqueLocal)
+        #expect(AddressClass.of(v6([0xFE, 0x80])) == .linkLocal)
+        #expect(AddressClass.of(v6([0xFE, 0xBF])) == .linkLocal)
+        #expect(AddressClass.of(v6([0xFF, 0x02], tail: [1])) == .multicast)
+        // IPv4 inside IPv6 is judged as the IPv4 address.
+        #expect(AddressClass.of(v6([], tail: [0xFF, 0xFF, 127, 0, 0, 1])) == .loopback)
+        #expect(AddressClass.of(v6([], tail: [0xFF, 0xFF, 10, 0, 0, 1])) == .private)
+        #expect(AddressClass.of(v6([0, 0x64, 0xFF, 0x9B], tail: [169, 254, 0, 1])) == .linkLocal)
+        #expect(AddressClass.of(v6([], tail: [0xFF, 0xFF, 8, 8, 8, 8])) == nil)
+        // Public: 2001:db8-free global unicast.
+        #expect(AddressClass.of(v6([0x26, 0x06, 0x47, 0x00], tail: [0x11])) == nil)
+        #expect(AddressClass.of([1, 2, 3]) == .reserved, "neither 4 nor 16 bytes")
+    }
+
+    @Test func theRetryScheduleGivesOneAttemptMoreThanWaits() {
+        let schedule = RetrySchedule(delays: [.milliseconds(200), .milliseconds(400)])
+        #expect(schedule.attempts == 3)
+        #expect(schedule.delay(after: 1) == .milliseconds(200) && schedule.delay(after: 2) == .milliseconds(400) && schedule.delay(after: 3) == nil)
+        #expect(RetrySchedule.standard.attempts == 8)
+        #expect(RetrySchedule.standard.delays.first == .seconds(1) && RetrySchedule.standard.delays.last == .seconds(4096))
+    }
+}
