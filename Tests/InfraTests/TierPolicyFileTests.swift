@@ -59,7 +59,7 @@ import Testing
 
     @Test(arguments: [
         (valid.replacingOccurrences(of: "    max_agents: 2\n", with: "    max_agentz: 2\n"), "tiers.free.max_agentz: unknown key (line 4)"),
-        (valid.replacingOccurrences(of: "    max_tokens: 32768\n", with: "    max_token: 32768\n"), "tiers.enterprise.max_token: unknown key (line 47)"),
+        (valid.replacingOccurrences(of: "    max_tokens: 32768\n", with: "    max_token: 32768\n"), "tiers.enterprise.max_token: unknown key (line 50)"),
         (valid + "  - id: typo\n    path: /name\n    max: 3\n    patern: \"[a-z]+\"\n", "rules[2].patern: unknown key (line \(appendedLine + 3))"),
         (valid + "  - id: typo\n    path: /name\n    maximum: 3\n", "rules[2].maximum: unknown key (line \(appendedLine + 2))"),
         ("version: 2\n" + valid, "version: unknown key (line 1)"),

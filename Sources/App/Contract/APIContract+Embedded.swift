@@ -81,6 +81,7 @@ info:
     | AMS-307 | 409 | `Idempotency-Key` already used with another request, or its first request still running after 10 s; `details.key` |
     | AMS-308 | 404 | task not found (also another tenant's task, or a malformed id) |
     | AMS-309 | 404 | alias not found (also a name that cannot be an alias, on the internal config endpoint); `details.alias` |
+    | AMS-311 | 404 | webhook not found (also another tenant's webhook, or a malformed id) |
     | AMS-501 | 500 | unexpected; details are in the log under the request id |
     | AMS-502 | 503 | database unavailable or too slow, with `Retry-After: 1` |
     | AMS-503 | 503 | Redis (the task queues) unavailable; nothing was queued; with `Retry-After: 1` |
@@ -194,6 +195,10 @@ tags:
       Every committed change, announced as an event (`ChangeEvent`): live over a WebSocket
       (`GET /v1/ws`), and on Redis, in the tenant's stream and Pub/Sub channel
       `agent-management.notifications.{tenant_id}`.
+  - name: webhooks
+    description: |
+      Callbacks to the tenant's own systems: each event the endpoint subscribes to is POSTed to its
+      url, signed with its secret, in order, with retries.
   - name: tenant
     description: The caller's tenant, its tier, the tier's limits and what the tenant uses.
   - name: internal
@@ -2881,6 +2886,296 @@ paths:
         '500':
           $ref: '#/components/responses/InternalError'
 
+  /v1/webhooks:
+    get:
+      operationId: listWebhooks
+      tags: [webhooks]
+      summary: List the tenant's webhook endpoints
+      description: |
+        The tenant's endpoints, newest first; `limit` and `cursor` page as everywhere. The secret is
+        never shown here.
+
+        **Role:** `viewer` or higher (or `service` with `X-Tenant-ID`).
+      security:
+        - bearerAuth: [viewer]
+      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-501, AMS-502, AMS-503]
+      parameters:
+        - $ref: '#/components/parameters/limit'
+        - $ref: '#/components/parameters/cursor'
+        - $ref: '#/components/parameters/X-Tenant-ID'
+        - $ref: '#/components/parameters/X-Request-ID'
+      responses:
+        '200':
+          description: A page of endpoints.
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/X-Request-ID'
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/WebhookList'
+        '400':
+          $ref: '#/components/responses/PageBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '429':
+          $ref: '#/components/responses/RateLimited'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/DatabaseUnavailable'
+    post:
+      operationId: createWebhook
+      tags: [webhooks]
+      summary: Register a webhook endpoint
+      description: |
+        Registers an endpoint that receives the tenant's events committed from now on: each event
+        it subscribes to (`events`: names, or `["*"]` for all) is POSTed to `url` as the event
+        envelope (`ChangeEvent`), with the headers `X-AMS-Event` (the event's name),
+        `X-AMS-Delivery` (its `event_id`, the same on every attempt) and
+        `X-AMS-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`. The answer
+        carries the endpoint's `secret` (the whole string is the HMAC key); no other answer shows it.
+
+        **Delivery:** a 2xx answer within 5 s is success. Anything else (a redirect too: none is
+        followed) is retried after 1 s, 4 s, 16 s … up to 8 attempts (`AMS_WEBHOOK_RETRY_SCHEDULE`),
+        then the event is given up and the next goes. An endpoint's events go one at a time, in
+        order. A 410 answer disables the endpoint, and so do 20 failed attempts in a row; either is
+        announced to the tenant as a `webhook_disabled` event. At most 64 KiB of an answer is read.
+
+        **Address guard:** only `http` and `https` urls without credentials. A url whose host is or
+        resolves to a loopback, private, link-local, carrier-grade NAT, multicast, unspecified or
+        IPv6 unique local address is refused (400 AMS-100, issue at `/url`), and every delivery
+        checks the resolved address again. A plain-http delivery goes to the address it checked.
+
+        **Quota:** the tier's `max_webhooks` (1 / 3 / 10 / 50 by default): 403 AMS-207 beyond it.
+
+        **Role:** `admin` (or `service` with `X-Tenant-ID`).
+      security:
+        - bearerAuth: [admin]
+      x-error-codes: [AMS-100, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-208, AMS-501, AMS-502, AMS-503]
+      parameters:
+        - $ref: '#/components/parameters/X-Tenant-ID'
+        - $ref: '#/components/parameters/X-Request-ID'
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/WebhookCreate'
+            example:
+              url: https://hooks.example.com/ams
+              events: [agent_updated, agent_deleted]
+              description: Deploy pipeline
+      responses:
+        '201':
+          description: Registered; the only answer that shows the secret.
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/X-Request-ID'
+            Location:
+              description: The endpoint's URL.
+              schema:
+                type: string
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/WebhookWithSecret'
+        '400':
+          $ref: '#/components/responses/WebhookBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/ForbiddenWebhook'
+        '413':
+          $ref: '#/components/responses/PayloadTooLarge'
+        '415':
+          $ref: '#/components/responses/UnsupportedMediaType'
+        '429':
+          $ref: '#/components/responses/RateLimited'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/DatabaseUnavailable'
+
+  /v1/webhooks/{webhook_id}:
+    get:
+      operationId: getWebhook
+      tags: [webhooks]
+      summary: Get a webhook endpoint
+      description: |
+        One endpoint: its url, events, `status` (`active`, or `disabled` with `disabled_reason`
+        `gone` for a 410, `failures` for 20 failed attempts in a row, `user` for a PATCH) and its
+        failed attempts since the last success.
+
+        **Role:** `viewer` or higher (or `service` with `X-Tenant-ID`).
+      security:
+        - bearerAuth: [viewer]
+      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-311, AMS-501, AMS-502, AMS-503]
+      parameters:
+        - $ref: '#/components/parameters/webhook_id'
+        - $ref: '#/components/parameters/X-Tenant-ID'
+        - $ref: '#/components/parameters/X-Request-ID'
+      responses:
+        '200':
+          description: The endpoint.
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/X-Request-ID'
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/Webhook'
+        '400':
+          $ref: '#/components/responses/TenantHeaderBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '404':
+          $ref: '#/components/responses/WebhookNotFound'
+        '429':
+          $ref: '#/components/responses/RateLimited'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/DatabaseUnavailable'
+    patch:
+      operationId: updateWebhook
+      tags: [webhooks]
+      summary: Change a webhook endpoint
+      description: |
+        Changes `url`, `events`, `description` (`null` removes it) or `status`. Setting `status` to
+        `disabled` stops deliveries; setting it to `active` again clears the failure count and
+        resumes with the first event the endpoint had not delivered (within the event retention).
+        The url is checked as at registration.
+
+        **Role:** `admin` (or `service` with `X-Tenant-ID`).
+      security:
+        - bearerAuth: [admin]
+      x-error-codes: [AMS-100, AMS-109, AMS-110, AMS-111, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-311, AMS-501, AMS-502, AMS-503]
+      parameters:
+        - $ref: '#/components/parameters/webhook_id'
+        - $ref: '#/components/parameters/X-Tenant-ID'
+        - $ref: '#/components/parameters/X-Request-ID'
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/WebhookPatch'
+            example:
+              status: active
+      responses:
+        '200':
+          description: The endpoint as it is now.
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/X-Request-ID'
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/Webhook'
+        '400':
+          $ref: '#/components/responses/WebhookBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '404':
+          $ref: '#/components/responses/WebhookNotFound'
+        '413':
+          $ref: '#/components/responses/PayloadTooLarge'
+        '415':
+          $ref: '#/components/responses/UnsupportedMediaType'
+        '429':
+          $ref: '#/components/responses/RateLimited'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/DatabaseUnavailable'
+    delete:
+      operationId: deleteWebhook
+      tags: [webhooks]
+      summary: Remove a webhook endpoint
+      description: |
+        Removes the endpoint and its delivery attempts, for good; nothing more is sent to it.
+
+        **Role:** `admin` (or `service` with `X-Tenant-ID`).
+      security:
+        - bearerAuth: [admin]
+      x-error-codes: [AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-311, AMS-501, AMS-502, AMS-503]
+      parameters:
+        - $ref: '#/components/parameters/webhook_id'
+        - $ref: '#/components/parameters/X-Tenant-ID'
+        - $ref: '#/components/parameters/X-Request-ID'
+      responses:
+        '204':
+          description: Removed. No body.
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/X-Request-ID'
+        '400':
+          $ref: '#/components/responses/TenantHeaderBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '404':
+          $ref: '#/components/responses/WebhookNotFound'
+        '429':
+          $ref: '#/components/responses/RateLimited'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/DatabaseUnavailable'
+
+  /v1/webhooks/{webhook_id}/deliveries:
+    get:
+      operationId: listWebhookDeliveries
+      tags: [webhooks]
+      summary: List an endpoint's delivery attempts
+      description: |
+        Every attempt to deliver an event to the endpoint, newest first: when, the event, which
+        attempt it was, the answer's status code (`null` when there was none), the latency and
+        what went wrong. Attempts are kept as long as events (`AMS_EVENT_RETENTION`).
+
+        **Role:** `viewer` or higher (or `service` with `X-Tenant-ID`).
+      security:
+        - bearerAuth: [viewer]
+      x-error-codes: [AMS-109, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-208, AMS-311, AMS-501, AMS-502, AMS-503]
+      parameters:
+        - $ref: '#/components/parameters/webhook_id'
+        - $ref: '#/components/parameters/limit'
+        - $ref: '#/components/parameters/cursor'
+        - $ref: '#/components/parameters/X-Tenant-ID'
+        - $ref: '#/components/parameters/X-Request-ID'
+      responses:
+        '200':
+          description: A page of attempts.
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/X-Request-ID'
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/WebhookDeliveryList'
+        '400':
+          $ref: '#/components/responses/PageBadRequest'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '404':
+          $ref: '#/components/responses/WebhookNotFound'
+        '429':
+          $ref: '#/components/responses/RateLimited'
+        '500':
+          $ref: '#/components/responses/InternalError'
+        '503':
+          $ref: '#/components/responses/DatabaseUnavailable'
+
   /v1/agents/{id}/validate:
     post:
       operationId: validateAgentAsync
@@ -4019,6 +4314,14 @@ components:
       schema:
         type: string
       example: support
+    webhook_id:
+      name: webhook_id
+      in: path
+      required: true
+      description: The webhook's id (a UUID; anything else is 404 AMS-311).
+      schema:
+        type: string
+      example: 01939a4e-7c1d-7b3e-9f21-4a5b6c7d8e9f
     task_id:
       name: task_id
       in: path
@@ -5295,6 +5598,85 @@ components:
                 format: uuid
           example:
             task_id: 0f8fad5b-d9cb-469f-a165-70867728950e
+    WebhookNotFound:
+      description: |
+        Not found.
+
+        * AMS-311: the tenant has no such webhook (also another tenant's, or a malformed id).
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          example:
+            error:
+              code: AMS-311
+              message: Webhook not found
+              details: {}
+              request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+              timestamp: '2025-01-15T09:30:00.123Z'
+    WebhookBadRequest:
+      description: |
+        Bad request.
+
+        * AMS-100: the url is missing, not http(s), carries credentials or reaches an address the
+          guard refuses (issue at `/url`); `events` is missing, empty or names an unknown event
+          (issue at `/events` or `/events/<i>`); `description` is over 500 characters.
+        * AMS-109: the body is not JSON, has an unknown field or a value of the wrong type;
+          `details.field` names it.
+        * AMS-205: a service token without a valid `X-Tenant-ID`.
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          example:
+            error:
+              code: AMS-100
+              message: Validation failed
+              details:
+                issues:
+                  - code: AMS-104
+                    severity: error
+                    path: /url
+                    message: 169.254.169.254 resolves to 169.254.169.254, a link-local address, which webhooks may not reach
+                    suggestion: null
+              request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+              timestamp: '2025-01-15T09:30:00.123Z'
+    ForbiddenWebhook:
+      description: |
+        Forbidden.
+
+        * AMS-204: the token's roles do not allow the operation (`details.roles` lists them).
+        * AMS-206: `X-Tenant-ID` names another tenant than the user token's.
+        * AMS-207: the tenant has as many endpoints as its tier allows (`details.tier`, `details.max_webhooks`).
+      headers:
+        X-Request-ID:
+          $ref: '#/components/headers/X-Request-ID'
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorResponse'
+          examples:
+            role:
+              $ref: '#/components/examples/RoleNotAllowed'
+            quota:
+              summary: The tier's quota is reached
+              value:
+                error:
+                  code: AMS-207
+                  message: The tier's webhook quota is reached
+                  details:
+                    tier: free
+                    max_webhooks: 1
+                  request_id: 5f0c6b2e9a4d4e1f8c3b7a6d5e4f3a2b
+                  timestamp: '2025-01-15T09:30:00.123Z'
+            tenantMismatch:
+              $ref: '#/components/examples/TenantMismatch'
     TaskNotFound:
       description: |
         Not found.
@@ -6501,7 +6883,7 @@ components:
     ErrorCode:
       type: string
       description: The service's error catalog (`x-error-codes` gives each code's HTTP status and meaning).
-      enum: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-112, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-208, AMS-300, AMS-301, AMS-302, AMS-303, AMS-304, AMS-305, AMS-306, AMS-307, AMS-308, AMS-309, AMS-310, AMS-501, AMS-502, AMS-503]
+      enum: [AMS-100, AMS-102, AMS-109, AMS-110, AMS-111, AMS-112, AMS-201, AMS-202, AMS-203, AMS-204, AMS-205, AMS-206, AMS-207, AMS-208, AMS-300, AMS-301, AMS-302, AMS-303, AMS-304, AMS-305, AMS-306, AMS-307, AMS-308, AMS-309, AMS-310, AMS-311, AMS-501, AMS-502, AMS-503]
       x-error-codes:
         AMS-100:
           status: '400'
@@ -6572,6 +6954,9 @@ components:
         AMS-309:
           status: '404'
           description: Alias not found, or (on the internal config endpoint) a name that cannot be an alias (`details.alias`).
+        AMS-311:
+          status: '404'
+          description: Webhook not found (also another tenant's webhook, or a malformed id).
         AMS-310:
           status: '405'
           description: The path exists but does not answer this method; `Allow` lists the methods it answers.
@@ -8018,6 +8403,7 @@ components:
         - requests_per_minute
         - agent_creates_per_day
         - agent_updates_per_hour
+        - max_webhooks
       properties:
         max_agents:
           type: integer
@@ -8050,6 +8436,9 @@ components:
           $ref: '#/components/schemas/RateLimit'
         agent_updates_per_hour:
           $ref: '#/components/schemas/RateLimit'
+        max_webhooks:
+          type: integer
+          description: Webhook endpoints the tenant may register.
     RateLimit:
       description: 'Requests of the kind allowed per tenant in the window (429 AMS-208 beyond), or `"unlimited"`.'
       oneOf:
@@ -8087,6 +8476,137 @@ components:
         status:
           type: string
           const: ok
+    WebhookCreate:
+      type: object
+      additionalProperties: false
+      required: [url, events]
+      properties:
+        url:
+          type: string
+          maxLength: 2048
+          description: An http or https url without credentials.
+        events:
+          $ref: '#/components/schemas/WebhookEvents'
+        description:
+          type: [string, 'null']
+          maxLength: 500
+    WebhookPatch:
+      type: object
+      additionalProperties: false
+      properties:
+        url:
+          type: string
+          maxLength: 2048
+        events:
+          $ref: '#/components/schemas/WebhookEvents'
+        description:
+          type: [string, 'null']
+          maxLength: 500
+        status:
+          type: string
+          enum: [active, disabled]
+    WebhookEvents:
+      type: array
+      minItems: 1
+      description: Event names (see `ChangeEvent`), or `["*"]` for every event; duplicates are dropped.
+      items:
+        type: string
+        enum: ['*', agent_created, agent_updated, agent_deleted, agent_restored, agent_status_changed, agent_validated,
+               validation_complete, agent_template_created, template_updated, task_status_update, task_completed, task_failed,
+               webhook_disabled]
+    Webhook:
+      type: object
+      additionalProperties: false
+      required: [id, url, events, description, status, disabled_reason, consecutive_failures, created_at, updated_at]
+      properties:
+        id:
+          type: string
+          format: uuid
+        url:
+          type: string
+        events:
+          type: array
+          items:
+            type: string
+        description:
+          type: [string, 'null']
+        status:
+          type: string
+          enum: [active, disabled]
+        disabled_reason:
+          type: [string, 'null']
+          enum: [gone, failures, user, null]
+          description: '`gone`: the receiver answered 410; `failures`: 20 failed attempts in a row; `user`: a PATCH.'
+        consecutive_failures:
+          type: integer
+          minimum: 0
+        created_at:
+          type: string
+          format: date-time
+        updated_at:
+          type: string
+          format: date-time
+    WebhookWithSecret:
+      allOf:
+        - $ref: '#/components/schemas/Webhook'
+      type: object
+      unevaluatedProperties: false
+      required: [secret]
+      properties:
+        secret:
+          type: string
+          description: The HMAC-SHA256 key of the signatures (`whsec_` and 64 hex digits); shown only here.
+    WebhookList:
+      type: object
+      additionalProperties: false
+      required: [items, next_cursor]
+      properties:
+        items:
+          type: array
+          items:
+            $ref: '#/components/schemas/Webhook'
+        next_cursor:
+          type: [string, 'null']
+    WebhookDelivery:
+      type: object
+      additionalProperties: false
+      required: [event_id, event, sequence, attempt, attempted_at, status_code, latency_ms, succeeded, error]
+      properties:
+        event_id:
+          type: string
+          format: uuid
+        event:
+          type: string
+        sequence:
+          type: integer
+          format: int64
+        attempt:
+          type: integer
+          minimum: 1
+          description: 1 for the first attempt at this event.
+        attempted_at:
+          type: string
+          format: date-time
+        status_code:
+          type: [integer, 'null']
+          description: The answer's status; `null` when there was none (refused address, timeout, connection error).
+        latency_ms:
+          type: number
+        succeeded:
+          type: boolean
+        error:
+          type: [string, 'null']
+    WebhookDeliveryList:
+      type: object
+      additionalProperties: false
+      required: [items, next_cursor]
+      properties:
+        items:
+          type: array
+          items:
+            $ref: '#/components/schemas/WebhookDelivery'
+        next_cursor:
+          type: [string, 'null']
     ChangeEvent:
       description: |
         One committed change, as every sink announces it (the tenant WebSocket, the Redis stream and
@@ -8099,7 +8619,10 @@ components:
         finished) the task's result; `agent_template_created` and `template_updated`
         `{template_id, template_name, category, version}`; `task_status_update`
         `{status, progress, details}`; `task_completed` the task's result; `task_failed`
-        `{error, error_type}`. Delivery is at least once: a repeat has the same `event_id`.
+        `{error, error_type}`; `webhook_disabled` (a webhook endpoint was disabled by its failures)
+        `{webhook_id, url, reason, consecutive_failures, status_code}`. `agent_status_changed` and
+        `agent_validated` also carry `agent_name`. Delivery is at least once: a repeat has the same
+        `event_id`.
       type: object
       additionalProperties: false
       required: [event, service, event_id, sequence, task_id, global_task_id, tenant_id, timestamp, data]
@@ -8107,7 +8630,8 @@ components:
         event:
           type: string
           enum: [agent_created, agent_updated, agent_deleted, agent_restored, agent_status_changed, agent_validated,
-                 validation_complete, agent_template_created, template_updated, task_status_update, task_completed, task_failed]
+                 validation_complete, agent_template_created, template_updated, task_status_update, task_completed, task_failed,
+                 webhook_disabled]
         service:
           type: string
           enum: [agent-management-service]

@@ -121,7 +121,7 @@ struct WebhookRoutes: Sendable {
     /// refuses. A name that does not resolve (yet) is accepted: each delivery checks again.
     func check(_ url: String) async -> [ValidationIssue] {
         func issue(_ message: String) -> [ValidationIssue] { [.error(.invalidValue, "/url", message)] }
-        guard url.utf8.count <= 2048 else { return issue("url must be at most 2048 characters") }
+        guard url.unicodeScalars.count <= 2048 else { return issue("url must be at most 2048 characters") }
         guard let parts = URLComponents(string: url), let scheme = parts.scheme?.lowercased() else { return issue("url must be an absolute http or https url") }
         guard scheme == "http" || scheme == "https" else { return issue("url must use http or https, not \(scheme)") }
         guard let host = parts.host, !host.isEmpty else { return issue("url must name a host") }
@@ -155,7 +155,7 @@ struct WebhookRoutes: Sendable {
 
     private func description(_ body: ObjectReader, issues: inout [ValidationIssue]) throws -> String? {
         guard let text = try body.string("description") else { return nil }
-        if text.count > 500 { issues.append(.error(.outOfRange, "/description", "description must be at most 500 characters")) }
+        if text.unicodeScalars.count > 500 { issues.append(.error(.outOfRange, "/description", "description must be at most 500 characters")) }
         return text
     }
 }
