@@ -80,6 +80,36 @@ final class Gate: Sendable {
 
     static let identity = Identity(subject: "u", roles: [.admin], tenantID: nil)
 
+    /// The caches ride on the committed events: an agent event's commit is what evicts a cached
+    /// copy, and an agent notice on the old channel alone (the previous release's) evicts nothing.
+    @Test func cachesFollowTheCommittedEvents() async throws {
+        try await TestSupport.app().test(.router) { client in
+            #expect(try await eventually(10) { try await client.execute(uri: "/health/ready", method: .get).status == .ok })
+            let tenant = TestSupport.tenant()
+            let admin = try await Caller.make(client, tenant: tenant)
+            let agent = try await admin.create("Coherent", #""description":"before""#)
+            let id = try #require(UUID(uuidString: agent.id))
+            #expect(try await admin.send(.get, "/v1/agents/\(agent.id)").json()["description"] == .string("before"))
+            let database = try TestSupport.databaseURL()
+            let logger = Logger(label: "test")
+            // Changed behind the service's back: no event, no notice, and the cached copy is served.
+            try await asSuperuser(database) { conn in
+                try await conn.query("UPDATE agents SET config = jsonb_set(config, '{description}', '\"after\"') WHERE id = \(id)", logger: logger)
+            }
+            #expect(try await admin.send(.get, "/v1/agents/\(agent.id)").json()["description"] == .string("before"))
+            try await asSuperuser(database) { conn in
+                try await conn.query("SELECT pg_notify('agent_management_changes', ams_change_notice(\(tenant), \(id), NULL, false))", logger: logger)
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(try await admin.send(.get, "/v1/agents/\(agent.id)").json()["description"] == .string("before"), "the old channel's notice is not applied")
+            // An event of the agent commits: every replica's copy goes.
+            try await asSuperuser(database) { conn in
+                try await conn.query("INSERT INTO outbox (tenant_id, event, agent_id, data) VALUES (\(tenant), 'agent_updated', \(id), '{}')", logger: logger)
+            }
+            #expect(try await eventually(10) { try await admin.send(.get, "/v1/agents/\(agent.id)").json()["description"] == .string("after") })
+        }
+    }
+
     /// Another replica's PATCH lands (and its notice arrives) while this replica's PATCH is between
     /// its commit and its cache fill: the older state must not be cached.
     @Test func aWriteOvertakenByANoticeDoesNotFillTheCache() async throws {

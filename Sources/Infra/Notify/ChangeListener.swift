@@ -9,9 +9,11 @@ import Synchronization
 import Glibc
 #endif
 
-/// LISTENs on `agent_management_changes` and hands every change to `onChange`; and, for the
-/// notifier, on `ams_outbox` and `ams_events` (see `EventHooks`), holding the notifier's leader
-/// lock on this same connection when it gets it: the lock goes when the connection does.
+/// LISTENs on `ams_outbox`, whose notices come with every committed event: it hands each agent
+/// change they carry to `onChange` (the caches ride on the events) and wakes the notifier; on
+/// `agent_management_changes` for tier and tool catalog changes; and on `ams_events` (see
+/// `EventHooks`), holding the notifier's leader lock on this same connection when it gets it: the
+/// lock goes when the connection does.
 ///
 /// LISTEN lives on a connection of its own, outside the pool (it is held for good, and a pooled
 /// connection that the server closes while leased has been seen to stall the pool). A connection can
@@ -136,13 +138,18 @@ public struct ChangeListener: Service {
         let sender = Connection(conn)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
+                // Agent notices come with the events (below); the ones here are for the previous
+                // release's replicas during a rolling deploy. Tier and catalog changes come here only.
                 for try await notification in changes {
-                    if let change = ChangeNotification(payload: notification.payload) { await onChange(change) }
+                    if let change = ChangeNotification(payload: notification.payload), change.kind != .agent { await onChange(change) }
                 }
                 throw NotificationsEnded()
             }
             group.addTask {
-                for try await _ in outbox { events.outbox() }
+                for try await notification in outbox {
+                    events.outbox()
+                    if let change = ChangeNotification(payload: notification.payload) { await onChange(change) }
+                }
                 throw NotificationsEnded()
             }
             group.addTask {

@@ -2,7 +2,8 @@ extension Migration {
     /// Webhook endpoints and their delivery attempts. Each endpoint keeps its own position in the
     /// sequenced events (`delivered`), the attempts made at the next one, when it is due again, and
     /// a lease that hands it to one delivering replica at a time, so its events go out in order.
-    /// Also: `agent_status_changed` and `agent_validated` carry the agent's name.
+    /// Also: `agent_status_changed` and `agent_validated` carry the agent's name, and the cache
+    /// notices ride on the events' NOTIFY (see `ams_outbox_notify` below).
     static let webhooks: [String] = [
         """
         CREATE TABLE webhooks (
@@ -190,6 +191,32 @@ extension Migration {
             END IF;
             INSERT INTO outbox (tenant_id, event, agent_id, task_id, global_task_id, data)
             VALUES (NEW.tenant_id, v_event, NEW.agent_id, v_task, v_global, v_data);
+            RETURN NULL;
+        END
+        $$
+        """,
+        // The caches of every replica follow the committed events: each agent event's NOTIFY on
+        // `ams_outbox` carries the change notice (tenant, agent, revision or deleted) that the
+        // listener applies, besides waking the notifier; other events wake it with an empty one.
+        // The write functions' own notices on `agent_management_changes` stay only for replicas of
+        // the previous release during a rolling deploy; this release ignores agent notices there.
+        """
+        CREATE OR REPLACE FUNCTION ams_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE
+            r record;
+            v_told boolean := false;
+        BEGIN
+            FOR r IN SELECT a.tenant_id, a.agent_id, a.event FROM added a
+                WHERE a.agent_id IS NOT NULL AND a.event IN ('agent_created', 'agent_updated', 'agent_deleted', 'agent_restored',
+                    'agent_status_changed', 'agent_validated')
+                ORDER BY a.id
+            LOOP
+                PERFORM pg_notify('ams_outbox', ams_change_notice(r.tenant_id, r.agent_id, NULL, r.event = 'agent_deleted'));
+                v_told := true;
+            END LOOP;
+            IF NOT v_told AND EXISTS (SELECT 1 FROM added) THEN
+                PERFORM pg_notify('ams_outbox', '');
+            END IF;
             RETURN NULL;
         END
         $$
