@@ -1,39 +1,34 @@
 """Load and measurement for Benchmarks/events.sh: commit to announcement, on loopback.
 
-  events.py HTTP_PORT REDIS_PORT TOKEN AGENTS_FILE RATE SECONDS [ORCHESTRATOR_PORT]
+  events.py HTTP_PORT REDIS_PORT TOKEN AGENTS_FILE RATE SECONDS ORCHESTRATOR_PORT PSQL_URL
 
 PATCHes the agents in AGENTS_FILE (one "tenant agent_id" per line) round robin at RATE a second
-for SECONDS, over keep-alive connections, and notes when each answer came (the change committed
-before it). A Redis client PSUBSCRIBEd to every tenant's notifications channel notes when each
-agent_updated event arrived. Prints the wait from the answer to the event, p50/p99/max, and how
-many changes were announced.
-
-With ORCHESTRATOR_PORT it also plays the orchestrator: a WebSocket server (the service connects
-to it) that notes when each agent_updated frame arrived, both against the PATCH's answer and
-against the event's own timestamp (its transaction's time, which is the commit's within the
-few milliseconds a PATCH takes; to the millisecond, on the same clock).
+for SECONDS, over keep-alive connections. Two receivers, each a process of its own (so that the
+load's threads never hold them back), note when each agent_updated event arrived: a Redis client
+PSUBSCRIBEd to every tenant's notifications channel, and a stand-in orchestrator (a minimal RFC
+6455 server the service connects to, answering the handshake and pings). Afterwards the commit
+time of each change is read from Postgres (`track_commit_timestamp`, the commit of the version row
+the PATCH wrote), and the waits from commit to frame and to Redis are printed, p50/p99/max, with
+the wait from the PATCH's answer for comparison. Every time is the machine's wall clock.
 """
-import base64, datetime, hashlib, http.client, json, socket, struct, sys, threading, time
-
-http_port, redis_port, token, agents_file = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
-rate, seconds = float(sys.argv[5]), float(sys.argv[6])
-agents = [line.split() for line in open(agents_file) if line.strip()]
-answered = {}   # (agent, version) -> when the PATCH answered
-arrived = {}    # (agent, version) -> when its event arrived
-framed = {}     # (agent, version) -> when the orchestrator's frame arrived
-since_commit = []  # frame arrival minus the event's timestamp, in ms
-lock = threading.Lock()
+import base64, hashlib, http.client, json, multiprocessing, socket, struct, subprocess, sys, threading, time
 
 
-def orchestrate(port, ready):
-    """A minimal RFC 6455 server: the handshake, then masked frames in; pings answered."""
+def orchestrate(port, ready, results, stop):
+    """The stand-in orchestrator: (agent, version) -> when its agent_updated frame arrived."""
+    framed = {}
     server = socket.socket()
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     server.bind(("127.0.0.1", port))
     server.listen(4)
-    while True:
-        conn, _ = server.accept()
+    server.settimeout(0.5)
+    while not stop.is_set():
+        try:
+            conn, _ = server.accept()
+        except socket.timeout:
+            continue
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn.settimeout(0.5)
         reader = conn.makefile("rb")
         key = None
         while True:
@@ -51,17 +46,31 @@ def orchestrate(port, ready):
             header += bytes([len(payload)]) if len(payload) < 126 else bytes([126]) + struct.pack(">H", len(payload))
             conn.sendall(header + payload)
 
+        def read(n):
+            data = b""
+            while len(data) < n:
+                try:
+                    chunk = reader.read(n - len(data))
+                except socket.timeout:
+                    if stop.is_set():
+                        raise EOFError
+                    continue
+                if not chunk:
+                    raise EOFError
+                data += chunk
+            return data
+
         try:
             while True:
-                b0, b1 = reader.read(2)
+                b0, b1 = read(2)
                 opcode, length = b0 & 0x0F, b1 & 0x7F
                 if length == 126:
-                    length = struct.unpack(">H", reader.read(2))[0]
+                    length = struct.unpack(">H", read(2))[0]
                 elif length == 127:
-                    length = struct.unpack(">Q", reader.read(8))[0]
-                mask = reader.read(4) if b1 & 0x80 else b"\0\0\0\0"
-                payload = bytes(c ^ mask[i % 4] for i, c in enumerate(reader.read(length)))
-                now, wall = time.monotonic(), time.time()
+                    length = struct.unpack(">Q", read(8))[0]
+                mask = read(4) if b1 & 0x80 else b"\0\0\0\0"
+                payload = bytes(c ^ mask[i % 4] for i, c in enumerate(read(length)))
+                now = time.time()
                 if opcode == 9:
                     send(10, payload)
                 elif opcode == 8:
@@ -72,45 +81,62 @@ def orchestrate(port, ready):
                         send(1, b'{"status":"authenticated"}')
                         ready.set()
                     elif message.get("event") == "agent_updated" and "event_id" in message:
-                        stamp = datetime.datetime.strptime(message["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ")
-                        committed = stamp.replace(tzinfo=datetime.timezone.utc).timestamp()
-                        with lock:
-                            framed.setdefault((message["data"]["agent_id"], message["data"]["version"]), now)
-                            since_commit.append((wall - committed) * 1000)
-        except (ValueError, OSError):
+                        framed.setdefault((message["data"]["agent_id"], message["data"]["version"]), now)
+        except (ValueError, OSError, EOFError):
             pass
         conn.close()
+    results.put(framed)
 
 
-def listen(ready):
+def listen(redis_port, ready, results, stop):
+    """The Redis subscriber: (agent, version) -> when its agent_updated message arrived."""
+    arrived = {}
     sock = socket.create_connection(("127.0.0.1", redis_port))
     sock.sendall(b"*2\r\n$10\r\nPSUBSCRIBE\r\n$32\r\nagent-management.notifications.*\r\n")
+    sock.settimeout(0.5)
     reader = sock.makefile("rb")
 
-    def read():
-        line = reader.readline()
-        kind, rest = line[:1], line[1:-2]
+    def line():
+        while True:
+            try:
+                return reader.readline()
+            except socket.timeout:
+                if stop.is_set():
+                    raise EOFError
+
+    def value():
+        raw = line()
+        kind, rest = raw[:1], raw[1:-2]
         if kind == b"*":
-            return [read() for _ in range(int(rest))]
+            return [value() for _ in range(int(rest))]
         if kind == b"$":
-            data = reader.read(int(rest) + 2)[:-2]
-            return data
+            data = b""
+            while len(data) < int(rest) + 2:
+                try:
+                    data += reader.read(int(rest) + 2 - len(data))
+                except socket.timeout:
+                    if stop.is_set():
+                        raise EOFError
+            return data[:-2]
         return rest
 
-    read()  # the subscription's confirmation
+    value()  # the subscription's confirmation
     ready.set()
-    while True:
-        message = read()
-        now = time.monotonic()
-        if not isinstance(message, list) or message[0] != b"pmessage":
-            continue
-        event = json.loads(message[3])
-        if event["event"] == "agent_updated":
-            with lock:
+    try:
+        while True:
+            message = value()
+            now = time.time()
+            if not isinstance(message, list) or message[0] != b"pmessage":
+                continue
+            event = json.loads(message[3])
+            if event["event"] == "agent_updated":
                 arrived.setdefault((event["data"]["agent_id"], event["data"]["version"]), now)
+    except EOFError:
+        pass
+    results.put(arrived)
 
 
-def patch(worker, workers):
+def patch(worker, workers, answered, lock):
     conn = http.client.HTTPConnection("127.0.0.1", http_port)
     interval = workers / rate
     start = time.monotonic()
@@ -124,7 +150,7 @@ def patch(worker, workers):
                      headers={"Authorization": "Bearer " + token, "X-Tenant-ID": tenant, "Content-Type": "application/json"})
         response = conn.getresponse()
         data = response.read()
-        now = time.monotonic()
+        now = time.time()
         if response.status == 200:
             with lock:
                 answered[(agent, json.loads(data)["version"])] = now
@@ -134,37 +160,64 @@ def patch(worker, workers):
             time.sleep(wait)
 
 
-ready = threading.Event()
-threading.Thread(target=listen, args=(ready,), daemon=True).start()
-ready.wait()
-if len(sys.argv) > 7:
-    linked = threading.Event()
-    threading.Thread(target=orchestrate, args=(int(sys.argv[7]), linked), daemon=True).start()
+def commits(psql_url):
+    """(agent, version) -> the commit time of the version row its change wrote."""
+    out = subprocess.run(["psql", psql_url, "-At", "-F", " ", "-c",
+                          "SELECT agent_id, version, extract(epoch FROM pg_xact_commit_timestamp(xmin)) FROM agent_versions WHERE version > 1"],
+                         check=True, capture_output=True, text=True).stdout
+    result = {}
+    for row in out.splitlines():
+        agent, version, at = row.split(" ")
+        if at:
+            result[(agent, int(version))] = float(at)
+    return result
+
+
+def summary(name, waits):
+    waits = sorted(waits)
+    if not waits:
+        return "%s: none" % name
+    q = lambda p: waits[min(len(waits) - 1, int(p * len(waits)))]
+    return "%s p50 %.1f ms, p99 %.1f ms, max %.1f ms" % (name, q(0.5), q(0.99), waits[-1])
+
+
+if __name__ == "__main__":
+    http_port, redis_port, token, agents_file = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    rate, seconds = float(sys.argv[5]), float(sys.argv[6])
+    orchestrator_port, psql_url = int(sys.argv[7]), sys.argv[8]
+    agents = [line.split() for line in open(agents_file) if line.strip()]
+
+    stop = multiprocessing.Event()
+    redis_ready, linked = multiprocessing.Event(), multiprocessing.Event()
+    redis_results, frame_results = multiprocessing.Queue(), multiprocessing.Queue()
+    receivers = [multiprocessing.Process(target=listen, args=(redis_port, redis_ready, redis_results, stop)),
+                 multiprocessing.Process(target=orchestrate, args=(orchestrator_port, linked, frame_results, stop))]
+    for p in receivers:
+        p.start()
+    if not redis_ready.wait(30):
+        sys.exit("could not subscribe to Redis")
     if not linked.wait(60):
         sys.exit("the service did not connect to the orchestrator")
-workers = 8
-threads = [threading.Thread(target=patch, args=(w, workers)) for w in range(workers)]
-for t in threads:
-    t.start()
-for t in threads:
-    t.join()
-time.sleep(2)
-with lock:
-    waits = sorted((arrived[k] - answered[k]) * 1000 for k in answered if k in arrived)
-    missing = [k for k in answered if k not in arrived]
-if not waits:
-    sys.exit("no event arrived")
-pick = lambda q: waits[min(len(waits) - 1, int(q * len(waits)))]
-print("%d changes in %.0f s (%.0f/s), %d announced, %d not: answer to event p50 %.1f ms, p99 %.1f ms, max %.1f ms"
-      % (len(answered), seconds, len(answered) / seconds, len(waits), len(missing), pick(0.5), pick(0.99), waits[-1]))
-if len(sys.argv) > 7:
-    with lock:
-        frames = sorted((framed[k] - answered[k]) * 1000 for k in answered if k in framed)
-        commits = sorted(since_commit)
-        unframed = len([k for k in answered if k not in framed])
-    if not frames:
-        sys.exit("no frame reached the orchestrator")
-    q = lambda xs, p: xs[min(len(xs) - 1, int(p * len(xs)))]
-    print("orchestrator: %d framed, %d not; answer to frame p50 %.1f ms, p99 %.1f ms, max %.1f ms; "
-          "commit (event timestamp) to frame p50 %.1f ms, p99 %.1f ms, max %.1f ms"
-          % (len(frames), unframed, q(frames, 0.5), q(frames, 0.99), frames[-1], q(commits, 0.5), q(commits, 0.99), commits[-1]))
+
+    answered, lock = {}, threading.Lock()
+    workers = 8
+    threads = [threading.Thread(target=patch, args=(w, workers, answered, lock)) for w in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    time.sleep(2)
+    stop.set()
+    arrived, framed = redis_results.get(timeout=30), frame_results.get(timeout=30)
+    for p in receivers:
+        p.join(10)
+    committed = commits(psql_url)
+
+    keys = [k for k in answered if k in committed]
+    print("%d changes in %.0f s (%.0f/s); %d framed to the orchestrator, %d announced on Redis, %d missing from either"
+          % (len(answered), seconds, len(answered) / seconds, len([k for k in answered if k in framed]),
+             len([k for k in answered if k in arrived]), len([k for k in answered if k not in framed or k not in arrived])))
+    print(summary("commit to orchestrator frame:", [(framed[k] - committed[k]) * 1000 for k in keys if k in framed]))
+    print(summary("commit to Redis event:       ", [(arrived[k] - committed[k]) * 1000 for k in keys if k in arrived]))
+    print(summary("answer to orchestrator frame:", [(framed[k] - answered[k]) * 1000 for k in answered if k in framed]))
+    print(summary("commit to answer:            ", [(answered[k] - committed[k]) * 1000 for k in keys]))

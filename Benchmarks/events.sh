@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # Change events (issue 13): from a committed change to its announcement, on one replica of the
 # release build. RATE changes a second (PATCHes) across TENANTS tenants for SECONDS; the wait is
-# from the PATCH's answer (the change had committed) to the event's arrival on the tenant's Redis
-# channel (the notifier woke, sequenced it and the Redis sink published it). A stand-in
-# orchestrator (in events.py) receives the same events over the orchestrator WebSocket sink and
-# times each frame against the PATCH's answer and against the event's commit timestamp.
+# from each change's commit (Postgres's track_commit_timestamp) to its frame at a stand-in
+# orchestrator (events.py, over the orchestrator WebSocket sink) and to its message on the tenant's
+# Redis channel (the notifier woke, sequenced it and the sink sent it).
 # Usage: Benchmarks/events.sh [RATE] [TENANTS] [SECONDS]   (defaults 200, 50, 20)
 source "$(dirname "$0")/../scripts/lib.sh"
 cd "$ROOT"
@@ -20,6 +19,12 @@ export AMS_REDIS_URL="$(start_redis bench)"
 REDIS_PORT="$(cat "$LOCAL/bench/redis/port")"
 export AMS_JWT_SECRET="bench-secret-0123456789abcdefghijklmnopqrstuvwxyz"
 export AMS_LOG_LEVEL=warning AMS_ACCESS_LOG=0 AMS_DEFAULT_TIER=enterprise AMS_RATE_LIMITS=0
+
+# The commit time of each change, which the measurement starts from.
+if [ "$("${PSQL[@]}" -c "SHOW track_commit_timestamp")" != "on" ]; then
+  "${PSQL[@]}" -c "ALTER SYSTEM SET track_commit_timestamp = on" >/dev/null
+  as_pg "$(pg_bin)/pg_ctl" -D "$LOCAL/bench/data" -w -m fast restart >/dev/null
+fi
 
 log "building (release)"
 swift build -c release --product agent-management >/dev/null
@@ -50,4 +55,5 @@ for _ in $(seq 1 50); do
   sleep 0.2
 done
 log "$RATE changes a second across $TENANTS tenants for ${SECONDS_}s"
-python3 Benchmarks/events.py "$AMS_HTTP_PORT" "$REDIS_PORT" "$TOKEN" "$LOCAL/bench/event-agents.txt" "$RATE" "$SECONDS_" "$ORCHESTRATOR_PORT"
+python3 Benchmarks/events.py "$AMS_HTTP_PORT" "$REDIS_PORT" "$TOKEN" "$LOCAL/bench/event-agents.txt" "$RATE" "$SECONDS_" "$ORCHESTRATOR_PORT" \
+  "postgres://postgres@127.0.0.1:$PGPORT/ams"

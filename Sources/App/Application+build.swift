@@ -32,6 +32,7 @@ struct RouterDependencies: Sendable {
     var accessLog = true
     /// Lifts the webhook address guard (`AMS_WEBHOOK_ALLOW_PRIVATE=1`).
     var webhooksAllowPrivate = false
+    var resolver = AddressResolver()
 }
 
 func buildRouter(_ deps: RouterDependencies) -> AppResponderBuilder {
@@ -68,7 +69,7 @@ func registerAPI(on router: Router<AppRequestContext>, _ deps: RouterDependencie
     PortableRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit).register(on: v1)
     TenantRoutes(supervisor: deps.supervisor).register(on: v1)
     EventSocketRoutes().register(on: v1)
-    WebhookRoutes(store: deps.store, supervisor: deps.supervisor, bodyLimit: deps.bodyLimit, allowPrivate: deps.webhooksAllowPrivate)
+    WebhookRoutes(store: deps.store, supervisor: deps.supervisor, bodyLimit: deps.bodyLimit, resolver: deps.resolver, allowPrivate: deps.webhooksAllowPrivate)
         .register(on: v1)
     let enqueuer = TaskEnqueuer(redis: deps.redis, tasks: deps.store)
     TaskRoutes(supervisor: deps.supervisor, tasks: deps.store, enqueuer: enqueuer, bodyLimit: deps.bodyLimit).register(on: v1)
@@ -120,13 +121,15 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
     )
     let redis = RedisClient(configuration: .init(url: try RedisURL(config.redisURL), timeout: config.redisTimeout), logger: logger)
     let orchestrator = config.orchestratorURL == nil ? nil : LinkStatus()
+    let resolver = AddressResolver()
     let router = buildRouter(RouterDependencies(
         store: store, supervisor: supervisor, catalog: catalog, verifier: verifier,
         database: DatabaseProbe(store: store), bodyLimit: config.bodyLimit, contract: try APIContract(), metrics: metrics,
         redis: redis, notifier: notifier, orchestrator: orchestrator,
         rateLimiter: config.rateLimits
             ? RateLimiter(redis: redis, policy: policy, supervisor: supervisor, failClosed: config.rateLimitFailClosed, metrics: metrics) : nil,
-        servesMetrics: config.metricsPort == nil, accessLog: config.accessLog, webhooksAllowPrivate: config.webhookAllowPrivate
+        servesMetrics: config.metricsPort == nil, accessLog: config.accessLog, webhooksAllowPrivate: config.webhookAllowPrivate,
+        resolver: resolver
     ))
     let socket = EventSocket(verifier: verifier, store: store, subscribers: subscribers, authTimeout: config.eventSocketAuthTimeout)
     var app = Application(
@@ -166,7 +169,7 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
         var delivery = WebhookClient.Configuration(allowPrivate: config.webhookAllowPrivate)
         delivery.timeout = config.webhookTimeout
         app.addServices(WebhookDispatcher(
-            store: store, client: WebhookClient(http: http, configuration: delivery), http: http,
+            store: store, client: WebhookClient(http: http, resolver: resolver, configuration: delivery), http: http,
             feed: feed, notifier: notifier, schedule: config.webhookRetrySchedule, logger: logger))
     }
     if config.taskConsumer {

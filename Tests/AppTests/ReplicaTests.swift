@@ -91,9 +91,10 @@ func waitUntilListening(_ caller: Caller) async throws {
 }
 
 /// A client of the test database, migrated first (suites run in any order, and not all build the app).
-func withDatabase<R: Sendable>(_ body: @escaping @Sendable (PostgresClient) async throws -> R) async throws -> R {
-    try await Migrator.run(url: try TestSupport.databaseURL(), logger: Logger(label: "test"))
-    var configuration = try PostgresClient.Configuration(url: try TestSupport.databaseURL())
+func withDatabase<R: Sendable>(_ url: String? = nil, _ body: @escaping @Sendable (PostgresClient) async throws -> R) async throws -> R {
+    let url = try url ?? TestSupport.databaseURL()
+    try await Migrator.run(url: url, logger: Logger(label: "test"))
+    var configuration = try PostgresClient.Configuration(url: url)
     configuration.options.maximumConnections = 6
     let pg = PostgresClient(configuration: configuration)
     return try await withThrowingTaskGroup(of: R?.self) { group in

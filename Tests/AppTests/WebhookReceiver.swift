@@ -21,9 +21,20 @@ final class WebhookReceiver: Sendable {
         var json: JSONValue? { JSONValue.parse(body) }
     }
 
+    enum Body: Sendable {
+        /// `{}`.
+        case small
+        /// 200, then one byte every 200 ms, for a minute.
+        case trickle
+        /// 200, then 16 KiB a millisecond for as long as the client reads (64 MiB, over 4 s at least).
+        case endless
+    }
+
     struct State {
         /// Answers for the next requests, first first; 200 once they run out.
         var answers: [Int] = []
+        /// The body of each answer, per path (`.small` when absent).
+        var bodies: [String: Body] = [:]
         /// Requests whose answer waits this long first (counted down per request).
         var slow: [Duration] = []
         var received: [Delivery] = []
@@ -40,18 +51,44 @@ final class WebhookReceiver: Sendable {
     static func start() async throws -> WebhookReceiver {
         let receiver = WebhookReceiver()
         let router = Router()
+        // A followed redirect would come back as a GET: it is recorded too.
+        router.get("**") { request, _ -> Response in
+            receiver.state.withLock { $0.received.append(Delivery(path: request.uri.path, event: nil, deliveryID: nil, signature: nil, body: [])) }
+            return Response(status: .ok)
+        }
         router.post("**") { request, context -> Response in
             let body = try await request.body.collect(upTo: 1 << 20)
-            let (answer, delay) = receiver.state.withLock { s in
+            let (answer, delay, kind) = receiver.state.withLock { s in
                 s.received.append(Delivery(
                     path: request.uri.path, event: request.headers[HTTPField.Name("X-AMS-Event")!],
                     deliveryID: request.headers[HTTPField.Name("X-AMS-Delivery")!],
                     signature: request.headers[HTTPField.Name("X-AMS-Signature")!], body: Array(buffer: body)))
-                return (s.answers.isEmpty ? 200 : s.answers.removeFirst(), s.slow.isEmpty ? nil : s.slow.removeFirst())
+                return (s.answers.isEmpty ? 200 : s.answers.removeFirst(), s.slow.isEmpty ? nil : s.slow.removeFirst(),
+                        s.bodies[request.uri.path] ?? .small)
             }
             if let delay { try? await Task.sleep(for: delay) }
             if answer == 302 { return Response(status: .found, headers: [.location: "/elsewhere"]) }
-            return Response(status: .init(code: answer), body: .init(byteBuffer: ByteBuffer(string: "{}")))
+            switch kind {
+            case .small:
+                return Response(status: .init(code: answer), body: .init(byteBuffer: ByteBuffer(string: "{}")))
+            case .trickle:
+                return Response(status: .init(code: answer), body: .init { writer in
+                    for _ in 0..<300 {
+                        try await writer.write(ByteBuffer(string: "."))
+                        try await Task.sleep(for: .milliseconds(200))
+                    }
+                    try await writer.finish(nil)
+                })
+            case .endless:
+                let chunk = ByteBuffer(repeating: UInt8(ascii: "x"), count: 16 * 1024)
+                return Response(status: .init(code: answer), body: .init { writer in
+                    for _ in 0..<4096 {
+                        try await writer.write(chunk)
+                        try await Task.sleep(for: .milliseconds(1))
+                    }
+                    try await writer.finish(nil)
+                })
+            }
         }
         let (bound, boundTo) = AsyncStream.makeStream(of: Int.self)
         let app = Application(

@@ -191,12 +191,16 @@ import Testing
         let config = try await configuration(schedule: [.milliseconds(100), .milliseconds(100)])
         try await buildApplication(config, logger: makeLogger(config)).test(.router) { client in
             let admin = try await Caller.make(client, tenant: TestSupport.tenant())
-            _ = try await register(admin, receiver.url(), events: #"["agent_created"]"#)
+            let hook = try await register(admin, receiver.url(), events: #"["agent_created"]"#)
             _ = try await admin.create("First")
             _ = try await admin.create("Second")
             #expect(try await eventually(15) { receiver.received.count >= 4 })
             let names = receiver.received.map { $0.json?["data"]?["agent_name"]?.stringValue ?? "" }
             #expect(names == ["First", "First", "First", "Second"], "three attempts at the first, then the second")
+            let attempts = try await admin.send(.get, "/v1/webhooks/\(hook.id)/deliveries").json()["items"]?.items().reversed() ?? []
+            #expect(attempts.map { $0["attempt"]?.int } == [1, 2, 3, 1], "the next event starts again at attempt 1")
+            #expect(attempts.map { $0["status_code"]?.int } == [500, 500, 500, 200])
+            #expect(try await admin.send(.get, "/v1/webhooks/\(hook.id)").json()["consecutive_failures"] == .int(0), "the success reset the count")
         }
     }
 
@@ -217,7 +221,81 @@ import Testing
             let attempts = try await admin.send(.get, "/v1/webhooks/\(hook.id)/deliveries").json()["items"]?.items().reversed() ?? []
             #expect(attempts.map { $0["status_code"] ?? .null } == [.null, .int(302), .int(200)])
             #expect(attempts.first?["error"]?.stringValue?.hasPrefix("no answer within") == true)
+            try await Task.sleep(for: .milliseconds(300))
             #expect(!receiver.received.contains { $0.path == "/elsewhere" }, "the redirect was not followed")
+        }
+    }
+
+    /// The deadline covers the whole attempt: an answer whose body trickles in is given up at the
+    /// deadline, one that never ends is read no further than the bound (and counts as answered),
+    /// and an endpoint that hangs holds back no other.
+    @Test func aTricklingOrEndlessAnswerIsBoundedAndHoldsBackNoOne() async throws {
+        let receiver = try await WebhookReceiver.start()
+        defer { receiver.stop() }
+        receiver.update { $0.bodies = ["/trickle": .trickle, "/endless": .endless] }
+        var config = try await configuration(schedule: [.seconds(30)])
+        config.webhookTimeout = .seconds(1)
+        try await buildApplication(config, logger: makeLogger(config)).test(.router) { client in
+            let tenant = try await TestSupport.tenant(on: .advance, client)
+            let admin = try await Caller.make(client, tenant: tenant)
+            let trickle = try await register(admin, receiver.url("trickle"), events: #"["agent_created"]"#)
+            let endless = try await register(admin, receiver.url("endless"), events: #"["agent_created"]"#)
+            let healthy = try await register(admin, receiver.url("healthy"), events: #"["agent_created"]"#)
+            let started = ContinuousClock.now
+            _ = try await admin.create("Bounded")
+            #expect(try await eventually(10) { receiver.received.contains { $0.path == "/healthy" } })
+            #expect(ContinuousClock.now - started < .seconds(5), "the healthy endpoint did not wait for the others")
+            func attempts(_ id: String) async throws -> [JSONValue] {
+                try await admin.send(.get, "/v1/webhooks/\(id)/deliveries").json()["items"]?.items() ?? []
+            }
+            #expect(try await eventually(10) {
+                let slow = try await attempts(trickle.id), long = try await attempts(endless.id)
+                return !slow.isEmpty && !long.isEmpty
+            })
+            let slow = try #require(try await attempts(trickle.id).first)
+            #expect(slow["status_code"] == .null && slow["error"]?.stringValue?.hasPrefix("no answer within") == true)
+            #expect((slow["latency_ms"]?.numberValue ?? 0) < 4000, "given up near the 1 s deadline, not after the trickle")
+            let long = try #require(try await attempts(endless.id).first)
+            #expect(long["status_code"] == .int(200) && long["succeeded"] == .bool(true))
+            #expect(try await attempts(healthy.id).first?["succeeded"] == .bool(true))
+        }
+    }
+
+    /// A worker whose lease another took (it ran out, or a PATCH changed the endpoint) records what
+    /// it did but moves nothing; a PATCH changes only the fields it names.
+    @Test func aStaleWorkerMovesNothingAndAPatchKeepsWhatItDoesNotName() async throws {
+        let config = try await configuration()
+        var quiet = config
+        quiet.webhooks = false
+        try await buildApplication(quiet, logger: makeLogger(quiet)).test(.router) { client in
+            let tenant = TestSupport.tenant()
+            let admin = try await Caller.make(client, tenant: tenant)
+            let hook = try await register(admin, "http://127.0.0.1:9/hook")
+            _ = try await admin.create("Leased")
+            try await withDatabase(config.databaseURL) { pg in
+                let store = PostgresAgentStore(client: pg, defaultTier: .free, logger: Logger(label: "test"))
+                let first = try #require(try await store.claimWebhooks(limit: 10, lease: .seconds(60)).jobs.first)
+                #expect(try await store.claimWebhooks(limit: 10, lease: .seconds(60)).jobs.isEmpty, "leased: nobody else gets it")
+                let event = try #require(try await store.webhookEvents(tenant: tenant, after: first.delivered, limit: 10).first)
+                // A PATCH of the url takes the endpoint from the worker.
+                #expect(try await admin.send(.patch, "/v1/webhooks/\(hook.id)", json: #"{"url":"http://127.0.0.1:10/hook"}"#).status == .ok)
+                let second = try #require(try await store.claimWebhooks(limit: 10, lease: .seconds(60)).jobs.first)
+                #expect(second.url == "http://127.0.0.1:10/hook" && second.lease != first.lease)
+                let ok = WebhookDelivery(eventID: event.eventID, event: event.event, sequence: event.sequence, attempt: 1, attemptedAt: Date(),
+                                         statusCode: 200, latencyMs: 1, error: nil)
+                #expect(try await store.recordAttempt(first, ok, skipped: first.delivered, schedule: RetrySchedule(delays: [])) == .stop)
+                try await store.releaseWebhook(first, through: event.sequence)
+                #expect(try await store.claimWebhooks(limit: 10, lease: .seconds(60)).jobs.isEmpty, "the stale release freed nothing")
+                #expect(try await store.webhookEvents(tenant: tenant, after: second.delivered, limit: 10).first?.eventID == event.eventID,
+                        "the stale worker's success moved no position")
+                #expect(try await store.recordAttempt(second, ok, skipped: second.delivered, schedule: RetrySchedule(delays: [])) == .next)
+            }
+            #expect(try await admin.send(.get, "/v1/webhooks/\(hook.id)/deliveries").json()["items"]?.items().count == 2, "both attempts are listed")
+            // Disabled, a description-only PATCH leaves it disabled.
+            #expect(try await admin.send(.patch, "/v1/webhooks/\(hook.id)", json: #"{"status":"disabled"}"#).status == .ok)
+            let described = try await admin.send(.patch, "/v1/webhooks/\(hook.id)", json: #"{"description":"still off"}"#).json()
+            #expect(described["status"] == .string("disabled") && described["disabled_reason"] == .string("user"))
+            #expect(described["url"] == .string("http://127.0.0.1:10/hook") && described["events"] == .array([.string("*")]))
         }
     }
 

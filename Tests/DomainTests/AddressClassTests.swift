@@ -8,7 +8,7 @@ struct AddressClassTests {
         ([10, 0, 0, 1], .private), ([172, 16, 0, 1], .private), ([172, 31, 255, 255], .private), ([192, 168, 0, 1], .private),
         ([169, 254, 169, 254], .linkLocal), ([100, 64, 0, 1], .sharedNAT), ([100, 127, 255, 255], .sharedNAT),
         ([224, 0, 0, 1], .multicast), ([239, 255, 255, 250], .multicast), ([0, 0, 0, 0], .unspecified), ([0, 1, 2, 3], .unspecified),
-        ([255, 255, 255, 255], .reserved), ([240, 0, 0, 1], .reserved),
+        ([255, 255, 255, 255], .reserved), ([240, 0, 0, 1], .reserved), ([192, 0, 0, 8], .reserved),
     ] as [([UInt8], AddressClass)])
     func refusedIPv4(_ address: [UInt8], _ kind: AddressClass) {
         #expect(AddressClass.of(address) == kind)
@@ -36,6 +36,10 @@ struct AddressClassTests {
         #expect(AddressClass.of(v6([], tail: [0xFF, 0xFF, 10, 0, 0, 1])) == .private)
         #expect(AddressClass.of(v6([0, 0x64, 0xFF, 0x9B], tail: [169, 254, 0, 1])) == .linkLocal)
         #expect(AddressClass.of(v6([], tail: [0xFF, 0xFF, 8, 8, 8, 8])) == nil)
+        #expect(AddressClass.of(v6([], tail: [127, 0, 0, 1])) == .loopback, "IPv4-compatible ::127.0.0.1")
+        #expect(AddressClass.of(v6([], tail: [10, 1, 2, 3])) == .private, "IPv4-compatible ::10.1.2.3")
+        #expect(AddressClass.of(v6([0, 0x64, 0xFF, 0x9B, 0, 1], tail: [8, 8, 8, 8])) == .reserved, "local-use NAT64")
+        #expect(AddressClass.of(v6([0xFE, 0xC0])) == .private, "site-local")
         // Public: 2001:db8-free global unicast.
         #expect(AddressClass.of(v6([0x26, 0x06, 0x47, 0x00], tail: [0x11])) == nil)
         #expect(AddressClass.of([1, 2, 3]) == .reserved, "neither 4 nor 16 bytes")

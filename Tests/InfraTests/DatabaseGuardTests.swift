@@ -16,12 +16,12 @@ import Testing
         // Generous deadlines for the calls around the one under test: a loaded CI machine delays
         // them, and only the middle call's 1 s deadline matters here.
         let guardrail = DatabaseGuard(timeout: .seconds(15))
-        @Sendable func hold(for duration: Duration) async throws {
+        @Sendable func hold(for duration: Duration, until released: AsyncStream<Void>? = nil) async throws {
             try await guardrail.run { lease in
                 try await client.withConnection { conn in
                     _ = try lease.hold(conn)
                     defer { lease.release() }
-                    try await Task.sleep(for: duration)
+                    if let released { for await _ in released { break } } else { try await Task.sleep(for: duration) }
                 }
             }
         }
@@ -36,12 +36,19 @@ import Testing
                     lease.release()
                 }
             }
-            // The second call gets the connection while the middle one waits: the windows are
-            // wide, as a loaded machine can take a second to hand a released connection on.
-            async let first: Void = hold(for: .milliseconds(300))
+            // The second call gets the connection while the middle one waits: the first lets it
+            // go a moment after the middle one started, so the hand-over falls inside its wait
+            // however slowly a loaded machine runs the steps before it.
+            let (released, release) = AsyncStream.makeStream(of: Void.self)
+            async let first: Void = hold(for: .zero, until: released)
             try await Task.sleep(for: .milliseconds(100))
             async let second: Void = hold(for: .seconds(5))
-            try await Task.sleep(for: .milliseconds(100))
+            try await Task.sleep(for: .milliseconds(200))
+            async let releasing: Void = {
+                try? await Task.sleep(for: .milliseconds(300))
+                release.yield()
+                release.finish()
+            }()
             // Waits for the one connection while the others take turns, and gives up after 3 s.
             await #expect(throws: ServiceError.databaseUnavailable) {
                 try await guardrail.run(timeout: .seconds(3)) { lease in
@@ -60,6 +67,7 @@ import Testing
                     for try await _ in try await conn.query("SELECT 1", logger: Logger(label: "test")) {}
                 }
             }
+            await releasing
             try await first
             try await second
         }

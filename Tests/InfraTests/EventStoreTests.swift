@@ -22,7 +22,7 @@ import Testing
                 try await conn.query("SELECT set_config('app.tenant_id', 't', true)", logger: logger)
                 try await conn.query("INSERT INTO outbox (tenant_id, event, data) VALUES ('t', \(event), '{}')", logger: logger)
             }
-            #expect(try await store.sequenceEvents(limit: 100) == 0)
+            #expect(try await store.sequenceEvents(limit: 100).newest == 0)
             try await client.withConnection { early in
                 try await early.query("BEGIN", logger: logger)
                 try await insert("early", on: early)
@@ -31,11 +31,13 @@ import Testing
                     try await insert("late", on: late)
                     try await late.query("COMMIT", logger: logger)
                 }
-                #expect(try await store.sequenceEvents(limit: 100) == 1, "the uncommitted insert waits")
+                #expect(try await store.sequenceEvents(limit: 100).events.map(\.event) == ["late"], "the uncommitted insert waits")
                 try await early.query("COMMIT", logger: logger)
             }
-            #expect(try await store.sequenceEvents(limit: 1) == 2)
-            #expect(try await store.sequenceEvents(limit: 100) == 2, "nothing is sequenced twice")
+            let second = try await store.sequenceEvents(limit: 1)
+            #expect(second.newest == 2 && second.events.map(\.sequence) == [2] && second.events.first?.event == "early")
+            let none = try await store.sequenceEvents(limit: 100)
+            #expect(none.newest == 2 && none.events.isEmpty, "nothing is sequenced twice")
             let events = try await store.events(after: 0, limit: 10)
             #expect(events.map(\.event) == ["late", "early"])
             #expect(events.map(\.sequence) == [1, 2])

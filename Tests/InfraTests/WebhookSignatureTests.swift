@@ -14,9 +14,18 @@ struct WebhookSignatureTests {
     }
 
     @Test func namesAndOddLiteralsResolve() async throws {
-        #expect(try await AddressResolver.resolve("localhost").contains([127, 0, 0, 1]))
-        #expect(try await AddressResolver.resolve("2130706433") == [[127, 0, 0, 1]])
-        #expect(try await AddressResolver.resolve("[::1]") == [[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]])
-        await #expect(throws: AddressResolver.Failure.self) { try await AddressResolver.resolve("no-such-host.invalid") }
+        let resolver = AddressResolver()
+        #expect(try await resolver.resolve("localhost").contains([127, 0, 0, 1]))
+        #expect(try await resolver.resolve("2130706433") == [[127, 0, 0, 1]])
+        #expect(try await resolver.resolve("[::1]") == [[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]])
+        await #expect(throws: AddressResolver.Failure.self) { try await resolver.resolve("no-such-host.invalid") }
+    }
+
+    /// Beyond the limit of lookups at once, a lookup fails at once rather than queueing.
+    @Test func theLimitOfLookupsAtOnceHolds() async throws {
+        let resolver = AddressResolver(limit: 0)
+        let started = ContinuousClock.now
+        await #expect(throws: AddressResolver.Failure.self) { try await resolver.resolve("localhost", within: .seconds(5)) }
+        #expect(ContinuousClock.now - started < .seconds(4), "refused at once, not after a lookup")
     }
 }

@@ -6866,15 +6866,16 @@ components:
         filter:
           type: object
           additionalProperties: false
+          description: Every field given narrows the agents; one that is absent or `null` does not.
           properties:
             status:
-              type: string
+              type: [string, 'null']
             type:
-              type: string
+              type: [string, 'null']
             tag:
-              type: string
+              type: [string, 'null']
             ids:
-              type: array
+              type: [array, 'null']
               items:
                 type: string
                 format: uuid
@@ -8547,12 +8548,37 @@ components:
           type: string
           format: date-time
     WebhookWithSecret:
-      allOf:
-        - $ref: '#/components/schemas/Webhook'
       type: object
-      unevaluatedProperties: false
-      required: [secret]
+      description: The endpoint (as `Webhook`) and its signing secret.
+      additionalProperties: false
+      required: [id, url, events, description, status, disabled_reason, consecutive_failures, created_at, updated_at, secret]
       properties:
+        id:
+          type: string
+          format: uuid
+        url:
+          type: string
+        events:
+          type: array
+          items:
+            type: string
+        description:
+          type: [string, 'null']
+        status:
+          type: string
+          enum: [active, disabled]
+        disabled_reason:
+          type: [string, 'null']
+          enum: [gone, failures, user, null]
+        consecutive_failures:
+          type: integer
+          minimum: 0
+        created_at:
+          type: string
+          format: date-time
+        updated_at:
+          type: string
+          format: date-time
         secret:
           type: string
           description: The HMAC-SHA256 key of the signatures (`whsec_` and 64 hex digits); shown only here.

@@ -1,9 +1,48 @@
 import Synchronization
 
+import Domain
+
 /// How far the sequenced events go, and how far each sink got: sinks follow it each at its own
 /// pace, and readiness and metrics read it. Synchronous and lock-guarded, so the notifier and the
-/// listener's event loop can publish without waiting.
+/// listener's event loop can publish without waiting. On the leader it also keeps the newest
+/// events it sequenced, so that its sinks send them without reading them back from Postgres.
 final class EventFeed: Sendable {
+    /// The newest events the leader sequenced, consecutive, at most `capacity` of them.
+    private struct Recent {
+        var events: [ChangeEvent] = []
+        var start = 0
+        let capacity: Int
+
+        var count: Int { events.count - start }
+        var first: Int64? { count > 0 ? events[start].sequence : nil }
+        var last: Int64? { events.last?.sequence }
+
+        mutating func append(_ batch: [ChangeEvent]) {
+            guard let head = batch.first?.sequence else { return }
+            if last.map({ $0 + 1 != head }) ?? false { clear() }
+            events.append(contentsOf: batch)
+            if count > capacity {
+                start = events.count - capacity
+                // Compacted once the dropped part is as large as what is kept, so appends stay amortised O(1).
+                if start >= capacity {
+                    events.removeFirst(start)
+                    start = 0
+                }
+            }
+        }
+
+        mutating func clear() {
+            events.removeAll(keepingCapacity: true)
+            start = 0
+        }
+
+        func after(_ sequence: Int64, limit: Int) -> [ChangeEvent]? {
+            guard let first, let last, sequence >= first - 1, sequence <= last else { return nil }
+            let from = start + Int(sequence - first + 1)
+            return Array(events[from..<min(events.count, from + limit)])
+        }
+    }
+
     private struct State {
         var newest: Int64 = 0
         /// Whether `newest` was ever published: until then followers hear nothing.
@@ -11,9 +50,14 @@ final class EventFeed: Sendable {
         var followers: [Int: AsyncStream<Int64>.Continuation] = [:]
         var nextFollower = 0
         var delivered: [String: Int64] = [:]
+        var recent: Recent
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
+
+    init(keep capacity: Int = 4096) {
+        state = Mutex(State(recent: Recent(capacity: capacity)))
+    }
 
     var newest: Int64 { state.withLock { $0.newest } }
 
@@ -25,7 +69,13 @@ final class EventFeed: Sendable {
     /// A newer sequence wakes every follower; `again` wakes them with the same one (the sweep:
     /// a sink that another replica was serving may have been left behind).
     func publish(_ newest: Int64, again: Bool = false) {
+        publish(newest, events: [], again: again)
+    }
+
+    /// As `publish(_:)`, keeping `events` (the leader's newly sequenced ones, in order) for `recent`.
+    func publish(_ newest: Int64, events: [ChangeEvent], again: Bool = false) {
         state.withLock { s in
+            s.recent.append(events)
             // Waking again says nothing until a sequence is known.
             guard again ? s.known : (newest > s.newest || !s.known) else { return }
             s.newest = max(s.newest, newest)
@@ -48,9 +98,19 @@ final class EventFeed: Sendable {
         return stream
     }
 
-    /// Forgets the sinks' positions (this replica stopped leading: another delivers now).
+    /// Forgets the sinks' positions and the kept events (this replica stopped leading: another
+    /// sequences and delivers now).
     func forgetDelivered() {
-        state.withLock { $0.delivered = [:] }
+        state.withLock { s in
+            s.delivered = [:]
+            s.recent.clear()
+        }
+    }
+
+    /// The kept events after `sequence`, at most `limit`; `nil` when they are not all kept (read
+    /// them from Postgres then).
+    func recent(after sequence: Int64, limit: Int) -> [ChangeEvent]? {
+        state.withLock { $0.recent.after(sequence, limit: limit) }
     }
 
     func report(_ sink: String, delivered: Int64) {

@@ -87,8 +87,8 @@ final class Notifier: Service {
                     if stale.exchange(false, ordering: .relaxed) { feed.publish(try await store.newestSequence()) }
                     return
                 }
-                let newest = try await store.sequenceEvents(limit: batch)
-                feed.publish(newest)
+                let (newest, events) = try await store.sequenceEvents(limit: batch)
+                feed.publish(newest, events: events)
                 if newest - before < Int64(batch) { return }
             } catch {
                 guard isLeading else {

@@ -124,7 +124,11 @@ struct OrchestratorSink: Service {
                     while sent < newest {
                         let events: [ChangeEvent]
                         do {
-                            events = try await store.events(after: sent, limit: batch)
+                            if let kept = feed.recent(after: sent, limit: batch) {
+                                events = kept
+                            } else {
+                                events = try await store.events(after: sent, limit: batch)
+                            }
                         } catch {
                             logger.warning("events for the orchestrator could not be read", metadata: ["error": "\(String(reflecting: error))"])
                             try await Task.sleep(for: .seconds(1))

@@ -36,7 +36,8 @@ struct SubscriberSink: Service {
         while from < newest, !Task.isCancelled {
             if subscribers.isEmpty { return newest }
             do {
-                let events = try await store.events(after: from, limit: batch)
+                let kept = feed.recent(after: from, limit: batch)
+                let events = if let kept { kept } else { try await store.events(after: from, limit: batch) }
                 guard let last = events.last?.sequence else { break }
                 subscribers.publish(events)
                 from = last

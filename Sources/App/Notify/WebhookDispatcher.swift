@@ -25,6 +25,8 @@ struct WebhookDispatcher: Service {
     /// outlasts it with room for one more attempt.
     var turn: Duration = .seconds(20)
     var lease: Duration = .seconds(60)
+    /// How often the notifier wakes its followers anyway; retries due later wait for it.
+    var sweep: Duration = .seconds(5)
     let logger: Logger
 
     func run() async throws {
@@ -58,10 +60,11 @@ struct WebhookDispatcher: Service {
                             wake.yield()
                         }
                     }
-                    // One timer, for the earliest endpoint waiting for a retry.
-                    if let wait = claimed.nextDue {
+                    // A timer for the earliest endpoint waiting for a retry, if it is due before the
+                    // notifier's sweep wakes this loop anyway; a new one only when clearly earlier.
+                    if let wait = claimed.nextDue, wait < sweep {
                         let due = ContinuousClock.now + wait
-                        if timer.map({ due < $0 }) ?? true {
+                        if timer.map({ due < $0 - .milliseconds(20) }) ?? true {
                             timer = due
                             group.addTask {
                                 try? await Task.sleep(until: due)
@@ -94,6 +97,9 @@ struct WebhookDispatcher: Service {
                     guard ContinuousClock.now < ends, !Task.isCancelled else { break turn }
                     attempts += 1
                     let delivery = await client.post(event, to: job.url, secret: job.secret, attempt: attempts)
+                    // Stopping (a deploy) is not the receiver's failure: the lease runs out and the
+                    // event goes again, this attempt uncounted.
+                    if Task.isCancelled { return }
                     if let error = delivery.error {
                         logger.info("webhook attempt failed", metadata: metadata.merging(["attempt": "\(attempts)", "error": "\(error)"]) { $1 })
                     }

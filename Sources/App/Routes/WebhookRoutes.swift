@@ -9,6 +9,7 @@ struct WebhookRoutes: Sendable {
     let store: any WebhookStore
     let supervisor: TenantSupervisor
     let bodyLimit: Int
+    let resolver: AddressResolver
     /// Lifts the address guard (`AMS_WEBHOOK_ALLOW_PRIVATE=1`).
     let allowPrivate: Bool
 
@@ -65,29 +66,26 @@ struct WebhookRoutes: Sendable {
         let id = try Self.id(context)
         var request = request
         let body = try ObjectReader(try await request.json(limit: bodyLimit), at: "", allowed: ["url", "events", "description", "status"])
-        guard var webhook = try await store.webhook(id, tenant: tenant) else { throw ServiceError.webhookNotFound() }
+        var change = WebhookChange()
         var issues: [ValidationIssue] = []
         if body.has("url") {
             if let url = try body.string("url") {
                 issues += await check(url)
-                webhook.url = url
+                change.url = url
             } else {
                 issues.append(.error(.required, "/url", "url cannot be removed"))
             }
         }
-        if body.has("events") {
-            if let events = try events(body, issues: &issues) { webhook.events = events }
-        }
-        if body.has("description") { webhook.description = try description(body, issues: &issues) }
+        if body.has("events") { change.events = try events(body, issues: &issues) }
+        if body.has("description") { change.description = .some(try description(body, issues: &issues)) }
         if body.has("status") {
-            let raw = try body.string("status")
-            guard let status = raw.flatMap(Webhook.Status.init(rawValue:)) else {
+            guard let status = try body.string("status").flatMap(Webhook.Status.init(rawValue:)) else {
                 throw ServiceError.malformed("status must be active or disabled", field: "/status")
             }
-            webhook.status = status
+            change.status = status
         }
         guard issues.isEmpty else { throw ServiceError.validationFailed(issues) }
-        guard let updated = try await store.updateWebhook(webhook) else { throw ServiceError.webhookNotFound() }
+        guard let updated = try await store.updateWebhook(id, tenant: tenant, change) else { throw ServiceError.webhookNotFound() }
         return .json(updated.json)
     }
 
@@ -118,7 +116,7 @@ struct WebhookRoutes: Sendable {
     }
 
     /// An http(s) url without credentials, whose host does not resolve to an address the guard
-    /// refuses. A name that does not resolve (yet) is accepted: each delivery checks again.
+    /// refuses. A name that does not resolve (yet, or within 2 s) is accepted: each delivery checks again.
     func check(_ url: String) async -> [ValidationIssue] {
         func issue(_ message: String) -> [ValidationIssue] { [.error(.invalidValue, "/url", message)] }
         guard url.unicodeScalars.count <= 2048 else { return issue("url must be at most 2048 characters") }
@@ -126,7 +124,7 @@ struct WebhookRoutes: Sendable {
         guard scheme == "http" || scheme == "https" else { return issue("url must use http or https, not \(scheme)") }
         guard let host = parts.host, !host.isEmpty else { return issue("url must name a host") }
         guard parts.user == nil, parts.password == nil else { return issue("url must not carry credentials; the signature authenticates deliveries") }
-        guard !allowPrivate, let addresses = try? await AddressResolver.resolve(host) else { return [] }
+        guard !allowPrivate, let addresses = try? await resolver.resolve(host, within: .seconds(2)) else { return [] }
         return WebhookClient.refusal(host: host, addresses: addresses).map(issue) ?? []
     }
 

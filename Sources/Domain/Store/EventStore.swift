@@ -3,8 +3,8 @@ public import Foundation
 /// The committed changes waiting to be announced (the outbox), and where each shared sink got to.
 public protocol EventStore: Sendable {
     /// Gives committed events without one their `sequence`, in commit order, at most `limit` of
-    /// them; answers the newest sequence.
-    func sequenceEvents(limit: Int) async throws -> Int64
+    /// them; answers them, in order, and the newest sequence.
+    func sequenceEvents(limit: Int) async throws -> (newest: Int64, events: [ChangeEvent])
     /// The newest sequence given so far.
     func newestSequence() async throws -> Int64
     /// Every tenant's events after a sequence, oldest first.

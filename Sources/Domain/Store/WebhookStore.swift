@@ -8,9 +8,10 @@ public protocol WebhookStore: Sendable {
     func createWebhook(_ webhook: Webhook, secret: String, limit: Int, tier: Tier) async throws -> Webhook
     func webhook(_ id: UUID, tenant: TenantID) async throws -> Webhook?
     func webhooks(tenant: TenantID, limit: Int, before: Int64?) async throws -> Page<Webhook>
-    /// Stores the endpoint's url, events, description and status; one that becomes active again
-    /// starts with a clean failure count and is due at once. `nil`: no such endpoint.
-    func updateWebhook(_ webhook: Webhook) async throws -> Webhook?
+    /// Changes the fields `change` sets, and only those. One that becomes active again starts with a
+    /// clean failure count and is due at once; a change of url, events or status takes the endpoint
+    /// from the worker delivering to it (which stops at its next attempt). `nil`: no such endpoint.
+    func updateWebhook(_ id: UUID, tenant: TenantID, _ change: WebhookChange) async throws -> Webhook?
     func deleteWebhook(_ id: UUID, tenant: TenantID) async throws -> Bool
     /// Attempts, newest first.
     func deliveries(webhook: UUID, tenant: TenantID, limit: Int, before: Int64?) async throws -> Page<WebhookDelivery>
@@ -21,9 +22,12 @@ public protocol WebhookStore: Sendable {
     /// The tenant's events after a position, oldest first (whatever the retention left).
     func webhookEvents(tenant: TenantID, after sequence: Int64, limit: Int) async throws -> [ChangeEvent]
     /// Records an attempt and decides what the endpoint does next (see `WebhookStep`); `skipped` is
-    /// the position through which events the endpoint does not want were passed over.
+    /// the position through which events the endpoint does not want were passed over. A job whose
+    /// lease is no longer its own (it ran out, or the endpoint changed) only records the attempt
+    /// and stops.
     func recordAttempt(_ job: WebhookJob, _ delivery: WebhookDelivery, skipped: Int64, schedule: RetrySchedule) async throws -> WebhookStep
-    /// Ends the lease, keeping the position (`through`: events the endpoint does not want, passed over).
+    /// Ends the job's lease (if still its own), keeping the position (`through`: events the endpoint
+    /// does not want, passed over).
     func releaseWebhook(_ job: WebhookJob, through: Int64) async throws
 }
 
@@ -34,17 +38,20 @@ public struct WebhookJob: Sendable, Hashable {
     public var url: String
     public var events: [String]
     public var secret: String
+    /// Names this claim: the store honours the job's writes only while the lease is still its own.
+    public var lease: UUID
     /// Sequence through which the endpoint is done.
     public var delivered: Int64
     /// Attempts already made at the event after `delivered`.
     public var attempts: Int
 
-    public init(tenantID: TenantID, id: UUID, url: String, events: [String], secret: String, delivered: Int64, attempts: Int) {
+    public init(tenantID: TenantID, id: UUID, url: String, events: [String], secret: String, lease: UUID, delivered: Int64, attempts: Int) {
         self.tenantID = tenantID
         self.id = id
         self.url = url
         self.events = events
         self.secret = secret
+        self.lease = lease
         self.delivered = delivered
         self.attempts = attempts
     }
@@ -58,6 +65,21 @@ public enum WebhookStep: String, Sendable, Hashable {
     case next
     /// Failed: tried again when the schedule says (the lease is given back).
     case retry
-    /// Disabled (410, too many failures, or by its owner meanwhile): nothing more goes to it.
+    /// Disabled (410, too many failures), or the lease is no longer the job's: it ends.
     case stop
+}
+
+/// What a PATCH sets; `nil` leaves a field as it is (`description: .some(nil)` removes it).
+public struct WebhookChange: Sendable, Hashable {
+    public var url: String?
+    public var events: [String]?
+    public var description: String??
+    public var status: Webhook.Status?
+
+    public init(url: String? = nil, events: [String]? = nil, description: String?? = nil, status: Webhook.Status? = nil) {
+        self.url = url
+        self.events = events
+        self.description = description
+        self.status = status
+    }
 }

@@ -42,8 +42,12 @@ public enum AddressClass: String, Sendable, Hashable, CaseIterable {
             if a[12...14].allSatisfy({ $0 == 0 }), a[15] == 1 { return .loopback }
             return ipv4(Array(a[12...]))
         }
-        // 64:ff9b::/96, the NAT64 prefix.
-        if a[0] == 0, a[1] == 0x64, a[2] == 0xFF, a[3] == 0x9B, a[4..<12].allSatisfy({ $0 == 0 }) { return ipv4(Array(a[12...])) }
+        // 64:ff9b::/96, the NAT64 prefix; 64:ff9b:1::/48, the local-use one (refused whole: its
+        // embedding depends on a prefix length only the network knows).
+        if a[0] == 0, a[1] == 0x64, a[2] == 0xFF, a[3] == 0x9B {
+            if a[4..<12].allSatisfy({ $0 == 0 }) { return ipv4(Array(a[12...])) }
+            if a[4] == 0, a[5] == 1 { return .reserved }
+        }
         if a[0] == 0xFF { return .multicast }
         if a[0] & 0xFE == 0xFC { return .uniqueLocal }
         // fe80::/10 link-local, fec0::/10 the retired site-local.

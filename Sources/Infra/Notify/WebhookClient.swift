@@ -2,14 +2,17 @@ public import AsyncHTTPClient
 import Crypto
 public import Domain
 public import Foundation
+import Logging
 import NIOCore
 import NIOHTTP1
 
-/// Posts events to webhook endpoints: signed, within a deadline, never following a redirect,
-/// reading at most 64 KiB of an answer, and never to an address the guard refuses.
+/// Posts events to webhook endpoints: signed, the whole attempt (name lookup, connect, answer and
+/// its body) within the deadline, never following a redirect, reading at most 64 KiB of an answer,
+/// and only ever to an address the guard accepts: the connection goes to the very address that
+/// was checked, so a name cannot resolve to another one in between (DNS rebinding).
 public struct WebhookClient: Sendable {
     public struct Configuration: Sendable {
-        /// The whole attempt, name resolution included.
+        /// The whole attempt.
         public var timeout: Duration = .seconds(5)
         /// Lifts the address guard (tests reach a receiver on loopback).
         public var allowPrivate = false
@@ -19,18 +22,25 @@ public struct WebhookClient: Sendable {
     }
 
     let http: HTTPClient
+    let resolver: AddressResolver
     let configuration: Configuration
 
-    public init(http: HTTPClient, configuration: Configuration) {
+    public init(http: HTTPClient, resolver: AddressResolver, configuration: Configuration) {
         self.http = http
+        self.resolver = resolver
         self.configuration = configuration
     }
 
-    /// A client for deliveries: no redirects, no proxy, no decompression.
-    public static func makeHTTPClient() -> HTTPClient {
+    /// No redirects, no proxy, no decompression.
+    static func clientConfiguration() -> HTTPClient.Configuration {
         var config = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(5)))
         config.connectionPool = .init(idleTimeout: .seconds(30))
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: config)
+        return config
+    }
+
+    /// The client for plain-http deliveries, which go to the checked address with the original Host.
+    public static func makeHTTPClient() -> HTTPClient {
+        HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: clientConfiguration())
     }
 
     /// `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
@@ -63,34 +73,15 @@ public struct WebhookClient: Sendable {
         }
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(), let host = components.host, !host.isEmpty
         else { return result(nil, "the url cannot be parsed") }
-        let body = event.envelope
+        guard scheme == "http" || scheme == "https" else { return result(nil, "refused: only http and https urls are called") }
         do {
-            let target = try await withDeadline(configuration.timeout) { try await self.target(components, scheme: scheme, host: host) }
-            guard case .allowed(let requestURL, let hostHeader) = target else {
-                if case .refused(let reason) = target { return result(nil, "refused: " + reason) }
-                return result(nil, "refused")
+            let outcome = try await withDeadline(started + configuration.timeout) {
+                try await self.send(event, components: components, scheme: scheme, host: host, secret: secret, at: at, deadline: started + self.configuration.timeout)
             }
-            var request = HTTPClientRequest(url: requestURL)
-            request.method = .POST
-            let timestamp = Int(at.timeIntervalSince1970)
-            if let hostHeader { request.headers.add(name: "Host", value: hostHeader) }
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.headers.add(name: "User-Agent", value: ChangeEvent.service)
-            request.headers.add(name: "X-AMS-Event", value: event.event)
-            request.headers.add(name: "X-AMS-Delivery", value: event.eventID.uuidString.lowercased())
-            request.headers.add(name: "X-AMS-Signature", value: Self.signature(secret: secret, timestamp: timestamp, body: body))
-            request.body = .bytes(ByteBuffer(bytes: body))
-            let remaining = configuration.timeout - (ContinuousClock.now - started)
-            let response = try await http.execute(request, timeout: .nanoseconds(max(1, remaining.nanoseconds)))
-            // The status is what counts; the body is read (up to the bound) only so that the
-            // connection can be reused, and dropped past it.
-            var read = 0
-            for try await chunk in response.body {
-                read += chunk.readableBytes
-                if read > configuration.maxResponseBytes { break }
+            switch outcome {
+            case .refused(let reason): return result(nil, "refused: " + reason)
+            case .answered(let status): return result(status, (200..<300).contains(status) ? nil : "answered \(status)")
             }
-            let status = Int(response.status.code)
-            return result(status, (200..<300).contains(status) ? nil : "answered \(status)")
         } catch is DeadlineExceeded {
             return result(nil, "no answer within \(configuration.timeout)")
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
@@ -102,32 +93,72 @@ public struct WebhookClient: Sendable {
         }
     }
 
-    private enum Target {
-        case allowed(url: String, host: String?)
+    private enum Outcome: Sendable {
+        case answered(Int)
         case refused(String)
     }
 
-    /// Resolves the host and applies the guard. Plain http is sent to the address that was checked
-    /// (with the original Host header), so a name cannot resolve to another address in between;
-    /// https keeps the name, which TLS verifies.
-    private func target(_ components: URLComponents, scheme: String, host: String) async throws -> Target {
-        guard scheme == "http" || scheme == "https" else { return .refused("only http and https urls are called") }
-        let addresses = try await AddressResolver.resolve(host)
+    /// Resolves, checks, connects to the checked address and reads the answer. Plain http goes
+    /// through the shared client to the address literal with the original Host header; https through
+    /// a client of its own whose name override pins the address while TLS still verifies the name.
+    private func send(
+        _ event: ChangeEvent, components: URLComponents, scheme: String, host: String, secret: String, at: Date, deadline: ContinuousClock.Instant
+    ) async throws -> Outcome {
+        let addresses = try await resolver.resolve(host, within: deadline - .now)
         if !configuration.allowPrivate, let reason = Self.refusal(host: host, addresses: addresses) { return .refused(reason) }
-        guard scheme == "http", let address = addresses.first else { return .allowed(url: components.string ?? "", host: nil) }
-        var pinned = components
-        let literal = AddressResolver.text(address)
-        pinned.percentEncodedHost = literal
-        let authority = (host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host) + (components.port.map { ":\($0)" } ?? "")
-        return .allowed(url: pinned.string ?? "", host: authority)
+        let address = addresses[0]
+        let body = event.envelope
+        var request = HTTPClientRequest(url: components.string ?? "")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "User-Agent", value: ChangeEvent.service)
+        request.headers.add(name: "X-AMS-Event", value: event.event)
+        request.headers.add(name: "X-AMS-Delivery", value: event.eventID.uuidString.lowercased())
+        request.headers.add(name: "X-AMS-Signature", value: Self.signature(secret: secret, timestamp: Int(at.timeIntervalSince1970), body: body))
+        request.body = .bytes(ByteBuffer(bytes: body))
+        if scheme == "http" {
+            var pinned = components
+            pinned.percentEncodedHost = AddressResolver.text(address)
+            request.url = pinned.string ?? ""
+            let name = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+            request.headers.add(name: "Host", value: name + (components.port.map { ":\($0)" } ?? ""))
+            return try await exchange(request, on: http, deadline: deadline)
+        }
+        var config = Self.clientConfiguration()
+        config.dnsOverride = [host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")): AddressResolver.bare(address)]
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: config)
+        do {
+            let outcome = try await exchange(request, on: client, deadline: deadline)
+            try? await client.shutdown()
+            return outcome
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
+    /// The status; the body is read (up to the bound) only so that the connection can be reused,
+    /// and dropped past it.
+    private func exchange(_ request: HTTPClientRequest, on client: HTTPClient, deadline: ContinuousClock.Instant) async throws -> Outcome {
+        let response = try await client.execute(request, timeout: .nanoseconds(max(1, (deadline - .now).nanoseconds)))
+        var read = 0
+        for try await chunk in response.body {
+            read += chunk.readableBytes
+            if read > configuration.maxResponseBytes { break }
+        }
+        return .answered(Int(response.status.code))
     }
 
     struct DeadlineExceeded: Error {}
 
-    private func withDeadline<R: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> R) async throws -> R {
+    /// Runs `body` until `deadline`, then cancels it (a request and its body read stop when cancelled).
+    private func withDeadline<R: Sendable>(_ deadline: ContinuousClock.Instant, _ body: @escaping @Sendable () async throws -> R) async throws -> R {
         try await withThrowingTaskGroup(of: R?.self) { group in
             group.addTask { try await body() }
-            group.addTask { try await Task.sleep(for: timeout); return nil }
+            group.addTask {
+                try await Task.sleep(until: deadline)
+                return nil
+            }
             defer { group.cancelAll() }
             guard let first = try await group.next(), let value = first else { throw DeadlineExceeded() }
             return value

@@ -21,6 +21,7 @@ extension Migration {
             attempts integer NOT NULL DEFAULT 0,
             next_attempt_at timestamptz NOT NULL DEFAULT now(),
             lease_until timestamptz,
+            lease_token uuid,
             created_at timestamptz NOT NULL DEFAULT now(),
             updated_at timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (tenant_id, id)
@@ -59,7 +60,7 @@ extension Migration {
         // Due endpoints with events after their position, oldest due first, each leased for p_lease.
         """
         CREATE FUNCTION ams_claim_webhooks(p_limit integer, p_lease interval)
-        RETURNS TABLE (tenant_id text, id uuid, url text, events text[], secret text, delivered bigint, attempts integer)
+        RETURNS TABLE (tenant_id text, id uuid, url text, events text[], secret text, lease_token uuid, delivered bigint, attempts integer)
         LANGUAGE plpgsql AS $$
         BEGIN
             PERFORM set_config('app.notifier', 'on', true);
@@ -71,9 +72,9 @@ extension Migration {
                 ORDER BY w.next_attempt_at LIMIT p_limit
                 FOR UPDATE OF w SKIP LOCKED
             )
-            UPDATE webhooks w SET lease_until = now() + p_lease FROM due
+            UPDATE webhooks w SET lease_until = now() + p_lease, lease_token = gen_random_uuid() FROM due
             WHERE w.tenant_id = due.tenant_id AND w.id = due.id
-            RETURNING w.tenant_id, w.id, w.url, w.events, w.secret, w.delivered, w.attempts;
+            RETURNING w.tenant_id, w.id, w.url, w.events, w.secret, w.lease_token, w.delivered, w.attempts;
             PERFORM set_config('app.notifier', 'off', true);
         END
         $$
@@ -93,11 +94,12 @@ extension Migration {
         """,
         // One attempt recorded, and the endpoint's next step: 'next' (delivered, or given up after
         // its last attempt), 'retry' (due again after p_retry_ms, lease given back) or 'stop'
-        // (disabled: 410 Gone, p_failure_limit failures in a row, or by its owner meanwhile). A
-        // disabling is announced to the tenant as `webhook_disabled`, in the same transaction.
+        // (disabled: 410 Gone or p_failure_limit failures in a row; or the lease p_lease is no
+        // longer the caller's, which then changes nothing). A disabling is announced to the tenant
+        // as `webhook_disabled`, in the same transaction.
         """
         CREATE FUNCTION ams_webhook_attempt(
-            p_tenant text, p_id uuid, p_event_id uuid, p_event text, p_sequence bigint, p_attempt integer, p_at timestamptz,
+            p_tenant text, p_id uuid, p_lease uuid, p_event_id uuid, p_event text, p_sequence bigint, p_attempt integer, p_at timestamptz,
             p_status integer, p_latency double precision, p_error text, p_skipped bigint, p_retry_ms bigint, p_failure_limit integer
         ) RETURNS text LANGUAGE plpgsql AS $$
         DECLARE
@@ -109,25 +111,26 @@ extension Migration {
             INSERT INTO webhook_deliveries (tenant_id, webhook_id, event_id, event, sequence, attempt, attempted_at, status_code, latency_ms, error)
             SELECT p_tenant, p_id, p_event_id, p_event, p_sequence, p_attempt, p_at, p_status, p_latency, p_error
             WHERE EXISTS (SELECT 1 FROM webhooks WHERE tenant_id = p_tenant AND id = p_id);
-            IF p_status BETWEEN 200 AND 299 THEN
-                UPDATE webhooks SET delivered = greatest(delivered, p_sequence), attempts = 0, consecutive_failures = 0, updated_at = now()
-                WHERE tenant_id = p_tenant AND id = p_id AND status = 'active';
-                RETURN CASE WHEN FOUND THEN 'next' ELSE 'stop' END;
-            END IF;
-            UPDATE webhooks SET consecutive_failures = consecutive_failures + 1, attempts = p_attempt,
-                delivered = greatest(delivered, p_skipped), updated_at = now()
-            WHERE tenant_id = p_tenant AND id = p_id AND status = 'active'
-            RETURNING consecutive_failures, url INTO v_failures, v_url;
+            PERFORM 1 FROM webhooks WHERE tenant_id = p_tenant AND id = p_id AND lease_token = p_lease AND status = 'active' FOR UPDATE;
             IF NOT FOUND THEN
                 RETURN 'stop';
             END IF;
+            IF p_status BETWEEN 200 AND 299 THEN
+                UPDATE webhooks SET delivered = greatest(delivered, p_sequence), attempts = 0, consecutive_failures = 0
+                WHERE tenant_id = p_tenant AND id = p_id;
+                RETURN 'next';
+            END IF;
+            UPDATE webhooks SET consecutive_failures = consecutive_failures + 1, attempts = p_attempt,
+                delivered = greatest(delivered, p_skipped)
+            WHERE tenant_id = p_tenant AND id = p_id
+            RETURNING consecutive_failures, url INTO v_failures, v_url;
             IF p_status = 410 THEN
                 v_reason := 'gone';
             ELSIF v_failures >= p_failure_limit THEN
                 v_reason := 'failures';
             END IF;
             IF v_reason IS NOT NULL THEN
-                UPDATE webhooks SET status = 'disabled', disabled_reason = v_reason, lease_until = NULL
+                UPDATE webhooks SET status = 'disabled', disabled_reason = v_reason, lease_until = NULL, lease_token = NULL, updated_at = now()
                 WHERE tenant_id = p_tenant AND id = p_id;
                 INSERT INTO outbox (tenant_id, event, data)
                 VALUES (p_tenant, 'webhook_disabled', jsonb_build_object('webhook_id', p_id, 'url', v_url, 'reason', v_reason,
@@ -138,7 +141,7 @@ extension Migration {
                 UPDATE webhooks SET delivered = greatest(delivered, p_sequence), attempts = 0 WHERE tenant_id = p_tenant AND id = p_id;
                 RETURN 'next';
             END IF;
-            UPDATE webhooks SET next_attempt_at = now() + make_interval(secs => p_retry_ms / 1000.0), lease_until = NULL
+            UPDATE webhooks SET next_attempt_at = now() + make_interval(secs => p_retry_ms / 1000.0), lease_until = NULL, lease_token = NULL
             WHERE tenant_id = p_tenant AND id = p_id;
             RETURN 'retry';
         END
@@ -218,6 +221,34 @@ extension Migration {
                 PERFORM pg_notify('ams_outbox', '');
             END IF;
             RETURN NULL;
+        END
+        $$
+        """,
+        // As ams_sequence_outbox, but answers the rows it sequenced, so that the leader hands them to
+        // its sinks without reading them back (ams_sequence_outbox stays for the previous release).
+        """
+        CREATE FUNCTION ams_sequence_outbox_events(p_limit integer)
+        RETURNS TABLE (sequence bigint, event_id uuid, tenant_id text, event text, agent_id uuid, task_id uuid, global_task_id text,
+            data text, created_at timestamptz)
+        LANGUAGE plpgsql AS $$
+        DECLARE
+            v_last bigint;
+            v_count integer;
+        BEGIN
+            PERFORM set_config('app.notifier', 'on', true);
+            SELECT c.last INTO v_last FROM outbox_counter c FOR UPDATE;
+            RETURN QUERY
+            WITH next AS (
+                SELECT o.id, v_last + row_number() OVER (ORDER BY o.id) AS n FROM outbox o WHERE o.sequence IS NULL ORDER BY o.id LIMIT p_limit
+            )
+            UPDATE outbox o SET sequence = next.n FROM next WHERE o.id = next.id
+            RETURNING o.sequence, o.event_id, o.tenant_id, o.event, o.agent_id, o.task_id, o.global_task_id, o.data::text, o.created_at;
+            GET DIAGNOSTICS v_count = ROW_COUNT;
+            IF v_count > 0 THEN
+                UPDATE outbox_counter SET last = v_last + v_count;
+                PERFORM pg_notify('ams_events', (v_last + v_count)::text);
+            END IF;
+            PERFORM set_config('app.notifier', 'off', true);
         END
         $$
         """,

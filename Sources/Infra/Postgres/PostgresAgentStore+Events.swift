@@ -18,12 +18,16 @@ extension PostgresAgentStore: EventStore {
         }
     }
 
-    public func sequenceEvents(limit: Int) async throws -> Int64 {
+    public func sequenceEvents(limit: Int) async throws -> (newest: Int64, events: [ChangeEvent]) {
         try await single { conn in
-            for try await newest in try await conn.query("SELECT ams_sequence_outbox(\(limit)::int)", logger: logger).decode(Int64.self) {
-                return newest
-            }
-            return 0
+            let rows = try await conn.query("""
+                SELECT sequence, event_id, tenant_id, event, agent_id, task_id, global_task_id, data, created_at
+                FROM ams_sequence_outbox_events(\(limit)::int)
+                """, logger: logger)
+            let events = try await Self.events(rows).sorted { $0.sequence < $1.sequence }
+            if let newest = events.last?.sequence { return (newest, events) }
+            for try await last in try await conn.query("SELECT last FROM outbox_counter", logger: logger).decode(Int64.self) { return (last, []) }
+            return (0, [])
         }
     }
 

@@ -54,17 +54,26 @@ extension PostgresAgentStore: WebhookStore {
         }
     }
 
-    public func updateWebhook(_ webhook: Webhook) async throws -> Webhook? {
-        let active = webhook.status == .active
-        return try await inTenant(webhook.tenantID) { conn in
+    public func updateWebhook(_ id: UUID, tenant: TenantID, _ change: WebhookChange) async throws -> Webhook? {
+        let status = change.status?.rawValue
+        let setsDescription = change.description != nil
+        let description = change.description ?? nil
+        let takesOver = change.url != nil || change.events != nil || change.status != nil
+        return try await inTenant(tenant) { conn in
+            // The right-hand sides read the row as it was before this update.
             let rows = try await conn.query("""
-                UPDATE webhooks SET url = \(webhook.url), events = \(webhook.events), description = \(webhook.description),
-                    status = \(webhook.status.rawValue), updated_at = now(),
-                    disabled_reason = CASE WHEN \(active) THEN NULL WHEN status = 'disabled' THEN disabled_reason ELSE 'user' END,
-                    consecutive_failures = CASE WHEN \(active) AND status = 'disabled' THEN 0 ELSE consecutive_failures END,
-                    attempts = CASE WHEN \(active) AND status = 'disabled' THEN 0 ELSE attempts END,
-                    next_attempt_at = CASE WHEN \(active) AND status = 'disabled' THEN now() ELSE next_attempt_at END
-                WHERE tenant_id = \(webhook.tenantID) AND id = \(webhook.id)
+                UPDATE webhooks SET url = coalesce(\(change.url), url), events = coalesce(\(change.events)::text[], events),
+                    description = CASE WHEN \(setsDescription) THEN \(description) ELSE description END,
+                    status = coalesce(\(status), status),
+                    disabled_reason = CASE WHEN \(status) = 'active' THEN NULL
+                        WHEN \(status) = 'disabled' AND status = 'active' THEN 'user' ELSE disabled_reason END,
+                    consecutive_failures = CASE WHEN \(status) = 'active' AND status = 'disabled' THEN 0 ELSE consecutive_failures END,
+                    attempts = CASE WHEN \(status) = 'active' AND status = 'disabled' THEN 0 ELSE attempts END,
+                    next_attempt_at = CASE WHEN \(status) = 'active' AND status = 'disabled' THEN now() ELSE next_attempt_at END,
+                    lease_until = CASE WHEN \(takesOver) THEN NULL ELSE lease_until END,
+                    lease_token = CASE WHEN \(takesOver) THEN NULL ELSE lease_token END,
+                    updated_at = now()
+                WHERE tenant_id = \(tenant) AND id = \(id)
                 RETURNING \(unescaped: Self.webhookColumns)
                 """, logger: logger)
             for try await row in rows { return try Self.webhook(row.makeRandomAccess()) }
@@ -106,7 +115,7 @@ extension PostgresAgentStore: WebhookStore {
     public func claimWebhooks(limit: Int, lease: Duration) async throws -> (jobs: [WebhookJob], nextDue: Duration?) {
         try await single { conn in
             let rows = try await conn.query("""
-                SELECT tenant_id, id, url, events, secret, delivered, attempts
+                SELECT tenant_id, id, url, events, secret, lease_token, delivered, attempts
                 FROM ams_claim_webhooks(\(limit)::int, make_interval(secs => \(Double(lease.components.seconds))))
                 """, logger: logger)
             var jobs: [WebhookJob] = []
@@ -114,8 +123,8 @@ extension PostgresAgentStore: WebhookStore {
                 let c = row.makeRandomAccess()
                 jobs.append(WebhookJob(
                     tenantID: try c[0].decode(String.self), id: try c[1].decode(UUID.self), url: try c[2].decode(String.self),
-                    events: try c[3].decode([String].self), secret: try c[4].decode(String.self), delivered: try c[5].decode(Int64.self),
-                    attempts: try c[6].decode(Int.self)))
+                    events: try c[3].decode([String].self), secret: try c[4].decode(String.self), lease: try c[5].decode(UUID.self),
+                    delivered: try c[6].decode(Int64.self), attempts: try c[7].decode(Int.self)))
             }
             var nextDue: Duration?
             for try await seconds in try await conn.query("SELECT ams_webhooks_next_due()", logger: logger).decode(Double?.self) {
@@ -139,7 +148,7 @@ extension PostgresAgentStore: WebhookStore {
         let retry = schedule.delay(after: delivery.attempt).map { Int64($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) }
         return try await single { conn in
             let rows = try await conn.query("""
-                SELECT ams_webhook_attempt(\(job.tenantID), \(job.id), \(delivery.eventID), \(delivery.event), \(delivery.sequence),
+                SELECT ams_webhook_attempt(\(job.tenantID), \(job.id), \(job.lease), \(delivery.eventID), \(delivery.event), \(delivery.sequence),
                     \(delivery.attempt)::int, \(delivery.attemptedAt), \(delivery.statusCode)::int, \(delivery.latencyMs), \(delivery.error),
                     \(skipped), \(retry)::bigint, \(Webhook.failureLimit)::int)
                 """, logger: logger)
@@ -151,8 +160,8 @@ extension PostgresAgentStore: WebhookStore {
     public func releaseWebhook(_ job: WebhookJob, through: Int64) async throws {
         _ = try await inTenant(job.tenantID) { conn in
             try await conn.query("""
-                UPDATE webhooks SET delivered = greatest(delivered, \(through)), lease_until = NULL
-                WHERE tenant_id = \(job.tenantID) AND id = \(job.id)
+                UPDATE webhooks SET delivered = greatest(delivered, \(through)), lease_until = NULL, lease_token = NULL
+                WHERE tenant_id = \(job.tenantID) AND id = \(job.id) AND lease_token = \(job.lease)
                 """, logger: logger)
         }
     }
