@@ -170,7 +170,8 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
         delivery.timeout = config.webhookTimeout
         app.addServices(WebhookDispatcher(
             store: store, client: WebhookClient(http: http, resolver: resolver, configuration: delivery), http: http,
-            feed: feed, notifier: notifier, schedule: config.webhookRetrySchedule, logger: logger))
+            feed: feed, notifier: notifier, schedule: config.webhookRetrySchedule, lag: metrics.eventLag(WebhookDispatcher.name),
+            logger: logger))
     }
     if config.taskConsumer {
         let settings = config.taskSettings

@@ -21,6 +21,21 @@ struct EventFeedTests {
         #expect(feed.recent(after: 6, limit: 10) == nil, "past what is known")
     }
 
+    /// The leader's own notice of a sequence can come before the rows it sequenced: followers are
+    /// woken again when the rows come, and until then read Postgres rather than stop short.
+    @Test func rowsThatComeAfterTheirNoticeStillWakeTheFollowers() async {
+        let feed = EventFeed(keep: 8)
+        feed.publish(2, events: events(1...2))
+        var wakes = feed.follow().makeAsyncIterator()
+        #expect(await wakes.next() == 2)
+        feed.publish(4)
+        #expect(await wakes.next() == 4)
+        #expect(feed.recent(after: 2, limit: 10) == nil, "3 and 4 are not kept yet")
+        feed.publish(4, events: events(3...4))
+        #expect(await wakes.next() == 4, "woken again by the rows")
+        #expect(feed.recent(after: 2, limit: 10)?.map(\.sequence) == [3, 4])
+    }
+
     @Test func theBoundDropsTheOldestAndAGapStartsOver() {
         let feed = EventFeed(keep: 4)
         for n in stride(from: Int64(1), through: 37, by: 3) { feed.publish(n + 2, events: events(n...(n + 2))) }

@@ -274,7 +274,9 @@ import Testing
             _ = try await admin.create("Leased")
             try await withDatabase(config.databaseURL) { pg in
                 let store = PostgresAgentStore(client: pg, defaultTier: .free, logger: Logger(label: "test"))
-                let first = try #require(try await store.claimWebhooks(limit: 10, lease: .seconds(60)).jobs.first)
+                let claim = try await store.claimWebhooks(limit: 10, lease: .seconds(60))
+                let first = try #require(claim.jobs.first)
+                #expect(claim.behind == first.delivered, "the lag counts from the endpoint furthest behind")
                 #expect(try await store.claimWebhooks(limit: 10, lease: .seconds(60)).jobs.isEmpty, "leased: nobody else gets it")
                 let event = try #require(try await store.webhookEvents(tenant: tenant, after: first.delivered, limit: 10).first)
                 // A PATCH of the url takes the endpoint from the worker.

@@ -76,8 +76,10 @@ final class EventFeed: Sendable {
     func publish(_ newest: Int64, events: [ChangeEvent], again: Bool = false) {
         state.withLock { s in
             s.recent.append(events)
-            // Waking again says nothing until a sequence is known.
-            guard again ? s.known : (newest > s.newest || !s.known) else { return }
+            // Waking again says nothing until a sequence is known. Kept events wake the followers
+            // even when the sequence is not news: the leader's own `ams_events` notice can come
+            // before the rows do, and a follower that found them missing then waits for these.
+            guard again ? s.known : (newest > s.newest || !s.known || !events.isEmpty) else { return }
             s.newest = max(s.newest, newest)
             s.known = true
             for follower in s.followers.values { follower.yield(s.newest) }
@@ -110,7 +112,12 @@ final class EventFeed: Sendable {
     /// The kept events after `sequence`, at most `limit`; `nil` when they are not all kept (read
     /// them from Postgres then).
     func recent(after sequence: Int64, limit: Int) -> [ChangeEvent]? {
-        state.withLock { $0.recent.after(sequence, limit: limit) }
+        state.withLock { s in
+            // Kept events that stop short of the newest sequence known would end a follower's
+            // round early: it reads Postgres instead.
+            guard let last = s.recent.last, last >= s.newest || last >= sequence + Int64(limit) else { return nil }
+            return s.recent.after(sequence, limit: limit)
+        }
     }
 
     func report(_ sink: String, delivered: Int64) {

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CoreMetrics
 import Domain
 import Foundation
 import Infra
@@ -14,12 +15,16 @@ import Synchronization
 /// whole retry schedule, and never holds back other endpoints. Workers are bounded; positions,
 /// attempts and leases live in Postgres, so another replica resumes where this one stopped.
 struct WebhookDispatcher: Service {
+    static let name = "webhooks"
+
     let store: any WebhookStore
     let client: WebhookClient
     let http: HTTPClient
     let feed: EventFeed
     let notifier: Notifier
     let schedule: RetrySchedule
+    /// Newest sequence minus the position of the active endpoint furthest behind.
+    let lag: CoreMetrics.Gauge
     var workers = 16
     /// A worker stops taking new events after this long and gives its lease back; the lease
     /// outlasts it with room for one more attempt.
@@ -45,12 +50,16 @@ struct WebhookDispatcher: Service {
                     if let due = timer, due <= .now { timer = nil }
                     let free = workers - busy.count
                     guard free > 0 else { continue }
-                    let claimed: (jobs: [WebhookJob], nextDue: Duration?)
+                    let claimed: WebhookClaim
                     do {
                         claimed = try await store.claimWebhooks(limit: free, lease: lease)
                     } catch {
                         logger.warning("webhooks could not be claimed", metadata: ["error": "\(String(reflecting: error))"])
                         continue
+                    }
+                    if let behind = claimed.behind {
+                        feed.report(Self.name, delivered: behind)
+                        lag.record(max(0, feed.newest - behind))
                     }
                     for job in claimed.jobs {
                         busy.add(1)

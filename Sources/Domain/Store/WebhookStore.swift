@@ -17,8 +17,9 @@ public protocol WebhookStore: Sendable {
     func deliveries(webhook: UUID, tenant: TenantID, limit: Int, before: Int64?) async throws -> Page<WebhookDelivery>
 
     /// Leases up to `limit` active endpoints that have events after their position and are due,
-    /// across tenants; answers them and how long until the next one that waits for a retry is due.
-    func claimWebhooks(limit: Int, lease: Duration) async throws -> (jobs: [WebhookJob], nextDue: Duration?)
+    /// across tenants; answers them, how long until the next one that waits for a retry is due,
+    /// and the position of the active endpoint furthest behind.
+    func claimWebhooks(limit: Int, lease: Duration) async throws -> WebhookClaim
     /// The tenant's events after a position, oldest first (whatever the retention left).
     func webhookEvents(tenant: TenantID, after sequence: Int64, limit: Int) async throws -> [ChangeEvent]
     /// Records an attempt and decides what the endpoint does next (see `WebhookStep`); `skipped` is
@@ -81,5 +82,20 @@ public struct WebhookChange: Sendable, Hashable {
         self.events = events
         self.description = description
         self.status = status
+    }
+}
+
+/// What one round of the dispatcher got.
+public struct WebhookClaim: Sendable {
+    public var jobs: [WebhookJob]
+    /// How long until the next endpoint waiting for a retry is due (`nil`: none waits).
+    public var nextDue: Duration?
+    /// The position of the active endpoint furthest behind (`nil`: none is active).
+    public var behind: Int64?
+
+    public init(jobs: [WebhookJob], nextDue: Duration?, behind: Int64?) {
+        self.jobs = jobs
+        self.nextDue = nextDue
+        self.behind = behind
     }
 }

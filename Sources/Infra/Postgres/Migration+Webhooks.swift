@@ -79,16 +79,15 @@ extension Migration {
         END
         $$
         """,
-        // Seconds until the next endpoint waiting for a retry is due (NULL: none waits).
+        // Seconds until the next endpoint waiting for a retry is due (NULL: none waits), and the
+        // position of the active endpoint furthest behind (NULL: none is active), for its lag.
         """
-        CREATE FUNCTION ams_webhooks_next_due() RETURNS double precision LANGUAGE plpgsql AS $$
-        DECLARE
-            v_due timestamptz;
+        CREATE FUNCTION ams_webhooks_next_due() RETURNS TABLE (next_due double precision, behind bigint) LANGUAGE plpgsql AS $$
         BEGIN
             PERFORM set_config('app.notifier', 'on', true);
-            SELECT min(next_attempt_at) INTO v_due FROM webhooks WHERE status = 'active' AND next_attempt_at > now();
+            RETURN QUERY SELECT extract(epoch FROM min(w.next_attempt_at) FILTER (WHERE w.next_attempt_at > now()) - now())::double precision,
+                min(w.delivered) FROM webhooks w WHERE w.status = 'active';
             PERFORM set_config('app.notifier', 'off', true);
-            RETURN extract(epoch FROM v_due - now());
         END
         $$
         """,

@@ -112,7 +112,7 @@ extension PostgresAgentStore: WebhookStore {
         }
     }
 
-    public func claimWebhooks(limit: Int, lease: Duration) async throws -> (jobs: [WebhookJob], nextDue: Duration?) {
+    public func claimWebhooks(limit: Int, lease: Duration) async throws -> WebhookClaim {
         try await single { conn in
             let rows = try await conn.query("""
                 SELECT tenant_id, id, url, events, secret, lease_token, delivered, attempts
@@ -126,11 +126,13 @@ extension PostgresAgentStore: WebhookStore {
                     events: try c[3].decode([String].self), secret: try c[4].decode(String.self), lease: try c[5].decode(UUID.self),
                     delivered: try c[6].decode(Int64.self), attempts: try c[7].decode(Int.self)))
             }
-            var nextDue: Duration?
-            for try await seconds in try await conn.query("SELECT ams_webhooks_next_due()", logger: logger).decode(Double?.self) {
-                nextDue = seconds.map { .milliseconds(Int64(max(0, $0) * 1000)) }
+            var claim = WebhookClaim(jobs: jobs, nextDue: nil, behind: nil)
+            let due = try await conn.query("SELECT next_due, behind FROM ams_webhooks_next_due()", logger: logger)
+            for try await (seconds, behind) in due.decode((Double?, Int64?).self) {
+                claim.nextDue = seconds.map { .milliseconds(Int64(max(0, $0) * 1000)) }
+                claim.behind = behind
             }
-            return (jobs, nextDue)
+            return claim
         }
     }
 
