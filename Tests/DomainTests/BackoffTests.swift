@@ -2,18 +2,6 @@ import Domain
 import Testing
 
 @Suite struct BackoffTests {
-    /// SplitMix64: a seeded generator, so the spread is the same on every run.
-    struct Seeded: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test func startsAtOneSecondGrowsByHalfAndStopsAtThirty() {
         var backoff = Backoff()
         var waits: [Duration] = []
@@ -27,7 +15,7 @@ import Testing
     }
 
     @Test func jitterStaysWithinTwentyPercentAndUsesItsRange() {
-        var generator = Seeded(state: 42)
+        var generator = SplitMix(state: 42)
         var ratios: [Double] = []
         for _ in 0..<1000 {
             var backoff = Backoff()

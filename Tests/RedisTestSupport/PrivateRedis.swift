@@ -5,7 +5,9 @@ import NIOPosix
 
 /// A redis-server of the test's own on a free port, to be killed and started again.
 public final class PrivateRedis: @unchecked Sendable {
-    public let port: Int
+    /// Fixed once the server first started; restarts keep it.
+    public private(set) var port: Int
+    private var started = false
     public let password: String?
     private let appendOnly: Bool
     private let directory: URL
@@ -20,19 +22,33 @@ public final class PrivateRedis: @unchecked Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     }
 
+    /// Starts the server and waits until it listens. A port picked free can be taken by another
+    /// listener before the server binds it (the server then exits): a first start picks another.
     public func start() async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try Self.redisServer())
-        process.arguments = ["--bind", "127.0.0.1", "--port", String(port), "--dir", directory.path, "--save", "",
-                             "--appendonly", appendOnly ? "yes" : "no", "--appendfsync", "always"]
-            + (password.map { ["--requirepass", $0] } ?? [])
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        self.process = process
-        for _ in 0..<100 {
-            if (try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get())
-                .map({ $0.close(promise: nil) }) != nil { return }
-            try await Task.sleep(for: .milliseconds(50))
+        for _ in 0..<5 {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: try Self.redisServer())
+            process.arguments = ["--bind", "127.0.0.1", "--port", String(port), "--dir", directory.path, "--save", "",
+                                 "--appendonly", appendOnly ? "yes" : "no", "--appendfsync", "always"]
+                + (password.map { ["--requirepass", $0] } ?? [])
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            self.process = process
+            for _ in 0..<100 where process.isRunning {
+                if (try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get())
+                    .map({ $0.close(promise: nil) }) != nil {
+                    // What answered may be another listener on the port, if this server could not bind it.
+                    try await Task.sleep(for: .milliseconds(100))
+                    if process.isRunning {
+                        started = true
+                        return
+                    }
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            guard !started else { break }
+            port = try Self.freePort()
         }
         throw RedisError.unavailable("the test's redis-server did not start")
     }
