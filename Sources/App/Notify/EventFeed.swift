@@ -55,7 +55,7 @@ final class EventFeed: Sendable {
 
     private let state: Mutex<State>
 
-    init(keep capacity: Int = 4096) {
+    init(keep capacity: Int = 1024) {
         state = Mutex(State(recent: Recent(capacity: capacity)))
     }
 
