@@ -116,7 +116,12 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
         configuration: .init(databaseURL: config.databaseURL, heartbeat: config.listenerHeartbeat, applicationName: "ams-listener:" + config.replicaName),
         logger: logger,
         onChange: { await supervisor.route($0) },
-        onListening: { await supervisor.setListening($0) },
+        // Caches are trusted only once the schema is migrated: before migration 9 the events'
+        // notices carry no agent changes.
+        onListening: { listening in
+            if listening { await notifier.migrated.wait() }
+            await supervisor.setListening(listening)
+        },
         events: notifier.hooks(leaderKey: config.eventLeader ? PostgresAgentStore.notifierLock : nil)
     )
     let redis = RedisClient(configuration: .init(url: try RedisURL(config.redisURL), timeout: config.redisTimeout), logger: logger)
@@ -149,7 +154,7 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
     app.addServices(client, redis, listener, supervisor, notifier, DeletedAgentPurge(
         store: store, retention: config.deletedRetention, interval: config.purgeInterval, logger: logger))
     app.addServices(
-        SubscriberSink(store: store, feed: feed, subscribers: subscribers, logger: logger),
+        SubscriberSink(store: store, feed: feed, subscribers: subscribers, lag: metrics.eventLag(SubscriberSink.name), logger: logger),
         EventPurge(store: store, retention: config.eventRetention, interval: config.purgeInterval, notifier: notifier, logger: logger))
     if config.notifyRedis {
         app.addServices(SharedSink(

@@ -154,8 +154,9 @@ import Testing
             }
             #expect(try await eventually(10) {
                 let ready = try await client.execute(uri: "/health/ready", method: .get).json()
-                return ready["components"]?["notifier"]?["sinks"]?["redis"]?["lag"] == .int(0)
-            })
+                let sinks = ready["components"]?["notifier"]?["sinks"]
+                return sinks?["redis"]?["lag"] == .int(0) && sinks?["subscribers"]?["lag"] == .int(0)
+            }, "each sink's lag is shown, the tenant WebSocket sink's too")
         }
     }
 }

@@ -262,7 +262,8 @@ import Testing
     }
 
     /// A worker whose lease another took (it ran out, or a PATCH changed the endpoint) records what
-    /// it did but moves nothing; a PATCH changes only the fields it names.
+    /// it did but moves nothing; a PATCH that changes nothing leaves the worker be; a new url starts
+    /// clean; a PATCH changes only the fields it names.
     @Test func aStaleWorkerMovesNothingAndAPatchKeepsWhatItDoesNotName() async throws {
         let config = try await configuration()
         var quiet = config
@@ -272,27 +273,38 @@ import Testing
             let admin = try await Caller.make(client, tenant: tenant)
             let hook = try await register(admin, "http://127.0.0.1:9/hook")
             _ = try await admin.create("Leased")
+            @Sendable func shown() async throws -> JSONValue { try await admin.send(.get, "/v1/webhooks/\(hook.id)").json() }
             try await withDatabase(config.databaseURL) { pg in
                 let store = PostgresAgentStore(client: pg, defaultTier: .free, logger: Logger(label: "test"))
                 let claim = try await store.claimWebhooks(limit: 10, lease: .seconds(60))
                 let first = try #require(claim.jobs.first)
-                #expect(claim.behind == first.delivered, "the lag counts from the endpoint furthest behind")
-                #expect(try await store.claimWebhooks(limit: 10, lease: .seconds(60)).jobs.isEmpty, "leased: nobody else gets it")
                 let event = try #require(try await store.webhookEvents(tenant: tenant, after: first.delivered, limit: 10).first)
-                // A PATCH of the url takes the endpoint from the worker.
+                #expect(claim.behind == event.sequence - 1, "the lag counts up to the first event not delivered")
+                #expect(try await store.claimWebhooks(limit: 10, lease: .seconds(60)).jobs.isEmpty, "leased: nobody else gets it")
+                #expect(try await admin.send(.patch, "/v1/webhooks/\(hook.id)", json: #"{"status":"active"}"#).status == .ok)
+                #expect(try await store.claimWebhooks(limit: 10, lease: .seconds(60)).jobs.isEmpty, "a PATCH that changes nothing keeps the lease")
+
+                func attempt(_ status: Int, _ n: Int) -> WebhookDelivery {
+                    WebhookDelivery(eventID: event.eventID, event: event.event, sequence: event.sequence, attempt: n, attemptedAt: Date(),
+                                    statusCode: status, latencyMs: 1, error: status == 200 ? nil : "answered \(status)")
+                }
+                #expect(try await store.recordAttempt(first, attempt(500, 1), skipped: first.delivered, schedule: RetrySchedule(delays: [.seconds(60)])) == .retry)
+                #expect(try await shown()["consecutive_failures"] == .int(1))
+                #expect(try await store.claimWebhooks(limit: 10, lease: .seconds(60)).jobs.isEmpty, "not due for a minute")
+                // Another url starts clean and is due at once.
                 #expect(try await admin.send(.patch, "/v1/webhooks/\(hook.id)", json: #"{"url":"http://127.0.0.1:10/hook"}"#).status == .ok)
+                #expect(try await shown()["consecutive_failures"] == .int(0))
                 let second = try #require(try await store.claimWebhooks(limit: 10, lease: .seconds(60)).jobs.first)
-                #expect(second.url == "http://127.0.0.1:10/hook" && second.lease != first.lease)
-                let ok = WebhookDelivery(eventID: event.eventID, event: event.event, sequence: event.sequence, attempt: 1, attemptedAt: Date(),
-                                         statusCode: 200, latencyMs: 1, error: nil)
-                #expect(try await store.recordAttempt(first, ok, skipped: first.delivered, schedule: RetrySchedule(delays: [])) == .stop)
+                #expect(second.url == "http://127.0.0.1:10/hook" && second.lease != first.lease && second.attempts == 0)
+                // The first worker, late, moves nothing.
+                #expect(try await store.recordAttempt(first, attempt(200, 2), skipped: first.delivered, schedule: RetrySchedule(delays: [])) == .stop)
                 try await store.releaseWebhook(first, through: event.sequence)
                 #expect(try await store.claimWebhooks(limit: 10, lease: .seconds(60)).jobs.isEmpty, "the stale release freed nothing")
                 #expect(try await store.webhookEvents(tenant: tenant, after: second.delivered, limit: 10).first?.eventID == event.eventID,
                         "the stale worker's success moved no position")
-                #expect(try await store.recordAttempt(second, ok, skipped: second.delivered, schedule: RetrySchedule(delays: [])) == .next)
+                #expect(try await store.recordAttempt(second, attempt(200, 1), skipped: second.delivered, schedule: RetrySchedule(delays: [])) == .next)
             }
-            #expect(try await admin.send(.get, "/v1/webhooks/\(hook.id)/deliveries").json()["items"]?.items().count == 2, "both attempts are listed")
+            #expect(try await admin.send(.get, "/v1/webhooks/\(hook.id)/deliveries").json()["items"]?.items().count == 3, "every attempt is listed")
             // Disabled, a description-only PATCH leaves it disabled.
             #expect(try await admin.send(.patch, "/v1/webhooks/\(hook.id)", json: #"{"status":"disabled"}"#).status == .ok)
             let described = try await admin.send(.patch, "/v1/webhooks/\(hook.id)", json: #"{"description":"still off"}"#).json()

@@ -25,7 +25,7 @@ struct WebhookSignatureTests {
     @Test func theLimitOfLookupsAtOnceHolds() async throws {
         let resolver = AddressResolver(limit: 0)
         let started = ContinuousClock.now
-        await #expect(throws: AddressResolver.Failure.self) { try await resolver.resolve("localhost", within: .seconds(5)) }
+        await #expect(throws: AddressResolver.Busy.self) { try await resolver.resolve("localhost", within: .seconds(5)) }
         #expect(ContinuousClock.now - started < .seconds(4), "refused at once, not after a lookup")
     }
 }

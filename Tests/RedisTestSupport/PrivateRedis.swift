@@ -48,6 +48,7 @@ public final class PrivateRedis: @unchecked Sendable {
                 try await Task.sleep(for: .milliseconds(50))
             }
             guard !started else { break }
+            stop()
             port = try Self.freePort()
         }
         throw RedisError.unavailable("the test's redis-server did not start")

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Domain
 import Logging
 import ServiceLifecycle
@@ -9,10 +10,13 @@ import ServiceLifecycle
 /// leave no gap. With no subscriber it only keeps up with the newest sequence. When it stops,
 /// every subscriber's stream ends.
 struct SubscriberSink: Service {
+    static let name = "subscribers"
+
     let store: any EventStore
     let feed: EventFeed
     let subscribers: Subscribers
     var batch = 500
+    let lag: CoreMetrics.Gauge
     let logger: Logger
 
     func run() async throws {
@@ -24,7 +28,10 @@ struct SubscriberSink: Service {
                     subscribers.start()
                     continue
                 }
-                position = await deliver(after: from, through: newest)
+                let reached = await deliver(after: from, through: newest)
+                position = reached
+                feed.report(Self.name, delivered: reached)
+                lag.record(max(0, feed.newest - reached))
             }
         }
         subscribers.finishAll()

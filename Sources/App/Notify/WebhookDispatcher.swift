@@ -105,7 +105,12 @@ struct WebhookDispatcher: Service {
                     }
                     guard ContinuousClock.now < ends, !Task.isCancelled else { break turn }
                     attempts += 1
-                    let delivery = await client.post(event, to: job.url, secret: job.secret, attempt: attempts)
+                    guard let delivery = await client.post(event, to: job.url, secret: job.secret, attempt: attempts) else {
+                        // No lookup to spare: not the receiver's failure. A pause, then the endpoint
+                        // goes back, due as it was.
+                        try? await Task.sleep(for: .seconds(1))
+                        break turn
+                    }
                     // Stopping (a deploy) is not the receiver's failure: the lease runs out and the
                     // event goes again, this attempt uncounted.
                     if Task.isCancelled { return }

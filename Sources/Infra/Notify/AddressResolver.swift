@@ -15,6 +15,9 @@ public final class AddressResolver: Sendable {
         public var description: String
     }
 
+    /// Too many lookups are running (some may hang on a name server): this one was not tried.
+    public struct Busy: Error {}
+
     private let running = Atomic(0)
     private let limit: Int
 
@@ -24,7 +27,7 @@ public final class AddressResolver: Sendable {
         let name = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         guard running.add(1, ordering: .relaxed).newValue <= limit else {
             running.subtract(1, ordering: .relaxed)
-            throw Failure(description: "\(name) could not be resolved now (too many lookups at once)")
+            throw Busy()
         }
         return try await withCheckedThrowingContinuation { continuation in
             let answer = Answer(continuation)

@@ -61,8 +61,9 @@ public struct WebhookClient: Sendable {
         return nil
     }
 
-    /// One attempt. Never throws: what went wrong is the attempt's `error`.
-    public func post(_ event: ChangeEvent, to url: String, secret: String, attempt: Int) async -> WebhookDelivery {
+    /// One attempt; what went wrong is the attempt's `error`. `nil`: not attempted, as this
+    /// service had no lookup to spare (not the receiver's failure; try again later).
+    public func post(_ event: ChangeEvent, to url: String, secret: String, attempt: Int) async -> WebhookDelivery? {
         let started = ContinuousClock.now
         let at = Date()
         func result(_ status: Int?, _ error: String?) -> WebhookDelivery {
@@ -82,6 +83,8 @@ public struct WebhookClient: Sendable {
             case .refused(let reason): return result(nil, "refused: " + reason)
             case .answered(let status): return result(status, (200..<300).contains(status) ? nil : "answered \(status)")
             }
+        } catch is AddressResolver.Busy {
+            return nil
         } catch is DeadlineExceeded {
             return result(nil, "no answer within \(configuration.timeout)")
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
@@ -106,7 +109,8 @@ public struct WebhookClient: Sendable {
     ) async throws -> Outcome {
         let addresses = try await resolver.resolve(host, within: deadline - .now)
         if !configuration.allowPrivate, let reason = Self.refusal(host: host, addresses: addresses) { return .refused(reason) }
-        let address = addresses[0]
+        // All were checked; an IPv4 one first, as a host without IPv6 routes is common.
+        let address = addresses.first { $0.count == 4 } ?? addresses[0]
         let body = event.envelope
         var request = HTTPClientRequest(url: components.string ?? "")
         request.method = .POST
@@ -125,7 +129,9 @@ public struct WebhookClient: Sendable {
             return try await exchange(request, on: http, deadline: deadline)
         }
         var config = Self.clientConfiguration()
-        config.dnsOverride = [host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")): AddressResolver.bare(address)]
+        // Keyed as written and lowercased, so that the client's own spelling of the host finds it.
+        let name = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        config.dnsOverride = [name: AddressResolver.bare(address), name.lowercased(): AddressResolver.bare(address)]
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: config)
         do {
             let outcome = try await exchange(request, on: client, deadline: deadline)

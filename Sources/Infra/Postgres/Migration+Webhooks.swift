@@ -79,14 +79,17 @@ extension Migration {
         END
         $$
         """,
-        // Seconds until the next endpoint waiting for a retry is due (NULL: none waits), and the
-        // position of the active endpoint furthest behind (NULL: none is active), for its lag.
+        // Seconds until the next endpoint waiting for a retry is due (NULL: none waits), and how far
+        // the active endpoint furthest behind got (NULL: none is active), for the lag: counted up to
+        // its first event not yet delivered, as a quiet tenant's position moves only with its events.
         """
         CREATE FUNCTION ams_webhooks_next_due() RETURNS TABLE (next_due double precision, behind bigint) LANGUAGE plpgsql AS $$
         BEGIN
             PERFORM set_config('app.notifier', 'on', true);
             RETURN QUERY SELECT extract(epoch FROM min(w.next_attempt_at) FILTER (WHERE w.next_attempt_at > now()) - now())::double precision,
-                min(w.delivered) FROM webhooks w WHERE w.status = 'active';
+                min(coalesce((SELECT min(o.sequence) - 1 FROM outbox o WHERE o.tenant_id = w.tenant_id AND o.sequence > w.delivered),
+                    (SELECT c.last FROM outbox_counter c)))
+            FROM webhooks w WHERE w.status = 'active';
             PERFORM set_config('app.notifier', 'off', true);
         END
         $$

@@ -58,23 +58,36 @@ extension PostgresAgentStore: WebhookStore {
         let status = change.status?.rawValue
         let setsDescription = change.description != nil
         let description = change.description ?? nil
-        let takesOver = change.url != nil || change.events != nil || change.status != nil
         return try await inTenant(tenant) { conn in
-            // The right-hand sides read the row as it was before this update.
+            // The right-hand sides read the row as it was. An endpoint made active again, or given
+            // another url, starts clean and is due at once; one whose url, events or status really
+            // changed is taken from the worker delivering to it.
             let rows = try await conn.query("""
-                UPDATE webhooks SET url = coalesce(\(change.url), url), events = coalesce(\(change.events)::text[], events),
-                    description = CASE WHEN \(setsDescription) THEN \(description) ELSE description END,
-                    status = coalesce(\(status), status),
-                    disabled_reason = CASE WHEN \(status) = 'active' THEN NULL
-                        WHEN \(status) = 'disabled' AND status = 'active' THEN 'user' ELSE disabled_reason END,
-                    consecutive_failures = CASE WHEN \(status) = 'active' AND status = 'disabled' THEN 0 ELSE consecutive_failures END,
-                    attempts = CASE WHEN \(status) = 'active' AND status = 'disabled' THEN 0 ELSE attempts END,
-                    next_attempt_at = CASE WHEN \(status) = 'active' AND status = 'disabled' THEN now() ELSE next_attempt_at END,
-                    lease_until = CASE WHEN \(takesOver) THEN NULL ELSE lease_until END,
-                    lease_token = CASE WHEN \(takesOver) THEN NULL ELSE lease_token END,
+                WITH old AS (SELECT * FROM webhooks WHERE tenant_id = \(tenant) AND id = \(id) FOR UPDATE),
+                new AS (
+                    SELECT old.tenant_id, old.id, coalesce(\(change.url), old.url) AS url, coalesce(\(change.events)::text[], old.events) AS events,
+                        coalesce(\(status), old.status) AS status, old.url AS was_url, old.events AS was_events, old.status AS was_status
+                    FROM old
+                ), fresh AS (
+                    SELECT new.*, (new.status = 'active' AND new.was_status = 'disabled') OR new.url IS DISTINCT FROM new.was_url AS restart,
+                        new.url IS DISTINCT FROM new.was_url OR new.events IS DISTINCT FROM new.was_events
+                            OR new.status IS DISTINCT FROM new.was_status AS changed
+                    FROM new
+                )
+                UPDATE webhooks w SET url = f.url, events = f.events, status = f.status,
+                    description = CASE WHEN \(setsDescription) THEN \(description) ELSE w.description END,
+                    disabled_reason = CASE WHEN f.status = 'active' THEN NULL
+                        WHEN f.status = 'disabled' AND f.was_status = 'active' THEN 'user' ELSE w.disabled_reason END,
+                    consecutive_failures = CASE WHEN f.restart THEN 0 ELSE w.consecutive_failures END,
+                    attempts = CASE WHEN f.restart THEN 0 ELSE w.attempts END,
+                    next_attempt_at = CASE WHEN f.restart THEN now() ELSE w.next_attempt_at END,
+                    lease_until = CASE WHEN f.changed THEN NULL ELSE w.lease_until END,
+                    lease_token = CASE WHEN f.changed THEN NULL ELSE w.lease_token END,
                     updated_at = now()
-                WHERE tenant_id = \(tenant) AND id = \(id)
-                RETURNING \(unescaped: Self.webhookColumns)
+                FROM fresh f
+                WHERE w.tenant_id = f.tenant_id AND w.id = f.id
+                RETURNING w.seq, w.tenant_id, w.id, w.url, w.events, w.description, w.status, w.disabled_reason, w.consecutive_failures,
+                    w.created_at, w.updated_at
                 """, logger: logger)
             for try await row in rows { return try Self.webhook(row.makeRandomAccess()) }
             return nil
