@@ -51,6 +51,16 @@ final class EventFeed: Sendable {
         var nextFollower = 0
         var delivered: [String: Int64] = [:]
         var recent: Recent
+        /// Sequenced here, their commit not yet confirmed by its notice.
+        var staged: [ChangeEvent] = []
+
+        /// Moves the staged events that the newest known sequence covers into `recent`.
+        mutating func keepCommitted() {
+            guard known, let first = staged.first, first.sequence <= newest else { return }
+            let committed = staged.prefix { $0.sequence <= newest }
+            recent.append(Array(committed))
+            staged.removeFirst(committed.count)
+        }
     }
 
     private let state: Mutex<State>
@@ -66,23 +76,32 @@ final class EventFeed: Sendable {
         state.withLock { s in s.delivered.mapValues { max(0, s.newest - $0) } }
     }
 
-    /// A newer sequence wakes every follower; `again` wakes them with the same one (the sweep:
-    /// a sink that another replica was serving may have been left behind).
+    /// A committed sequence: a newer one wakes every follower; `again` wakes them with the same one
+    /// (the sweep: a sink that another replica was serving may have been left behind). Events this
+    /// replica sequenced up to it are kept for `recent` from now on.
     func publish(_ newest: Int64, again: Bool = false) {
-        publish(newest, events: [], again: again)
-    }
-
-    /// As `publish(_:)`, keeping `events` (the leader's newly sequenced ones, in order) for `recent`.
-    func publish(_ newest: Int64, events: [ChangeEvent], again: Bool = false) {
         state.withLock { s in
-            s.recent.append(events)
-            // Waking again says nothing until a sequence is known. Kept events wake the followers
-            // even when the sequence is not news: the leader's own `ams_events` notice can come
-            // before the rows do, and a follower that found them missing then waits for these.
-            guard again ? s.known : (newest > s.newest || !s.known || !events.isEmpty) else { return }
+            // Waking again says nothing until a sequence is known.
+            guard again ? s.known : (newest > s.newest || !s.known) else { return }
             s.newest = max(s.newest, newest)
             s.known = true
+            s.keepCommitted()
             for follower in s.followers.values { follower.yield(s.newest) }
+        }
+    }
+
+    /// Events this replica (the leader) just sequenced, in order. They are kept for `recent` only
+    /// once their sequence is known committed: the `ams_events` notice of the sequencing commit,
+    /// which can come before or after this call. Until then followers read Postgres, where an
+    /// uncommitted number is never seen.
+    func stage(_ events: [ChangeEvent]) {
+        guard !events.isEmpty else { return }
+        state.withLock { s in
+            s.staged.append(contentsOf: events)
+            if s.staged.count > s.recent.capacity { s.staged.removeFirst(s.staged.count - s.recent.capacity) }
+            // The notice came first: the followers already read these from Postgres; keeping them
+            // for later rounds needs no wake.
+            s.keepCommitted()
         }
     }
 
@@ -106,6 +125,7 @@ final class EventFeed: Sendable {
         state.withLock { s in
             s.delivered = [:]
             s.recent.clear()
+            s.staged.removeAll()
         }
     }
 

@@ -88,7 +88,9 @@ final class Notifier: Service {
                     return
                 }
                 let (newest, events) = try await store.sequenceEvents(limit: batch)
-                feed.publish(newest, events: events)
+                // Rows just sequenced are announced by their commit's `ams_events` notice; a round
+                // that sequenced nothing read a committed number.
+                if events.isEmpty { feed.publish(newest) } else { feed.stage(events) }
                 if newest - before < Int64(batch) { return }
             } catch {
                 guard isLeading else {
