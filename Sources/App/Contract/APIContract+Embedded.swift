@@ -8732,7 +8732,7 @@ components:
               type: object
               additionalProperties: false
               required: [leader, sequence, sinks]
-              description: Whether this replica leads the notifier, the newest event sequence it knows, and each shared sink's lag behind it (on the leader).
+              description: Whether this replica leads the notifier, the newest event sequence it knows, and each sink's lag behind it (`redis`, `orchestrator` and `webhooks` on the leader; `subscribers`, the tenant WebSocket sink, on every replica).
               properties:
                 leader:
                   type: boolean
