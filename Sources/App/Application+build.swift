@@ -116,12 +116,7 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
         configuration: .init(databaseURL: config.databaseURL, heartbeat: config.listenerHeartbeat, applicationName: "ams-listener:" + config.replicaName),
         logger: logger,
         onChange: { await supervisor.route($0) },
-        // Caches are trusted only once the schema is migrated: before migration 9 the events'
-        // notices carry no agent changes.
-        onListening: { listening in
-            if listening { await notifier.migrated.wait() }
-            await supervisor.setListening(listening)
-        },
+        onListening: { await supervisor.setListening($0) },
         events: notifier.hooks(leaderKey: config.eventLeader ? PostgresAgentStore.notifierLock : nil)
     )
     let redis = RedisClient(configuration: .init(url: try RedisURL(config.redisURL), timeout: config.redisTimeout), logger: logger)

@@ -1,5 +1,6 @@
 import Domain
 import Foundation
+import Infra
 import JWTKit
 
 /// The claims of an AMS token.
@@ -71,7 +72,7 @@ struct TokenVerifier: Sendable {
         }
         self.issuer = issuer
         self.audience = audience
-        self.leeway = Double(leeway.components.seconds) + Double(leeway.components.attoseconds) / 1e18
+        self.leeway = leeway.seconds
         cache = VerifiedTokenCache(capacity: cacheCapacity)
         now = clock
     }

@@ -18,9 +18,11 @@ final class EventFeed: Sendable {
         var last: Int64? { events.last?.sequence }
 
         mutating func append(_ batch: [ChangeEvent]) {
-            guard let head = batch.first?.sequence else { return }
-            if last.map({ $0 + 1 != head }) ?? false { clear() }
-            events.append(contentsOf: batch)
+            // Kept events are consecutive: a gap (another leader sequenced meanwhile) starts over.
+            for event in batch {
+                if let last, last + 1 != event.sequence { clear() }
+                events.append(event)
+            }
             if count > capacity {
                 start = events.count - capacity
                 // Compacted once the dropped part is as large as what is kept, so appends stay amortised O(1).

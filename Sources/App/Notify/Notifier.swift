@@ -81,7 +81,6 @@ final class Notifier: Service {
     /// tried again shortly.
     private func catchUp() async {
         while !Task.isCancelled {
-            let before = feed.newest
             do {
                 guard isLeading else {
                     if stale.exchange(false, ordering: .relaxed) { feed.publish(try await store.newestSequence()) }
@@ -90,8 +89,8 @@ final class Notifier: Service {
                 let (newest, events) = try await store.sequenceEvents(limit: batch)
                 // Rows just sequenced are announced by their commit's `ams_events` notice; a round
                 // that sequenced nothing read a committed number.
-                if events.isEmpty { feed.publish(newest) } else { feed.stage(events) }
-                if newest - before < Int64(batch) { return }
+                if events.isEmpty { feed.publish(newest) } else if isLeading { feed.stage(events) }
+                if events.count < batch { return }
             } catch {
                 guard isLeading else {
                     // Asked again at the next sweep.

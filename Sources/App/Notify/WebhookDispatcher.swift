@@ -45,9 +45,24 @@ struct WebhookDispatcher: Service {
                     wake.finish()
                 }
                 var timer: ContinuousClock.Instant?
+                // With no active endpoint, a second between looks: the events that come meanwhile
+                // cost no query each (a registration is seen within that second).
+                var quietUntil: ContinuousClock.Instant?
+                var lookAgain = false
                 for await _ in wakes {
                     guard notifier.isLeading else { continue }
                     if let due = timer, due <= .now { timer = nil }
+                    if let quiet = quietUntil, quiet > .now {
+                        // Something came meanwhile: one look when the second is over.
+                        if !lookAgain {
+                            lookAgain = true
+                            group.addTask {
+                                try? await Task.sleep(until: quiet)
+                                wake.yield()
+                            }
+                        }
+                        continue
+                    }
                     let free = workers - busy.count
                     guard free > 0 else { continue }
                     let claimed: WebhookClaim
@@ -60,6 +75,10 @@ struct WebhookDispatcher: Service {
                     if let behind = claimed.behind {
                         feed.report(Self.name, delivered: behind)
                         lag.record(max(0, feed.newest - behind))
+                        quietUntil = nil
+                    } else {
+                        quietUntil = ContinuousClock.now + .seconds(1)
+                        lookAgain = false
                     }
                     for job in claimed.jobs {
                         busy.add(1)

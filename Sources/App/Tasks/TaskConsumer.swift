@@ -229,7 +229,7 @@ final class TaskConsumer: Service {
                 }
                 let claims = taken.flatMap { tenant, queues in
                     queues.map { ["XAUTOCLAIM", $0.key(tenant), TaskQueue.group, settings.consumer,
-                                  String(RedisClient.milliseconds(settings.visibilityTimeout)), "0-0", "COUNT", String(settings.batch)] }
+                                  String(settings.visibilityTimeout.milliseconds), "0-0", "COUNT", String(settings.batch)] }
                 }
                 var replies = try await redis.pipeline(claims)[...]
                 for (tenant, queues) in taken {

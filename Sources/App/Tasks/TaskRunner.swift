@@ -294,12 +294,12 @@ enum TaskLease {
             if owner and owner ~= ARGV[1] then return 0 end
             redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
             return 1
-            """, "1", key(tenant), consumer, String(RedisClient.milliseconds(duration))]
+            """, "1", key(tenant), consumer, String(duration.milliseconds)]
     }
 
     static func renewal(_ tenant: TenantID, consumer: String, for duration: Duration) -> [String] {
         ["EVAL", "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0",
-         "1", key(tenant), consumer, String(RedisClient.milliseconds(duration))]
+         "1", key(tenant), consumer, String(duration.milliseconds)]
     }
 
     static func release(_ tenant: TenantID, consumer: String) -> [String] {

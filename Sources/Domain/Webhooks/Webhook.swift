@@ -47,8 +47,6 @@ public struct Webhook: Sendable, Hashable {
     /// Consecutive failed attempts after which an endpoint is disabled.
     public static let failureLimit = 20
 
-    public func wants(_ event: String) -> Bool { events.contains("*") || events.contains(event) }
-
     /// The endpoint as the API shows it; the secret is never part of it.
     public var json: JSONValue {
         .object([

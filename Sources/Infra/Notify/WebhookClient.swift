@@ -68,7 +68,7 @@ public struct WebhookClient: Sendable {
         let at = Date()
         func result(_ status: Int?, _ error: String?) -> WebhookDelivery {
             let elapsed = ContinuousClock.now - started
-            let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+            let ms = elapsed.seconds * 1000
             return WebhookDelivery(eventID: event.eventID, event: event.event, sequence: event.sequence, attempt: attempt, attemptedAt: at,
                                    statusCode: status, latencyMs: ms, error: error)
         }
@@ -170,8 +170,4 @@ public struct WebhookClient: Sendable {
             return value
         }
     }
-}
-
-extension Duration {
-    var nanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
 }

@@ -132,7 +132,7 @@ enum Deadline {
     static func wait(_ duration: Duration) async throws {
         let state = Mutex<(continuation: CheckedContinuation<Void, any Error>?, timer: Scheduled<Void>?, cancelled: Bool)>((nil, nil, false))
         let loop = MultiThreadedEventLoopGroup.singleton.any()
-        let nanos = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+        let nanos = duration.nanoseconds
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let cancelledAlready = state.withLock { s in
@@ -222,7 +222,7 @@ final class Breaker: Sendable {
     /// Returns whether it was closed until now: an opening, rather than an outage going on.
     @discardableResult
     func open(for duration: Duration) -> Bool {
-        let nanos = UInt64(duration.components.seconds) * 1_000_000_000 + UInt64(duration.components.attoseconds / 1_000_000_000)
+        let nanos = UInt64(max(0, duration.nanoseconds))
         let now = DispatchTime.now().uptimeNanoseconds
         return openUntil.exchange(now + nanos, ordering: .relaxed) <= now
     }

@@ -54,7 +54,7 @@ extension PostgresClient.Configuration {
     /// that takes longer (the client cannot cancel a query), and a connect takes at most as long.
     public init(url: String, statementTimeout: Duration) throws {
         try self.init(url: url)
-        let ms = String(statementTimeout.components.seconds * 1000 + statementTimeout.components.attoseconds / 1_000_000_000_000_000)
+        let ms = String(statementTimeout.milliseconds)
         options.additionalStartupParameters = [
             ("statement_timeout", ms), ("lock_timeout", ms), ("idle_in_transaction_session_timeout", ms),
         ]

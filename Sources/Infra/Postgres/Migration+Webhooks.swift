@@ -68,7 +68,8 @@ extension Migration {
             WITH due AS (
                 SELECT w.tenant_id, w.id FROM webhooks w
                 WHERE w.status = 'active' AND w.next_attempt_at <= now() AND (w.lease_until IS NULL OR w.lease_until < now())
-                  AND EXISTS (SELECT 1 FROM outbox o WHERE o.tenant_id = w.tenant_id AND o.sequence > w.delivered)
+                  AND EXISTS (SELECT 1 FROM outbox o WHERE o.tenant_id = w.tenant_id AND o.sequence > w.delivered
+                      AND ('*' = ANY (w.events) OR o.event = ANY (w.events)))
                 ORDER BY w.next_attempt_at LIMIT p_limit
                 FOR UPDATE OF w SKIP LOCKED
             )

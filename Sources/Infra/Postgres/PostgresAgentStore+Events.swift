@@ -57,7 +57,7 @@ extension PostgresAgentStore: EventStore {
         while true {
             let count = try await single { conn in
                 for try await count in try await conn.query(
-                    "SELECT ams_purge_outbox(make_interval(secs => \(Double(retention.components.seconds))), 1000)", logger: logger
+                    "SELECT ams_purge_outbox(make_interval(secs => \(retention.seconds)), 1000)", logger: logger
                 ).decode(Int.self) { return count }
                 return 0
             }
@@ -67,7 +67,7 @@ extension PostgresAgentStore: EventStore {
         // Webhook attempts are kept as long as the events they delivered.
         while try await single({ conn in
             for try await count in try await conn.query(
-                "SELECT ams_purge_webhook_deliveries(make_interval(secs => \(Double(retention.components.seconds))), 1000)", logger: logger
+                "SELECT ams_purge_webhook_deliveries(make_interval(secs => \(retention.seconds)), 1000)", logger: logger
             ).decode(Int.self) { return count }
             return 0
         }) == 1000 {}

@@ -61,7 +61,8 @@ extension PostgresAgentStore: WebhookStore {
         return try await inTenant(tenant) { conn in
             // The right-hand sides read the row as it was. An endpoint made active again, or given
             // another url, starts clean and is due at once; one whose url, events or status really
-            // changed is taken from the worker delivering to it.
+            // changed is taken from the worker delivering to it (whose writes then count for
+            // nothing), and claimed again only once that worker's attempt in flight is over.
             let rows = try await conn.query("""
                 WITH old AS (SELECT * FROM webhooks WHERE tenant_id = \(tenant) AND id = \(id) FOR UPDATE),
                 new AS (
@@ -81,7 +82,8 @@ extension PostgresAgentStore: WebhookStore {
                     consecutive_failures = CASE WHEN f.restart THEN 0 ELSE w.consecutive_failures END,
                     attempts = CASE WHEN f.restart THEN 0 ELSE w.attempts END,
                     next_attempt_at = CASE WHEN f.restart THEN now() ELSE w.next_attempt_at END,
-                    lease_until = CASE WHEN f.changed THEN NULL ELSE w.lease_until END,
+                    lease_until = CASE WHEN f.changed AND w.lease_token IS NOT NULL THEN now() + interval '10 seconds'
+                        ELSE w.lease_until END,
                     lease_token = CASE WHEN f.changed THEN NULL ELSE w.lease_token END,
                     updated_at = now()
                 FROM fresh f
@@ -129,7 +131,7 @@ extension PostgresAgentStore: WebhookStore {
         try await single { conn in
             let rows = try await conn.query("""
                 SELECT tenant_id, id, url, events, secret, lease_token, delivered, attempts
-                FROM ams_claim_webhooks(\(limit)::int, make_interval(secs => \(Double(lease.components.seconds))))
+                FROM ams_claim_webhooks(\(limit)::int, make_interval(secs => \(lease.seconds)))
                 """, logger: logger)
             var jobs: [WebhookJob] = []
             for try await row in rows {
@@ -160,7 +162,7 @@ extension PostgresAgentStore: WebhookStore {
     }
 
     public func recordAttempt(_ job: WebhookJob, _ delivery: WebhookDelivery, skipped: Int64, schedule: RetrySchedule) async throws -> WebhookStep {
-        let retry = schedule.delay(after: delivery.attempt).map { Int64($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) }
+        let retry = schedule.delay(after: delivery.attempt)?.milliseconds
         return try await single { conn in
             let rows = try await conn.query("""
                 SELECT ams_webhook_attempt(\(job.tenantID), \(job.id), \(job.lease), \(delivery.eventID), \(delivery.event), \(delivery.sequence),

@@ -226,7 +226,7 @@ public struct PostgresAgentStore: AgentStore {
             try await Self.uniqueName(nil) {
                 let rows = try await conn.query("""
                     SELECT ams_restore_agent(\(tenant), \(defaultTier.rawValue), \(Self.text(limits))::jsonb, \(id),
-                        make_interval(secs => \(Self.seconds(retention))), \(Date.now), \(audit.actor),
+                        make_interval(secs => \(retention.seconds)), \(Date.now), \(audit.actor),
                         \(Self.text(Self.roles(audit)))::jsonb, \(audit.requestID))
                     """, logger: logger)
                 for try await outcome in rows.decode(String.self) { return outcome }
@@ -247,7 +247,7 @@ public struct PostgresAgentStore: AgentStore {
         while true {
             let purged = try await single { conn in
                 let rows = try await conn.query(
-                    "SELECT ams_purge_deleted(make_interval(secs => \(Self.seconds(retention))), \(Self.purgeBatch)::int)", logger: logger)
+                    "SELECT ams_purge_deleted(make_interval(secs => \(retention.seconds)), \(Self.purgeBatch)::int)", logger: logger)
                 for try await count in rows.decode(Int.self) { return count }
                 return 0
             }
@@ -437,9 +437,6 @@ public struct PostgresAgentStore: AgentStore {
 
     static func json(_ text: String) -> JSONValue { JSONValue.parse(Array(text.utf8)) ?? .null }
 
-    private static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
 
     /// Decodes the `columns` list column by column (the tuple form of `decode` crashes the
     /// optimizer of Swift 6.3 in release builds). Stored configurations are read leniently: a row

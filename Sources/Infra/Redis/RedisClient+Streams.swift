@@ -46,7 +46,7 @@ extension RedisClient {
 
     /// Entries pending longer than `minIdle` with any consumer, now `consumer`'s (`XAUTOCLAIM`).
     public func autoClaim(_ key: String, group: String, consumer: String, minIdle: Duration, count: Int) async throws -> [StreamEntry] {
-        let reply = try await send("XAUTOCLAIM", key, group, consumer, String(Self.milliseconds(minIdle)), "0-0", "COUNT", String(count))
+        let reply = try await send("XAUTOCLAIM", key, group, consumer, String(minIdle.milliseconds), "0-0", "COUNT", String(count))
         guard let parts = reply.array, parts.count >= 2 else { return [] }
         return Self.entries(parts[1])
     }
@@ -76,7 +76,4 @@ extension RedisClient {
         }
     }
 
-    public static func milliseconds(_ d: Duration) -> Int64 {
-        d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
-    }
 }

@@ -55,7 +55,7 @@ public final class RedisClient: Service {
     public func isReachable(within limit: Duration = .milliseconds(500)) async -> Bool {
         let loop = group.next()
         let answer = loop.makePromise(of: Bool.self)
-        let timer = loop.scheduleTask(in: .nanoseconds(Int64(limit.components.seconds) * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000)) {
+        let timer = loop.scheduleTask(in: .nanoseconds(limit.nanoseconds)) {
             answer.succeed(false)
         }
         do {
@@ -79,7 +79,7 @@ public final class RedisClient: Service {
     public func pipeline(_ commands: [[String]], within limit: Duration) async throws -> [RedisValue] {
         let loop = group.next()
         let answer = loop.makePromise(of: [RedisValue].self)
-        let timer = loop.scheduleTask(in: .nanoseconds(Int64(limit.components.seconds) * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000)) {
+        let timer = loop.scheduleTask(in: .nanoseconds(limit.nanoseconds)) {
             answer.fail(RedisError.timeout)
         }
         do {

@@ -19,7 +19,7 @@ final class RedisConnection: Sendable {
         ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.socketOption(.so_keepalive), value: 1)
-            .connectTimeout(.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
+            .connectTimeout(.nanoseconds(timeout.nanoseconds))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(onPush: onPush)) }
             }
@@ -58,7 +58,7 @@ final class RedisConnection: Sendable {
         channel.writeAndFlush(RedisRequest(bytes: bytes, replies: replies), promise: written)
         let all = EventLoopFuture.whenAllSucceed(replies.map(\.futureResult), on: loop)
         let channel = self.channel
-        let deadline = loop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)) {
+        let deadline = loop.scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {
             for reply in replies { reply.fail(RedisError.timeout) }
             channel.close(promise: nil)
         }
