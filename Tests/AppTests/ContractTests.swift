@@ -22,9 +22,7 @@ import Yams
     }
 
     @Test func theBinaryEmbedsOpenapiYamlAsItIs() throws {
-        var onDisk = try Self.source()
-        if onDisk.hasSuffix("\n") { onDisk.removeLast() }
-        #expect(APIContract.embeddedYAML == onDisk, "openapi.yaml changed: run scripts/embed-openapi.sh")
+        #expect(EmbeddedFiles.openapiYAML == (try Self.source()))
     }
 
     @Test func theDocumentIsValidOpenAPI31() throws {
@@ -87,7 +85,7 @@ import Yams
         try await app.test(.router) { client in
             let yaml = try await client.execute(uri: "/openapi.yaml", method: .get)
             #expect(yaml.status == .ok && yaml.headers[.contentType]?.hasPrefix("application/yaml") == true)
-            #expect(String(buffer: yaml.body) == APIContract.embeddedYAML)
+            #expect(String(buffer: yaml.body) == EmbeddedFiles.openapiYAML)
 
             let json = try await client.execute(uri: "/openapi.json", method: .get)
             #expect(json.status == .ok)
@@ -116,13 +114,14 @@ import Yams
     /// Routing needs handles only: the store's client never runs here.
     static func dependencies() async throws -> RouterDependencies {
         let client = PostgresClient(configuration: try .init(url: "postgres://ams:ams@127.0.0.1:1/ams"))
-        let store = PostgresAgentStore(client: client, defaultTier: .free, logger: Logger(label: "test"))
+        let stores = PostgresStores(client: client, defaultTier: .free, logger: Logger(label: "test"))
         let policy = try TierPolicyFile.load(path: TestSupport.root + "/config/tiers.yaml")
-        let catalog = ToolCatalogCache(store: store)
-        let deps = TenantDependencies(store: store, validators: .builtin, policy: policy, catalog: catalog, cacheCapacity: 10)
+        let catalog = ToolCatalogCache(store: stores.tools)
+        let deps = TenantDependencies(stores, validators: .builtin, policy: policy, catalog: catalog, cacheCapacity: 10)
         return RouterDependencies(
-            store: store, supervisor: TenantSupervisor(deps: deps, maxTenants: 1, idleTimeout: .seconds(60), logger: Logger(label: "test")),
-            catalog: catalog, verifier: await TokenVerifier(secret: TestSupport.secret), database: DatabaseProbe(store: store),
+            tenants: stores.tenants, toolCatalog: stores.tools, tasks: stores.tasks, webhooks: stores.webhooks, idempotency: stores.idempotency,
+            supervisor: TenantSupervisor(deps: deps, maxTenants: 1, idleTimeout: .seconds(60), logger: Logger(label: "test")),
+            catalog: catalog, verifier: await TokenVerifier(secret: TestSupport.secret), database: DatabaseProbe(database: stores.database),
             bodyLimit: 1024, contract: try APIContract(), metrics: AppMetrics()
         )
     }

@@ -2,7 +2,7 @@ import Domain
 import Hummingbird
 import Yams
 
-/// The API contract, `openapi.yaml`, embedded in the binary (see `APIContract+Embedded.swift`) so
+/// The API contract, `openapi.yaml`, embedded in the binary (by the EmbedFiles build plugin) so
 /// it is served wherever the binary runs, with its JSON form and the docs page made once at start.
 struct APIContract: Sendable {
     let yaml: ByteBuffer
@@ -13,7 +13,7 @@ struct APIContract: Sendable {
         let description: String
     }
 
-    init(yaml source: String = APIContract.embeddedYAML) throws {
+    init(yaml source: String = EmbeddedFiles.openapiYAML) throws {
         guard let root = try Yams.compose(yaml: source) else { throw Invalid(description: "openapi.yaml is empty") }
         var writer = JSONWriter(capacity: source.utf8.count)
         try Self.write(root, to: &writer)

@@ -1,7 +1,8 @@
 public import Logging
 public import PostgresNIO
 
-/// Applies pending migrations under an advisory lock, so replicas starting together take turns.
+/// Applies pending migrations, then the current schema definitions, under an advisory lock, so
+/// replicas starting together take turns.
 public struct Migrator: Sendable {
     /// Arbitrary but fixed: "AMS1" as an integer.
     static let lockKey: Int64 = 0x414D_5331
@@ -69,6 +70,40 @@ public struct Migrator: Sendable {
             logger.info("migration applied", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
             applied.append(migration.version)
         }
+        // The definitions name every table of the history: a database part-way through it waits for the rest.
+        if Set(Migration.all.map(\.version)).isSubset(of: done.union(applied)) {
+            try await install(.current, on: conn, logger: logger)
+        }
         return applied
+    }
+
+    /// Installs `definitions` unless the database holds a newer release, or this very one already.
+    static func install(_ definitions: SchemaDefinitions, on conn: Connection, logger: Logger) async throws {
+        try await conn.query("""
+            CREATE TABLE IF NOT EXISTS schema_definitions (
+                only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row), release integer NOT NULL, checksum text NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT now())
+            """, logger: logger)
+        var installed: (release: Int, checksum: String)?
+        for try await row in try await conn.query("SELECT release, checksum FROM schema_definitions", logger: logger).decode((Int, String).self) {
+            installed = row
+        }
+        if let installed, installed.release > definitions.release {
+            logger.warning("newer schema definitions installed; leaving them", metadata: [
+                "installed_release": "\(installed.release)", "release": "\(definitions.release)",
+            ])
+            return
+        }
+        if let installed, installed.release == definitions.release, installed.checksum == definitions.checksum { return }
+        try await conn.transaction(logger: logger) { tx in
+            for statement in definitions.statements {
+                try await tx.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+            }
+            try await tx.query("""
+                INSERT INTO schema_definitions (release, checksum) VALUES (\(definitions.release), \(definitions.checksum))
+                ON CONFLICT (only_row) DO UPDATE SET release = EXCLUDED.release, checksum = EXCLUDED.checksum, applied_at = now()
+                """, logger: logger)
+        }
+        logger.info("schema definitions installed", metadata: ["release": "\(definitions.release)"])
     }
 }

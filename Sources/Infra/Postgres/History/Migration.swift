@@ -1,4 +1,4 @@
-/// One numbered schema step; applied in order, each in its own transaction, never edited once shipped.
+/// One numbered schema step of the frozen history; applied in order, each in its own transaction, never edited.
 public struct Migration: Sendable {
     public var version: Int
     public var name: String
