@@ -1,14 +1,16 @@
-import ArgumentParser
-import Foundation
+public import ArgumentParser
+import Configuration
 
-@main
-struct AgentManagementCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+/// The `agent-management` command line; the executable's `main` only runs it.
+public struct AgentManagementCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "agent-management",
         abstract: "The Agent Management Service.",
         subcommands: [ServeCommand.self, MigrateCommand.self, TokenCommand.self, OpenAPICommand.self, ExportCommand.self, ImportCommand.self, ApplyCommand.self],
         defaultSubcommand: ServeCommand.self
     )
+
+    public init() {}
 }
 
 /// Flags shared by the subcommands; each overrides its environment variable. No flag takes a
@@ -18,10 +20,12 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "PostgreSQL URL (AMS_DATABASE_URL).") var databaseURL: String?
     @Option(help: "trace, debug, info, notice, warning, error, critical (AMS_LOG_LEVEL).") var logLevel: String?
 
+    /// The flags, as a provider ahead of the environment's, so each wins over its variable.
     func configuration() throws -> AppConfiguration {
-        var env = ProcessInfo.processInfo.environment
-        if let databaseURL { env["AMS_DATABASE_URL"] = databaseURL }
-        if let logLevel { env["AMS_LOG_LEVEL"] = logLevel }
-        return try AppConfiguration.fromEnvironment(env)
+        var flags: [AbsoluteConfigKey: ConfigValue] = [:]
+        if let databaseURL { flags[["AMS_DATABASE_URL"]] = ConfigValue(.string(databaseURL), isSecret: true) }
+        if let logLevel { flags[["AMS_LOG_LEVEL"]] = ConfigValue(.string(logLevel), isSecret: false) }
+        let reader = ConfigReader(providers: [InMemoryProvider(name: "flags", values: flags), AppConfiguration.environmentProvider()])
+        return try AppConfiguration(reader: reader)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Hummingbird
+import Logging
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "serve", abstract: "Migrate, then serve the HTTP API.")
@@ -12,7 +13,9 @@ struct ServeCommand: AsyncParsableCommand {
         var config = try common.configuration()
         if let host { config.host = host }
         if let port { config.port = port }
-        let app = try await buildApplication(config, logger: makeLogger(config))
+        let logger = makeLogger(config)
+        logger.debug("configuration", metadata: ["settings": "\(config)"])
+        let app = try await buildApplication(config, logger: logger)
         try await app.runService()
     }
 }

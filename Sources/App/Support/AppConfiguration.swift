@@ -3,8 +3,9 @@ import Foundation
 import Infra
 import Logging
 
-/// Everything the service reads at start: environment first, command-line flags over it.
-/// Secrets come only from the environment, or from files named by `<VARIABLE>_FILE`; never flags.
+/// Everything the service reads at start, through swift-configuration (see `AppConfiguration+Reading`):
+/// environment first, command-line flags over it. Secrets come only from the environment, or from files
+/// named by `<VARIABLE>_FILE`; never flags. Its description redacts them (`AppConfiguration+Description`).
 struct AppConfiguration: Sendable {
     var host = "127.0.0.1"
     var port = 8080
@@ -103,97 +104,6 @@ struct AppConfiguration: Sendable {
 
     enum LogFormat: String, Sendable { case text, json }
 
-    static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) throws -> AppConfiguration {
-        var c = AppConfiguration()
-        if let v = env["AMS_HTTP_HOST"] { c.host = v }
-        if let v = env["AMS_HTTP_PORT"] { c.port = try int(v, "AMS_HTTP_PORT") }
-        if let v = env["AMS_DATABASE_URL"] { c.databaseURL = v }
-        if let v = env["AMS_REDIS_URL"], !v.isEmpty { c.redisURL = v }
-        if let v = env["AMS_REDIS_TIMEOUT"] { c.redisTimeout = try duration(v, "AMS_REDIS_TIMEOUT") }
-        if let v = try secret("AMS_JWT_SECRET", env) { c.jwtSecret = v }
-        c.serviceJWTSecret = try secret("AMS_SERVICE_JWT_SECRET", env)
-        if let v = env["AMS_JWT_ISSUER"], !v.isEmpty { c.jwtIssuer = v }
-        if let v = env["AMS_JWT_AUDIENCE"], !v.isEmpty { c.jwtAudience = v }
-        if let v = env["AMS_DEFAULT_TIER"] {
-            guard let tier = Tier(rawValue: v) else { throw ConfigurationError("AMS_DEFAULT_TIER: unknown tier '\(v)'") }
-            c.defaultTier = tier
-        }
-        if let v = env["AMS_TIERS_FILE"] { c.tiersFile = v }
-        if let v = env["AMS_TOOLS_FILE"] { c.toolsFile = v }
-        if let v = env["AMS_TEMPLATES_DIR"] { c.templatesDirectory = v }
-        if let v = env["AMS_LOG_LEVEL"] {
-            guard let level = Logger.Level(rawValue: v.lowercased()) else { throw ConfigurationError("AMS_LOG_LEVEL: unknown level '\(v)'") }
-            c.logLevel = level
-        }
-        if let v = env["AMS_LOG_FORMAT"] {
-            guard let format = LogFormat(rawValue: v.lowercased()) else { throw ConfigurationError("AMS_LOG_FORMAT: must be json or text") }
-            c.logFormat = format
-        }
-        if let v = env["AMS_MAX_BODY_BYTES"] { c.bodyLimit = try int(v, "AMS_MAX_BODY_BYTES") }
-        if let v = env["AMS_MAX_TENANTS"] { c.maxTenants = try int(v, "AMS_MAX_TENANTS") }
-        if let v = env["AMS_TENANT_IDLE_TIMEOUT"] { c.tenantIdleTimeout = try duration(v, "AMS_TENANT_IDLE_TIMEOUT") }
-        if let v = env["AMS_CACHE_CAPACITY"] { c.cacheCapacity = try int(v, "AMS_CACHE_CAPACITY") }
-        if let v = env["AMS_DB_TIMEOUT"] { c.databaseTimeout = try duration(v, "AMS_DB_TIMEOUT") }
-        if let v = env["AMS_LISTENER_HEARTBEAT"] { c.listenerHeartbeat = try duration(v, "AMS_LISTENER_HEARTBEAT") }
-        if let v = env["AMS_HTTP_IDLE_TIMEOUT"] { c.httpIdleTimeout = try duration(v, "AMS_HTTP_IDLE_TIMEOUT") }
-        if let v = env["AMS_REPLICA_NAME"], !v.isEmpty { c.replicaName = v }
-        if let v = env["AMS_DB_POOL_MAX"] { c.databasePoolMaximum = try int(v, "AMS_DB_POOL_MAX") }
-        if let v = env["AMS_METRICS_PORT"], !v.isEmpty { c.metricsPort = try int(v, "AMS_METRICS_PORT") }
-        if let v = env["AMS_ACCESS_LOG"] { c.accessLog = try flag(v, "AMS_ACCESS_LOG") }
-        if let v = env["AMS_METRICS"] { c.metrics = try flag(v, "AMS_METRICS") }
-        if let v = env["AMS_DELETED_RETENTION"] { c.deletedRetention = try duration(v, "AMS_DELETED_RETENTION") }
-        if let v = env["AMS_PURGE_INTERVAL"] { c.purgeInterval = try duration(v, "AMS_PURGE_INTERVAL") }
-        if let v = env["AMS_RATE_LIMITS"] { c.rateLimits = try flag(v, "AMS_RATE_LIMITS") }
-        if let v = env["AMS_RATE_LIMIT_FAIL_CLOSED"] { c.rateLimitFailClosed = try flag(v, "AMS_RATE_LIMIT_FAIL_CLOSED") }
-        if let v = env["AMS_TASK_CONSUMER"] { c.taskConsumer = try flag(v, "AMS_TASK_CONSUMER") }
-        if let v = env["AMS_TASK_VISIBILITY_TIMEOUT"] { c.taskVisibilityTimeout = try duration(v, "AMS_TASK_VISIBILITY_TIMEOUT") }
-        if let v = env["AMS_TASK_CONCURRENCY"] { c.taskConcurrency = try int(v, "AMS_TASK_CONCURRENCY") }
-        if let v = env["AMS_TASK_BATCH"] { c.taskBatch = try int(v, "AMS_TASK_BATCH") }
-        if let v = env["AMS_TASK_RETRY_BACKOFF"] { c.taskRetryBackOff = try duration(v, "AMS_TASK_RETRY_BACKOFF") }
-        if let v = env["AMS_EVENT_LEADER"] { c.eventLeader = try flag(v, "AMS_EVENT_LEADER") }
-        if let v = env["AMS_NOTIFY_REDIS"] { c.notifyRedis = try flag(v, "AMS_NOTIFY_REDIS") }
-        if let v = env["AMS_WS_AUTH_TIMEOUT"] { c.eventSocketAuthTimeout = try duration(v, "AMS_WS_AUTH_TIMEOUT") }
-        if let v = env["AMS_EVENT_RETENTION"] { c.eventRetention = try duration(v, "AMS_EVENT_RETENTION") }
-        if let v = env["AMS_NOTIFY_STREAM_MAXLEN"] { c.notifyStreamLength = try int(v, "AMS_NOTIFY_STREAM_MAXLEN") }
-        if let v = env["AMS_ORCHESTRATOR_WS_URL"], !v.isEmpty { c.orchestratorURL = v }
-        c.serviceToken = try secret("AMS_SERVICE_TOKEN", env)
-        if let v = env["AMS_ORCHESTRATOR_PING"] { c.orchestratorPing = try duration(v, "AMS_ORCHESTRATOR_PING") }
-        if let v = env["AMS_WEBHOOKS"] { c.webhooks = try flag(v, "AMS_WEBHOOKS") }
-        if let v = env["AMS_WEBHOOK_ALLOW_PRIVATE"] { c.webhookAllowPrivate = try flag(v, "AMS_WEBHOOK_ALLOW_PRIVATE") }
-        if let v = env["AMS_WEBHOOK_RETRY_SCHEDULE"] {
-            let delays = try v.split(separator: ",").map { try duration($0.trimmingCharacters(in: .whitespaces), "AMS_WEBHOOK_RETRY_SCHEDULE") }
-            guard !delays.isEmpty, delays.count <= 20 else {
-                throw ConfigurationError("AMS_WEBHOOK_RETRY_SCHEDULE: one to 20 waits between attempts, such as 200ms,400ms,800ms")
-            }
-            c.webhookRetrySchedule = RetrySchedule(delays: delays)
-        }
-        return c
-    }
-
-    /// A secret from `name`, or from the file named by `name_FILE` (its content, trailing newlines
-    /// trimmed); `nil` if neither is set. An empty variable counts as unset. Setting both, or naming
-    /// a file that cannot be read or is empty, is a configuration error.
-    static func secret(_ name: String, _ env: [String: String]) throws -> String? {
-        let fileName = name + "_FILE"
-        let value = env[name].flatMap { $0.isEmpty ? nil : $0 }
-        let path = env[fileName].flatMap { $0.isEmpty ? nil : $0 }
-        switch (value, path) {
-        case (.some, .some):
-            throw ConfigurationError("\(name) and \(fileName) are both set: set only one")
-        case (let value?, nil):
-            return value
-        case (nil, let path?):
-            guard let data = FileManager.default.contents(atPath: path), var text = String(data: data, encoding: .utf8) else {
-                throw ConfigurationError("\(fileName): cannot read '\(path)' as UTF-8 text")
-            }
-            while let last = text.last, last.isNewline { text.removeLast() }
-            guard !text.isEmpty else { throw ConfigurationError("\(fileName): '\(path)' is empty") }
-            return text
-        case (nil, nil):
-            return nil
-        }
-    }
-
     /// Refuses to start without what the service cannot run safely without.
     func check() throws {
         guard jwtSecret.utf8.count >= 32 else {
@@ -214,39 +124,20 @@ struct AppConfiguration: Sendable {
         }
         guard databasePoolMaximum > 0 else { throw ConfigurationError("AMS_DB_POOL_MAX must be positive") }
         guard taskConcurrency > 0, taskBatch > 0, taskVisibilityTimeout >= .seconds(1), taskRetryBackOff > .zero else {
-            throw ConfigurationError("AMS_TASK_CONCURRENCY, AMS_TASK_BATCH and AMS_TASK_RETRY_BACKOFF must be positive, AMS_TASK_VISIBILITY_TIMEOUT at least 1s")
+            throw ConfigurationError(
+                "AMS_TASK_CONCURRENCY, AMS_TASK_BATCH and AMS_TASK_RETRY_BACKOFF must be positive, AMS_TASK_VISIBILITY_TIMEOUT at least 1s")
         }
         if let orchestratorURL {
-            guard serviceToken != nil else { throw ConfigurationError("AMS_ORCHESTRATOR_WS_URL needs AMS_SERVICE_TOKEN (or AMS_SERVICE_TOKEN_FILE)") }
-            do { _ = try OrchestratorLink.Target(orchestratorURL) } catch { throw ConfigurationError("AMS_ORCHESTRATOR_WS_URL must be a ws:// or wss:// URL") }
+            guard serviceToken != nil else {
+                throw ConfigurationError("AMS_ORCHESTRATOR_WS_URL needs AMS_SERVICE_TOKEN (or AMS_SERVICE_TOKEN_FILE)")
+            }
+            do { _ = try OrchestratorLink.Target(orchestratorURL) } catch {
+                throw ConfigurationError("AMS_ORCHESTRATOR_WS_URL must be a ws:// or wss:// URL")
+            }
             guard orchestratorPing >= .milliseconds(100) else { throw ConfigurationError("AMS_ORCHESTRATOR_PING must be at least 100ms") }
         }
         guard listenerHeartbeat > .zero, httpIdleTimeout > .zero else {
             throw ConfigurationError("AMS_LISTENER_HEARTBEAT and AMS_HTTP_IDLE_TIMEOUT must be positive")
         }
-    }
-
-    static func flag(_ text: String, _ name: String) throws -> Bool {
-        switch text.lowercased() {
-        case "1", "true", "on": true
-        case "0", "false", "off": false
-        default: throw ConfigurationError("\(name): must be 1 or 0 (or true/false, on/off)")
-        }
-    }
-
-    static func int(_ text: String, _ name: String) throws -> Int {
-        guard let value = Int(text) else { throw ConfigurationError("\(name): not a whole number: '\(text)'") }
-        return value
-    }
-
-    /// Durations are written `500ms`, `3s`, `5m`, `1h`, `2d`.
-    static func duration(_ text: String, _ name: String) throws -> Duration {
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
-        for (suffix, seconds) in units where text.hasSuffix(suffix) {
-            if let n = Double(text.dropLast(suffix.count)), n >= 0, !(suffix == "m" && text.hasSuffix("ms")) {
-                return .milliseconds(Int64(n * seconds * 1000))
-            }
-        }
-        throw ConfigurationError("\(name): not a duration such as 500ms, 3s, 5m or 1h: '\(text)'")
     }
 }
