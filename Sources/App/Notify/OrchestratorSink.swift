@@ -27,7 +27,7 @@ struct OrchestratorSink: Service {
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
-            var backoff = Backoff()
+            var backoff = Backoff(initial: .seconds(1), multiplier: 1.5, maximum: .seconds(30), jitter: 0.2)
             let confirmed = Position()
             for await _ in feed.follow() {
                 while notifier.isLeading, !Task.isCancelled {

@@ -20,21 +20,20 @@ struct SharedSink: Service {
     func run() async throws {
         await cancelWhenGracefulShutdown {
             var delivered: Int64 = -1
-            var backoff = Duration.milliseconds(200)
+            var backoff = Backoff(initial: .milliseconds(200), maximum: .seconds(5))
             for await newest in feed.follow() {
                 while delivered < newest, notifier.isLeading, !Task.isCancelled {
                     do {
                         // nil: another replica is delivering this sink; the next change or sweep looks again.
                         guard let position = try await store.deliver(sink: name, limit: batch, { try await sink.deliver($0) }) else { break }
-                        backoff = .milliseconds(200)
+                        backoff.reset()
                         feed.report(name, delivered: position)
                         lag.record(max(0, feed.newest - position))
                         if position == delivered { break }
                         delivered = position
                     } catch {
                         logger.warning("events could not be delivered", metadata: ["sink": "\(name)", "error": "\(String(reflecting: error))"])
-                        try? await Task.sleep(for: backoff)
-                        backoff = min(backoff * 2, .seconds(5))
+                        try? await Task.sleep(for: backoff.next())
                     }
                 }
             }

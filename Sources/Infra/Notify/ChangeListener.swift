@@ -60,7 +60,7 @@ public struct ChangeListener: Service {
     public func run() async throws {
         let url = try DatabaseURL(configuration.databaseURL)
         await cancelWhenGracefulShutdown {
-            var backoff = Duration.milliseconds(100)
+            var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(5))
             while !Task.isCancelled {
                 let state = HeartbeatState()
                 do {
@@ -79,9 +79,8 @@ public struct ChangeListener: Service {
                 // The lock went with the connection: said at once, before anything that awaits.
                 events.leadership(false)
                 await onListening(false)
-                if state.wasListening { backoff = .milliseconds(100) }
-                try? await Task.sleep(for: backoff)
-                backoff = min(backoff * 2, .seconds(5))
+                if state.wasListening { backoff.reset() }
+                try? await Task.sleep(for: backoff.next())
             }
         }
     }
@@ -107,9 +106,9 @@ public struct ChangeListener: Service {
                     }
                 }
                 group.addTask {
-                    try await conn.listen(on: PostgresAgentStore.channel) { changes in
-                        try await conn.listen(on: PostgresAgentStore.outboxChannel) { outbox in
-                            try await conn.listen(on: PostgresAgentStore.eventsChannel) { sequenced in
+                    try await conn.listen(on: PostgresDatabase.channel) { changes in
+                        try await conn.listen(on: PostgresEventStore.outboxChannel) { outbox in
+                            try await conn.listen(on: PostgresEventStore.eventsChannel) { sequenced in
                                 try await conn.listen(on: beatChannel) { beats in
                                     state.received(setup)
                                     logger.info("listening for changes")
@@ -138,8 +137,8 @@ public struct ChangeListener: Service {
         let sender = Connection(conn)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                // Agent notices come with the events (below); the ones here are for the previous
-                // release's replicas during a rolling deploy. Tier and catalog changes come here only.
+                // Tier and catalog changes only: agent notices come with the events (below), and one
+                // sent here by hand or by an older release would bypass them.
                 for try await notification in changes {
                     if let change = ChangeNotification(payload: notification.payload), change.kind != .agent { await onChange(change) }
                 }

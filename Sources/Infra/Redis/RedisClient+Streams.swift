@@ -44,24 +44,7 @@ extension RedisClient {
         return found
     }
 
-    /// Entries pending longer than `minIdle` with any consumer, now `consumer`'s (`XAUTOCLAIM`).
-    public func autoClaim(_ key: String, group: String, consumer: String, minIdle: Duration, count: Int) async throws -> [StreamEntry] {
-        let reply = try await send("XAUTOCLAIM", key, group, consumer, String(minIdle.milliseconds), "0-0", "COUNT", String(count))
-        guard let parts = reply.array, parts.count >= 2 else { return [] }
-        return Self.entries(parts[1])
-    }
-
-    /// Resets the idle time of entries `consumer` is still working on, so they are not claimed.
-    public func touch(_ key: String, group: String, consumer: String, ids: [String]) async throws {
-        guard !ids.isEmpty else { return }
-        _ = try await send(["XCLAIM", key, group, consumer, "0"] + ids + ["JUSTID"])
-    }
-
-    public func ack(_ key: String, group: String, ids: [String]) async throws {
-        guard !ids.isEmpty else { return }
-        _ = try await send(["XACK", key, group] + ids)
-    }
-
+    /// The entries of a stream reply; one deleted while pending has no fields.
     public static func entries(_ value: RedisValue) -> [StreamEntry] {
         (value.array ?? []).compactMap { raw in
             guard let parts = raw.array, parts.count == 2, let id = parts[0].string else { return nil }
@@ -75,5 +58,4 @@ extension RedisClient {
             return StreamEntry(id: id, fields: fields)
         }
     }
-
 }

@@ -1,3 +1,4 @@
+import Domain
 public import Logging
 import NIOCore
 import NIOPosix
@@ -144,7 +145,7 @@ private final class Slot: Sendable {
         case connecting(EventLoopFuture<RedisConnection>)
     }
 
-    private let state = Mutex<(state: State, failures: Int)>((.idle, 0))
+    private let state = Mutex<(state: State, backoff: Backoff)>((.idle, Backoff(initial: .milliseconds(100), maximum: .seconds(5))))
 
     func acquire(connect: () -> EventLoopFuture<RedisConnection>, logger: Logger) throws -> Acquired {
         let (acquired, started) = try state.withLock { s -> (Acquired, Bool) in
@@ -174,11 +175,10 @@ private final class Slot: Sendable {
             guard case .connecting(let pending) = s.state, pending === future else { return false }
             switch result {
             case .success(let connection):
-                s = (.ready(connection), 0)
+                s.state = .ready(connection)
+                s.backoff.reset()
             case .failure(let error):
-                s.failures += 1
-                let backoff = min(Duration.milliseconds(100) * (1 << min(s.failures - 1, 6)), .seconds(5))
-                s.state = .backingOff(until: .now + backoff, reason: String(describing: error))
+                s.state = .backingOff(until: .now + s.backoff.next(), reason: String(describing: error))
             }
             return true
         }

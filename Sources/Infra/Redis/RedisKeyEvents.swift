@@ -1,3 +1,4 @@
+import Domain
 public import Logging
 import NIOCore
 import NIOPosix
@@ -21,7 +22,7 @@ public struct RedisKeyEvents: Sendable {
 
     /// Runs until cancelled, reconnecting with a back-off from 100 ms to 5 s.
     public func run(onKey: @escaping @Sendable (String) -> Void, onSubscribed: @escaping @Sendable () async -> Void) async {
-        var backOff = Duration.milliseconds(100)
+        var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(5))
         var warned = false
         while !Task.isCancelled {
             do {
@@ -34,7 +35,7 @@ public struct RedisKeyEvents: Sendable {
                 let subscribed = try await connection.send([["SUBSCRIBE", channel]], timeout: timeout).get()
                 if case .error(let message) = subscribed[0] { throw RedisError.server(message) }
                 logger.info("subscribed to redis key events", metadata: ["channel": "\(channel)"])
-                backOff = .milliseconds(100)
+                backoff.reset()
                 warned = false
                 await onSubscribed()
                 // A silent network path shows as a PING that gets no answer in time.
@@ -47,8 +48,7 @@ public struct RedisKeyEvents: Sendable {
                 if !warned { logger.warning("redis key events unavailable", metadata: ["error": "\(error)"]) }
                 warned = true
             }
-            try? await Task.sleep(for: backOff)
-            backOff = min(backOff * 2, .seconds(5))
+            try? await Task.sleep(for: backoff.next())
         }
     }
 
