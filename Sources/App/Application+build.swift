@@ -10,7 +10,11 @@ import Validators
 
 /// Handles the router needs; passed in, never global.
 struct RouterDependencies: Sendable {
-    let store: any AgentStore & IdempotencyStore & TaskStore & WebhookStore
+    let tenants: any TenantStore
+    let toolCatalog: any ToolCatalogStore
+    let tasks: any TaskStore
+    let webhooks: any WebhookStore
+    let idempotency: any IdempotencyStore
     let supervisor: TenantSupervisor
     let catalog: ToolCatalogCache
     let verifier: TokenVerifier
@@ -45,7 +49,8 @@ func buildRouter(_ deps: RouterDependencies) -> AppResponderBuilder {
         tenantAuth: AuthMiddleware(verifier: deps.verifier, scope: .tenant),
         rateLimit: RateLimitMiddleware(limiter: deps.rateLimiter),
         internalAuth: AuthMiddleware(verifier: deps.verifier, scope: .internal),
-        agents: AgentRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit, idempotency: Idempotency(store: deps.store, bodyLimit: deps.bodyLimit)),
+        agents: AgentRoutes(
+            supervisor: deps.supervisor, bodyLimit: deps.bodyLimit, idempotency: Idempotency(store: deps.idempotency, bodyLimit: deps.bodyLimit)),
         internalAgents: InternalAgentRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit))
     return AppResponderBuilder(router: router, hot: hot)
 }
@@ -60,7 +65,7 @@ func registerAPI(on router: Router<AppRequestContext>, _ deps: RouterDependencie
     let v1 = router.group("v1")
         .add(middleware: AuthMiddleware(verifier: deps.verifier, scope: .tenant))
         .add(middleware: RateLimitMiddleware(limiter: deps.rateLimiter))
-    let idempotency = Idempotency(store: deps.store, bodyLimit: deps.bodyLimit)
+    let idempotency = Idempotency(store: deps.idempotency, bodyLimit: deps.bodyLimit)
     AgentRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit, idempotency: idempotency).register(on: v1)
     AgentVersionRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit, idempotency: idempotency).register(on: v1)
     AgentLifecycleRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit, idempotency: idempotency).register(on: v1)
@@ -69,14 +74,18 @@ func registerAPI(on router: Router<AppRequestContext>, _ deps: RouterDependencie
     PortableRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit).register(on: v1)
     TenantRoutes(supervisor: deps.supervisor).register(on: v1)
     EventSocketRoutes().register(on: v1)
-    WebhookRoutes(store: deps.store, supervisor: deps.supervisor, bodyLimit: deps.bodyLimit, resolver: deps.resolver, allowPrivate: deps.webhooksAllowPrivate)
-        .register(on: v1)
-    let enqueuer = TaskEnqueuer(redis: deps.redis, tasks: deps.store)
-    TaskRoutes(supervisor: deps.supervisor, tasks: deps.store, enqueuer: enqueuer, bodyLimit: deps.bodyLimit).register(on: v1)
+    WebhookRoutes(
+        store: deps.webhooks, supervisor: deps.supervisor, bodyLimit: deps.bodyLimit, resolver: deps.resolver,
+        allowPrivate: deps.webhooksAllowPrivate
+    ).register(on: v1)
+    let enqueuer = TaskEnqueuer(redis: deps.redis, tasks: deps.tasks)
+    TaskRoutes(supervisor: deps.supervisor, tasks: deps.tasks, enqueuer: enqueuer, bodyLimit: deps.bodyLimit).register(on: v1)
     let internalGroup = router.group("internal/v1").add(middleware: AuthMiddleware(verifier: deps.verifier, scope: .internal))
     InternalAgentRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit).register(on: internalGroup)
-    InternalRoutes(store: deps.store, supervisor: deps.supervisor, catalog: deps.catalog, bodyLimit: deps.bodyLimit, enqueuer: enqueuer)
-        .register(on: internalGroup)
+    InternalRoutes(
+        tenants: deps.tenants, toolCatalog: deps.toolCatalog, supervisor: deps.supervisor, catalog: deps.catalog, bodyLimit: deps.bodyLimit,
+        enqueuer: enqueuer
+    ).register(on: internalGroup)
 }
 
 /// Wires Postgres, the change listener, the tenant supervisor and the router into one application.
@@ -98,18 +107,19 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
     let metrics = AppMetrics(enabled: config.metrics)
     // Postgres ends slow statements at `databaseTimeout`; the client's deadline, a little later,
     // only has to catch a connection that stopped answering.
-    let store = PostgresAgentStore(
+    let stores = PostgresStores(
         client: client, defaultTier: config.defaultTier, timeout: config.databaseTimeout + .milliseconds(500),
         metrics: metrics.database, logger: logger)
-    let catalog = ToolCatalogCache(store: store, caching: false)
+    let catalog = ToolCatalogCache(store: stores.tools, caching: false)
     let supervisor = TenantSupervisor(
-        deps: TenantDependencies(store: store, validators: .builtin, policy: policy, catalog: catalog, cacheCapacity: config.cacheCapacity,
-                                 metrics: metrics, retention: config.deletedRetention, templateStore: store,
-                                 systemTemplates: try TemplateFiles.load(directory: config.templatesDirectory)),
+        deps: TenantDependencies(
+            agents: stores.agents, versions: stores.versions, aliases: stores.aliases, tenants: stores.tenants, validators: .builtin,
+            policy: policy, catalog: catalog, cacheCapacity: config.cacheCapacity, metrics: metrics, retention: config.deletedRetention,
+            templates: stores.templates, systemTemplates: try TemplateFiles.load(directory: config.templatesDirectory)),
         maxTenants: config.maxTenants, idleTimeout: config.tenantIdleTimeout, logger: logger
     )
     let feed = EventFeed()
-    let notifier = Notifier(store: store, feed: feed, logger: logger)
+    let notifier = Notifier(store: stores.events, feed: feed, logger: logger)
     let subscribers = Subscribers()
     let verifier = await TokenVerifier.make(config)
     let listener = ChangeListener(
@@ -117,21 +127,22 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
         logger: logger,
         onChange: { await supervisor.route($0) },
         onListening: { await supervisor.setListening($0) },
-        events: notifier.hooks(leaderKey: config.eventLeader ? PostgresAgentStore.notifierLock : nil)
+        events: notifier.hooks(leaderKey: config.eventLeader ? PostgresEventStore.notifierLock : nil)
     )
     let redis = RedisClient(configuration: .init(url: try RedisURL(config.redisURL), timeout: config.redisTimeout), logger: logger)
     let orchestrator = config.orchestratorURL == nil ? nil : LinkStatus()
     let resolver = AddressResolver()
     let router = buildRouter(RouterDependencies(
-        store: store, supervisor: supervisor, catalog: catalog, verifier: verifier,
-        database: DatabaseProbe(store: store), bodyLimit: config.bodyLimit, contract: try APIContract(), metrics: metrics,
+        tenants: stores.tenants, toolCatalog: stores.tools, tasks: stores.tasks, webhooks: stores.webhooks, idempotency: stores.idempotency,
+        supervisor: supervisor, catalog: catalog, verifier: verifier, database: DatabaseProbe(database: stores.database),
+        bodyLimit: config.bodyLimit, contract: try APIContract(), metrics: metrics,
         redis: redis, notifier: notifier, orchestrator: orchestrator,
         rateLimiter: config.rateLimits
             ? RateLimiter(redis: redis, policy: policy, supervisor: supervisor, failClosed: config.rateLimitFailClosed, metrics: metrics) : nil,
         servesMetrics: config.metricsPort == nil, accessLog: config.accessLog, webhooksAllowPrivate: config.webhookAllowPrivate,
         resolver: resolver
     ))
-    let socket = EventSocket(verifier: verifier, store: store, subscribers: subscribers, authTimeout: config.eventSocketAuthTimeout)
+    let socket = EventSocket(verifier: verifier, store: stores.events, subscribers: subscribers, authTimeout: config.eventSocketAuthTimeout)
     var app = Application(
         router: router,
         server: HTTPServerBuilder { responder in
@@ -147,20 +158,20 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
         logger: logger
     )
     app.addServices(client, redis, listener, supervisor, notifier, DeletedAgentPurge(
-        store: store, retention: config.deletedRetention, interval: config.purgeInterval, logger: logger))
+        store: stores.agents, retention: config.deletedRetention, interval: config.purgeInterval, logger: logger))
     app.addServices(
-        SubscriberSink(store: store, feed: feed, subscribers: subscribers, lag: metrics.eventLag(SubscriberSink.name), logger: logger),
-        EventPurge(store: store, retention: config.eventRetention, interval: config.purgeInterval, notifier: notifier, logger: logger))
+        SubscriberSink(store: stores.events, feed: feed, subscribers: subscribers, lag: metrics.eventLag(SubscriberSink.name), logger: logger),
+        EventPurge(store: stores.events, retention: config.eventRetention, interval: config.purgeInterval, notifier: notifier, logger: logger))
     if config.notifyRedis {
         app.addServices(SharedSink(
-            name: "redis", sink: RedisEventSink(redis: redis, maxLength: config.notifyStreamLength), store: store, feed: feed,
+            name: "redis", sink: RedisEventSink(redis: redis, maxLength: config.notifyStreamLength), store: stores.events, feed: feed,
             notifier: notifier, lag: metrics.eventLag("redis"), logger: logger))
     }
     if let orchestrator, let url = config.orchestratorURL, let token = config.serviceToken {
         var link = OrchestratorLink.Configuration(url: url, serviceToken: token)
         link.authTimeout = config.orchestratorAuthTimeout
         app.addServices(OrchestratorSink(
-            link: OrchestratorLink(configuration: link, logger: logger), store: store, feed: feed,
+            link: OrchestratorLink(configuration: link, logger: logger), store: stores.events, feed: feed,
             notifier: notifier, status: orchestrator, pingInterval: config.orchestratorPing, lag: metrics.eventLag(OrchestratorSink.name),
             logger: logger))
     }
@@ -169,7 +180,7 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
         var delivery = WebhookClient.Configuration(allowPrivate: config.webhookAllowPrivate)
         delivery.timeout = config.webhookTimeout
         app.addServices(WebhookDispatcher(
-            store: store, client: WebhookClient(http: http, resolver: resolver, configuration: delivery), http: http,
+            store: stores.webhooks, client: WebhookClient(http: http, resolver: resolver, configuration: delivery), http: http,
             feed: feed, notifier: notifier, schedule: config.webhookRetrySchedule, lag: metrics.eventLag(WebhookDispatcher.name),
             logger: logger))
     }
@@ -178,7 +189,7 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
         app.addServices(TaskConsumer(
             redis: redis,
             keyEvents: RedisKeyEvents(url: try RedisURL(config.redisURL), event: "xadd", timeout: config.redisTimeout, logger: logger),
-            runner: TaskRunner(redis: redis, tasks: store, supervisor: supervisor, settings: settings, metrics: metrics, logger: logger),
+            runner: TaskRunner(redis: redis, tasks: stores.tasks, supervisor: supervisor, settings: settings, metrics: metrics, logger: logger),
             settings: settings, logger: logger))
     }
     if let port = config.metricsPort {
@@ -191,7 +202,7 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
     }
     app.beforeServerStarts {
         try await Migrator.run(url: config.databaseURL, logger: logger)
-        try await store.seedToolCatalog(seedTools)
+        try await stores.tools.seedToolCatalog(seedTools)
         notifier.migrated.open()
     }
     return app

@@ -11,32 +11,45 @@ import Synchronization
 import Testing
 import Validators
 
-/// The real store, with writes and catalog loads that can be held at a gate: lets a test put a
-/// change notice between a write's commit and the cache fill that follows it.
-final class PausingStore: ForwardingStore {
+/// The real agent store, with writes that can be held at a gate: lets a test put a change notice
+/// between a write's commit and the cache fill that follows it.
+final class PausingStore: ForwardingAgentStore {
     let base: PostgresAgentStore
-    let catalogLoads = Atomic<Int>(0)
-    private let gates = Mutex<(update: Gate?, catalog: Gate?)>((nil, nil))
+    private let held = Mutex<Gate?>(nil)
 
     init(_ base: PostgresAgentStore) { self.base = base }
 
-    /// The next update (or catalog load) commits, then waits until the gate opens.
-    func holdNextUpdate() -> Gate { gates.withLock { $0.update = Gate(); return $0.update! } }
-    func holdNextCatalogLoad() -> Gate { gates.withLock { $0.catalog = Gate(); return $0.catalog! } }
+    /// The next update commits, then waits until the gate opens.
+    func holdNextUpdate() -> Gate { held.withLock { $0 = Gate(); return $0! } }
 
     func update(_ agent: Agent, from revision: Int, action: HistoryEntry.Action, changes: JSONValue, audit: Audit) async throws -> Bool {
         let stored = try await base.update(agent, from: revision, action: action, changes: changes, audit: audit)
-        if let gate = gates.withLock({ g in defer { g.update = nil }; return g.update }) { await gate.pass() }
+        if let gate = held.withLock({ g in defer { g = nil }; return g }) { await gate.pass() }
         return stored
     }
+}
+
+/// The real tool catalog, with loads that are counted and can be held at a gate, for the same race
+/// on the catalog's cache.
+final class PausingCatalog: ToolCatalogStore {
+    let base: PostgresToolCatalogStore
+    let loads = Atomic<Int>(0)
+    private let held = Mutex<Gate?>(nil)
+
+    init(_ base: PostgresToolCatalogStore) { self.base = base }
+
+    /// The next load reads the catalog, then waits until the gate opens.
+    func holdNextLoad() -> Gate { held.withLock { $0 = Gate(); return $0! } }
 
     func toolCatalog() async throws -> [ToolDefinition] {
-        catalogLoads.add(1, ordering: .relaxed)
+        loads.add(1, ordering: .relaxed)
         let tools = try await base.toolCatalog()
-        if let gate = gates.withLock({ g in defer { g.catalog = nil }; return g.catalog }) { await gate.pass() }
+        if let gate = held.withLock({ g in defer { g = nil }; return g }) { await gate.pass() }
         return tools
     }
 
+    func replaceToolCatalog(_ tools: [ToolDefinition]) async throws { try await base.replaceToolCatalog(tools) }
+    func tenantsUsing(tools: [String]) async throws -> [TenantID] { try await base.tenantsUsing(tools: tools) }
 }
 
 /// A one-shot barrier: `pass()` waits until `open()`; `reached()` waits until someone is waiting.
@@ -72,9 +85,10 @@ final class Gate: Sendable {
 }
 
 @Suite struct CoherenceTests {
-    static func actor(_ store: PausingStore, tenant: TenantID = TestSupport.tenant()) throws -> TenantActor {
+    static func actor(_ store: PausingStore, _ stores: PostgresStores, tenant: TenantID = TestSupport.tenant()) throws -> TenantActor {
         let policy = try TierPolicyFile.load(path: TestSupport.root + "/config/tiers.yaml")
-        let deps = TenantDependencies(store: store, validators: .builtin, policy: policy, catalog: ToolCatalogCache(store: store), cacheCapacity: 10)
+        let deps = TenantDependencies(
+            stores, agents: store, validators: .builtin, policy: policy, catalog: ToolCatalogCache(store: stores.tools), cacheCapacity: 10)
         return TenantActor(tenantID: tenant, deps: deps, caching: true)
     }
 
@@ -114,9 +128,10 @@ final class Gate: Sendable {
     /// its commit and its cache fill: the older state must not be cached.
     @Test func aWriteOvertakenByANoticeDoesNotFillTheCache() async throws {
         try await withDatabase { client in
-            let store = PausingStore(PostgresAgentStore(client: client, defaultTier: .free, logger: Logger(label: "test")))
+            let stores = PostgresStores(client: client, defaultTier: .free, logger: Logger(label: "test"))
+            let store = PausingStore(stores.agents)
             let tenant = TestSupport.tenant()
-            let actor = try Self.actor(store, tenant: tenant)
+            let actor = try Self.actor(store, stores, tenant: tenant)
             let created = try await actor.create(AgentConfig(name: "Raced", llmConfig: LLMConfig(model: "gpt-4o-mini")), audit: .test)
 
             let gate = store.holdNextUpdate()
@@ -139,9 +154,10 @@ final class Gate: Sendable {
 
     @Test func aWriteOvertakenByADeleteDoesNotResurrectTheAgent() async throws {
         try await withDatabase { client in
-            let store = PausingStore(PostgresAgentStore(client: client, defaultTier: .free, logger: Logger(label: "test")))
+            let stores = PostgresStores(client: client, defaultTier: .free, logger: Logger(label: "test"))
+            let store = PausingStore(stores.agents)
             let tenant = TestSupport.tenant()
-            let actor = try Self.actor(store, tenant: tenant)
+            let actor = try Self.actor(store, stores, tenant: tenant)
             let created = try await actor.create(AgentConfig(name: "Doomed", llmConfig: LLMConfig(model: "gpt-4o-mini")), audit: .test)
 
             let gate = store.holdNextUpdate()
@@ -159,9 +175,9 @@ final class Gate: Sendable {
     /// reloaded when it comes back.
     @Test func theToolCatalogFollowsTheSameRules() async throws {
         try await withDatabase { client in
-            let store = PausingStore(PostgresAgentStore(client: client, defaultTier: .free, logger: Logger(label: "test")))
+            let store = PausingCatalog(PostgresStores(client: client, defaultTier: .free, logger: Logger(label: "test")).tools)
             let catalog = ToolCatalogCache(store: store, caching: true)
-            let gate = store.holdNextCatalogLoad()
+            let gate = store.holdNextLoad()
             async let stale = catalog.current()
             try await gate.reached()
             await catalog.invalidate()
@@ -170,17 +186,17 @@ final class Gate: Sendable {
             #expect(await !catalog.isCached)
             _ = try await catalog.current()
             _ = try await catalog.current()
-            #expect(store.catalogLoads.load(ordering: .relaxed) == 2)
+            #expect(store.loads.load(ordering: .relaxed) == 2)
 
             await catalog.setCaching(false)
             _ = try await catalog.current()
             _ = try await catalog.current()
-            #expect(store.catalogLoads.load(ordering: .relaxed) == 4)
+            #expect(store.loads.load(ordering: .relaxed) == 4)
 
             await catalog.setCaching(true)
             _ = try await catalog.current()
             _ = try await catalog.current()
-            #expect(store.catalogLoads.load(ordering: .relaxed) == 5)
+            #expect(store.loads.load(ordering: .relaxed) == 5)
         }
     }
 

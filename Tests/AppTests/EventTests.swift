@@ -191,7 +191,7 @@ extension EventTests {
             @Sendable func firstLeads() async throws -> Bool {
                 let rows = try await pg.query("""
                     SELECT count(*)::int FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-                    WHERE l.locktype = 'advisory' AND l.granted AND l.objid = \(Int64(PostgresAgentStore.notifierLock))::oid
+                    WHERE l.locktype = 'advisory' AND l.granted AND l.objid = \(Int64(PostgresEventStore.notifierLock))::oid
                       AND a.application_name = \("ams-listener:" + leaderName)
                     """, logger: Logger(label: "test"))
                 for try await n in rows.decode(Int.self) { return n == 1 }

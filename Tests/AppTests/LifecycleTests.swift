@@ -144,10 +144,10 @@ import Testing
     /// Past the retention window the purge removes the agent and its versions; its history stays.
     @Test func thePurgeRemovesExpiredAgentsButKeepsTheirHistory() async throws {
         try await withDatabase { client in
-            let store = PostgresAgentStore(client: client, defaultTier: .free, logger: Logger(label: "test"))
+            let stores = PostgresStores(client: client, defaultTier: .free, logger: Logger(label: "test"))
             let policy = try TierPolicyFile.load(path: TestSupport.root + "/config/tiers.yaml")
             let deps = TenantDependencies(
-                store: store, validators: .builtin, policy: policy, catalog: ToolCatalogCache(store: store), cacheCapacity: 10,
+                stores, validators: .builtin, policy: policy, catalog: ToolCatalogCache(store: stores.tools), cacheCapacity: 10,
                 retention: .seconds(3600))
             let tenant = TestSupport.tenant()
             let actor = TenantActor(tenantID: tenant, deps: deps, caching: false)
@@ -159,13 +159,13 @@ import Testing
                 try await conn.query("SELECT set_config('app.tenant_id', \(tenant), true)", logger: Logger(label: "test"))
                 try await conn.query("UPDATE agents SET deleted_at = now() - interval '2 hours' WHERE id = \(doomed.id)", logger: Logger(label: "test"))
             }
-            let purge = DeletedAgentPurge(store: store, retention: .seconds(3600), interval: .seconds(3600), logger: Logger(label: "test"))
+            let purge = DeletedAgentPurge(store: stores.agents, retention: .seconds(3600), interval: .seconds(3600), logger: Logger(label: "test"))
             await purge.purgeOnce()
             await #expect(throws: ServiceError.agentNotFound()) { try await actor.restore(doomed.id, audit: .test) }
             await #expect(throws: ServiceError.agentNotFound(), "the API shows no history of a deleted agent") {
                 try await actor.history(of: doomed.id, limit: 10, before: nil)
             }
-            let history = try await store.history(of: doomed.id, tenant: tenant, limit: 10, before: nil)
+            let history = try await stores.versions.history(of: doomed.id, tenant: tenant, limit: 10, before: nil)
             #expect(history.items.map(\.action) == [.deleted, .created], "history outlives the agent")
             try await client.withTransaction(logger: Logger(label: "test")) { conn in
                 try await conn.query("SELECT set_config('app.tenant_id', \(tenant), true)", logger: Logger(label: "test"))

@@ -11,7 +11,7 @@ import Synchronization
 import Testing
 
 /// A store whose agent listing fails while `failures` lasts, as an unreachable database would.
-final class FlakyStore: ForwardingStore {
+final class FlakyStore: ForwardingAgentStore {
     let base: PostgresAgentStore
     let failures: Atomic<Int>
 
@@ -32,14 +32,17 @@ final class FlakyStore: ForwardingStore {
     @Test func passingFailuresAreRetriedWithBackOffThenDeadLettered() async throws {
         let q = try await TestQueues()
         try await withDatabase { client in
-            let base = PostgresAgentStore(client: client, defaultTier: .free, logger: Logger(label: "test"))
+            let stores = PostgresStores(client: client, defaultTier: .free, logger: Logger(label: "test"))
             func runner(failing failures: Int) throws -> TaskRunner {
-                let store = FlakyStore(base, failures: failures)
+                let store = FlakyStore(stores.agents, failures: failures)
                 let policy = try TierPolicyFile.load(path: TestSupport.root + "/config/tiers.yaml")
-                let deps = TenantDependencies(store: store, validators: .builtin, policy: policy, catalog: ToolCatalogCache(store: store), cacheCapacity: 10)
+                let deps = TenantDependencies(
+                    stores, agents: store, validators: .builtin, policy: policy, catalog: ToolCatalogCache(store: stores.tools), cacheCapacity: 10)
                 let supervisor = TenantSupervisor(deps: deps, maxTenants: 10, idleTimeout: .seconds(60), logger: Logger(label: "test"))
                 let settings = TaskSettings(consumer: "test", retryBackOff: .milliseconds(100))
-                return TaskRunner(redis: q.redis, tasks: base, supervisor: supervisor, settings: settings, metrics: AppMetrics(), logger: Logger(label: "test"))
+                return TaskRunner(
+                    redis: q.redis, tasks: stores.tasks, supervisor: supervisor, settings: settings, metrics: AppMetrics(),
+                    logger: Logger(label: "test"))
             }
             func entry(_ task: TaskMessage) async throws -> QueuedEntry {
                 let key = TaskQueue.tasks.key(task.tenantID)
@@ -53,13 +56,13 @@ final class FlakyStore: ForwardingStore {
             let recovers = TaskMessage(tenantID: tenant, type: .sync)
             let started = ContinuousClock.now
             try await runner(failing: 2).run([try await entry(recovers)], tenant: tenant)
-            let record = try #require(try await base.task(recovers.taskID, tenant: tenant))
+            let record = try #require(try await stores.tasks.task(recovers.taskID, tenant: tenant))
             #expect(record.status == .completed && record.attempts == 3, "\(record)")
             #expect(ContinuousClock.now - started >= .milliseconds(300), "waited 100 ms, then 200 ms")
 
             let hopeless = TaskMessage(tenantID: tenant, type: .sync, maxAttempts: 2)
             try await runner(failing: 100).run([try await entry(hopeless)], tenant: tenant)
-            let failed = try #require(try await base.task(hopeless.taskID, tenant: tenant))
+            let failed = try #require(try await stores.tasks.task(hopeless.taskID, tenant: tenant))
             #expect(failed.status == .failed && failed.attempts == 2 && failed.error?["error_type"] == .string("unavailable"), "\(failed)")
             let dead = try await q.redis.send("XRANGE", TaskQueue.deadLetterKey(tenant), "-", "+").array ?? []
             #expect(dead.count == 1)

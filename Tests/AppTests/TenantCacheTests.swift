@@ -9,7 +9,7 @@ import Testing
 import Validators
 
 /// The real store, counting the reads that reach Postgres.
-final class CountingStore: ForwardingStore {
+final class CountingStore: ForwardingAgentStore {
     let base: PostgresAgentStore
     let reads = Atomic<Int>(0)
 
@@ -25,9 +25,12 @@ final class CountingStore: ForwardingStore {
 @Suite struct TenantCacheTests {
     /// A store that counts its reads, and tenant dependencies over it.
     static func countingDependencies(_ client: PostgresClient) throws -> (CountingStore, TenantDependencies) {
-        let store = CountingStore(PostgresAgentStore(client: client, defaultTier: .free, logger: Logger(label: "test")))
+        let stores = PostgresStores(client: client, defaultTier: .free, logger: Logger(label: "test"))
+        let store = CountingStore(stores.agents)
         let policy = try TierPolicyFile.load(path: TestSupport.root + "/config/tiers.yaml")
-        return (store, TenantDependencies(store: store, validators: .builtin, policy: policy, catalog: ToolCatalogCache(store: store), cacheCapacity: 10))
+        let deps = TenantDependencies(
+            stores, agents: store, validators: .builtin, policy: policy, catalog: ToolCatalogCache(store: stores.tools), cacheCapacity: 10)
+        return (store, deps)
     }
 
     @Test func cachedReadsNeverReachPostgresAndUncachedOnesAlways() async throws {
@@ -98,11 +101,11 @@ final class CountingStore: ForwardingStore {
     /// the candidate is validated once.
     @Test func aRefusalOnAFreshCachedVersionIsValidatedOnce() async throws {
         try await withDatabase { client in
-            let store = PostgresAgentStore(client: client, defaultTier: .free, logger: Logger(label: "test"))
+            let stores = PostgresStores(client: client, defaultTier: .free, logger: Logger(label: "test"))
             let policy = try TierPolicyFile.load(path: TestSupport.root + "/config/tiers.yaml")
             let counter = RefusingValidator()
-            let deps = TenantDependencies(store: store, validators: ValidatorRegistry([counter]), policy: policy,
-                                          catalog: ToolCatalogCache(store: store), cacheCapacity: 10)
+            let deps = TenantDependencies(stores, validators: ValidatorRegistry([counter]), policy: policy,
+                                          catalog: ToolCatalogCache(store: stores.tools), cacheCapacity: 10)
             let actor = TenantActor(tenantID: TestSupport.tenant(), deps: deps, caching: true)
             let created = try await actor.create(AgentConfig(name: "Once", llmConfig: LLMConfig(model: "gpt-4o-mini")), audit: .test)
             #expect(actor.cached(created.id) != nil)

@@ -10,9 +10,9 @@ import Validators
     /// Creating and retiring actors touches no database, so the store's client never runs here.
     func supervisor(maxTenants: Int, idle: Duration) throws -> TenantSupervisor {
         let client = PostgresClient(configuration: try .init(url: "postgres://ams:ams@127.0.0.1:1/ams"))
-        let store = PostgresAgentStore(client: client, defaultTier: .free, logger: Logger(label: "test"))
+        let stores = PostgresStores(client: client, defaultTier: .free, logger: Logger(label: "test"))
         let policy = try TierPolicyFile.load(path: TestSupport.root + "/config/tiers.yaml")
-        let deps = TenantDependencies(store: store, validators: .builtin, policy: policy, catalog: ToolCatalogCache(store: store), cacheCapacity: 10)
+        let deps = TenantDependencies(stores, validators: .builtin, policy: policy, catalog: ToolCatalogCache(store: stores.tools), cacheCapacity: 10)
         return TenantSupervisor(deps: deps, maxTenants: maxTenants, idleTimeout: idle, logger: Logger(label: "test"))
     }
 

@@ -93,18 +93,19 @@ enum TestSupport {
     }
 
     /// The router's dependencies over `client`, for tests that build a router themselves (the
-    /// store's deadline is `config.databaseTimeout`).
+    /// stores' deadline is `config.databaseTimeout`).
     static func routerDependencies(_ config: AppConfiguration, client: PostgresClient, logger: Logger) async throws -> RouterDependencies {
-        let store = PostgresAgentStore(client: client, defaultTier: .free, timeout: config.databaseTimeout, logger: logger)
-        let catalog = ToolCatalogCache(store: store)
+        let stores = PostgresStores(client: client, defaultTier: .free, timeout: config.databaseTimeout, logger: logger)
+        let catalog = ToolCatalogCache(store: stores.tools)
         let supervisor = TenantSupervisor(
-            deps: TenantDependencies(store: store, validators: .builtin, policy: try TierPolicyFile.load(path: config.tiersFile),
+            deps: TenantDependencies(stores, validators: .builtin, policy: try TierPolicyFile.load(path: config.tiersFile),
                                      catalog: catalog, cacheCapacity: 10),
             maxTenants: 10, idleTimeout: .seconds(60), logger: logger
         )
         return RouterDependencies(
-            store: store, supervisor: supervisor, catalog: catalog, verifier: await TokenVerifier(secret: config.jwtSecret),
-            database: DatabaseProbe(store: store), bodyLimit: config.bodyLimit, contract: try APIContract(), metrics: AppMetrics()
+            tenants: stores.tenants, toolCatalog: stores.tools, tasks: stores.tasks, webhooks: stores.webhooks, idempotency: stores.idempotency,
+            supervisor: supervisor, catalog: catalog, verifier: await TokenVerifier(secret: config.jwtSecret),
+            database: DatabaseProbe(database: stores.database), bodyLimit: config.bodyLimit, contract: try APIContract(), metrics: AppMetrics()
         )
     }
 

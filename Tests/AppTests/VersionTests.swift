@@ -52,9 +52,10 @@ import Testing
     /// Two replicas' actors on one database: the revision check in the store serializes them.
     @Test func writesFromTwoReplicasAreSerializedByTheStore() async throws {
         try await withDatabase { client in
-            let store = PostgresAgentStore(client: client, defaultTier: .enterprise, logger: Logger(label: "test"))
+            let stores = PostgresStores(client: client, defaultTier: .enterprise, logger: Logger(label: "test"))
             let policy = try TierPolicyFile.load(path: TestSupport.root + "/config/tiers.yaml")
-            let deps = TenantDependencies(store: store, validators: .builtin, policy: policy, catalog: ToolCatalogCache(store: store), cacheCapacity: 10)
+            let deps = TenantDependencies(
+                stores, validators: .builtin, policy: policy, catalog: ToolCatalogCache(store: stores.tools), cacheCapacity: 10)
             let tenant = TestSupport.tenant()
             let replicas = [TenantActor(tenantID: tenant, deps: deps, caching: false), TenantActor(tenantID: tenant, deps: deps, caching: false)]
             let created = try await replicas[0].create(AgentConfig(name: "Shared", llmConfig: LLMConfig(model: "gpt-4o-mini")), audit: .test)
@@ -67,9 +68,9 @@ import Testing
                 return try await group.reduce(into: []) { $0.append($1) }
             }
             #expect(versions.sorted() == Array(2...21))
-            let stored = try #require(try await store.agent(created.id, tenant: tenant))
+            let stored = try #require(try await stores.agents.agent(created.id, tenant: tenant))
             #expect(stored.config.metadata.count == 20)
-            let page = try #require(try await store.versions(of: created.id, tenant: tenant, limit: 200, before: nil))
+            let page = try #require(try await stores.versions.versions(of: created.id, tenant: tenant, limit: 200, before: nil))
             #expect(page.items.map(\.version) == Array((1...21).reversed()))
         }
     }
@@ -288,7 +289,7 @@ extension VersionTests {
 }
 
 /// A store where every optimistic write loses, as if another replica always won the race.
-final class AlwaysOvertakenStore: ForwardingStore {
+final class AlwaysOvertakenStore: ForwardingAgentStore {
     let base: PostgresAgentStore
     init(_ base: PostgresAgentStore) { self.base = base }
 
@@ -300,9 +301,11 @@ final class AlwaysOvertakenStore: ForwardingStore {
 extension VersionTests {
     @Test func aWriterThatKeepsLosingFinishesUnderTheRowLock() async throws {
         try await withDatabase { client in
-            let store = AlwaysOvertakenStore(PostgresAgentStore(client: client, defaultTier: .enterprise, logger: Logger(label: "test")))
+            let stores = PostgresStores(client: client, defaultTier: .enterprise, logger: Logger(label: "test"))
+            let store = AlwaysOvertakenStore(stores.agents)
             let policy = try TierPolicyFile.load(path: TestSupport.root + "/config/tiers.yaml")
-            let deps = TenantDependencies(store: store, validators: .builtin, policy: policy, catalog: ToolCatalogCache(store: store), cacheCapacity: 10)
+            let deps = TenantDependencies(
+                stores, agents: store, validators: .builtin, policy: policy, catalog: ToolCatalogCache(store: stores.tools), cacheCapacity: 10)
             let actor = TenantActor(tenantID: TestSupport.tenant(), deps: deps, caching: true)
             let created = try await actor.create(AgentConfig(name: "Unlucky", llmConfig: LLMConfig(model: "gpt-4o-mini")), audit: .test)
             let patched = try await actor.patch(created.id, with: .object(["description": .string("at last")]), ifMatch: nil, audit: .test)

@@ -275,7 +275,7 @@ import Testing
             _ = try await admin.create("Leased")
             @Sendable func shown() async throws -> JSONValue { try await admin.send(.get, "/v1/webhooks/\(hook.id)").json() }
             try await withDatabase(config.databaseURL) { pg in
-                let store = PostgresAgentStore(client: pg, defaultTier: .free, logger: Logger(label: "test"))
+                let store = PostgresStores(client: pg, defaultTier: .free, logger: Logger(label: "test")).webhooks
                 let claim = try await store.claimWebhooks(limit: 10, lease: .seconds(60))
                 let first = try #require(claim.jobs.first)
                 let event = try #require(try await store.webhookEvents(tenant: tenant, after: first.delivered, limit: 10).first)

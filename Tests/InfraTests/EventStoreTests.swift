@@ -17,7 +17,7 @@ import Testing
             defer { group.cancelAll() }
             let logger = Logger(label: "test")
             _ = try await Migrator(client: client, logger: logger).run()
-            let store = PostgresAgentStore(client: client, defaultTier: .free, logger: logger)
+            let store = PostgresEventStore(database: PostgresDatabase(client: client, logger: logger))
             @Sendable func insert(_ event: String, on conn: PostgresConnection) async throws {
                 try await conn.query("SELECT set_config('app.tenant_id', 't', true)", logger: logger)
                 try await conn.query("INSERT INTO outbox (tenant_id, event, data) VALUES ('t', \(event), '{}')", logger: logger)

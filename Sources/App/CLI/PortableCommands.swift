@@ -18,11 +18,12 @@ struct TenantOptions: ParsableArguments {
         guard Tenant.isValidID(tenant) else { throw ValidationError("--tenant must be 1–128 printable characters without spaces") }
         let logger = makeLogger(config)
         let client = PostgresClient(configuration: try .init(url: config.databaseURL, statementTimeout: config.databaseTimeout), backgroundLogger: logger)
-        let store = PostgresAgentStore(client: client, defaultTier: config.defaultTier, logger: logger)
+        let stores = PostgresStores(client: client, defaultTier: config.defaultTier, logger: logger)
         let deps = TenantDependencies(
-            store: store, validators: .builtin, policy: try TierPolicyFile.load(path: config.tiersFile),
-            catalog: ToolCatalogCache(store: store, caching: false), cacheCapacity: 1, retention: config.deletedRetention,
-            templateStore: store, systemTemplates: try TemplateFiles.load(directory: config.templatesDirectory))
+            agents: stores.agents, versions: stores.versions, aliases: stores.aliases, tenants: stores.tenants,
+            validators: .builtin, policy: try TierPolicyFile.load(path: config.tiersFile),
+            catalog: ToolCatalogCache(store: stores.tools, caching: false), cacheCapacity: 1, retention: config.deletedRetention,
+            templates: stores.templates, systemTemplates: try TemplateFiles.load(directory: config.templatesDirectory))
         let registry = TenantActor(tenantID: tenant, deps: deps, caching: false)
         let audit = Audit(actor: self.actor, roles: ["admin"], requestID: "cli-" + UUID().uuidString.lowercased())
         return try await withThrowingTaskGroup(of: R?.self) { group in

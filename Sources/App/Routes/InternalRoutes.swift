@@ -3,7 +3,8 @@ import Hummingbird
 
 /// `/internal/v1/*`: platform services manage tenants' tiers and the tool catalog.
 struct InternalRoutes: Sendable {
-    let store: any AgentStore
+    let tenants: any TenantStore
+    let toolCatalog: any ToolCatalogStore
     let supervisor: TenantSupervisor
     let catalog: ToolCatalogCache
     let bodyLimit: Int
@@ -25,8 +26,8 @@ struct InternalRoutes: Sendable {
             throw ServiceError.validationFailed([.error(.invalidValue, "/tier",
                 "tier '\(raw)' is not one of \(Tier.allCases.map(\.rawValue).joined(separator: ", "))")])
         }
-        let previous = try await store.tenant(tenant).tier
-        _ = try await store.setTier(tier, for: tenant)
+        let previous = try await tenants.tenant(tenant).tier
+        _ = try await tenants.setTier(tier, for: tenant)
         let actor = supervisor.tenant(tenant)
         await actor.apply(ChangeNotification(kind: .tenant, tenantID: tenant))
         if previous != tier { await enqueuer.revalidate([tenant], reason: "tier_changed", logger: context.logger) }
@@ -67,15 +68,15 @@ struct InternalRoutes: Sendable {
             tools.append(tool)
         }
         let before = try await catalog.current().tools
-        try await store.replaceToolCatalog(tools)
+        try await toolCatalog.replaceToolCatalog(tools)
         await catalog.invalidate()
         // Tools removed or changed can make agents that use them invalid.
         let changed = Set(before.map(\.id)).union(tools.map(\.id)).filter { id in
             before.first { $0.id == id } != tools.first { $0.id == id }
         }
         if !changed.isEmpty {
-            let tenants = try await enqueuer.tasks.tenantsUsing(tools: changed.sorted())
-            await enqueuer.revalidate(tenants, reason: "tool_catalog_changed", logger: context.logger)
+            let affected = try await toolCatalog.tenantsUsing(tools: changed.sorted())
+            await enqueuer.revalidate(affected, reason: "tool_catalog_changed", logger: context.logger)
         }
         return .json(.array(tools.map(\.json)))
     }

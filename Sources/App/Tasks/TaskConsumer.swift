@@ -23,7 +23,7 @@ final class TaskConsumer: Service {
         var busy: Set<TenantID> = []
     }
 
-    private let redis: RedisClient
+    private let queue: RedisTaskQueue
     private let keyEvents: RedisKeyEvents
     private let runner: TaskRunner
     private let settings: TaskSettings
@@ -33,7 +33,7 @@ final class TaskConsumer: Service {
     private let wake: AsyncStream<Void>.Continuation
 
     init(redis: RedisClient, keyEvents: RedisKeyEvents, runner: TaskRunner, settings: TaskSettings, logger: Logger) {
-        self.redis = redis
+        self.queue = RedisTaskQueue(redis: redis, consumer: settings.consumer)
         self.keyEvents = keyEvents
         self.runner = runner
         self.settings = settings
@@ -94,7 +94,7 @@ final class TaskConsumer: Service {
             guard let (queue, tenant) = TaskQueue.parse(key) else { continue }
             if state.withLock({ $0.queues[tenant]?.contains(queue) }) != true {
                 do {
-                    try await redis.ensureGroup(key, group: TaskQueue.group)
+                    try await self.queue.ensureGroup(queue, tenant: tenant)
                 } catch {
                     // Redis is away: keep every key not yet adopted for the next try.
                     logger.warning("task queue group could not be created", metadata: ["tenant_id": "\(tenant)", "error": "\(error)"])
@@ -135,10 +135,10 @@ final class TaskConsumer: Service {
     /// Only tenants whose lease this replica gets are read; another replica is working on the rest
     /// (it reads them until they are empty), so they leave the line until new work is heard of.
     private func read(_ picks: [(TenantID, UInt64)]) async throws -> [(TenantID, [QueuedEntry])] {
-        let leases = try await redis.pipeline(picks.map { TaskLease.acquisition($0.0, consumer: settings.consumer, for: settings.visibilityTimeout) })
+        let leases = try await queue.takeLeases(picks.map(\.0), for: settings.visibilityTimeout)
         var picks = picks
         var held: [TenantID] = []
-        for (i, reply) in leases.enumerated() where reply != .integer(1) { held.append(picks[i].0) }
+        for (i, taken) in leases.enumerated() where !taken { held.append(picks[i].0) }
         if !held.isEmpty {
             state.withLock { s in
                 for tenant in held {
@@ -150,13 +150,11 @@ final class TaskConsumer: Service {
             picks.removeAll { held.contains($0.0) }
         }
         guard !picks.isEmpty else { return [] }
-        let keys = state.withLock { s in
-            picks.flatMap { tenant, _ in (s.queues[tenant] ?? []).sorted().map { $0.key(tenant) } }
-        }
-        let found: [String: [StreamEntry]]
+        let queues = state.withLock { s in picks.map { tenant, _ in (tenant, (s.queues[tenant] ?? []).sorted()) } }
+        let found: [TenantID: [QueuedEntry]]
         do {
-            found = try await redis.readGroup(TaskQueue.group, consumer: settings.consumer, keys: keys, count: settings.batch)
-        } catch RedisError.server(let message) where message.hasPrefix("NOGROUP") {
+            found = try await queue.read(queues, count: settings.batch)
+        } catch is RedisTaskQueue.GroupMissing {
             // A queue was deleted (and perhaps made again) under us: find out anew which exist.
             for (tenant, _) in picks { await releaseLease(tenant) }
             state.withLock { s in
@@ -170,9 +168,7 @@ final class TaskConsumer: Service {
         }
         var batches: [(TenantID, [QueuedEntry])] = []
         for (tenant, mark) in picks {
-            let entries = TaskQueue.allCases.flatMap { queue in
-                (found[queue.key(tenant)] ?? []).map { QueuedEntry(queue: queue, tenant: tenant, entry: $0) }
-            }
+            let entries = found[tenant] ?? []
             guard !entries.isEmpty else {
                 await releaseLease(tenant)
                 state.withLock { s in
@@ -198,16 +194,16 @@ final class TaskConsumer: Service {
 
     /// Lets go of the tenant at once (else it is free when the lease expires).
     private func releaseLease(_ tenant: TenantID) async {
-        _ = try? await redis.pipeline([TaskLease.release(tenant, consumer: settings.consumer)])
+        try? await queue.releaseLease(tenant)
     }
 
     /// Finds every queue key (`SCAN`), for queues whose notification this replica missed.
     private func sweep() async {
         var cursor = "0"
         repeat {
-            guard let reply = try? await redis.send("SCAN", cursor, "MATCH", TaskQueue.service + ".*", "COUNT", "1000").array, reply.count == 2 else { return }
-            cursor = reply[0].string ?? "0"
-            for key in reply[1].array ?? [] { if let key = key.string { heard(key) } }
+            guard let page = try? await queue.scanQueues(from: cursor) else { return }
+            cursor = page.next
+            for key in page.keys { heard(key) }
         } while cursor != "0" && !Task.isCancelled
     }
 
@@ -220,26 +216,14 @@ final class TaskConsumer: Service {
                 state.withLock { $0.busy.insert(tenant).inserted }
             }
             guard !chunk.isEmpty else { continue }
-            var taken: [(TenantID, [TaskQueue])] = []
-            var batches: [(TenantID, [QueuedEntry])] = []
+            var taken: [(tenant: TenantID, queues: [TaskQueue])] = []
+            let batches: [(tenant: TenantID, entries: [QueuedEntry])]
             do {
-                let leases = try await redis.pipeline(chunk.map { TaskLease.acquisition($0.0, consumer: settings.consumer, for: settings.visibilityTimeout) })
-                for (i, reply) in leases.enumerated() {
-                    if reply == .integer(1) { taken.append(chunk[i]) } else { state.withLock { _ = $0.busy.remove(chunk[i].0) } }
+                let leases = try await queue.takeLeases(chunk.map(\.0), for: settings.visibilityTimeout)
+                for (i, held) in leases.enumerated() {
+                    if held { taken.append(chunk[i]) } else { state.withLock { _ = $0.busy.remove(chunk[i].0) } }
                 }
-                let claims = taken.flatMap { tenant, queues in
-                    queues.map { ["XAUTOCLAIM", $0.key(tenant), TaskQueue.group, settings.consumer,
-                                  String(settings.visibilityTimeout.milliseconds), "0-0", "COUNT", String(settings.batch)] }
-                }
-                var replies = try await redis.pipeline(claims)[...]
-                for (tenant, queues) in taken {
-                    var entries: [QueuedEntry] = []
-                    for queue in queues {
-                        guard let parts = replies.popFirst()?.array, parts.count >= 2 else { continue }
-                        entries += RedisClient.entries(parts[1]).map { QueuedEntry(queue: queue, tenant: tenant, entry: $0) }
-                    }
-                    batches.append((tenant, entries))
-                }
+                batches = try await queue.claimStale(taken, idle: settings.visibilityTimeout, count: settings.batch)
             } catch {
                 for (tenant, _) in chunk {
                     await releaseLease(tenant)
@@ -266,11 +250,4 @@ final class TaskConsumer: Service {
             await body()
         }
     }
-}
-
-/// An entry read from a tenant's queue.
-struct QueuedEntry: Sendable {
-    var queue: TaskQueue
-    var tenant: TenantID
-    var entry: StreamEntry
 }

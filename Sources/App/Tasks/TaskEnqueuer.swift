@@ -14,7 +14,7 @@ struct TaskEnqueuer: Sendable {
         guard let redis else { throw ServiceError.queueUnavailable.caused(by: "no Redis client") }
         let recorded = try await tasks.recordPending(task)
         do {
-            try await redis.xadd(task.type.queue.key(task.tenantID), [("message", String(decoding: task.json.encoded, as: UTF8.self))])
+            try await RedisTaskQueue.enqueue(task, on: redis)
         } catch {
             // Only what this call recorded: a resent id's earlier record stands.
             if recorded { try? await tasks.discardPending(task.taskID, tenant: task.tenantID) }

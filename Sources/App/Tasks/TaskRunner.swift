@@ -16,6 +16,8 @@ struct TaskRunner: Sendable {
     let metrics: AppMetrics
     let logger: Logger
 
+    private var queue: RedisTaskQueue { RedisTaskQueue(redis: redis, consumer: settings.consumer) }
+
     func run(_ entries: [QueuedEntry], tenant: TenantID) async {
         var logger = logger
         logger[metadataKey: "tenant_id"] = "\(tenant)"
@@ -39,7 +41,7 @@ struct TaskRunner: Sendable {
         guard !runnable.isEmpty else { return }
         runnable = Self.ordered(runnable)
         // The batch's entries (and the tenant's lease) stay this replica's while it works on them.
-        let keeper = KeepAlive(redis: redis, settings: settings, tenant: tenant, entries: runnable.map(\.entry))
+        let keeper = KeepAlive(queue: queue, settings: settings, tenant: tenant, entries: runnable.map(\.entry))
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await keeper.run() }
             await work(runnable, tenant: tenant, logger: logger)
@@ -100,14 +102,13 @@ struct TaskRunner: Sendable {
     /// Records the tasks as started, trying again for a while when Postgres is away (or, at a
     /// first start, not yet migrated); `nil` when it stayed away.
     private func start(_ batch: [TaskMessage], tenant: TenantID, logger: Logger) async -> [UUID: TaskRecord]? {
-        var wait = settings.retryBackOff
+        var backoff = Backoff(initial: settings.retryBackOff, maximum: .seconds(2))
         for attempt in 1...10 {
             do {
                 return try await tasks.start(batch, tenant: tenant)
             } catch {
                 logger.warning("tasks could not be started", metadata: ["attempt": "\(attempt)", "error": "\(String(reflecting: error))"])
-                do { try await Task.sleep(for: wait) } catch { return nil }
-                wait = min(wait * 2, .seconds(2))
+                do { try await Task.sleep(for: backoff.next()) } catch { return nil }
             }
         }
         return nil
@@ -142,7 +143,7 @@ struct TaskRunner: Sendable {
                     let message = (error as? ServiceError)?.message ?? "A dependency was unavailable"
                     return .failed(message: "\(message) (after \(attempts) attempts)", type: "unavailable", details: nil)
                 }
-                let wait = min(settings.retryBackOff * (1 << min(attempts - 1, 16)), Self.longestWait)
+                let wait = Backoff(initial: settings.retryBackOff, maximum: Self.longestWait).delay(after: attempts)
                 do { try await Task.sleep(for: wait) } catch { return nil }
                 attempts += 1
                 if let again = try? await tasks.start([task], tenant: task.tenantID)[task.taskID] {
@@ -158,20 +159,16 @@ struct TaskRunner: Sendable {
     /// Dead letters first, then the acknowledgements, each kind in one pipeline per queue.
     private func deliver(_ acks: [(QueuedEntry, dead: DeadLetter?)], tenant: TenantID, logger: Logger) async {
         guard !acks.isEmpty else { return }
-        var letters: [[String]] = []
+        var letters: [(entry: QueuedEntry, reason: String, taskID: UUID?)] = []
         for (entry, dead) in acks {
             guard let dead else { continue }
             logger.warning("task entry dead-lettered", metadata: ["entry_id": "\(entry.entry.id)", "reason": "\(dead.reason)"])
-            var command = ["XADD", TaskQueue.deadLetterKey(tenant), "MAXLEN", "~", String(settings.deadLetterLength), "*",
-                           "message", entry.entry.fields?["message"] ?? "", "reason", dead.reason,
-                           "queue", entry.queue.key(tenant), "entry_id", entry.entry.id, "failed_at", Agent.timestamp(.now)]
-            if let id = dead.taskID { command += ["task_id", id.uuidString.lowercased()] }
-            letters.append(command)
+            letters.append((entry, dead.reason, dead.taskID))
         }
         var settled = acks
         if !letters.isEmpty {
             do {
-                for case .error(let message) in try await redis.pipeline(letters) { throw RedisError.server(message) }
+                try await queue.deadLetter(letters, tenant: tenant, maxLength: settings.deadLetterLength)
                 metrics.tasksDeadLettered.increment(by: letters.count)
             } catch {
                 // Not dead-lettered, so not acknowledged either: they are claimed and judged again.
@@ -179,16 +176,8 @@ struct TaskRunner: Sendable {
                 settled = acks.filter { $0.dead == nil }
             }
         }
-        // Acknowledged entries are deleted too: a stream holds only what is still to be done.
-        var commands: [[String]] = []
-        for queue in TaskQueue.allCases {
-            let ids = settled.filter { $0.0.queue == queue }.map(\.0.entry.id)
-            guard !ids.isEmpty else { continue }
-            commands.append(["XACK", queue.key(tenant), TaskQueue.group] + ids)
-            commands.append(["XDEL", queue.key(tenant)] + ids)
-        }
         do {
-            for case .error(let message) in try await redis.pipeline(commands) { throw RedisError.server(message) }
+            try await queue.acknowledge(settled.map(\.0), tenant: tenant)
         } catch {
             // Unacknowledged entries are claimed and run again; their records make that harmless.
             logger.warning("task entries could not be acknowledged", metadata: ["error": "\(error)"])
@@ -260,9 +249,9 @@ struct TaskRunner: Sendable {
 extension TaskRunner.DeadLetter: Error {}
 
 /// Keeps a batch's entries from being claimed by another replica while it runs: every third of
-/// the visibility timeout, their idle time is reset.
+/// the visibility timeout, their idle time is reset (and the tenant's lease renewed).
 private struct KeepAlive: Sendable {
-    let redis: RedisClient
+    let queue: RedisTaskQueue
     let settings: TaskSettings
     let tenant: TenantID
     let entries: [QueuedEntry]
@@ -270,39 +259,7 @@ private struct KeepAlive: Sendable {
     func run() async {
         while !Task.isCancelled {
             do { try await Task.sleep(for: settings.visibilityTimeout / 3) } catch { return }
-            var commands = [TaskLease.renewal(tenant, consumer: settings.consumer, for: settings.visibilityTimeout)]
-            for queue in TaskQueue.allCases {
-                let ids = entries.filter { $0.queue == queue }.map(\.entry.id)
-                if !ids.isEmpty { commands.append(["XCLAIM", queue.key(tenant), TaskQueue.group, settings.consumer, "0"] + ids + ["JUSTID"]) }
-            }
-            _ = try? await redis.pipeline(commands)
+            try? await queue.renewLease(tenant, keeping: entries, for: settings.visibilityTimeout)
         }
-    }
-}
-
-/// Which replica works on a tenant's queues right now: a Redis key with the consumer's name that
-/// expires after the visibility timeout unless renewed. A tenant's tasks thus run on one replica
-/// at a time, in order, and a replica that dies lets go by itself.
-enum TaskLease {
-    static func key(_ tenant: TenantID) -> String { "ams:tasklease:\(tenant)" }
-
-    /// Answers 1 when the lease is this consumer's now (also when it already was: a release lost
-    /// while Redis was away must not lock the consumer out of its own tenant until expiry).
-    static func acquisition(_ tenant: TenantID, consumer: String, for duration: Duration) -> [String] {
-        ["EVAL", """
-            local owner = redis.call('GET', KEYS[1])
-            if owner and owner ~= ARGV[1] then return 0 end
-            redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-            return 1
-            """, "1", key(tenant), consumer, String(duration.milliseconds)]
-    }
-
-    static func renewal(_ tenant: TenantID, consumer: String, for duration: Duration) -> [String] {
-        ["EVAL", "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0",
-         "1", key(tenant), consumer, String(duration.milliseconds)]
-    }
-
-    static func release(_ tenant: TenantID, consumer: String) -> [String] {
-        ["EVAL", "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", "1", key(tenant), consumer]
     }
 }

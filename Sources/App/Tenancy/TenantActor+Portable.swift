@@ -7,12 +7,12 @@ extension TenantActor {
     static let applyLimit = 500
 
     func export(_ id: UUID, allVersions: Bool) async throws -> JSONValue {
-        guard let agent = try await deps.store.agent(id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
+        guard let agent = try await deps.agents.agent(id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
         var versions: [AgentVersion]?
         if allVersions {
             var all: [AgentVersion] = []
             for summary in try await allVersionNumbers(of: id) {
-                guard let full = try await deps.store.version(summary, of: id, tenant: tenantID) else { continue }
+                guard let full = try await deps.versions.version(summary, of: id, tenant: tenantID) else { continue }
                 all.append(full)
             }
             versions = all
@@ -107,7 +107,7 @@ extension TenantActor {
                 break
             }
         }
-        try await deps.store.apply(creates: creates, updates: updates, deletes: deletes, tenant: tenantID, quota: deps.quota, audit: audit)
+        try await deps.agents.apply(creates: creates, updates: updates, deletes: deletes, tenant: tenantID, quota: deps.quota, audit: audit)
         for step in written {
             guard let agent = step.current else { continue }
             noticeChanged(agent.id, revision: step.action == .delete ? Int.max : agent.revision)
@@ -119,7 +119,7 @@ extension TenantActor {
         var agents: [Agent] = []
         var query = AgentQuery(limit: 200)
         repeat {
-            let page = try await deps.store.agents(tenant: tenantID, query: query)
+            let page = try await deps.agents.agents(tenant: tenantID, query: query)
             agents += page.items
             query.after = page.next
         } while query.after != nil
@@ -130,7 +130,7 @@ extension TenantActor {
         var numbers: [Int] = []
         var before: Int64?
         repeat {
-            guard let page = try await deps.store.versions(of: id, tenant: tenantID, limit: 200, before: before) else {
+            guard let page = try await deps.versions.versions(of: id, tenant: tenantID, limit: 200, before: before) else {
                 throw ServiceError.agentNotFound()
             }
             numbers += page.items.map(\.version)

@@ -22,7 +22,7 @@ extension TenantActor {
             let config = try AgentConfig(json: p["config"] ?? .null)
             return .object(["validation": try await dryRun(config).json])
         case .agentCreate:
-            if let existing = try await deps.store.agent(task.taskID, tenant: tenantID) { return Self.summary(existing.id, existing.config.name, existing.version) }
+            if let existing = try await deps.agents.agent(task.taskID, tenant: tenantID) { return Self.summary(existing.id, existing.config.name, existing.version) }
             var fields = p["config"]?.objectValue ?? [:]
             if let name = p["agent_name"] { fields["name"] = name }
             if let type = p["agent_type"] { fields["type"] = type }
@@ -44,8 +44,8 @@ extension TenantActor {
             }
             return .object(["agent_id": .string(id.uuidString.lowercased()), "deleted": .bool(true)])
         case .agentNotify:
-            guard let agent = try await deps.store.agent(task.agentID!, tenant: tenantID) else { throw ServiceError.agentNotFound() }
-            try await deps.store.announce([agent], tenant: tenantID)
+            guard let agent = try await deps.agents.agent(task.agentID!, tenant: tenantID) else { throw ServiceError.agentNotFound() }
+            try await deps.agents.announce([agent], tenant: tenantID)
             return Self.summary(agent.id, agent.config.name, agent.version)
         case .templateCreate:
             let id = task.taskID.uuidString.lowercased()
@@ -54,7 +54,7 @@ extension TenantActor {
         case .sync:
             var announced = 0
             try await eachAgent(AgentQuery(limit: 200)) { page in
-                try await self.deps.store.announce(page, tenant: self.tenantID)
+                try await self.deps.agents.announce(page, tenant: self.tenantID)
                 announced += page.count
             }
             return .object(["announced": .int(announced)])
@@ -73,7 +73,7 @@ extension TenantActor {
             let current: Agent
             if let cached = cachedStart(id, ifMatch: nil) {
                 current = cached
-            } else if let stored = try await deps.store.agent(id, tenant: tenantID) {
+            } else if let stored = try await deps.agents.agent(id, tenant: tenantID) {
                 current = stored
             } else {
                 throw ServiceError.agentNotFound()
@@ -82,7 +82,7 @@ extension TenantActor {
             guard report != current.validation else { return (id, current.version, report, false) }
             var next = current
             next.validation = report
-            if try await deps.store.setValidation(next, from: current.revision, audit: audit) {
+            if try await deps.agents.setValidation(next, from: current.revision, audit: audit) {
                 noticeChanged(id, revision: current.revision + 1)
                 return (id, current.version, report, true)
             }
@@ -167,7 +167,7 @@ extension TenantActor {
     private func eachAgent(_ query: AgentQuery, _ body: ([Agent]) async throws -> Void) async throws {
         var query = query
         while true {
-            let page = try await deps.store.agents(tenant: tenantID, query: query)
+            let page = try await deps.agents.agents(tenant: tenantID, query: query)
             try await body(page.items)
             guard let next = page.next else { return }
             query.after = next

@@ -59,7 +59,7 @@ extension TenantActor {
 
     /// A template from the agent's current configuration.
     func templateFromAgent(_ id: UUID, name: String, category: String, description: String?, audit: Audit) async throws -> Template {
-        guard let agent = try await deps.store.agent(id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
+        guard let agent = try await deps.agents.agent(id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
         let config = (agent.config.json.objectValue ?? [:]).filter { Template.configFields.contains($0.key) }
         var fields: [String: JSONValue] = [
             "name": .string(name), "category": .string(category), "type": .string(agent.config.type.rawValue), "config": .object(config),
@@ -106,7 +106,7 @@ extension TenantActor {
     private static let readOnly = ServiceError(.forbidden, "System templates are read-only")
 
     private func store() throws -> any TemplateStore {
-        guard let store = deps.templateStore else { throw ServiceError(.internalError, "No template store") }
+        guard let store = deps.templates else { throw ServiceError(.internalError, "No template store") }
         return store
     }
 

@@ -47,7 +47,7 @@ actor TenantActor {
         deps.metrics.cacheMisses.increment()
         let ticket = agents.withLock { $0.ticket() }
         defer { agents.withLock { $0.settle(ticket) } }
-        guard let agent = try await deps.store.agent(id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
+        guard let agent = try await deps.agents.agent(id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
         return fill(agent, since: ticket)
     }
 
@@ -63,7 +63,7 @@ actor TenantActor {
         deps.metrics.cacheMisses.increment()
         let ticket = configs.withLock { $0.ticket() }
         defer { configs.withLock { $0.settle(ticket) } }
-        guard let agent = try await deps.store.agent(id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
+        guard let agent = try await deps.agents.agent(id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
         let entry = CachedConfig(agent)
         configs.withLock { _ = $0.fill(id, version: agent.revision, entry, since: ticket) }
         return entry
@@ -72,9 +72,9 @@ actor TenantActor {
     /// The execution configuration at the version `alias` names (read from Postgres: aliases are
     /// for promotion and rollback, not the hot path). The agent itself must be active.
     func config(_ id: UUID, alias: String) async throws -> (version: Int, bytes: [UInt8]) {
-        guard let current = try await deps.store.agent(id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
+        guard let current = try await deps.agents.agent(id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
         try Self.requireActive(current.config.status)
-        guard let aliases = try await deps.store.aliases(of: id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
+        guard let aliases = try await deps.aliases.aliases(of: id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
         guard let target = aliases.first(where: { $0.name == alias }) else { throw ServiceError.aliasNotFound(alias) }
         let snapshot = try await snapshot(target.version, of: id)
         return (target.version, current.executionJSON(version: target.version, config: snapshot.config))
@@ -97,38 +97,38 @@ actor TenantActor {
         deps.metrics.cacheMisses.increment(by: misses.count)
         let ticket = agents.withLock { $0.ticket() }
         defer { agents.withLock { $0.settle(ticket) } }
-        for agent in try await deps.store.agents(misses, tenant: tenantID) {
+        for agent in try await deps.agents.agents(misses, tenant: tenantID) {
             found[agent.id] = fill(agent, since: ticket)
         }
         return found
     }
 
     func aliases(of id: UUID) async throws -> [AgentAlias] {
-        guard let aliases = try await deps.store.aliases(of: id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
+        guard let aliases = try await deps.aliases.aliases(of: id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
         return aliases
     }
 
     func setAlias(_ alias: String, of id: UUID, to version: Int, audit: Audit) async throws -> AgentAlias {
-        guard let moved = try await deps.store.setAlias(alias, of: id, to: version, tenant: tenantID, audit: audit) else {
+        guard let moved = try await deps.aliases.setAlias(alias, of: id, to: version, tenant: tenantID, audit: audit) else {
             throw ServiceError.agentNotFound()
         }
         return moved
     }
 
     func removeAlias(_ alias: String, of id: UUID, audit: Audit) async throws {
-        guard try await deps.store.removeAlias(alias, of: id, tenant: tenantID, audit: audit) else {
-            if try await deps.store.agent(id, tenant: tenantID) == nil { throw ServiceError.agentNotFound() }
+        guard try await deps.aliases.removeAlias(alias, of: id, tenant: tenantID, audit: audit) else {
+            if try await deps.agents.agent(id, tenant: tenantID) == nil { throw ServiceError.agentNotFound() }
             throw ServiceError.aliasNotFound(alias)
         }
     }
 
     func agents(_ query: AgentQuery) async throws -> AgentPage {
-        try await deps.store.agents(tenant: tenantID, query: query)
+        try await deps.agents.agents(tenant: tenantID, query: query)
     }
 
     func info() async throws -> (tenant: Tenant, limits: TierLimits, agents: Int) {
         let tenant = try await currentTenant()
-        return (tenant, deps.policy[tenant.tier], try await deps.store.countAgents(tenant: tenantID))
+        return (tenant, deps.policy[tenant.tier], try await deps.agents.countAgents(tenant: tenantID))
     }
 
     /// The tenant and what its tier allows.
@@ -140,12 +140,12 @@ actor TenantActor {
     /// A create body checked against the tier, catalog and quota, writing nothing.
     func dryRun(_ config: AgentConfig) async throws -> ValidationReport {
         var context = try await validationContext()
-        context.otherAgents = try await deps.store.countAgents(tenant: tenantID)
+        context.otherAgents = try await deps.agents.countAgents(tenant: tenantID)
         return await validate(config, context)
     }
 
     func versions(of id: UUID, limit: Int, before: Int64?) async throws -> Page<AgentVersion> {
-        guard let page = try await deps.store.versions(of: id, tenant: tenantID, limit: limit, before: before) else {
+        guard let page = try await deps.versions.versions(of: id, tenant: tenantID, limit: limit, before: before) else {
             throw ServiceError.agentNotFound()
         }
         return page
@@ -153,7 +153,7 @@ actor TenantActor {
 
     /// The agent as it was at `number`, and the changes that made that version.
     func version(_ number: Int, of id: UUID) async throws -> (agent: Agent, changes: JSONValue) {
-        guard let current = try await deps.store.agent(id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
+        guard let current = try await deps.agents.agent(id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
         let snapshot = try await snapshot(number, of: id)
         var agent = current
         agent.version = number
@@ -173,8 +173,8 @@ actor TenantActor {
     func history(of id: UUID, limit: Int, before: Int64?) async throws -> Page<HistoryEntry> {
         // Like every read, a deleted agent's history is gone from the API; it stays in the database
         // (and comes back with a restore).
-        guard try await deps.store.agent(id, tenant: tenantID) != nil else { throw ServiceError.agentNotFound() }
-        return try await deps.store.history(of: id, tenant: tenantID, limit: limit, before: before)
+        guard try await deps.agents.agent(id, tenant: tenantID) != nil else { throw ServiceError.agentNotFound() }
+        return try await deps.versions.history(of: id, tenant: tenantID, limit: limit, before: before)
     }
 
     // MARK: Writes
@@ -186,7 +186,7 @@ actor TenantActor {
         let context = try await validationContext()
         let report = await validate(config, context)
         guard report.errors.isEmpty else {
-            if try await deps.store.countAgents(tenant: tenantID) >= context.limits.maxAgents {
+            if try await deps.agents.countAgents(tenant: tenantID) >= context.limits.maxAgents {
                 throw ServiceError.quotaReached(tier: context.tenant.tier, limit: context.limits.maxAgents)
             }
             throw ServiceError.validationFailed(report.issues)
@@ -197,7 +197,7 @@ actor TenantActor {
                           templateID: template?.id, templateVersion: template?.version)
         let ticket = agents.withLock { $0.ticket() }
         defer { agents.withLock { $0.settle(ticket) } }
-        try await deps.store.insert(agent, quota: deps.quota, audit: audit)
+        try await deps.agents.insert(agent, quota: deps.quota, audit: audit)
         return fill(agent, since: ticket)
     }
 
@@ -256,7 +256,7 @@ actor TenantActor {
             next.revision += 1
             next.updatedAt = Date.storedNow()
             next.updatedBy = audit.actor
-            if try await deps.store.setStatus(next, from: current.revision, previous: from, reason: reason, audit: audit) {
+            if try await deps.agents.setStatus(next, from: current.revision, previous: from, reason: reason, audit: audit) {
                 return fill(next, since: ticket)
             }
         }
@@ -266,7 +266,7 @@ actor TenantActor {
     func delete(_ id: UUID, ifMatch: Int?, audit: Audit) async throws {
         await startWriting(id)
         defer { finishWriting(id) }
-        switch try await deps.store.delete(id, tenant: tenantID, ifVersion: ifMatch, audit: audit) {
+        switch try await deps.agents.delete(id, tenant: tenantID, ifVersion: ifMatch, audit: audit) {
         case .deleted:
             agents.withLock { $0.notice(id, version: Int.max) }
             configs.withLock { $0.notice(id, version: Int.max) }
@@ -281,7 +281,7 @@ actor TenantActor {
         defer { finishWriting(id) }
         let ticket = agents.withLock { $0.ticket() }
         defer { agents.withLock { $0.settle(ticket) } }
-        guard let agent = try await deps.store.restore(id, tenant: tenantID, retention: deps.retention, quota: deps.quota, audit: audit) else {
+        guard let agent = try await deps.agents.restore(id, tenant: tenantID, retention: deps.retention, quota: deps.quota, audit: audit) else {
             throw ServiceError.agentNotFound()
         }
         return fill(agent, since: ticket)
@@ -364,14 +364,14 @@ actor TenantActor {
                 outcome = try await step(current)
             }
             guard let (next, changes) = outcome else { return fill(current, since: ticket) }
-            if try await deps.store.update(next, from: current.revision, action: action, changes: changes, audit: audit) {
+            if try await deps.agents.update(next, from: current.revision, action: action, changes: changes, audit: audit) {
                 return fill(next, since: ticket)
             }
         }
         // Another replica keeps winning: read and write under the row's lock, which cannot lose.
         let ticket = agents.withLock { $0.ticket() }
         defer { agents.withLock { $0.settle(ticket) } }
-        guard let outcome = try await deps.store.updateLocked(id, tenant: tenantID, action: action, audit: audit, step) else {
+        guard let outcome = try await deps.agents.updateLocked(id, tenant: tenantID, action: action, audit: audit, step) else {
             throw ServiceError.agentNotFound()
         }
         return fill(outcome.next ?? outcome.current, since: ticket)
@@ -396,15 +396,15 @@ actor TenantActor {
     }
 
     private func currentAgent(_ id: UUID, ifMatch: Int?) async throws -> Agent {
-        guard let current = try await deps.store.agent(id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
+        guard let current = try await deps.agents.agent(id, tenant: tenantID) else { throw ServiceError.agentNotFound() }
         if let ifMatch, ifMatch != current.version { throw ServiceError.preconditionFailed(current: current.version) }
         return current
     }
 
     private func snapshot(_ number: Int, of id: UUID) async throws -> AgentVersion {
-        guard let snapshot = try await deps.store.version(number, of: id, tenant: tenantID) else {
+        guard let snapshot = try await deps.versions.version(number, of: id, tenant: tenantID) else {
             // Tell a missing agent from a missing version.
-            if try await deps.store.agent(id, tenant: tenantID) == nil { throw ServiceError.agentNotFound() }
+            if try await deps.agents.agent(id, tenant: tenantID) == nil { throw ServiceError.agentNotFound() }
             throw ServiceError.versionNotFound(number)
         }
         return snapshot
@@ -456,7 +456,7 @@ actor TenantActor {
         if let cached = tenant[0] { return cached }
         let ticket = tenant.ticket()
         defer { tenant.settle(ticket) }
-        let loaded = try await deps.store.tenant(tenantID)
+        let loaded = try await deps.tenants.tenant(tenantID)
         tenant.fill(0, version: 0, loaded, since: ticket)
         return loaded
     }

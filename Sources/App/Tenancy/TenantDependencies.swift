@@ -3,7 +3,11 @@ import Domain
 /// What every tenant actor shares: handles, not state. A class, so that each of up to
 /// `AMS_MAX_TENANTS` actors holds one reference rather than its own copy of every handle.
 final class TenantDependencies: Sendable {
-    let store: any AgentStore
+    let agents: any AgentStore
+    let versions: any VersionStore
+    let aliases: any AliasStore
+    /// The tenant's tier, read when the actor loads it.
+    let tenants: any TenantStore
     let validators: ValidatorRegistry
     let policy: TierPolicy
     let catalog: ToolCatalogCache
@@ -13,18 +17,22 @@ final class TenantDependencies: Sendable {
     /// How long a deleted agent can be restored (`AMS_DELETED_RETENTION`).
     let retention: Duration
     /// Tenants' own templates; `nil` where a test needs none.
-    let templateStore: (any TemplateStore)?
+    let templates: (any TemplateStore)?
     /// The shipped templates, by id.
     let systemTemplates: [Template]
 
     init(
-        store: any AgentStore, validators: ValidatorRegistry, policy: TierPolicy, catalog: ToolCatalogCache, cacheCapacity: Int,
+        agents: any AgentStore, versions: any VersionStore, aliases: any AliasStore, tenants: any TenantStore,
+        validators: ValidatorRegistry, policy: TierPolicy, catalog: ToolCatalogCache, cacheCapacity: Int,
         metrics: AppMetrics = AppMetrics(), retention: Duration = AppConfiguration.defaultRetention,
-        templateStore: (any TemplateStore)? = nil, systemTemplates: [Template] = []
+        templates: (any TemplateStore)? = nil, systemTemplates: [Template] = []
     ) {
-        self.templateStore = templateStore
+        self.templates = templates
         self.systemTemplates = systemTemplates
-        self.store = store
+        self.agents = agents
+        self.versions = versions
+        self.aliases = aliases
+        self.tenants = tenants
         self.retention = retention
         self.metrics = metrics
         self.validators = validators

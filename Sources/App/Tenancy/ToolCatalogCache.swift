@@ -3,10 +3,10 @@ import Domain
 /// The catalog all tenants validate against: loaded once, dropped when any replica replaces it, and
 /// under the same rules as the agent caches (bypassed while the listener is down, dropped when it is back).
 actor ToolCatalogCache {
-    private let store: any AgentStore
+    private let store: any ToolCatalogStore
     private var cache: NoticeCoherentCache<Int, ToolCatalog>
 
-    init(store: any AgentStore, caching: Bool = true) {
+    init(store: any ToolCatalogStore, caching: Bool = true) {
         self.store = store
         self.cache = NoticeCoherentCache(capacity: 1, enabled: caching)
     }

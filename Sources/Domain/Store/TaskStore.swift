@@ -18,8 +18,6 @@ public protocol TaskStore: Sendable {
     func progress(_ id: UUID, tenant: TenantID, progress: Int, checkpoint: Int64?, details: JSONValue?) async throws
     /// Records how tasks ended.
     func finish(_ outcomes: [(id: UUID, outcome: TaskOutcome)], tenant: TenantID) async throws
-    /// Tenants with a live agent that uses one of these tools (a catalog change may affect them).
-    func tenantsUsing(tools: [String]) async throws -> [TenantID]
     func task(_ id: UUID, tenant: TenantID) async throws -> TaskRecord?
     func tasks(tenant: TenantID, status: TaskStatus?, type: TaskType?, limit: Int, before: Int64?) async throws -> Page<TaskRecord>
 }

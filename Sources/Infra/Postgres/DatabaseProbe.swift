@@ -1,9 +1,9 @@
-/// Readiness: is the database reachable? Asks the store, so the probe shares its breaker and knows
-/// a busy pool from a dead database.
+/// Readiness: is the database reachable? Asks the stores' shared database, so the probe shares its
+/// breaker and knows a busy pool from a dead database.
 public struct DatabaseProbe: Sendable {
-    let store: PostgresAgentStore
+    let database: PostgresDatabase
 
-    public init(store: PostgresAgentStore) { self.store = store }
+    public init(database: PostgresDatabase) { self.database = database }
 
-    public func isUp() async -> Bool { await store.isReachable() }
+    public func isUp() async -> Bool { await database.isReachable() }
 }

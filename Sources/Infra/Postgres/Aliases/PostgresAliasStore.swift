@@ -1,19 +1,14 @@
 public import Domain
 public import Foundation
+import Logging
 import PostgresNIO
 
-extension PostgresAgentStore {
-    public func agents(_ ids: [UUID], tenant: TenantID) async throws -> [Agent] {
-        guard !ids.isEmpty else { return [] }
-        return try await inTenant(tenant) { conn in
-            let rows = try await conn.query("""
-                SELECT \(unescaped: Self.columns) FROM agents
-                WHERE tenant_id = \(tenant) AND id = ANY(\(ids)) AND deleted_at IS NULL
-                """, logger: logger)
-            var agents: [Agent] = []
-            for try await row in rows { agents.append(try Self.agent(row.makeRandomAccess())) }
-            return agents
-        }
+/// `AliasStore` on PostgreSQL: an alias moves, and its history entry is written, in one tenant transaction.
+public struct PostgresAliasStore: AliasStore, PostgresStore {
+    let database: PostgresDatabase
+
+    public init(database: PostgresDatabase) {
+        self.database = database
     }
 
     public func aliases(of id: UUID, tenant: TenantID) async throws -> [AgentAlias]? {

@@ -2,8 +2,15 @@ public import Domain
 public import Foundation
 import PostgresNIO
 
-extension PostgresAgentStore: TemplateStore {
+/// `TemplateStore` on PostgreSQL: a tenant's own templates, each write in a transaction confined to the tenant.
+public struct PostgresTemplateStore: TemplateStore, PostgresStore {
     static let templateColumns = "id, tenant_id, name, description, category, type, config::text, version, created_at, updated_at, created_by, updated_by"
+
+    let database: PostgresDatabase
+
+    public init(database: PostgresDatabase) {
+        self.database = database
+    }
 
     public func templates(tenant: TenantID, category: String?, type: AgentType?, limit: Int, before: Int64?) async throws -> Page<Template> {
         try await inTenant(tenant) { conn in
@@ -99,7 +106,7 @@ extension PostgresAgentStore: TemplateStore {
         }
     }
 
-    /// Decodes `templateColumns` column by column (see `agent(_:)`).
+    /// Decodes `templateColumns` column by column (see `PostgresAgentStore.agent(_:)`).
     private static func template(_ cells: PostgresRandomAccessRow) throws -> Template {
         Template(
             id: try cells[0].decode(UUID.self).uuidString.lowercased(), tenantID: try cells[1].decode(String.self),

@@ -3,8 +3,15 @@ public import Foundation
 import Logging
 import PostgresNIO
 
-extension PostgresAgentStore: WebhookStore {
+/// `WebhookStore` on PostgreSQL: endpoints, their leases and their attempts.
+public struct PostgresWebhookStore: WebhookStore, PostgresStore {
     static let webhookColumns = "seq, tenant_id, id, url, events, description, status, disabled_reason, consecutive_failures, created_at, updated_at"
+
+    let database: PostgresDatabase
+
+    public init(database: PostgresDatabase) {
+        self.database = database
+    }
 
     public func createWebhook(_ webhook: Webhook, secret: String, limit: Int, tier: Tier) async throws -> Webhook {
         try await inTenant(webhook.tenantID) { conn in

@@ -2,7 +2,14 @@ public import Domain
 public import Foundation
 import PostgresNIO
 
-extension PostgresAgentStore: TaskStore {
+/// `TaskStore` on PostgreSQL: batch starts and finishes are single calls of functions that record the task events too.
+public struct PostgresTaskStore: TaskStore, PostgresStore {
+    let database: PostgresDatabase
+
+    public init(database: PostgresDatabase) {
+        self.database = database
+    }
+
     @discardableResult
     public func recordPending(_ task: TaskMessage) async throws -> Bool {
         let message = Self.text(task.json)
@@ -74,18 +81,6 @@ extension PostgresAgentStore: TaskStore {
         }
     }
 
-    public func tenantsUsing(tools: [String]) async throws -> [TenantID] {
-        try await single { conn in
-            try await conn.transaction(logger: logger) { conn in
-                var tenants: [TenantID] = []
-                for try await tenant in try await conn.query("SELECT ams_tenants_using_tools(\(tools))", logger: logger).decode(String.self) {
-                    tenants.append(tenant)
-                }
-                return tenants
-            }
-        }
-    }
-
     public func task(_ id: UUID, tenant: TenantID) async throws -> TaskRecord? {
         try await inTenant(tenant) { conn in
             let rows = try await conn.query("""
@@ -115,36 +110,6 @@ extension PostgresAgentStore: TaskStore {
             }
             guard items.count > limit else { return Page(items: items, next: nil) }
             return Page(items: Array(items.prefix(limit)), next: positions[limit - 1])
-        }
-    }
-
-    /// The agent's validation replaced without a new version, if the row is still at `revision`.
-    public func setValidation(_ agent: Agent, from revision: Int, audit: Audit) async throws -> Bool {
-        let roles = Self.text(.array(audit.roles.map(JSONValue.string)))
-        return try await single { conn in
-            let rows = try await conn.query("""
-                SELECT ams_set_validation(\(agent.tenantID), \(agent.id), \(revision)::int, \(Self.text(agent.validation.json))::jsonb,
-                    \(Date.now), \(audit.actor), \(roles)::jsonb, \(audit.requestID))
-                """, logger: logger)
-            for try await written in rows.decode(Bool.self) { return written }
-            return false
-        }
-    }
-
-    public func announce(_ agents: [Agent], tenant: TenantID) async throws {
-        guard !agents.isEmpty else { return }
-        let events = agents.map { agent in
-            Self.text(.object([
-                "agent_id": .string(agent.id.uuidString.lowercased()), "agent_name": .string(agent.config.name),
-                "version": .int(agent.version), "changes": .array([]), "resync": .bool(true),
-            ]))
-        }
-        let ids = agents.map(\.id)
-        try await inTenant(tenant) { conn in
-            try await conn.query("""
-                INSERT INTO outbox (tenant_id, event, agent_id, data)
-                SELECT \(tenant), 'agent_updated', e.id, e.data::jsonb FROM unnest(\(ids), \(events)) AS e(id, data)
-                """, logger: logger)
         }
     }
 

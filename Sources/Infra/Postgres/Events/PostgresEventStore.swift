@@ -3,13 +3,20 @@ public import Foundation
 import Logging
 import PostgresNIO
 
-extension PostgresAgentStore: EventStore {
+/// `EventStore` on PostgreSQL: the outbox, its sequence counter, and each shared sink's row.
+public struct PostgresEventStore: EventStore, PostgresStore {
     /// The channel on which a committed write that recorded events wakes the notifier.
     public static let outboxChannel = "ams_outbox"
     /// The channel on which the leader tells every replica the newest sequence it gave.
     public static let eventsChannel = "ams_events"
     /// The advisory lock of the replica that sequences events and feeds the shared sinks ("AMSE").
     public static let notifierLock: Int64 = 0x414D_5345
+
+    let database: PostgresDatabase
+
+    public init(database: PostgresDatabase) {
+        self.database = database
+    }
 
     public func newestSequence() async throws -> Int64 {
         try await single { conn in
@@ -136,17 +143,5 @@ extension PostgresAgentStore: EventStore {
             SELECT sequence, event_id, tenant_id, event, agent_id, task_id, global_task_id, data, created_at FROM ams_outbox_after(\(sequence), \(limit)::int)
             """, logger: logger)
         return try await events(rows)
-    }
-
-    static func events(_ rows: PostgresRowSequence) async throws -> [ChangeEvent] {
-        var events: [ChangeEvent] = []
-        for try await row in rows {
-            let cells = row.makeRandomAccess()
-            events.append(ChangeEvent(
-                sequence: try cells[0].decode(Int64.self), eventID: try cells[1].decode(UUID.self), tenantID: try cells[2].decode(String.self),
-                event: try cells[3].decode(String.self), agentID: try cells[4].decode(UUID?.self), taskID: try cells[5].decode(UUID?.self),
-                globalTaskID: try cells[6].decode(String?.self), data: try cells[7].decode(String.self), timestamp: try cells[8].decode(Date.self)))
-        }
-        return events
     }
 }

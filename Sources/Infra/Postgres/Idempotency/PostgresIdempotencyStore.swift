@@ -2,7 +2,14 @@ public import Domain
 public import Foundation
 import PostgresNIO
 
-extension PostgresAgentStore: IdempotencyStore {
+/// `IdempotencyStore` on PostgreSQL: one row per tenant and key.
+public struct PostgresIdempotencyStore: IdempotencyStore, PostgresStore {
+    let database: PostgresDatabase
+
+    public init(database: PostgresDatabase) {
+        self.database = database
+    }
+
     /// One transaction: take the key if it is new, older than 24 hours, or claimed by a request
     /// that has not finished within a minute (its replica died); otherwise read what it holds.
     public func claim(_ key: String, tenant: TenantID, fingerprint: String, claim: UUID) async throws -> IdempotencyClaim {

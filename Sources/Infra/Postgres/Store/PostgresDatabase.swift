@@ -1,0 +1,62 @@
+import Domain
+public import Logging
+public import PostgresNIO
+
+/// The pool and the guard (deadline, breaker, lease clock) that every store's calls go through:
+/// one of each per process, so a database in trouble trips all the stores at once.
+public struct PostgresDatabase: Sendable {
+    /// Where committed changes to tenants, agents and the tool catalog are announced (`ChangeNotification`).
+    public static let channel = "agent_management_changes"
+
+    let client: PostgresClient
+    let calls: DatabaseGuard
+    let logger: Logger
+
+    /// `timeout` is the client-side deadline of a call; see `PostgresClient.Configuration(url:statementTimeout:)`
+    /// for the server-side ones that should fire first.
+    public init(client: PostgresClient, timeout: Duration = .seconds(3), metrics: DatabaseMetrics = .none, logger: Logger) {
+        self.client = client
+        self.calls = DatabaseGuard(timeout: timeout, metrics: metrics)
+        self.logger = logger
+    }
+
+    /// One guarded call on one leased connection. A connection closed while it sat in the pool (a
+    /// deadline closed it under an earlier call, and the pool has not noticed yet) is handed back
+    /// for another, before anything is sent on it.
+    func single<R: Sendable>(timeout: Duration? = nil, _ body: @escaping @Sendable (Connection) async throws -> R) async throws -> R {
+        try await calls.run(timeout: timeout) { lease in
+            while true {
+                let result: R? = try await client.withConnection { raw in
+                    guard !raw.isClosed else { return nil }
+                    let conn = try lease.hold(raw)
+                    defer { lease.release() }
+                    return try await body(conn)
+                }
+                if let result { return result }
+                await Task.yield()
+            }
+        }
+    }
+
+    /// One transaction confined to `tenant` by Row-Level Security (`app.tenant_id`), even where a
+    /// query forgot its filter.
+    func inTenant<R: Sendable>(_ tenant: TenantID, _ body: @escaping @Sendable (Connection) async throws -> R) async throws -> R {
+        try await single { conn in
+            try await conn.transaction(logger: logger) { conn in
+                try await conn.query("SELECT set_config('app.tenant_id', \(tenant), true)", logger: logger)
+                return try await body(conn)
+            }
+        }
+    }
+
+    /// Readiness, through the same guard (breaker and lease clock) as every other call.
+    public func isReachable() async -> Bool {
+        await calls.isReachable { lease in
+            try await client.withConnection { raw in
+                let conn = try lease.hold(raw)
+                defer { lease.release() }
+                for try await _ in try await conn.query("SELECT 1", logger: logger) {}
+            }
+        }
+    }
+}
