@@ -10,7 +10,7 @@ let package = Package(
     name: "agent-management",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "agent-management", targets: ["agent-management"]),
+        .executable(name: "agent-management", targets: ["agent-management"])
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),

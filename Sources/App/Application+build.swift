@@ -50,16 +50,25 @@ func buildRouter(_ deps: RouterDependencies) -> AppResponderBuilder {
         rateLimit: RateLimitMiddleware(limiter: deps.rateLimiter),
         internalAuth: AuthMiddleware(verifier: deps.verifier, scope: .internal),
         agents: AgentRoutes(
-            supervisor: deps.supervisor, bodyLimit: deps.bodyLimit, idempotency: Idempotency(store: deps.idempotency, bodyLimit: deps.bodyLimit)),
-        internalAgents: InternalAgentRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit))
+            supervisor: deps.supervisor,
+            bodyLimit: deps.bodyLimit,
+            idempotency: Idempotency(store: deps.idempotency, bodyLimit: deps.bodyLimit)
+        ),
+        internalAgents: InternalAgentRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit)
+    )
     return AppResponderBuilder(router: router, hot: hot)
 }
 
 /// Every route of the API; `openapi.yaml` documents exactly these (a test compares the two).
 func registerAPI(on router: Router<AppRequestContext>, _ deps: RouterDependencies, envelope: EnvelopeMiddleware? = nil) {
     router.add(middleware: envelope ?? EnvelopeMiddleware(metrics: deps.metrics.requests, accessLog: deps.accessLog))
-    HealthRoutes(database: deps.database, redis: deps.redis, supervisor: deps.supervisor, notifier: deps.notifier,
-                 orchestrator: deps.orchestrator).register(on: router)
+    HealthRoutes(
+        database: deps.database,
+        redis: deps.redis,
+        supervisor: deps.supervisor,
+        notifier: deps.notifier,
+        orchestrator: deps.orchestrator
+    ).register(on: router)
     MetaRoutes(contract: deps.contract).register(on: router)
     if deps.servesMetrics { MetricsRoute(metrics: deps.metrics).register(on: router) }
     let v1 = router.group("v1")
@@ -75,7 +84,10 @@ func registerAPI(on router: Router<AppRequestContext>, _ deps: RouterDependencie
     TenantRoutes(supervisor: deps.supervisor).register(on: v1)
     EventSocketRoutes().register(on: v1)
     WebhookRoutes(
-        store: deps.webhooks, supervisor: deps.supervisor, bodyLimit: deps.bodyLimit, resolver: deps.resolver,
+        store: deps.webhooks,
+        supervisor: deps.supervisor,
+        bodyLimit: deps.bodyLimit,
+        resolver: deps.resolver,
         allowPrivate: deps.webhooksAllowPrivate
     ).register(on: v1)
     let enqueuer = TaskEnqueuer(redis: deps.redis, tasks: deps.tasks)
@@ -83,7 +95,11 @@ func registerAPI(on router: Router<AppRequestContext>, _ deps: RouterDependencie
     let internalGroup = router.group("internal/v1").add(middleware: AuthMiddleware(verifier: deps.verifier, scope: .internal))
     InternalAgentRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit).register(on: internalGroup)
     InternalRoutes(
-        tenants: deps.tenants, toolCatalog: deps.toolCatalog, supervisor: deps.supervisor, catalog: deps.catalog, bodyLimit: deps.bodyLimit,
+        tenants: deps.tenants,
+        toolCatalog: deps.toolCatalog,
+        supervisor: deps.supervisor,
+        catalog: deps.catalog,
+        bodyLimit: deps.bodyLimit,
         enqueuer: enqueuer
     ).register(on: internalGroup)
 }
@@ -108,22 +124,42 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
     // Postgres ends slow statements at `databaseTimeout`; the client's deadline, a little later,
     // only has to catch a connection that stopped answering.
     let stores = PostgresStores(
-        client: client, defaultTier: config.defaultTier, timeout: config.databaseTimeout + .milliseconds(500),
-        metrics: metrics.database, logger: logger)
+        client: client,
+        defaultTier: config.defaultTier,
+        timeout: config.databaseTimeout + .milliseconds(500),
+        metrics: metrics.database,
+        logger: logger
+    )
     let catalog = ToolCatalogCache(store: stores.tools, caching: false)
     let supervisor = TenantSupervisor(
         deps: TenantDependencies(
-            agents: stores.agents, versions: stores.versions, aliases: stores.aliases, tenants: stores.tenants, validators: .builtin,
-            policy: policy, catalog: catalog, cacheCapacity: config.cacheCapacity, metrics: metrics, retention: config.deletedRetention,
-            templates: stores.templates, systemTemplates: try TemplateFiles.load(directory: config.templatesDirectory)),
-        maxTenants: config.maxTenants, idleTimeout: config.tenantIdleTimeout, logger: logger
+            agents: stores.agents,
+            versions: stores.versions,
+            aliases: stores.aliases,
+            tenants: stores.tenants,
+            validators: .builtin,
+            policy: policy,
+            catalog: catalog,
+            cacheCapacity: config.cacheCapacity,
+            metrics: metrics,
+            retention: config.deletedRetention,
+            templates: stores.templates,
+            systemTemplates: try TemplateFiles.load(directory: config.templatesDirectory)
+        ),
+        maxTenants: config.maxTenants,
+        idleTimeout: config.tenantIdleTimeout,
+        logger: logger
     )
     let feed = EventFeed()
     let notifier = Notifier(store: stores.events, feed: feed, logger: logger)
     let subscribers = Subscribers()
     let verifier = await TokenVerifier.make(config)
     let listener = ChangeListener(
-        configuration: .init(databaseURL: config.databaseURL, heartbeat: config.listenerHeartbeat, applicationName: "ams-listener:" + config.replicaName),
+        configuration: .init(
+            databaseURL: config.databaseURL,
+            heartbeat: config.listenerHeartbeat,
+            applicationName: "ams-listener:" + config.replicaName
+        ),
         logger: logger,
         onChange: { await supervisor.route($0) },
         onListening: { await supervisor.setListening($0) },
@@ -132,16 +168,31 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
     let redis = RedisClient(configuration: .init(url: try RedisURL(config.redisURL), timeout: config.redisTimeout), logger: logger)
     let orchestrator = config.orchestratorURL == nil ? nil : LinkStatus()
     let resolver = AddressResolver()
-    let router = buildRouter(RouterDependencies(
-        tenants: stores.tenants, toolCatalog: stores.tools, tasks: stores.tasks, webhooks: stores.webhooks, idempotency: stores.idempotency,
-        supervisor: supervisor, catalog: catalog, verifier: verifier, database: DatabaseProbe(database: stores.database),
-        bodyLimit: config.bodyLimit, contract: try APIContract(), metrics: metrics,
-        redis: redis, notifier: notifier, orchestrator: orchestrator,
-        rateLimiter: config.rateLimits
-            ? RateLimiter(redis: redis, policy: policy, supervisor: supervisor, failClosed: config.rateLimitFailClosed, metrics: metrics) : nil,
-        servesMetrics: config.metricsPort == nil, accessLog: config.accessLog, webhooksAllowPrivate: config.webhookAllowPrivate,
-        resolver: resolver
-    ))
+    let router = buildRouter(
+        RouterDependencies(
+            tenants: stores.tenants,
+            toolCatalog: stores.tools,
+            tasks: stores.tasks,
+            webhooks: stores.webhooks,
+            idempotency: stores.idempotency,
+            supervisor: supervisor,
+            catalog: catalog,
+            verifier: verifier,
+            database: DatabaseProbe(database: stores.database),
+            bodyLimit: config.bodyLimit,
+            contract: try APIContract(),
+            metrics: metrics,
+            redis: redis,
+            notifier: notifier,
+            orchestrator: orchestrator,
+            rateLimiter: config.rateLimits
+                ? RateLimiter(redis: redis, policy: policy, supervisor: supervisor, failClosed: config.rateLimitFailClosed, metrics: metrics) : nil,
+            servesMetrics: config.metricsPort == nil,
+            accessLog: config.accessLog,
+            webhooksAllowPrivate: config.webhookAllowPrivate,
+            resolver: resolver
+        )
+    )
     let socket = EventSocket(verifier: verifier, store: stores.events, subscribers: subscribers, authTimeout: config.eventSocketAuthTimeout)
     var app = Application(
         router: router,
@@ -151,54 +202,99 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
                 inner: HTTP1WebSocketUpgradeChannel(
                     responder: responder,
                     configuration: .init(http1: .init(idleTimeout: idle), ws: .init(maxFrameSize: 1 << 20)),
-                    shouldUpgrade: { request, channel, _ in await socket.shouldUpgrade(request, channel: channel) }),
-                timeout: idle)
+                    shouldUpgrade: { request, channel, _ in await socket.shouldUpgrade(request, channel: channel) }
+                ),
+                timeout: idle
+            )
         },
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "agent-management"),
         logger: logger
     )
-    app.addServices(client, redis, listener, supervisor, notifier, DeletedAgentPurge(
-        store: stores.agents, retention: config.deletedRetention, interval: config.purgeInterval, logger: logger))
+    app.addServices(
+        client,
+        redis,
+        listener,
+        supervisor,
+        notifier,
+        DeletedAgentPurge(
+            store: stores.agents,
+            retention: config.deletedRetention,
+            interval: config.purgeInterval,
+            logger: logger
+        )
+    )
     app.addServices(
         SubscriberSink(store: stores.events, feed: feed, subscribers: subscribers, lag: metrics.eventLag(SubscriberSink.name), logger: logger),
-        EventPurge(store: stores.events, retention: config.eventRetention, interval: config.purgeInterval, notifier: notifier, logger: logger))
+        EventPurge(store: stores.events, retention: config.eventRetention, interval: config.purgeInterval, notifier: notifier, logger: logger)
+    )
     if config.notifyRedis {
-        app.addServices(SharedSink(
-            name: "redis", sink: RedisEventSink(redis: redis, maxLength: config.notifyStreamLength), store: stores.events, feed: feed,
-            notifier: notifier, lag: metrics.eventLag("redis"), logger: logger))
+        app.addServices(
+            SharedSink(
+                name: "redis",
+                sink: RedisEventSink(redis: redis, maxLength: config.notifyStreamLength),
+                store: stores.events,
+                feed: feed,
+                notifier: notifier,
+                lag: metrics.eventLag("redis"),
+                logger: logger
+            )
+        )
     }
     if let orchestrator, let url = config.orchestratorURL, let token = config.serviceToken {
         var link = OrchestratorLink.Configuration(url: url, serviceToken: token)
         link.authTimeout = config.orchestratorAuthTimeout
-        app.addServices(OrchestratorSink(
-            link: OrchestratorLink(configuration: link, logger: logger), store: stores.events, feed: feed,
-            notifier: notifier, status: orchestrator, pingInterval: config.orchestratorPing, lag: metrics.eventLag(OrchestratorSink.name),
-            logger: logger))
+        app.addServices(
+            OrchestratorSink(
+                link: OrchestratorLink(configuration: link, logger: logger),
+                store: stores.events,
+                feed: feed,
+                notifier: notifier,
+                status: orchestrator,
+                pingInterval: config.orchestratorPing,
+                lag: metrics.eventLag(OrchestratorSink.name),
+                logger: logger
+            )
+        )
     }
     if config.webhooks {
         let http = WebhookClient.makeHTTPClient()
         var delivery = WebhookClient.Configuration(allowPrivate: config.webhookAllowPrivate)
         delivery.timeout = config.webhookTimeout
-        app.addServices(WebhookDispatcher(
-            store: stores.webhooks, client: WebhookClient(http: http, resolver: resolver, configuration: delivery), http: http,
-            feed: feed, notifier: notifier, schedule: config.webhookRetrySchedule, lag: metrics.eventLag(WebhookDispatcher.name),
-            logger: logger))
+        app.addServices(
+            WebhookDispatcher(
+                store: stores.webhooks,
+                client: WebhookClient(http: http, resolver: resolver, configuration: delivery),
+                http: http,
+                feed: feed,
+                notifier: notifier,
+                schedule: config.webhookRetrySchedule,
+                lag: metrics.eventLag(WebhookDispatcher.name),
+                logger: logger
+            )
+        )
     }
     if config.taskConsumer {
         let settings = config.taskSettings
-        app.addServices(TaskConsumer(
-            redis: redis,
-            keyEvents: RedisKeyEvents(url: try RedisURL(config.redisURL), event: "xadd", timeout: config.redisTimeout, logger: logger),
-            runner: TaskRunner(redis: redis, tasks: stores.tasks, supervisor: supervisor, settings: settings, metrics: metrics, logger: logger),
-            settings: settings, logger: logger))
+        app.addServices(
+            TaskConsumer(
+                redis: redis,
+                keyEvents: RedisKeyEvents(url: try RedisURL(config.redisURL), event: "xadd", timeout: config.redisTimeout, logger: logger),
+                runner: TaskRunner(redis: redis, tasks: stores.tasks, supervisor: supervisor, settings: settings, metrics: metrics, logger: logger),
+                settings: settings,
+                logger: logger
+            )
+        )
     }
     if let port = config.metricsPort {
         let metricsRouter = Router()
         MetricsRoute(metrics: metrics).register(on: metricsRouter)
-        app.addServices(Application(
-            router: metricsRouter, configuration: .init(address: .hostname(config.host, port: port), serverName: "agent-management-metrics"),
-            logger: logger
-        ))
+        app.addServices(
+            Application(
+                router: metricsRouter,
+                configuration: .init(address: .hostname(config.host, port: port), serverName: "agent-management-metrics"),
+                logger: logger
+            )
+        )
     }
     app.beforeServerStarts {
         try await Migrator.run(url: config.databaseURL, logger: logger)

@@ -23,12 +23,13 @@ public struct DeclarativeRulesValidator: AgentValidator {
     /// The first constraint the value breaks, described; numbers compare by value, strings and
     /// arrays by length.
     static func problem(_ rule: DeclarativeRule, _ value: JSONValue) -> String? {
-        let measure: Double? = switch value {
-        case .int, .double: value.numberValue
-        case .string(let s): Double(s.unicodeScalars.count)
-        case .array(let a): Double(a.count)
-        default: nil
-        }
+        let measure: Double? =
+            switch value {
+            case .int, .double: value.numberValue
+            case .string(let s): Double(s.unicodeScalars.count)
+            case .array(let a): Double(a.count)
+            default: nil
+            }
         if let min = rule.min, let measure, measure < min { return "\(rule.path) must be at least \(min)" }
         if let max = rule.max, let measure, measure > max { return "\(rule.path) must be at most \(max)" }
         if let allowed = rule.allowed, !allowed.contains(where: { JSONPatch.same($0, value) }) {

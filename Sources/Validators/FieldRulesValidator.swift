@@ -14,8 +14,14 @@ public struct FieldRulesValidator: AgentValidator {
         // A name of only whitespace (any Unicode kind) shows as blank in every list: as good as none.
         let blank = c.name.allSatisfy(\.isWhitespace)
         if blank {
-            issues.append(.error(.required, "/name", nameLength == 0 ? "name is required" : "name must not be only whitespace",
-                                 suggestion: "Give the agent a name of 1–100 characters"))
+            issues.append(
+                .error(
+                    .required,
+                    "/name",
+                    nameLength == 0 ? "name is required" : "name must not be only whitespace",
+                    suggestion: "Give the agent a name of 1–100 characters"
+                )
+            )
         } else if nameLength > 100 {
             issues.append(.error(.outOfRange, "/name", "name has \(nameLength) characters; at most 100 are allowed"))
         }
@@ -23,8 +29,13 @@ public struct FieldRulesValidator: AgentValidator {
             issues.append(.error(.invalidValue, "/name", "name must not contain control characters"))
         }
         if let description = c.description, description.unicodeScalars.count > 2000 {
-            issues.append(.error(.outOfRange, "/description",
-                                 "description has \(description.unicodeScalars.count) characters; at most 2000 are allowed"))
+            issues.append(
+                .error(
+                    .outOfRange,
+                    "/description",
+                    "description has \(description.unicodeScalars.count) characters; at most 2000 are allowed"
+                )
+            )
         }
         issues += Self.oneOf(c.type, at: "/type")
         issues += Self.oneOf(c.status, at: "/status")
@@ -51,8 +62,14 @@ public struct FieldRulesValidator: AgentValidator {
             issues.append(.error(.outOfRange, "/metadata", "metadata is \(metadataSize) bytes encoded; at most \(Self.metadataLimit) are allowed"))
         }
         if c.type == .rag && c.collections.isEmpty {
-            issues.append(.warning(.advisory, "/collections", "a rag agent without collections has nothing to retrieve from",
-                                   suggestion: "Add at least one knowledge collection"))
+            issues.append(
+                .warning(
+                    .advisory,
+                    "/collections",
+                    "a rag agent without collections has nothing to retrieve from",
+                    suggestion: "Add at least one knowledge collection"
+                )
+            )
         }
         return issues
     }
@@ -64,8 +81,14 @@ public struct FieldRulesValidator: AgentValidator {
         }
         issues += Self.range(llm.temperature, 0...2, at: "/llm_config/temperature")
         if let t = llm.temperature, t > 1.5, t <= 2 {
-            issues.append(.warning(.advisory, "/llm_config/temperature", "temperatures above 1.5 give erratic answers",
-                                   suggestion: "Use 0.0–1.0 for dependable output"))
+            issues.append(
+                .warning(
+                    .advisory,
+                    "/llm_config/temperature",
+                    "temperatures above 1.5 give erratic answers",
+                    suggestion: "Use 0.0–1.0 for dependable output"
+                )
+            )
         }
         if let maxTokens = llm.maxTokens, maxTokens < 1 {
             issues.append(.error(.outOfRange, "/llm_config/max_tokens", "max_tokens must be at least 1"))

@@ -19,8 +19,10 @@ public struct SecretsValidator: AgentValidator {
         ("GitHub token", .github, try! Regex(#"\bgh[pousr]_[A-Za-z0-9]{36,}\b"#)),
         ("Slack token", .slack, try! Regex(#"\bxox[abposr]-[A-Za-z0-9\-]{10,}"#)),
         ("Google API key", .google, try! Regex(#"\bAIza[0-9A-Za-z_\-]{35}\b"#)),
-        ("credential assignment", .assignment,
-         try! Regex(#"(?i)\b(?:api[_-]?key|secret|password|access[_-]?token)\s*[:=]\s*['"]?[A-Za-z0-9_\-/+]{12,}"#)),
+        (
+            "credential assignment", .assignment,
+            try! Regex(#"(?i)\b(?:api[_-]?key|secret|password|access[_-]?token)\s*[:=]\s*['"]?[A-Za-z0-9_\-/+]{12,}"#)
+        ),
         // scheme://user:password@host; bounded repeats keep it linear, and `${…}`/`<…>` placeholders pass.
         ("URL with a password", .url, try! Regex(#"\b[A-Za-z][A-Za-z0-9+.\-]{0,30}://[^\s:/@]{0,128}:(?![${<])[^\s/@]{1,256}@[^\s/@]"#)),
     ]
@@ -139,7 +141,11 @@ public struct SecretsValidator: AgentValidator {
     }
 
     private static func issue(_ kind: String, at path: String) -> ValidationIssue {
-        .error(.secretDetected, path, "looks like a \(kind); configurations must not carry secrets",
-               suggestion: "Store the secret in the platform's secret store and reference it by name")
+        .error(
+            .secretDetected,
+            path,
+            "looks like a \(kind); configurations must not carry secrets",
+            suggestion: "Store the secret in the platform's secret store and reference it by name"
+        )
     }
 }

@@ -1,4 +1,3 @@
-@testable import App
 import Domain
 import Foundation
 import HTTPTypes
@@ -6,16 +5,22 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 
+@testable import App
+
 @Suite struct AgentCRUDTests {
     @Test func createReturnsTheAgentWithLocationAndETag() async throws {
         try await TestSupport.app().test(.router) { client in
             let tenant = TestSupport.tenant()
             let admin = try await Caller.make(client, tenant: tenant, subject: "alice")
-            let response = try await admin.send(.post, "/v1/agents", json: """
-                {"name":"Support","description":"helps","type":"rag","llm_config":{"model":"gpt-4o-mini","temperature":1.8},
-                 "tools":["search",{"id":"calculator","config":{"precision":2}}],"collections":["kb"],"tags":["support"],
-                 "metadata":{"team":"cx"}}
-                """)
+            let response = try await admin.send(
+                .post,
+                "/v1/agents",
+                json: """
+                    {"name":"Support","description":"helps","type":"rag","llm_config":{"model":"gpt-4o-mini","temperature":1.8},
+                     "tools":["search",{"id":"calculator","config":{"precision":2}}],"collections":["kb"],"tags":["support"],
+                     "metadata":{"team":"cx"}}
+                    """
+            )
             #expect(response.status == .created)
             let agent = try response.json()
             #expect(response.headers[.location] == "/v1/agents/\(agent.id)")
@@ -24,10 +29,13 @@ import Testing
             #expect(agent["version"] == .int(1))
             #expect(agent["status"] == .string("draft"))
             #expect(agent["created_by"] == .string("alice") && agent["updated_by"] == .string("alice"))
-            #expect(agent["tools"] == .array([
-                .object(["id": .string("search"), "config": .object([:])]),
-                .object(["id": .string("calculator"), "config": .object(["precision": .int(2)])]),
-            ]))
+            #expect(
+                agent["tools"]
+                    == .array([
+                        .object(["id": .string("search"), "config": .object([:])]),
+                        .object(["id": .string("calculator"), "config": .object(["precision": .int(2)])]),
+                    ])
+            )
             #expect(agent["memory_config"]?["memory_type"] == .string("conversation"))
             #expect(agent["validation"]?["status"] == .string("warnings"))
             #expect(agent["created_at"]?.stringValue?.hasSuffix("Z") == true)
@@ -67,16 +75,24 @@ import Testing
     @Test func validationFailureListsEveryIssue() async throws {
         try await TestSupport.app().test(.router) { client in
             let admin = try await Caller.make(client, tenant: TestSupport.tenant())
-            let response = try await admin.send(.post, "/v1/agents", json: """
-                {"name":"","type":"workflow","system_prompt":"custom","llm_config":{"model":"gpt-4o","temperature":3,"max_tokens":5000},
-                 "tools":["search","calculator","nope"]}
-                """)
+            let response = try await admin.send(
+                .post,
+                "/v1/agents",
+                json: """
+                    {"name":"","type":"workflow","system_prompt":"custom","llm_config":{"model":"gpt-4o","temperature":3,"max_tokens":5000},
+                     "tools":["search","calculator","nope"]}
+                    """
+            )
             #expect(response.status == .badRequest)
             #expect(response.errorCode == "AMS-100")
             let issues = try #require(try response.json()["error"]?["details"]?["issues"]).items()
             let paths = Set(issues.compactMap { $0["path"]?.stringValue })
-            #expect(paths == ["/name", "/type", "/system_prompt", "/llm_config/model", "/llm_config/temperature",
-                              "/llm_config/max_tokens", "/tools", "/tools/2/id"])
+            #expect(
+                paths == [
+                    "/name", "/type", "/system_prompt", "/llm_config/model", "/llm_config/temperature",
+                    "/llm_config/max_tokens", "/tools", "/tools/2/id",
+                ]
+            )
             #expect(issues.allSatisfy { $0["code"]?.stringValue?.hasPrefix("AMS-1") == true && $0["message"] != nil })
         }
     }
@@ -157,8 +173,11 @@ import Testing
         try await TestSupport.app().test(.router) { client in
             let editor = try await Caller.make(client, tenant: TestSupport.tenant(), roles: [.editor], subject: "ed")
             let agent = try await editor.create("Patchy", #""description":"old","metadata":{"a":1,"b":2}"#)
-            let patched = try await editor.send(.patch, "/v1/agents/\(agent.id)",
-                                                json: #"{"description":null,"llm_config":{"temperature":0.2},"metadata":{"a":null,"c":3}}"#)
+            let patched = try await editor.send(
+                .patch,
+                "/v1/agents/\(agent.id)",
+                json: #"{"description":null,"llm_config":{"temperature":0.2},"metadata":{"a":null,"c":3}}"#
+            )
             #expect(patched.status == .ok)
             #expect(patched.headers[.eTag] == "\"2\"")
             let v2 = try patched.json()
@@ -226,10 +245,17 @@ import Testing
     @Test func listPagesNewestFirstAndFilters() async throws {
         try await TestSupport.app().test(.router) { client in
             let tenant = TestSupport.tenant()
-            let service = try await Caller(client: client, token: TestSupport.token(tenant: nil, roles: [.service]), extraHeaders: [.tenantID: tenant])
-            try await client.execute(uri: "/internal/v1/tenants/\(tenant)", method: .put,
-                                     headers: [.authorization: "Bearer \(service.token!)", .contentType: "application/json"],
-                                     body: ByteBuffer(string: #"{"tier":"enterprise"}"#))
+            let service = try await Caller(
+                client: client,
+                token: TestSupport.token(tenant: nil, roles: [.service]),
+                extraHeaders: [.tenantID: tenant]
+            )
+            try await client.execute(
+                uri: "/internal/v1/tenants/\(tenant)",
+                method: .put,
+                headers: [.authorization: "Bearer \(service.token!)", .contentType: "application/json"],
+                body: ByteBuffer(string: #"{"tier":"enterprise"}"#)
+            )
             var ids: [String] = []
             for i in 0..<5 {
                 let extra = i % 2 == 0 ? #""tags":["even"],"type":"rag","collections":["kb"]"# : #""description":"Odd One""#

@@ -1,7 +1,8 @@
-@testable import App
 import Foundation
 import Infra
 import Testing
+
+@testable import App
 
 /// Reading the configuration through swift-configuration: files for secrets, errors naming the variable,
 /// flags over the environment, and secrets kept out of everything printed.

@@ -1,10 +1,11 @@
-@testable import App
 import Domain
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Testing
+
+@testable import App
 
 @Suite struct AuthTests {
     @Test func tokensAreCheckedWithTheDocumentedCodes() async throws {
@@ -76,8 +77,12 @@ import Testing
             let service = try await Caller.make(client, tenant: nil, roles: [.service], subject: "orchestrator")
             let missing = try await service.send(.get, "/v1/agents")
             #expect(missing.status == .badRequest && missing.errorCode == "AMS-205")
-            let created = try await service.send(.post, "/v1/agents", json: #"{"name":"Svc","llm_config":{"model":"gpt-4o-mini"}}"#,
-                                                 headers: [.tenantID: tenant])
+            let created = try await service.send(
+                .post,
+                "/v1/agents",
+                json: #"{"name":"Svc","llm_config":{"model":"gpt-4o-mini"}}"#,
+                headers: [.tenantID: tenant]
+            )
             #expect(created.status == .created)
             #expect(try created.json()["tenant_id"] == .string(tenant))
             #expect(try created.json()["created_by"] == .string("orchestrator"))

@@ -1,4 +1,3 @@
-@testable import App
 import Domain
 import Foundation
 import HTTPTypes
@@ -11,6 +10,8 @@ import Synchronization
 import Testing
 import Validators
 
+@testable import App
+
 /// The real agent store, with writes that can be held at a gate: lets a test put a change notice
 /// between a write's commit and the cache fill that follows it.
 final class PausingStore: ForwardingAgentStore {
@@ -20,11 +21,21 @@ final class PausingStore: ForwardingAgentStore {
     init(_ base: PostgresAgentStore) { self.base = base }
 
     /// The next update commits, then waits until the gate opens.
-    func holdNextUpdate() -> Gate { held.withLock { $0 = Gate(); return $0! } }
+    func holdNextUpdate() -> Gate {
+        held.withLock {
+            $0 = Gate()
+            return $0!
+        }
+    }
 
     func update(_ agent: Agent, from revision: Int, action: HistoryEntry.Action, changes: JSONValue, audit: Audit) async throws -> Bool {
         let stored = try await base.update(agent, from: revision, action: action, changes: changes, audit: audit)
-        if let gate = held.withLock({ g in defer { g = nil }; return g }) { await gate.pass() }
+        if let gate = held.withLock({ g in
+            defer { g = nil }
+            return g
+        }) {
+            await gate.pass()
+        }
         return stored
     }
 }
@@ -39,12 +50,22 @@ final class PausingCatalog: ToolCatalogStore {
     init(_ base: PostgresToolCatalogStore) { self.base = base }
 
     /// The next load reads the catalog, then waits until the gate opens.
-    func holdNextLoad() -> Gate { held.withLock { $0 = Gate(); return $0! } }
+    func holdNextLoad() -> Gate {
+        held.withLock {
+            $0 = Gate()
+            return $0!
+        }
+    }
 
     func toolCatalog() async throws -> [ToolDefinition] {
         loads.add(1, ordering: .relaxed)
         let tools = try await base.toolCatalog()
-        if let gate = held.withLock({ g in defer { g = nil }; return g }) { await gate.pass() }
+        if let gate = held.withLock({ g in
+            defer { g = nil }
+            return g
+        }) {
+            await gate.pass()
+        }
         return tools
     }
 
@@ -88,7 +109,13 @@ final class Gate: Sendable {
     static func actor(_ store: PausingStore, _ stores: PostgresStores, tenant: TenantID = TestSupport.tenant()) throws -> TenantActor {
         let policy = try TierPolicyFile.load(path: TestSupport.root + "/config/tiers.yaml")
         let deps = TenantDependencies(
-            stores, agents: store, validators: .builtin, policy: policy, catalog: ToolCatalogCache(store: stores.tools), cacheCapacity: 10)
+            stores,
+            agents: store,
+            validators: .builtin,
+            policy: policy,
+            catalog: ToolCatalogCache(store: stores.tools),
+            cacheCapacity: 10
+        )
         return TenantActor(tenantID: tenant, deps: deps, caching: true)
     }
 
@@ -115,10 +142,16 @@ final class Gate: Sendable {
                 try await conn.query("SELECT pg_notify('agent_management_changes', ams_change_notice(\(tenant), \(id), NULL, false))", logger: logger)
             }
             try await Task.sleep(for: .milliseconds(500))
-            #expect(try await admin.send(.get, "/v1/agents/\(agent.id)").json()["description"] == .string("before"), "the old channel's notice is not applied")
+            #expect(
+                try await admin.send(.get, "/v1/agents/\(agent.id)").json()["description"] == .string("before"),
+                "the old channel's notice is not applied"
+            )
             // An event of the agent commits: every replica's copy goes.
             try await asSuperuser(database) { conn in
-                try await conn.query("INSERT INTO outbox (tenant_id, event, agent_id, data) VALUES (\(tenant), 'agent_updated', \(id), '{}')", logger: logger)
+                try await conn.query(
+                    "INSERT INTO outbox (tenant_id, event, agent_id, data) VALUES (\(tenant), 'agent_updated', \(id), '{}')",
+                    logger: logger
+                )
             }
             #expect(try await eventually(10) { try await admin.send(.get, "/v1/agents/\(agent.id)").json()["description"] == .string("after") })
         }
@@ -210,12 +243,15 @@ final class Gate: Sendable {
             try await withDatabase { pg in
                 try await pg.withTransaction(logger: Logger(label: "test")) { conn in
                     try await conn.query("SELECT set_config('app.tenant_id', \(tenant), true)", logger: Logger(label: "test"))
-                    try await conn.query("""
+                    try await conn.query(
+                        """
                         UPDATE agents SET version = 2,
                             config = config || '{"future_field": {"x": 1}}'::jsonb
                                 || jsonb_build_object('llm_config', (config -> 'llm_config') || '{"future_knob": true}'::jsonb)
                         WHERE id = \(UUID(uuidString: agent.id)!)
-                        """, logger: Logger(label: "test"))
+                        """,
+                        logger: Logger(label: "test")
+                    )
                 }
             }
             try await TestSupport.app().test(.router) { other in

@@ -1,4 +1,3 @@
-@testable import App
 import Domain
 import Foundation
 import Hummingbird
@@ -9,6 +8,8 @@ import OpenAPIKit
 import PostgresNIO
 import Testing
 import Yams
+
+@testable import App
 
 /// `openapi.yaml` is the contract: embedded as it is, valid OpenAPI 3.1, and naming exactly the
 /// routes the router registers. (`scripts/test.sh` also runs schemathesis against the process.)
@@ -119,10 +120,18 @@ import Yams
         let catalog = ToolCatalogCache(store: stores.tools)
         let deps = TenantDependencies(stores, validators: .builtin, policy: policy, catalog: catalog, cacheCapacity: 10)
         return RouterDependencies(
-            tenants: stores.tenants, toolCatalog: stores.tools, tasks: stores.tasks, webhooks: stores.webhooks, idempotency: stores.idempotency,
+            tenants: stores.tenants,
+            toolCatalog: stores.tools,
+            tasks: stores.tasks,
+            webhooks: stores.webhooks,
+            idempotency: stores.idempotency,
             supervisor: TenantSupervisor(deps: deps, maxTenants: 1, idleTimeout: .seconds(60), logger: Logger(label: "test")),
-            catalog: catalog, verifier: await TokenVerifier(secret: TestSupport.secret), database: DatabaseProbe(database: stores.database),
-            bodyLimit: 1024, contract: try APIContract(), metrics: AppMetrics()
+            catalog: catalog,
+            verifier: await TokenVerifier(secret: TestSupport.secret),
+            database: DatabaseProbe(database: stores.database),
+            bodyLimit: 1024,
+            contract: try APIContract(),
+            metrics: AppMetrics()
         )
     }
 }

@@ -1,4 +1,3 @@
-@testable import App
 import Domain
 import Foundation
 import HTTPTypes
@@ -9,6 +8,8 @@ import Logging
 import PostgresNIO
 import Testing
 import Validators
+
+@testable import App
 
 @Suite struct DegradedDatabaseTests {
     /// With nothing listening on the database port, tenant calls answer 503 AMS-502 with

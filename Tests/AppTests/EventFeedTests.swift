@@ -1,13 +1,26 @@
-@testable import App
 import Domain
 import Foundation
 import Testing
+
+@testable import App
 
 /// The leader's kept events: only once their commit is known, consecutive, bounded, and `nil`
 /// (read Postgres) for what is not kept.
 struct EventFeedTests {
     private func events(_ range: ClosedRange<Int64>) -> [ChangeEvent] {
-        range.map { ChangeEvent(sequence: $0, eventID: UUID(), tenantID: "t", event: "e", agentID: nil, taskID: nil, globalTaskID: nil, data: "{}", timestamp: Date()) }
+        range.map {
+            ChangeEvent(
+                sequence: $0,
+                eventID: UUID(),
+                tenantID: "t",
+                event: "e",
+                agentID: nil,
+                taskID: nil,
+                globalTaskID: nil,
+                data: "{}",
+                timestamp: Date()
+            )
+        }
     }
 
     @Test func keptEventsAreHandedOutInOrderFromAnyKeptPosition() {

@@ -1,4 +1,3 @@
-@testable import App
 import Domain
 import Foundation
 import Hummingbird
@@ -10,6 +9,8 @@ import NIOWebSocket
 import PostgresNIO
 import Synchronization
 import Testing
+
+@testable import App
 
 /// `GET /v1/ws` over a real socket: a tenant sees its own events only, replays from `since`,
 /// authenticates by header or first frame, and is told to resync when `since` is too old.
@@ -25,20 +26,22 @@ import Testing
 
             let received = Mutex<[JSONValue]>([])
             let headers: HTTPFields = [.authorization: "Bearer \(try #require(me.token))"]
-            let close = try await within(20) { try await client.ws("/v1/ws?since=0", configuration: .init(additionalHeaders: headers)) { inbound, outbound, _ in
-                var live: String?
-                for try await message in inbound.messages(maxSize: 1 << 20) {
-                    guard case .text(let text) = message, let event = JSONValue.parse(Array(text.utf8)) else { continue }
-                    received.withLock { $0.append(event) }
-                    // Once the replay reached the agent made before, make one more in each tenant.
-                    if live == nil, event["data"]?["agent_id"]?.stringValue == before {
-                        live = try await myAdmin.create("Live")["id"]?.stringValue
-                        _ = try await theirAdmin.create("Theirs live")
+            let close = try await within(20) {
+                try await client.ws("/v1/ws?since=0", configuration: .init(additionalHeaders: headers)) { inbound, outbound, _ in
+                    var live: String?
+                    for try await message in inbound.messages(maxSize: 1 << 20) {
+                        guard case .text(let text) = message, let event = JSONValue.parse(Array(text.utf8)) else { continue }
+                        received.withLock { $0.append(event) }
+                        // Once the replay reached the agent made before, make one more in each tenant.
+                        if live == nil, event["data"]?["agent_id"]?.stringValue == before {
+                            live = try await myAdmin.create("Live")["id"]?.stringValue
+                            _ = try await theirAdmin.create("Theirs live")
+                        }
+                        if let live, event["data"]?["agent_id"]?.stringValue == live { break }
                     }
-                    if let live, event["data"]?["agent_id"]?.stringValue == live { break }
+                    try await outbound.close(.normalClosure, reason: nil)
                 }
-                try await outbound.close(.normalClosure, reason: nil)
-            } }
+            }
             #expect(close == nil || close?.closeCode == .normalClosure)
             let events = received.withLock { $0 }
             #expect(events.allSatisfy { $0["tenant_id"] == .string(mine) }, "only the subscriber's tenant")
@@ -50,14 +53,16 @@ import Testing
             // From the first event's sequence on, only what came after it.
             let after = try #require(sequences.first)
             let replayed = Mutex<[JSONValue]>([])
-            _ = try await within(20) { try await client.ws("/v1/ws?since=\(Int(after))", configuration: .init(additionalHeaders: headers)) { inbound, outbound, _ in
-                for try await message in inbound.messages(maxSize: 1 << 20) {
-                    guard case .text(let text) = message, let event = JSONValue.parse(Array(text.utf8)) else { continue }
-                    replayed.withLock { $0.append(event) }
-                    break
+            _ = try await within(20) {
+                try await client.ws("/v1/ws?since=\(Int(after))", configuration: .init(additionalHeaders: headers)) { inbound, outbound, _ in
+                    for try await message in inbound.messages(maxSize: 1 << 20) {
+                        guard case .text(let text) = message, let event = JSONValue.parse(Array(text.utf8)) else { continue }
+                        replayed.withLock { $0.append(event) }
+                        break
+                    }
+                    try await outbound.close(.normalClosure, reason: nil)
                 }
-                try await outbound.close(.normalClosure, reason: nil)
-            } }
+            }
             #expect(replayed.withLock { $0.map { $0["data"]?["agent_name"] } } == [.string("Live")])
         }
     }
@@ -120,7 +125,8 @@ import Testing
             #expect(refused?.closeCode == .policyViolation && refused?.reason?.hasPrefix("AMS-202") == true, "\(String(describing: refused))")
             let good: HTTPFields = [.authorization: "Bearer \(try #require(admin.token))"]
             let badSince = try await within(30) {
-                try await client.ws("/v1/ws?since=x", configuration: .init(additionalHeaders: good)) { inbound, _, _ in for try await _ in inbound {} }
+                try await client.ws("/v1/ws?since=x", configuration: .init(additionalHeaders: good)) { inbound, _, _ in for try await _ in inbound {}
+                }
             }
             #expect(badSince?.closeCode == .policyViolation && badSince?.reason?.hasPrefix("AMS-109") == true)
         }
@@ -131,10 +137,13 @@ import Testing
         try await eventApp(url).test(.live) { client in
             let admin = try await Caller.make(client, tenant: TestSupport.tenant())
             _ = try await admin.create("Soon purged")
-            #expect(try await eventually(10) {
-                let ready = try await client.execute(uri: "/health/ready", method: .get).json()
-                return (ready["components"]?["notifier"]?["sequence"]?.numberValue ?? 0) > 0
-            }, "the event has its sequence")
+            #expect(
+                try await eventually(10) {
+                    let ready = try await client.execute(uri: "/health/ready", method: .get).json()
+                    return (ready["components"]?["notifier"]?["sequence"]?.numberValue ?? 0) > 0
+                },
+                "the event has its sequence"
+            )
             #expect(try await purge(url) > 0)
             let headers: HTTPFields = [.authorization: "Bearer \(try #require(admin.token))"]
             let close = try await within(30) {
@@ -195,7 +204,17 @@ private func purge(_ databaseURL: String) async throws -> Int {
 
 @Suite struct SubscribersTests {
     private func event(_ n: Int64, _ tenant: TenantID = "t") -> ChangeEvent {
-        ChangeEvent(sequence: n, eventID: UUID(), tenantID: tenant, event: "agent_updated", agentID: nil, taskID: nil, globalTaskID: nil, data: "{}", timestamp: .now)
+        ChangeEvent(
+            sequence: n,
+            eventID: UUID(),
+            tenantID: tenant,
+            event: "agent_updated",
+            agentID: nil,
+            taskID: nil,
+            globalTaskID: nil,
+            data: "{}",
+            timestamp: .now
+        )
     }
 
     /// A subscriber that does not keep up is cut off once its buffer is full, and told at once

@@ -1,15 +1,16 @@
-@testable import App
 import Domain
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-@testable import Infra
 import Logging
 import PostgresNIO
 import RedisTestSupport
 import ServiceLifecycle
 import Synchronization
 import Testing
+
+@testable import App
+@testable import Infra
 
 /// Committed changes reach the tenant's Redis notifications stream and channel, in the envelope,
 /// in commit order, and nothing is skipped while Redis is away. Each test has a database of its
@@ -24,7 +25,11 @@ import Testing
         try await buildApplication(config, logger: makeLogger(config)).test(.router) { client in
             let tenant = TestSupport.tenant()
             let published = Mutex<[String]>([])
-            let subscriber = try await RedisConnection.connect(to: try RedisURL(q.url), timeout: .seconds(2), on: MultiThreadedEventLoopGroup.singleton) { push in
+            let subscriber = try await RedisConnection.connect(
+                to: try RedisURL(q.url),
+                timeout: .seconds(2),
+                on: MultiThreadedEventLoopGroup.singleton
+            ) { push in
                 if case .array(let parts) = push, parts.count == 3, parts[0].string == "message", let body = parts[2].string {
                     published.withLock { $0.append(body) }
                 }
@@ -41,35 +46,57 @@ import Testing
             #expect(try await admin.send(.post, "/v1/agents/\(id)/status", json: #"{"status":"active","reason":"ready"}"#).status == .ok)
             // advance does not allow gpt-4.1: the re-validation task marks the agent invalid.
             #expect(try await service.send(.put, "/internal/v1/tenants/\(tenant)", json: #"{"tier":"advance"}"#).status == .ok)
-            #expect(try await eventually(15) {
-                try await admin.send(.get, "/v1/agents/\(id)").json()["validation"]?["status"] == .string("invalid")
-            })
+            #expect(
+                try await eventually(15) {
+                    try await admin.send(.get, "/v1/agents/\(id)").json()["validation"]?["status"] == .string("invalid")
+                }
+            )
             #expect(try await admin.send(.delete, "/v1/agents/\(id)").status == .noContent)
             #expect(try await admin.send(.post, "/v1/agents/\(id)/restore").status == .ok)
-            let template = try await admin.send(.post, "/v1/templates", json: #"{"name":"Triage","category":"support","type":"conversational","config":{"llm_config":{"model":"gpt-4o-mini"}}}"#).json()
+            let template = try await admin.send(
+                .post,
+                "/v1/templates",
+                json: #"{"name":"Triage","category":"support","type":"conversational","config":{"llm_config":{"model":"gpt-4o-mini"}}}"#
+            ).json()
             let templateID = try #require(template["id"]?.stringValue)
             #expect(try await admin.send(.patch, "/v1/templates/\(templateID)", json: #"{"description":"v2"}"#).status == .ok)
             let draft = try await q.run(client, tenant, .agentValidate, ["config": .object(["name": .string("Draft")])])
             let draftTask = try #require(draft["task_id"]?.stringValue)
 
             var events: [JSONValue] = []
-            #expect(try await eventually(15) {
-                events = try await streamed(tenant, q.redis)
-                return events.contains { $0["event"] == .string("task_completed") && $0["task_id"]?.stringValue == draftTask }
-            }, "every event reached the stream")
+            #expect(
+                try await eventually(15) {
+                    events = try await streamed(tenant, q.redis)
+                    return events.contains { $0["event"] == .string("task_completed") && $0["task_id"]?.stringValue == draftTask }
+                },
+                "every event reached the stream"
+            )
             let agentEvents = events.filter { $0["data"]?["agent_id"]?.stringValue == id && $0["event"]?.stringValue?.hasPrefix("agent_") == true }
-            #expect(agentEvents.map { $0["event"]?.stringValue ?? "" } == [
-                "agent_created", "agent_updated", "agent_status_changed", "agent_validated", "agent_deleted", "agent_restored",
-            ])
+            #expect(
+                agentEvents.map { $0["event"]?.stringValue ?? "" } == [
+                    "agent_created", "agent_updated", "agent_status_changed", "agent_validated", "agent_deleted", "agent_restored",
+                ]
+            )
             let byName = Dictionary(agentEvents.map { ($0["event"]?.stringValue ?? "", $0["data"] ?? .null) }, uniquingKeysWith: { a, _ in a })
-            #expect(byName["agent_created"] == .object([
-                "agent_id": .string(id), "agent_name": .string("Announced"), "agent_type": agent["type"] ?? .null, "version": .int(1), "status": .string("draft"),
-            ]))
+            #expect(
+                byName["agent_created"]
+                    == .object([
+                        "agent_id": .string(id), "agent_name": .string("Announced"), "agent_type": agent["type"] ?? .null, "version": .int(1),
+                        "status": .string("draft"),
+                    ])
+            )
             #expect(byName["agent_updated"]?["version"] == .int(2) && byName["agent_updated"]?["agent_name"] == .string("Announced"))
-            #expect(byName["agent_updated"]?["changes"] == .array([.object(["op": .string("replace"), "path": .string("/description"), "value": .string("now described")])]))
-            #expect(byName["agent_status_changed"] == .object([
-                "agent_id": .string(id), "agent_name": .string("Announced"), "from": .string("draft"), "to": .string("active"), "reason": .string("ready"),
-            ]))
+            #expect(
+                byName["agent_updated"]?["changes"]
+                    == .array([.object(["op": .string("replace"), "path": .string("/description"), "value": .string("now described")])])
+            )
+            #expect(
+                byName["agent_status_changed"]
+                    == .object([
+                        "agent_id": .string(id), "agent_name": .string("Announced"), "from": .string("draft"), "to": .string("active"),
+                        "reason": .string("ready"),
+                    ])
+            )
             #expect(byName["agent_validated"]?["status"] == .string("invalid") && byName["agent_validated"]?["issues"]?.arrayValue?.isEmpty == false)
             #expect(byName["agent_validated"]?["agent_name"] == .string("Announced"))
             #expect(byName["agent_deleted"] == .object(["agent_id": .string(id), "agent_name": .string("Announced")]))
@@ -79,9 +106,12 @@ import Testing
             #expect(validated["task_id"]?.stringValue != nil, "a change made by a task names the task")
             let templateEvents = events.filter { $0["data"]?["template_id"]?.stringValue == templateID }
             #expect(templateEvents.map { $0["event"]?.stringValue ?? "" } == ["agent_template_created", "template_updated"])
-            #expect(templateEvents.last?["data"] == .object([
-                "template_id": .string(templateID), "template_name": .string("Triage"), "category": .string("support"), "version": .int(2),
-            ]))
+            #expect(
+                templateEvents.last?["data"]
+                    == .object([
+                        "template_id": .string(templateID), "template_name": .string("Triage"), "category": .string("support"), "version": .int(2),
+                    ])
+            )
             let draftEvents = events.filter { $0["task_id"]?.stringValue == draftTask }.map { $0["event"]?.stringValue ?? "" }
             #expect(draftEvents == ["task_status_update", "validation_complete", "task_completed"])
 
@@ -90,7 +120,11 @@ import Testing
                 #expect(event["service"] == .string("agent-management-service") && event["tenant_id"] == .string(tenant))
                 #expect(event["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)) != nil)
                 #expect(event["timestamp"]?.stringValue?.hasSuffix("Z") == true)
-                #expect(event.objectValue.map { Set($0.keys) } == ["event", "service", "event_id", "sequence", "task_id", "global_task_id", "tenant_id", "timestamp", "data"])
+                #expect(
+                    event.objectValue.map { Set($0.keys) } == [
+                        "event", "service", "event_id", "sequence", "task_id", "global_task_id", "tenant_id", "timestamp", "data",
+                    ]
+                )
             }
             let sequences = events.compactMap { $0["sequence"]?.numberValue }
             #expect(sequences == sequences.sorted() && Set(sequences).count == sequences.count)
@@ -136,27 +170,36 @@ import Testing
                 }
                 try await group.waitForAll()
             }
-            #expect(try await eventually(10) {
-                let ready = try await client.execute(uri: "/health/ready", method: .get).json()
-                return (ready["components"]?["notifier"]?["sinks"]?["redis"]?["lag"]?.numberValue ?? 0) >= 21
-            }, "readiness shows what the sink has yet to deliver")
+            #expect(
+                try await eventually(10) {
+                    let ready = try await client.execute(uri: "/health/ready", method: .get).json()
+                    return (ready["components"]?["notifier"]?["sinks"]?["redis"]?["lag"]?.numberValue ?? 0) >= 21
+                },
+                "readiness shows what the sink has yet to deliver"
+            )
 
             try await server.start()
             var events: [JSONValue] = []
-            #expect(try await eventually(20) {
-                events = (try? await streamed(tenant, redis)) ?? []
-                return Set(events.compactMap { $0["event_id"]?.stringValue }).count == 22
-            }, "every event arrived once Redis was back")
+            #expect(
+                try await eventually(20) {
+                    events = (try? await streamed(tenant, redis)) ?? []
+                    return Set(events.compactMap { $0["event_id"]?.stringValue }).count == 22
+                },
+                "every event arrived once Redis was back"
+            )
             for agent in agents {
                 let versions = events.filter { $0["data"]?["agent_id"]?.stringValue == agent }.compactMap { $0["data"]?["version"]?.numberValue }
                 #expect(versions == versions.sorted(), "one agent's events keep their order")
                 #expect(Set(versions).count == 11)
             }
-            #expect(try await eventually(10) {
-                let ready = try await client.execute(uri: "/health/ready", method: .get).json()
-                let sinks = ready["components"]?["notifier"]?["sinks"]
-                return sinks?["redis"]?["lag"] == .int(0) && sinks?["subscribers"]?["lag"] == .int(0)
-            }, "each sink's lag is shown, the tenant WebSocket sink's too")
+            #expect(
+                try await eventually(10) {
+                    let ready = try await client.execute(uri: "/health/ready", method: .get).json()
+                    let sinks = ready["components"]?["notifier"]?["sinks"]
+                    return sinks?["redis"]?["lag"] == .int(0) && sinks?["subscribers"]?["lag"] == .int(0)
+                },
+                "each sink's lag is shown, the tenant WebSocket sink's too"
+            )
         }
     }
 }
@@ -189,11 +232,14 @@ extension EventTests {
         }
         try await asSuperuser(config.databaseURL) { pg in
             @Sendable func firstLeads() async throws -> Bool {
-                let rows = try await pg.query("""
+                let rows = try await pg.query(
+                    """
                     SELECT count(*)::int FROM pg_locks l JOIN pg_stat_activity a USING (pid)
                     WHERE l.locktype = 'advisory' AND l.granted AND l.objid = \(Int64(PostgresEventStore.notifierLock))::oid
                       AND a.application_name = \("ams-listener:" + leaderName)
-                    """, logger: Logger(label: "test"))
+                    """,
+                    logger: Logger(label: "test")
+                )
                 for try await n in rows.decode(Int.self) { return n == 1 }
                 return false
             }

@@ -18,7 +18,10 @@ extension ForwardingAgentStore {
         try await base.update(agent, from: revision, action: action, changes: changes, audit: audit)
     }
     func updateLocked(
-        _ id: UUID, tenant: TenantID, action: HistoryEntry.Action, audit: Audit,
+        _ id: UUID,
+        tenant: TenantID,
+        action: HistoryEntry.Action,
+        audit: Audit,
         _ change: @escaping @Sendable (Agent) async throws -> (next: Agent, changes: JSONValue)?
     ) async throws -> (current: Agent, next: Agent?)? {
         try await base.updateLocked(id, tenant: tenant, action: action, audit: audit, change)
@@ -36,8 +39,14 @@ extension ForwardingAgentStore {
         try await base.restore(id, tenant: tenant, retention: retention, quota: quota, audit: audit)
     }
     func purgeDeleted(retention: Duration) async throws -> Int { try await base.purgeDeleted(retention: retention) }
-    func apply(creates: [Agent], updates: [(agent: Agent, from: Int, changes: JSONValue)], deletes: [UUID], tenant: TenantID,
-               quota: AgentQuota, audit: Audit) async throws {
+    func apply(
+        creates: [Agent],
+        updates: [(agent: Agent, from: Int, changes: JSONValue)],
+        deletes: [UUID],
+        tenant: TenantID,
+        quota: AgentQuota,
+        audit: Audit
+    ) async throws {
         try await base.apply(creates: creates, updates: updates, deletes: deletes, tenant: tenant, quota: quota, audit: audit)
     }
     func announce(_ agents: [Agent], tenant: TenantID) async throws { try await base.announce(agents, tenant: tenant) }

@@ -1,4 +1,3 @@
-@testable import App
 import Domain
 import Foundation
 import HTTPTypes
@@ -9,6 +8,8 @@ import Logging
 import PostgresNIO
 import Testing
 import Validators
+
+@testable import App
 
 @Suite struct HotReadsTests {
     @Test func onlyTheExactFormsAreHot() {
@@ -21,7 +22,8 @@ import Validators
         for path in [
             "/v1/agents", "/v1/agents/", "/v1/agents/\(text)/", "/v1/agents/\(text)/versions", "/v1/agents/not-a-uuid", "/v1//agents/\(text)",
             "/v1/agents/\(text.dropLast())", "/internal/v1/tenants//agents/\(text)/config", "/internal/v1/tenants/t1/agents/\(text)/availability",
-            "/internal/v1/tenants/t1/agents/\(text)/config/", "/internal/v1/tenants/t1/agents/x/config", "/internal/v1/tenants/t1/x/agents/\(text)/config",
+            "/internal/v1/tenants/t1/agents/\(text)/config/", "/internal/v1/tenants/t1/agents/x/config",
+            "/internal/v1/tenants/t1/x/agents/\(text)/config",
             "/internal/v1/tenants/t1/agents//\(text)/config", "/internal/v1/tenants/config",
         ] {
             #expect(HotReads.Read(path: path) == nil, "\(path)")

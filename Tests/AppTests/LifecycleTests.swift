@@ -1,4 +1,3 @@
-@testable import App
 import Domain
 import Foundation
 import HTTPTypes
@@ -8,6 +7,8 @@ import Infra
 import Logging
 import PostgresNIO
 import Testing
+
+@testable import App
 
 @Suite struct LifecycleTests {
     /// How to bring a new draft to each status.
@@ -25,9 +26,15 @@ import Testing
                         let moved = try await admin.send(.post, "/v1/agents/\(agent.id)/status", json: #"{"status":"\#(step.rawValue)"}"#)
                         try #require(moved.status == .ok, "setting up \(from) failed: \(String(buffer: moved.body))")
                     }
-                    let response = try await admin.send(.post, "/v1/agents/\(agent.id)/status", json: #"{"status":"\#(to.rawValue)","reason":"test"}"#)
-                    let allowed: Set<String> = ["draft>active", "draft>archived", "active>inactive", "inactive>active", "active>archived",
-                                                "inactive>archived", "archived>draft"]
+                    let response = try await admin.send(
+                        .post,
+                        "/v1/agents/\(agent.id)/status",
+                        json: #"{"status":"\#(to.rawValue)","reason":"test"}"#
+                    )
+                    let allowed: Set<String> = [
+                        "draft>active", "draft>archived", "active>inactive", "inactive>active", "active>archived",
+                        "inactive>archived", "archived>draft",
+                    ]
                     if allowed.contains("\(from.rawValue)>\(to.rawValue)") {
                         #expect(response.status == .ok, "\(from) → \(to)")
                         #expect(try response.json()["status"] == .string(to.rawValue))
@@ -60,7 +67,11 @@ import Testing
             #expect(try await admin.send(.post, path, json: #"{"status":"active","reason":"\#(long)"}"#).errorCode == "AMS-109")
             #expect(try await admin.send(.post, path, json: #"{"status":"active"}"#, headers: [.ifMatch: "\"2\""]).errorCode == "AMS-306")
             let activated = try await admin.send(
-                .post, path, json: #"{"status":"active","reason":"launch"}"#, headers: [.ifMatch: "\"1\"", .init("X-Request-ID")!: "launch-1"])
+                .post,
+                path,
+                json: #"{"status":"active","reason":"launch"}"#,
+                headers: [.ifMatch: "\"1\"", .init("X-Request-ID")!: "launch-1"]
+            )
             #expect(activated.status == .ok && activated.headers[.eTag] == "\"1\"")
             #expect(try await admin.send(.get, "/v1/agents/\(agent.id)").json()["status"] == .string("active"), "the cache saw the change")
             #expect(try await admin.send(.post, "/v1/agents/\(UUID().uuidString)/status", json: #"{"status":"active"}"#).errorCode == "AMS-301")
@@ -88,7 +99,9 @@ import Testing
                     try await conn.query("SELECT set_config('app.tenant_id', \(tenant), true)", logger: Logger(label: "test"))
                     let invalid = #"{"status":"invalid","issues":[{"code":"AMS-106","severity":"error","path":"/type","message":"not allowed"}]}"#
                     try await conn.query(
-                        "UPDATE agents SET validation = \(invalid)::jsonb WHERE id = \(UUID(uuidString: agent.id)!)", logger: Logger(label: "test"))
+                        "UPDATE agents SET validation = \(invalid)::jsonb WHERE id = \(UUID(uuidString: agent.id)!)",
+                        logger: Logger(label: "test")
+                    )
                 }
             }
             let refused = try await admin.send(.post, "/v1/agents/\(agent.id)/status", json: #"{"status":"active"}"#)
@@ -147,8 +160,13 @@ import Testing
             let stores = PostgresStores(client: client, defaultTier: .free, logger: Logger(label: "test"))
             let policy = try TierPolicyFile.load(path: TestSupport.root + "/config/tiers.yaml")
             let deps = TenantDependencies(
-                stores, validators: .builtin, policy: policy, catalog: ToolCatalogCache(store: stores.tools), cacheCapacity: 10,
-                retention: .seconds(3600))
+                stores,
+                validators: .builtin,
+                policy: policy,
+                catalog: ToolCatalogCache(store: stores.tools),
+                cacheCapacity: 10,
+                retention: .seconds(3600)
+            )
             let tenant = TestSupport.tenant()
             let actor = TenantActor(tenantID: tenant, deps: deps, caching: false)
             let kept = try await actor.create(AgentConfig(name: "Kept", llmConfig: LLMConfig(model: "gpt-4o-mini")), audit: .test)
@@ -157,7 +175,10 @@ import Testing
             try await actor.delete(doomed.id, ifMatch: nil, audit: .test)
             try await client.withTransaction(logger: Logger(label: "test")) { conn in
                 try await conn.query("SELECT set_config('app.tenant_id', \(tenant), true)", logger: Logger(label: "test"))
-                try await conn.query("UPDATE agents SET deleted_at = now() - interval '2 hours' WHERE id = \(doomed.id)", logger: Logger(label: "test"))
+                try await conn.query(
+                    "UPDATE agents SET deleted_at = now() - interval '2 hours' WHERE id = \(doomed.id)",
+                    logger: Logger(label: "test")
+                )
             }
             let purge = DeletedAgentPurge(store: stores.agents, retention: .seconds(3600), interval: .seconds(3600), logger: Logger(label: "test"))
             await purge.purgeOnce()
@@ -169,9 +190,15 @@ import Testing
             #expect(history.items.map(\.action) == [.deleted, .created], "history outlives the agent")
             try await client.withTransaction(logger: Logger(label: "test")) { conn in
                 try await conn.query("SELECT set_config('app.tenant_id', \(tenant), true)", logger: Logger(label: "test"))
-                let rows = try await conn.query("SELECT count(*)::int FROM agent_versions WHERE agent_id = \(doomed.id)", logger: Logger(label: "test"))
+                let rows = try await conn.query(
+                    "SELECT count(*)::int FROM agent_versions WHERE agent_id = \(doomed.id)",
+                    logger: Logger(label: "test")
+                )
                 for try await count in rows.decode(Int.self) { #expect(count == 0, "versions go with their agent") }
-                let keptRows = try await conn.query("SELECT count(*)::int FROM agent_versions WHERE agent_id = \(kept.id)", logger: Logger(label: "test"))
+                let keptRows = try await conn.query(
+                    "SELECT count(*)::int FROM agent_versions WHERE agent_id = \(kept.id)",
+                    logger: Logger(label: "test")
+                )
                 for try await count in keptRows.decode(Int.self) { #expect(count == 1, "only the purged agent's versions go") }
             }
             #expect(try await actor.restore(kept.id, audit: .test).version == 1, "within the window the agent comes back")

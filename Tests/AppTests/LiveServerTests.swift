@@ -1,4 +1,3 @@
-@testable import App
 import Domain
 import Foundation
 import HTTPTypes
@@ -7,6 +6,8 @@ import HummingbirdTesting
 import NIOCore
 import NIOPosix
 import Testing
+
+@testable import App
 
 @Suite struct LiveServerTests {
     @Test func theRealServerAnswersOverASocket() async throws {

@@ -1,4 +1,3 @@
-@testable import App
 import Domain
 import Foundation
 import HTTPTypes
@@ -6,6 +5,8 @@ import Hummingbird
 import HummingbirdTesting
 import Infra
 import Testing
+
+@testable import App
 
 /// `/metrics`, the access log, trace ids and 405s, through the real application.
 @Suite struct ObservabilityTests {
@@ -58,9 +59,13 @@ import Testing
             let editor = try await Caller.make(client, tenant: tenant, roles: [.editor], subject: "alice")
             let agent = try await editor.create("logged")
             let trace = "4bf92f3577b34da6a3ce929d0e0e4736"
-            let read = try await editor.send(.get, "/v1/agents/\(agent.id)", headers: [
-                .requestID: "req-logged", .traceparent: "00-\(trace)-00f067aa0ba902b7-01",
-            ])
+            let read = try await editor.send(
+                .get,
+                "/v1/agents/\(agent.id)",
+                headers: [
+                    .requestID: "req-logged", .traceparent: "00-\(trace)-00f067aa0ba902b7-01",
+                ]
+            )
             #expect(read.status == .ok)
             let line = try #require(logs.lines.first { $0.message == "request" && $0.metadata["request_id"] == "req-logged" })
             #expect(line.level == .info)

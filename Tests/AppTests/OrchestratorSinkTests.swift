@@ -1,13 +1,14 @@
-@testable import App
 import Domain
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-@testable import Infra
 import Logging
 import PostgresNIO
 import ServiceLifecycle
 import Testing
+
+@testable import App
+@testable import Infra
 
 /// Sink 1 against a stand-in orchestrator (a real WebSocket server): the handshake, the frames,
 /// the backoff, confirmation by pong or ack, and one sender among replicas. Each test has a
@@ -28,9 +29,13 @@ import Testing
         let config = try await configuration(standIn)
         try await buildApplication(config, logger: makeLogger(config)).test(.router) { client in
             #expect(try await eventually(10) { try await linkStatus(client) == "connected" })
-            #expect(standIn.state.withLock { $0.hellos } == [.object([
-                "service_token": .string(StandInOrchestrator.token), "service_name": .string("agent-management-service"),
-            ])])
+            #expect(
+                standIn.state.withLock { $0.hellos } == [
+                    .object([
+                        "service_token": .string(StandInOrchestrator.token), "service_name": .string("agent-management-service"),
+                    ])
+                ]
+            )
             let tenant = TestSupport.tenant()
             let admin = try await Caller.make(client, tenant: tenant)
             let agent = try await admin.create("Announced")
@@ -39,7 +44,11 @@ import Testing
             #expect(try await admin.send(.post, "/v1/agents/\(id)/status", json: #"{"status":"active","reason":"ready"}"#).status == .ok)
             #expect(try await admin.send(.delete, "/v1/agents/\(id)").status == .noContent)
             #expect(try await admin.send(.post, "/v1/agents/\(id)/restore").status == .ok)
-            let template = try await admin.send(.post, "/v1/templates", json: #"{"name":"Triage","category":"support","type":"conversational","config":{"llm_config":{"model":"gpt-4o-mini"}}}"#).json()
+            let template = try await admin.send(
+                .post,
+                "/v1/templates",
+                json: #"{"name":"Triage","category":"support","type":"conversational","config":{"llm_config":{"model":"gpt-4o-mini"}}}"#
+            ).json()
             let templateID = try #require(template["id"]?.stringValue)
 
             #expect(try await eventually(10) { standIn.envelopes.contains { $0["data"]?["template_id"]?.stringValue == templateID } })
@@ -48,14 +57,22 @@ import Testing
             #expect(kinds == ["agent_created", "agent_updated", "agent_status_changed", "agent_deleted", "agent_restored", "agent_template_created"])
             // Each agent event is followed by its tenant-channel frame; the template event is not.
             for (index, frame) in frames.enumerated() where frame["event_id"] != nil {
-                #expect(frame.objectValue.map { Set($0.keys) } == ["event", "service", "event_id", "sequence", "task_id", "global_task_id", "tenant_id", "timestamp", "data"])
+                #expect(
+                    frame.objectValue.map { Set($0.keys) } == [
+                        "event", "service", "event_id", "sequence", "task_id", "global_task_id", "tenant_id", "timestamp", "data",
+                    ]
+                )
                 #expect(frame["tenant_id"] == .string(tenant) && frame["service"] == .string("agent-management-service"))
                 guard frame["data"]?["agent_id"] != nil else { continue }
                 // Every agent event names the agent, a status change too.
-                #expect(index + 1 < frames.count && frames[index + 1] == .object([
-                    "channel": .string("tenant:\(tenant)"), "event": frame["event"] ?? .null,
-                    "data": .object(["agent_id": .string(id), "agent_name": .string("Announced")]),
-                ]))
+                #expect(
+                    index + 1 < frames.count
+                        && frames[index + 1]
+                            == .object([
+                                "channel": .string("tenant:\(tenant)"), "event": frame["event"] ?? .null,
+                                "data": .object(["agent_id": .string(id), "agent_name": .string("Announced")]),
+                            ])
+                )
             }
             #expect(frames.count == 11, "five agent events with a channel frame each, one template event")
             // The pong to the ping after them confirms them: the stored position catches up.
@@ -80,7 +97,10 @@ import Testing
             for (n, base) in [1.0, 1.5, 2.25, 3.375].enumerated() {
                 let wait = attempts[n + 1] - refusals[n]
                 let gap = Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18
-                #expect(gap >= base * 0.8 && gap <= base * 1.2 + 1, "attempt \(n + 2) came \(gap) s after the refusal before it, expected \(base) s ±20%")
+                #expect(
+                    gap >= base * 0.8 && gap <= base * 1.2 + 1,
+                    "attempt \(n + 2) came \(gap) s after the refusal before it, expected \(base) s ±20%"
+                )
             }
             // Accepted again: connected, and what was refused meanwhile is not lost.
             let admin = try await Caller.make(client, tenant: TestSupport.tenant())
@@ -214,7 +234,9 @@ import Testing
             for n in 4...5 { _ = try await admin.create("Agent \(n)") }
             #expect(try await eventually(10) { Set(standIn.envelopes.compactMap { $0["event_id"] }).count == 5 })
             var seen = Set<JSONValue>()
-            let names = standIn.envelopes.filter { seen.insert($0["event_id"] ?? .null).inserted }.compactMap { $0["data"]?["agent_name"]?.stringValue }
+            let names = standIn.envelopes.filter { seen.insert($0["event_id"] ?? .null).inserted }.compactMap {
+                $0["data"]?["agent_name"]?.stringValue
+            }
             #expect(names == (1...5).map { "Agent \($0)" })
             #expect(standIn.state.withLock { $0.mostOpen } == 1, "never two senders at once")
         }

@@ -1,4 +1,3 @@
-@testable import App
 import Domain
 import Foundation
 import HTTPTypes
@@ -7,6 +6,8 @@ import HummingbirdTesting
 import Logging
 import PostgresNIO
 import Testing
+
+@testable import App
 
 /// Failures that no error reports: a network path that stops carrying packets without closing,
 /// and a row lock that another session holds.
@@ -98,9 +99,11 @@ import Testing
                     async let blocked = admin.send(.patch, "/v1/agents/\(agent.id)", json: #"{"description":"blocked"}"#)
                     let waiting = try await eventually(5) {
                         var count = 0
-                        for try await n in try await pg.query("""
+                        for try await n in try await pg.query(
+                            """
                             SELECT count(*)::int FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ams_update_agent%'
-                            """).decode(Int.self) { count = n }
+                            """
+                        ).decode(Int.self) { count = n }
                         return count > 0
                     }
                     try #require(waiting, "the PATCH never reached the lock")

@@ -1,10 +1,11 @@
-@testable import App
 import Domain
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Testing
+
+@testable import App
 
 /// What platform services read through `/internal/v1`, and the aliases they read it by.
 @Suite struct PlatformReadTests {
@@ -26,11 +27,14 @@ import Testing
             let active = try await service.send(.get, path)
             #expect(active.status == .ok && active.headers[.eTag] == "\"1\"")
             let config = try active.json()
-            #expect(config == .object([
-                "agent_id": agent["id"]!, "tenant_id": .string(tenant), "version": .int(1), "type": .string("conversational"),
-                "system_prompt": .string("Help."), "llm_config": agent["llm_config"]!, "memory_config": agent["memory_config"]!,
-                "tools": agent["tools"]!, "collections": .array([.string("kb")]),
-            ]))
+            #expect(
+                config
+                    == .object([
+                        "agent_id": agent["id"]!, "tenant_id": .string(tenant), "version": .int(1), "type": .string("conversational"),
+                        "system_prompt": .string("Help."), "llm_config": agent["llm_config"]!, "memory_config": agent["memory_config"]!,
+                        "tools": agent["tools"]!, "collections": .array([.string("kb")]),
+                    ])
+            )
             let available = try await service.send(.get, "/internal/v1/tenants/\(tenant)/agents/\(agent.id)/availability").json()
             #expect(available == .object(["available": .bool(true), "status": .string("active"), "version": .int(1)]))
             #expect(try await service.send(.get, path, headers: [.ifNoneMatch: "\"1\""]).status == .notModified)
@@ -86,11 +90,13 @@ import Testing
             #expect(try await editor.send(.delete, aliases + "/production").errorCode == "AMS-204")
             let history = try await admin.send(.get, "/v1/agents/\(agent.id)/history").json()["items"]!.items()
             let moves = history.filter { $0["action"] == .string("alias_moved") }
-            #expect(moves.map { $0["details"] } == [
-                .object(["alias": .string("staging"), "from": .int(2), "to": .null]),
-                .object(["alias": .string("production"), "from": .null, "to": .int(1)]),
-                .object(["alias": .string("staging"), "from": .null, "to": .int(2)]),
-            ])
+            #expect(
+                moves.map { $0["details"] } == [
+                    .object(["alias": .string("staging"), "from": .int(2), "to": .null]),
+                    .object(["alias": .string("production"), "from": .null, "to": .int(1)]),
+                    .object(["alias": .string("staging"), "from": .null, "to": .int(2)]),
+                ]
+            )
         }
     }
 
@@ -99,19 +105,29 @@ import Testing
             let tenant = try await TestSupport.tenant(on: .enterprise, client)
             let admin = try await Caller.make(client, tenant: tenant)
             let service = Caller(client: client, token: try await TestSupport.token(tenant: nil, roles: [.service]))
-            let a = try await admin.create("A"), b = try await admin.create("B"), gone = try await admin.create("Gone")
+            let a = try await admin.create("A")
+            let b = try await admin.create("B")
+            let gone = try await admin.create("Gone")
             _ = try await admin.send(.get, "/v1/agents/\(a.id)")  // one cached, one not
             #expect(try await admin.send(.delete, "/v1/agents/\(gone.id)").status == .noContent)
             let unknown = UUID().uuidString.lowercased()
-            let response = try await service.send(.post, "/internal/v1/agents/batch", json: """
-                {"tenant_id":"\(tenant)","ids":["\(b.id)","\(a.id)","\(unknown)","\(gone.id)","nope","\(b.id)"]}
-                """)
+            let response = try await service.send(
+                .post,
+                "/internal/v1/agents/batch",
+                json: """
+                    {"tenant_id":"\(tenant)","ids":["\(b.id)","\(a.id)","\(unknown)","\(gone.id)","nope","\(b.id)"]}
+                    """
+            )
             #expect(response.status == .ok)
             let body = try response.json()
             #expect(try body["items"]!.items() == [b, a])
             #expect(body["missing"] == .array([.string(unknown), .string(gone.id), .string("nope")]))
 
-            let elsewhere = try await service.send(.post, "/internal/v1/agents/batch", json: #"{"tenant_id":"\#(TestSupport.tenant())","ids":["\#(a.id)"]}"#)
+            let elsewhere = try await service.send(
+                .post,
+                "/internal/v1/agents/batch",
+                json: #"{"tenant_id":"\#(TestSupport.tenant())","ids":["\#(a.id)"]}"#
+            )
             #expect(try elsewhere.json()["items"] == .array([]), "another tenant sees nothing")
             let many = (0...100).map { _ in "\"\(UUID().uuidString)\"" }.joined(separator: ",")
             #expect(try await service.send(.post, "/internal/v1/agents/batch", json: #"{"tenant_id":"t","ids":[\#(many)]}"#).errorCode == "AMS-109")

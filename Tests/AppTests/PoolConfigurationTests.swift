@@ -1,6 +1,7 @@
-@testable import App
 import Infra
 import Testing
+
+@testable import App
 
 @Suite struct PoolConfigurationTests {
     static let secret = ["AMS_JWT_SECRET": String(repeating: "s", count: 40)]

@@ -1,4 +1,3 @@
-@testable import App
 import Domain
 import Foundation
 import HTTPTypes
@@ -6,11 +5,16 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 
+@testable import App
+
 @Suite struct PortableTests {
     @Test func exportThenImportGivesTheSameConfiguration() async throws {
         try await TestSupport.app().test(.router) { client in
             let source = try await Caller.make(client, tenant: try await TestSupport.tenant(on: .enterprise, client))
-            let agent = try await source.create("Porter", #""system_prompt":"Carry.","llm_config":{"model":"gpt-4o","temperature":0.4},"tools":[{"id":"http_request","config":{"url":"https://x"}}],"tags":["a"],"metadata":{"k":[1,2]}"#)
+            let agent = try await source.create(
+                "Porter",
+                #""system_prompt":"Carry.","llm_config":{"model":"gpt-4o","temperature":0.4},"tools":[{"id":"http_request","config":{"url":"https://x"}}],"tags":["a"],"metadata":{"k":[1,2]}"#
+            )
             _ = try await source.send(.patch, "/v1/agents/\(agent.id)", json: #"{"description":"second"}"#)
 
             let file = try await source.send(.get, "/v1/agents/\(agent.id)/export?versions=all").json()
@@ -60,9 +64,12 @@ import Testing
             #expect(plan["dry_run"] == .bool(true))
             let actions = try plan["items"]!.items().map { "\($0["name"]!.stringValue!):\($0["action"]!.stringValue!)" }
             #expect(actions == ["Kept:unchanged", "Fresh:create", "Changed:update", "Extra:delete"])
-            #expect(try plan["items"]!.items()[2]["changes"] == .array([
-                .object(["op": .string("add"), "path": .string("/llm_config/temperature"), "value": .double(0.5)]),
-            ]))
+            #expect(
+                try plan["items"]!.items()[2]["changes"]
+                    == .array([
+                        .object(["op": .string("add"), "path": .string("/llm_config/temperature"), "value": .double(0.5)])
+                    ])
+            )
             #expect(try await admin.send(.get, "/v1/agents").json()["items"]?.items().count == 3, "a dry run writes nothing")
 
             let applied = try await admin.send(.post, "/v1/agents/apply?prune=1", json: body)
@@ -83,13 +90,21 @@ import Testing
         try await TestSupport.app().test(.router) { client in
             let tenant = TestSupport.tenant()
             let admin = try await Caller.make(client, tenant: tenant)
-            let invalid = try await admin.send(.post, "/v1/agents/apply", json: """
-                {"agents":[{"name":"Fine","llm_config":{"model":"gpt-4o-mini"}},{"name":"Hot","llm_config":{"model":"gpt-4o-mini","temperature":9}}]}
-                """)
+            let invalid = try await admin.send(
+                .post,
+                "/v1/agents/apply",
+                json: """
+                    {"agents":[{"name":"Fine","llm_config":{"model":"gpt-4o-mini"}},{"name":"Hot","llm_config":{"model":"gpt-4o-mini","temperature":9}}]}
+                    """
+            )
             #expect(invalid.errorCode == "AMS-100")
             #expect(try invalid.json()["error"]?["details"]?["issues"]?.items().first?["path"] == .string("/agents/1/llm_config/temperature"))
             #expect(try await admin.send(.get, "/v1/agents").json()["items"]?.items().isEmpty == true)
-            let twice = try await admin.send(.post, "/v1/agents/apply", json: #"{"agents":[{"name":"A","llm_config":{"model":"gpt-4o-mini"}},{"name":"A","llm_config":{"model":"gpt-4o-mini"}}]}"#)
+            let twice = try await admin.send(
+                .post,
+                "/v1/agents/apply",
+                json: #"{"agents":[{"name":"A","llm_config":{"model":"gpt-4o-mini"}},{"name":"A","llm_config":{"model":"gpt-4o-mini"}}]}"#
+            )
             #expect(twice.errorCode == "AMS-109")
 
             let limit = try await admin.send(.get, "/v1/tenant").json()["limits"]?["max_agents"]?.int ?? 0
@@ -120,11 +135,27 @@ extension PortableTests {
         try await TestSupport.app().test(.router) { client in
             let admin = try await Caller.make(client, tenant: TestSupport.tenant())
             let yaml: HTTPFields = [.contentType: "application/yaml"]
-            let nul = try await admin.send(.post, "/v1/agents/import", json: nil, headers: yaml, body: "name: \"a\\0b\"\nllm_config: {model: gpt-4o-mini}\n")
+            let nul = try await admin.send(
+                .post,
+                "/v1/agents/import",
+                json: nil,
+                headers: yaml,
+                body: "name: \"a\\0b\"\nllm_config: {model: gpt-4o-mini}\n"
+            )
             #expect(nul.status == .badRequest && nul.errorCode == "AMS-109")
             #expect(try await admin.send(.post, "/v1/agents/import", json: nil, headers: yaml, body: "name: [\n").errorCode == "AMS-109")
-            #expect(try await admin.send(.post, "/v1/agents/apply", json: nil, headers: yaml, body: "agents:\n  - {name: Y, llm_config: {model: gpt-4o-mini}}\n").status == .ok)
-            #expect(try await admin.send(.post, "/v1/agents/import", json: nil, headers: [.contentType: "text/plain"], body: "x").errorCode == "AMS-111")
+            #expect(
+                try await admin.send(
+                    .post,
+                    "/v1/agents/apply",
+                    json: nil,
+                    headers: yaml,
+                    body: "agents:\n  - {name: Y, llm_config: {model: gpt-4o-mini}}\n"
+                ).status == .ok
+            )
+            #expect(
+                try await admin.send(.post, "/v1/agents/import", json: nil, headers: [.contentType: "text/plain"], body: "x").errorCode == "AMS-111"
+            )
         }
     }
 }
@@ -138,9 +169,13 @@ extension PortableTests {
                 let r = try await admin.send(.get, "/v1/agents/\(agent.id)/export", headers: [.accept: accept])
                 #expect(r.status == .ok, "Accept: \(accept)")
             }
-            let laughs = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nname: *c\n"
+            let laughs =
+                "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nname: *c\n"
             let yaml: HTTPFields = [.contentType: "application/yaml"]
-            #expect(try await admin.send(.post, "/v1/agents/import", json: nil, headers: yaml, body: laughs).errorCode == "AMS-109", "aliases are refused")
+            #expect(
+                try await admin.send(.post, "/v1/agents/import", json: nil, headers: yaml, body: laughs).errorCode == "AMS-109",
+                "aliases are refused"
+            )
             let nan = "name: N\nllm_config: {model: gpt-4o-mini, temperature: .nan}\n"
             #expect(try await admin.send(.post, "/v1/agents/import", json: nil, headers: yaml, body: nan).errorCode == "AMS-109")
         }

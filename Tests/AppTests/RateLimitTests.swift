@@ -1,9 +1,10 @@
-@testable import App
 import Domain
 import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
+
+@testable import App
 
 /// The tier's rate limits, counted in Redis across replicas.
 @Suite struct RateLimitTests {
@@ -72,7 +73,10 @@ import Testing
             let admin = try await Caller.make(client, tenant: TestSupport.tenant())
             #expect(try await admin.send(.get, "/v1/tenant").status == .ok)
             let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
-            #expect(metrics.contains("ams_rate_limit_unchecked_total 1") || metrics.contains("ams_rate_limit_unchecked_total 2"), "\(metrics.prefix(200))")
+            #expect(
+                metrics.contains("ams_rate_limit_unchecked_total 1") || metrics.contains("ams_rate_limit_unchecked_total 2"),
+                "\(metrics.prefix(200))"
+            )
         }
         config.rateLimitFailClosed = true
         try await buildApplication(config, logger: makeLogger(config)).test(.router) { client in

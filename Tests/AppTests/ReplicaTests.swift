@@ -1,4 +1,3 @@
-@testable import App
 import Domain
 import Foundation
 import HTTPTypes
@@ -8,6 +7,8 @@ import Infra
 import Logging
 import PostgresNIO
 import Testing
+
+@testable import App
 
 @Suite struct ReplicaTests {
     @Test func aChangeThroughOneReplicaIsSeenThroughTheOther() async throws {
@@ -40,10 +41,12 @@ import Testing
                 #expect(try await b.send(.get, "/v1/tenant").json()["tier"] == .string("free"))
                 let service = try await Caller.make(one, tenant: nil, roles: [.service])
                 _ = try await service.send(.put, "/internal/v1/tenants/\(tenant)", json: #"{"tier":"advance"}"#)
-                #expect(try await eventually {
-                    try await b.send(.post, "/v1/validations", json: #"{"name":"X","type":"search","llm_config":{"model":"gpt-4o"}}"#)
-                        .json()["valid"] == .bool(true)
-                })
+                #expect(
+                    try await eventually {
+                        try await b.send(.post, "/v1/validations", json: #"{"name":"X","type":"search","llm_config":{"model":"gpt-4o"}}"#)
+                            .json()["valid"] == .bool(true)
+                    }
+                )
             }
         }
     }
@@ -61,22 +64,29 @@ import Testing
 
             try await withDatabase { pg in
                 // Only this replica's listener: other suites run in parallel against the same server.
-                let terminated = try await pg.query("""
+                let terminated = try await pg.query(
+                    """
                     SELECT count(pg_terminate_backend(pid))::int FROM pg_stat_activity
                     WHERE application_name = \("ams-listener:" + config.replicaName)
-                    """)
+                    """
+                )
                 for try await n in terminated.decode(Int.self) { #expect(n == 1) }
                 try await pg.withTransaction(logger: Logger(label: "test")) { conn in
                     try await conn.query("SELECT set_config('app.tenant_id', \(tenant), true)", logger: Logger(label: "test"))
-                    try await conn.query("""
+                    try await conn.query(
+                        """
                         UPDATE agents SET version = 2, config = jsonb_set(config, '{description}', '"changed behind its back"')
                         WHERE id = \(UUID(uuidString: agent.id)!)
-                        """, logger: Logger(label: "test"))
+                        """,
+                        logger: Logger(label: "test")
+                    )
                 }
             }
-            #expect(try await eventually {
-                try await admin.send(.get, "/v1/agents/\(agent.id)").json()["description"] == .string("changed behind its back")
-            })
+            #expect(
+                try await eventually {
+                    try await admin.send(.get, "/v1/agents/\(agent.id)").json()["description"] == .string("changed behind its back")
+                }
+            )
             try await waitUntilListening(admin)
         }
     }

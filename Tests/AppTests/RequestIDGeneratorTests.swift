@@ -1,5 +1,6 @@
-@testable import App
 import Testing
+
+@testable import App
 
 @Suite struct RequestIDGeneratorTests {
     @Test func idsAre32LowercaseHexDigitsAndDistinct() {

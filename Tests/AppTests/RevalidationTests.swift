@@ -1,4 +1,3 @@
-@testable import App
 import Domain
 import Foundation
 import Hummingbird
@@ -6,6 +5,8 @@ import HummingbirdTesting
 import Logging
 import PostgresNIO
 import Testing
+
+@testable import App
 
 /// Tier and tool catalog changes queue `revalidate_tenant` for the tenants they affect; agents that
 /// no longer pass are marked invalid, and nothing else about them changes. On a database of its
@@ -25,16 +26,21 @@ import Testing
 
             // advance does not allow gpt-4.1.
             #expect(try await service.send(.put, "/internal/v1/tenants/\(tenant)", json: #"{"tier":"advance"}"#).status == .ok)
-            #expect(try await eventually(15) {
-                try await admin.send(.get, "/v1/agents/\(agent.id)").json()["validation"]?["status"] == .string("invalid")
-            }, "the tier change re-validated the agent")
+            #expect(
+                try await eventually(15) {
+                    try await admin.send(.get, "/v1/agents/\(agent.id)").json()["validation"]?["status"] == .string("invalid")
+                },
+                "the tier change re-validated the agent"
+            )
             let after = try await admin.send(.get, "/v1/agents/\(agent.id)").json()
             #expect(after["version"] == agent["version"] && after["llm_config"] == agent["llm_config"], "only the validation changed")
             let history = try await admin.send(.get, "/v1/agents/\(agent.id)/history").json()["items"]?.items() ?? []
             #expect(history.first?["action"] == .string("validated") && history.first?["details"] == .object(["status": .string("invalid")]))
             // Two tier changes (free to professional when the tenant was set up, then to advance), newest first.
             let tasks = try await admin.send(.get, "/v1/tasks?type=revalidate_tenant").json()["items"]?.items() ?? []
-            #expect(tasks.count == 2 && tasks.allSatisfy { $0["metadata"] == .object(["source": .string("system"), "reason": .string("tier_changed")]) })
+            #expect(
+                tasks.count == 2 && tasks.allSatisfy { $0["metadata"] == .object(["source": .string("system"), "reason": .string("tier_changed")]) }
+            )
             let taskID = try #require(tasks.first?["task_id"]?.stringValue)
             // The agent's new validation is announced as the task's doing, between its start and its end.
             #expect(try await events(of: taskID, in: databaseURL) == ["task_status_update", "agent_validated", "task_completed"])
@@ -48,11 +54,15 @@ import Testing
             let catalog = try await service.send(.get, "/internal/v1/tools").json().items().filter { $0["id"] != .string("search") }
             let put = try await service.send(.put, "/internal/v1/tools", json: String(decoding: JSONValue.array(catalog).encoded, as: UTF8.self))
             #expect(put.status == .ok)
-            #expect(try await eventually(15) {
-                try await userAdmin.send(.get, "/v1/agents/\(searching.id)").json()["validation"]?["status"] == .string("invalid")
-            }, "the catalog change re-validated the agent that uses the tool")
+            #expect(
+                try await eventually(15) {
+                    try await userAdmin.send(.get, "/v1/agents/\(searching.id)").json()["validation"]?["status"] == .string("invalid")
+                },
+                "the catalog change re-validated the agent that uses the tool"
+            )
             func catalogTasks(_ tenant: TenantID) async throws -> Int {
-                let items = try await Caller.make(client, tenant: tenant).send(.get, "/v1/tasks?type=revalidate_tenant").json()["items"]?.items() ?? []
+                let items =
+                    try await Caller.make(client, tenant: tenant).send(.get, "/v1/tasks?type=revalidate_tenant").json()["items"]?.items() ?? []
                 return items.filter { $0["metadata"]?["reason"] == .string("tool_catalog_changed") }.count
             }
             #expect(try await catalogTasks(user) == 1)

@@ -68,7 +68,9 @@ final class StandInOrchestrator: Sendable {
             },
             logger: Logger(label: "stand-in")
         )
-        standIn.server.withLock { $0 = Task { try await ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "stand-in"))).run() } }
+        standIn.server.withLock {
+            $0 = Task { try await ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "stand-in"))).run() }
+        }
         for await port in bound { standIn.bound.store(port, ordering: .relaxed) }
         return standIn
     }

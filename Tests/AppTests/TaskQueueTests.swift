@@ -1,4 +1,3 @@
-@testable import App
 import Domain
 import Foundation
 import Hummingbird
@@ -8,6 +7,8 @@ import Logging
 import Synchronization
 import Testing
 
+@testable import App
+
 /// The task queues end to end: real Redis streams, the app's consumer, tasks in Postgres. Each
 /// test has a Redis database of its own, so no other test's consumer reads its entries.
 @Suite struct TaskQueueTests {
@@ -16,23 +17,41 @@ import Testing
         try await q.app().test(.router) { client in
             let tenant = TestSupport.tenant()
             let admin = try await Caller.make(client, tenant: tenant)
-            let created = try await q.run(client, tenant, .agentCreate, [
-                "agent_name": .string("Queued"), "agent_type": .string("rag"),
-                "config": .object(["llm_config": .object(["model": .string("gpt-4o-mini")])]),
-            ])
+            let created = try await q.run(
+                client,
+                tenant,
+                .agentCreate,
+                [
+                    "agent_name": .string("Queued"), "agent_type": .string("rag"),
+                    "config": .object(["llm_config": .object(["model": .string("gpt-4o-mini")])]),
+                ]
+            )
             #expect(created["status"] == .string("completed"), "\(created)")
             let agentID = try #require(created["result"]?["agent_id"]?.stringValue)
             #expect(created["task_id"]?.stringValue == agentID, "a created agent takes its task's id, so a rerun finds it")
             #expect(try await admin.send(.get, "/v1/agents/\(agentID)").json()["name"] == .string("Queued"))
 
-            let updated = try await q.run(client, tenant, .agentUpdate, ["agent_id": .string(agentID), "config": .object(["description": .string("from a task")])])
+            let updated = try await q.run(
+                client,
+                tenant,
+                .agentUpdate,
+                ["agent_id": .string(agentID), "config": .object(["description": .string("from a task")])]
+            )
             #expect(updated["result"]?["version"] == .int(2))
             #expect(try await admin.send(.get, "/v1/agents/\(agentID)").json()["description"] == .string("from a task"))
 
             let validated = try await q.run(client, tenant, .agentValidate, ["agent_id": .string(agentID)])
-            #expect(validated["status"] == .string("completed") && validated["result"]?["validation"]?["status"] != .string("invalid"), "\(validated)")
+            #expect(
+                validated["status"] == .string("completed") && validated["result"]?["validation"]?["status"] != .string("invalid"),
+                "\(validated)"
+            )
             #expect(validated["result"]?["validation"] == (try await admin.send(.get, "/v1/agents/\(agentID)").json()["validation"]))
-            let draft = try await q.run(client, tenant, .agentValidate, ["config": .object(["name": .string("X"), "llm_config": .object(["model": .string("gpt-4.1")])])])
+            let draft = try await q.run(
+                client,
+                tenant,
+                .agentValidate,
+                ["config": .object(["name": .string("X"), "llm_config": .object(["model": .string("gpt-4.1")])])]
+            )
             #expect(draft["result"]?["validation"]?["status"] == .string("invalid"), "a free tier may not use gpt-4.1: \(draft)")
 
             let notified = try await q.run(client, tenant, .agentNotify, ["agent_id": .string(agentID)])
@@ -42,15 +61,27 @@ import Testing
             let revalidated = try await q.run(client, tenant, .revalidateTenant, [:])
             #expect(revalidated["result"]?["checked"] == .int(1))
 
-            let template = try await q.run(client, tenant, .templateCreate, ["template": .object([
-                "name": .string("Queued template"), "category": .string("support"), "type": .string("conversational"),
-                "config": .object(["llm_config": .object(["model": .string("gpt-4o-mini")])]),
-            ])])
+            let template = try await q.run(
+                client,
+                tenant,
+                .templateCreate,
+                [
+                    "template": .object([
+                        "name": .string("Queued template"), "category": .string("support"), "type": .string("conversational"),
+                        "config": .object(["llm_config": .object(["model": .string("gpt-4o-mini")])]),
+                    ])
+                ]
+            )
             #expect(template["status"] == .string("completed"), "\(template)")
             let templateID = try #require(template["result"]?["template_id"]?.stringValue)
             #expect(try await admin.send(.get, "/v1/templates/\(templateID)").status == .ok)
 
-            let bulk = try await q.run(client, tenant, .bulkUpdate, ["filter": .object(["ids": .array([.string(agentID)])]), "patch": .object(["description": .string("bulk")])])
+            let bulk = try await q.run(
+                client,
+                tenant,
+                .bulkUpdate,
+                ["filter": .object(["ids": .array([.string(agentID)])]), "patch": .object(["description": .string("bulk")])]
+            )
             #expect(bulk["result"]?["updated"] == .array([.string(agentID)]), "\(bulk)")
             #expect(bulk["progress"] == .int(100))
 
@@ -58,7 +89,10 @@ import Testing
             #expect(deleted["result"]?["deleted"] == .bool(true))
             #expect(try await admin.send(.get, "/v1/agents/\(agentID)").status == .notFound)
             let again = try await q.run(client, tenant, .agentDelete, ["agent_id": .string(agentID)])
-            #expect(again["status"] == .string("completed") && again["result"]?["deleted"] == .bool(false), "deleting what is gone is done, not failed")
+            #expect(
+                again["status"] == .string("completed") && again["result"]?["deleted"] == .bool(false),
+                "deleting what is gone is done, not failed"
+            )
 
             let failed = try await q.run(client, tenant, .agentUpdate, ["agent_id": .string(UUID().uuidString), "config": .object([:])])
             #expect(failed["status"] == .string("failed") && failed["error"]?["error_type"] == .string("not_found"), "\(failed)")
@@ -76,27 +110,36 @@ import Testing
             try await q.redis.xadd(key, [("other", "field")])
             try await q.redis.xadd(key, [("message", #"{"task_id":"\#(UUID())","tenant_id":"\#(tenant)","type":"explode"}"#)])
             try await q.redis.xadd(key, [("message", #"{"task_id":"\#(UUID())","tenant_id":"\#(tenant)","type":"agent_update","payload":{}}"#)])
-            try await q.redis.xadd(key, [("message", String(decoding: TaskMessage(tenantID: "someone-else", type: .sync).json.encoded, as: UTF8.self))])
+            try await q.redis.xadd(
+                key,
+                [("message", String(decoding: TaskMessage(tenantID: "someone-else", type: .sync).json.encoded, as: UTF8.self))]
+            )
             let fine = try await q.run(client, tenant, .sync, [:])
             #expect(fine["status"] == .string("completed"))
             var reasons: [String] = []
-            #expect(try await eventually(10) {
-                let dead = try await q.redis.send("XRANGE", TaskQueue.deadLetterKey(tenant), "-", "+").array ?? []
-                reasons = dead.compactMap { entry in
-                    guard let fields = entry.array?[1].array else { return nil }
-                    return zip(fields, fields.dropFirst()).first { $0.0.string == "reason" }?.1.string
-                }
-                return reasons.count == 5
-            }, "\(reasons)")
+            #expect(
+                try await eventually(10) {
+                    let dead = try await q.redis.send("XRANGE", TaskQueue.deadLetterKey(tenant), "-", "+").array ?? []
+                    reasons = dead.compactMap { entry in
+                        guard let fields = entry.array?[1].array else { return nil }
+                        return zip(fields, fields.dropFirst()).first { $0.0.string == "reason" }?.1.string
+                    }
+                    return reasons.count == 5
+                },
+                "\(reasons)"
+            )
             #expect(reasons.contains("malformed: 'message' is not JSON"))
             #expect(reasons.contains("malformed: the entry has no field 'message'"))
             #expect(reasons.contains { $0.hasPrefix("malformed: type must be one of") })
             #expect(reasons.contains("malformed: payload.agent_id is required for agent_update (an agent id)"))
             #expect(reasons.contains("wrong tenant: the task names tenant 'someone-else', the queue belongs to '\(tenant)'"))
             // The last entry is acknowledged just after it is dead-lettered.
-            #expect(try await eventually(10) {
-                try await q.redis.send("XPENDING", key, TaskQueue.group).array?.first == .integer(0)
-            }, "every entry was acknowledged")
+            #expect(
+                try await eventually(10) {
+                    try await q.redis.send("XPENDING", key, TaskQueue.group).array?.first == .integer(0)
+                },
+                "every entry was acknowledged"
+            )
         }
     }
 
@@ -125,11 +168,24 @@ import Testing
             #expect(try await admin.send(.post, "/v1/agents/bulk-update", json: #"{"filter":{},"patch":{"status":"active"}}"#).errorCode == "AMS-109")
             #expect(try await admin.send(.post, "/v1/agents/bulk-update", json: #"{"filter":{},"patch":{"colour":"red"}}"#).errorCode == "AMS-109")
             // Also a field set to null, which the merge would drop without a word (schemathesis found it).
-            #expect(try await admin.send(.post, "/v1/agents/bulk-update", json: #"{"filter":{},"patch":{"llm_config":{"":null}}}"#).errorCode == "AMS-109")
+            #expect(
+                try await admin.send(.post, "/v1/agents/bulk-update", json: #"{"filter":{},"patch":{"llm_config":{"":null}}}"#).errorCode == "AMS-109"
+            )
             #expect(try await admin.send(.post, "/v1/agents/bulk-update", json: #"{"filter":{},"patch":{"colour":null}}"#).errorCode == "AMS-109")
-            let outOfRange = try await admin.send(.post, "/v1/agents/bulk-update", json: #"{"filter":{},"patch":{"memory_config":{"window_size":-3}}}"#)
-            #expect(outOfRange.status == .badRequest && outOfRange.errorCode == "AMS-100", "no agent could take it: \(String(buffer: outOfRange.body))")
-            let bulk = try await admin.send(.post, "/v1/agents/bulk-update", json: #"{"filter":{"type":"conversational"},"patch":{"description":"all"}}"#)
+            let outOfRange = try await admin.send(
+                .post,
+                "/v1/agents/bulk-update",
+                json: #"{"filter":{},"patch":{"memory_config":{"window_size":-3}}}"#
+            )
+            #expect(
+                outOfRange.status == .badRequest && outOfRange.errorCode == "AMS-100",
+                "no agent could take it: \(String(buffer: outOfRange.body))"
+            )
+            let bulk = try await admin.send(
+                .post,
+                "/v1/agents/bulk-update",
+                json: #"{"filter":{"type":"conversational"},"patch":{"description":"all"}}"#
+            )
             #expect(bulk.status == .accepted)
             let bulkDone = try await q.finished(admin, try #require(try bulk.json()["task_id"]?.stringValue))
             #expect(bulkDone["result"]?["updated"] == .array([.string(agent.id)]), "\(bulkDone)")
@@ -139,7 +195,11 @@ import Testing
             let queued = try await service.send(.post, "/internal/v1/tasks", json: String(decoding: message.json.encoded, as: UTF8.self))
             #expect(queued.status == .accepted)
             #expect(try await q.finished(admin, message.taskID.uuidString)["global_task_id"] == .string("orch-1"))
-            let refused = try await service.send(.post, "/internal/v1/tasks", json: #"{"task_id":"\#(UUID())","tenant_id":"\#(tenant)","type":"agent_update"}"#)
+            let refused = try await service.send(
+                .post,
+                "/internal/v1/tasks",
+                json: #"{"task_id":"\#(UUID())","tenant_id":"\#(tenant)","type":"agent_update"}"#
+            )
             #expect(refused.status == .badRequest && refused.errorCode == "AMS-109")
 
             let list = try await admin.send(.get, "/v1/tasks?type=agent_validate&status=completed&limit=1").json()
@@ -171,8 +231,12 @@ import Testing
         let q = try await TestQueues()
         let tenant = TestSupport.tenant()
         func create(_ name: String, _ priority: Int, on queue: TaskQueue) async throws {
-            let task = TaskMessage(tenantID: tenant, type: .agentCreate, priority: priority,
-                                   payload: ["agent_name": .string(name), "config": .object(["llm_config": .object(["model": .string("gpt-4o-mini")])])])
+            let task = TaskMessage(
+                tenantID: tenant,
+                type: .agentCreate,
+                priority: priority,
+                payload: ["agent_name": .string(name), "config": .object(["llm_config": .object(["model": .string("gpt-4o-mini")])])]
+            )
             try await q.redis.xadd(queue.key(tenant), [("message", String(decoding: task.json.encoded, as: UTF8.self))])
         }
         // A tier with room for four agents, set by an app that does not consume.
@@ -193,13 +257,21 @@ import Testing
             let newestFirst = try await admin.send(.get, "/v1/agents").json()["items"]?.items().map { $0["name"]?.stringValue ?? "" }
             #expect(newestFirst == ["low", "high", "templates", "urgent"])
         }
-        let a = UUID(), b = UUID()
+        let a = UUID()
+        let b = UUID()
         func update(_ agent: UUID, _ priority: Int) -> TaskMessage {
-            TaskMessage(tenantID: tenant, type: .agentUpdate, priority: priority, payload: ["agent_id": .string(agent.uuidString), "config": .object([:])])
+            TaskMessage(
+                tenantID: tenant,
+                type: .agentUpdate,
+                priority: priority,
+                payload: ["agent_id": .string(agent.uuidString), "config": .object([:])]
+            )
         }
-        let order = TaskRunner.ordered([update(a, 1), update(b, 5), update(a, 9), update(b, 1)].map { task in
-            (QueuedEntry(queue: .tasks, tenant: tenant, entry: StreamEntry(id: "0-1", fields: nil)), task)
-        }).map { ($0.task.agentID!, $0.task.priority) }
+        let order = TaskRunner.ordered(
+            [update(a, 1), update(b, 5), update(a, 9), update(b, 1)].map { task in
+                (QueuedEntry(queue: .tasks, tenant: tenant, entry: StreamEntry(id: "0-1", fields: nil)), task)
+            }
+        ).map { ($0.task.agentID!, $0.task.priority) }
         #expect(order.map(\.0) == [a, b, a, b] && order.map(\.1) == [1, 5, 9, 1], "\(order)")
     }
 
@@ -209,7 +281,11 @@ import Testing
         let q = try await TestQueues()
         let tenant = TestSupport.tenant()
         let key = TaskQueue.tasks.key(tenant)
-        let task = TaskMessage(tenantID: tenant, type: .agentCreate, payload: ["agent_name": .string("Once"), "config": .object(["llm_config": .object(["model": .string("gpt-4o-mini")])])])
+        let task = TaskMessage(
+            tenantID: tenant,
+            type: .agentCreate,
+            payload: ["agent_name": .string("Once"), "config": .object(["llm_config": .object(["model": .string("gpt-4o-mini")])])]
+        )
         try await q.redis.ensureGroup(key, group: TaskQueue.group)
         try await q.redis.xadd(key, [("message", String(decoding: task.json.encoded, as: UTF8.self))])
         let read = try await q.redis.readGroup(TaskQueue.group, consumer: "dead-replica", keys: [key], count: 10)
@@ -232,7 +308,8 @@ import Testing
     /// One tenant's backlog does not hold up another tenant's single task.
     @Test func aFloodingTenantDoesNotDelayAQuietOne() async throws {
         let q = try await TestQueues()
-        let flooding = TestSupport.tenant(), quiet = TestSupport.tenant()
+        let flooding = TestSupport.tenant()
+        let quiet = TestSupport.tenant()
         let sync = String(decoding: TaskMessage(tenantID: flooding, type: .sync).json.encoded, as: UTF8.self)
         var commands: [[String]] = []
         for _ in 0..<2000 {

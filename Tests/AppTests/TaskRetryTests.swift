@@ -1,4 +1,3 @@
-@testable import App
 import Domain
 import Foundation
 import Hummingbird
@@ -9,6 +8,8 @@ import PostgresNIO
 import RedisTestSupport
 import Synchronization
 import Testing
+
+@testable import App
 
 /// A store whose agent listing fails while `failures` lasts, as an unreachable database would.
 final class FlakyStore: ForwardingAgentStore {
@@ -37,12 +38,23 @@ final class FlakyStore: ForwardingAgentStore {
                 let store = FlakyStore(stores.agents, failures: failures)
                 let policy = try TierPolicyFile.load(path: TestSupport.root + "/config/tiers.yaml")
                 let deps = TenantDependencies(
-                    stores, agents: store, validators: .builtin, policy: policy, catalog: ToolCatalogCache(store: stores.tools), cacheCapacity: 10)
+                    stores,
+                    agents: store,
+                    validators: .builtin,
+                    policy: policy,
+                    catalog: ToolCatalogCache(store: stores.tools),
+                    cacheCapacity: 10
+                )
                 let supervisor = TenantSupervisor(deps: deps, maxTenants: 10, idleTimeout: .seconds(60), logger: Logger(label: "test"))
                 let settings = TaskSettings(consumer: "test", retryBackOff: .milliseconds(100))
                 return TaskRunner(
-                    redis: q.redis, tasks: stores.tasks, supervisor: supervisor, settings: settings, metrics: AppMetrics(),
-                    logger: Logger(label: "test"))
+                    redis: q.redis,
+                    tasks: stores.tasks,
+                    supervisor: supervisor,
+                    settings: settings,
+                    metrics: AppMetrics(),
+                    logger: Logger(label: "test")
+                )
             }
             func entry(_ task: TaskMessage) async throws -> QueuedEntry {
                 let key = TaskQueue.tasks.key(task.tenantID)
@@ -96,7 +108,11 @@ final class FlakyStore: ForwardingAgentStore {
                 }
                 try await group.waitForAll()
             }
-            let accepted = try await admin.send(.post, "/v1/agents/bulk-update", json: #"{"filter":{"tag":"bulk"},"patch":{"description":"patched","tools":["search"]}}"#)
+            let accepted = try await admin.send(
+                .post,
+                "/v1/agents/bulk-update",
+                json: #"{"filter":{"tag":"bulk"},"patch":{"description":"patched","tools":["search"]}}"#
+            )
             #expect(accepted.status == .accepted)
             let id = try #require(try accepted.json()["task_id"]?.stringValue)
             let done = try await q.finished(admin, id, within: 120)
@@ -159,9 +175,12 @@ final class FlakyStore: ForwardingAgentStore {
             try await Task.sleep(for: .milliseconds(300))
             try await server.start()
             try await produce(5)
-            #expect(try await eventually(30) {
-                try await admin.send(.get, "/v1/tasks?status=completed&limit=200").json()["items"]?.items().count == 10
-            }, "all ten tasks completed after the restart")
+            #expect(
+                try await eventually(30) {
+                    try await admin.send(.get, "/v1/tasks?status=completed&limit=200").json()["items"]?.items().count == 10
+                },
+                "all ten tasks completed after the restart"
+            )
         }
     }
 }

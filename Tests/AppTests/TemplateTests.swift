@@ -1,10 +1,11 @@
-@testable import App
 import Domain
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Testing
+
+@testable import App
 
 @Suite struct TemplateTests {
     static let systemIDs = ["creative-writer", "customer-support", "data-analyst", "knowledge-base", "programming-assistant"]
@@ -42,7 +43,8 @@ import Testing
         try await TestSupport.app().test(.router) { client in
             let tenant = try await TestSupport.tenant(on: .enterprise, client)
             let editor = try await Caller.make(client, tenant: tenant, roles: [.editor])
-            let body = #"{"name":"Triage","category":"support","type":"conversational","config":{"system_prompt":"Sort tickets.","llm_config":{"model":"gpt-4o-mini","temperature":0.5},"tools":["search"]}}"#
+            let body =
+                #"{"name":"Triage","category":"support","type":"conversational","config":{"system_prompt":"Sort tickets.","llm_config":{"model":"gpt-4o-mini","temperature":0.5},"tools":["search"]}}"#
             let created = try await editor.send(.post, "/v1/templates", json: body)
             #expect(created.status == .created)
             let template = try created.json()
@@ -50,12 +52,21 @@ import Testing
             #expect(template["system"] == .bool(false) && template["version"] == .int(1))
             #expect(try await editor.send(.post, "/v1/templates", json: body).errorCode == "AMS-102")
 
-            let invalid = try await editor.send(.post, "/v1/templates", json: #"{"name":"Hot","category":"x","config":{"llm_config":{"model":"gpt-4o-mini","temperature":7}}}"#)
+            let invalid = try await editor.send(
+                .post,
+                "/v1/templates",
+                json: #"{"name":"Hot","category":"x","config":{"llm_config":{"model":"gpt-4o-mini","temperature":7}}}"#
+            )
             #expect(invalid.errorCode == "AMS-100")
             let paths = try invalid.json()["error"]?["details"]?["issues"]?.items().compactMap { $0["path"]?.stringValue }
             #expect(paths == ["/config/llm_config/temperature"])
-            #expect(try await editor.send(.post, "/v1/templates", json: #"{"name":"X","category":"x","config":{"name":"no"}}"#).errorCode == "AMS-109")
-            #expect(try await editor.send(.post, "/v1/templates", json: #"{"name":"","category":"","config":{"llm_config":{"model":"gpt-4o-mini"}}}"#).errorCode == "AMS-100")
+            #expect(
+                try await editor.send(.post, "/v1/templates", json: #"{"name":"X","category":"x","config":{"name":"no"}}"#).errorCode == "AMS-109"
+            )
+            #expect(
+                try await editor.send(.post, "/v1/templates", json: #"{"name":"","category":"","config":{"llm_config":{"model":"gpt-4o-mini"}}}"#)
+                    .errorCode == "AMS-100"
+            )
 
             let patched = try await editor.send(.patch, "/v1/templates/\(template.id)", json: #"{"config":{"llm_config":{"temperature":0.2}}}"#)
             #expect(patched.status == .ok)
@@ -81,9 +92,13 @@ import Testing
         try await TestSupport.app().test(.router) { client in
             let tenant = try await TestSupport.tenant(on: .enterprise, client)
             let editor = try await Caller.make(client, tenant: tenant, roles: [.editor])
-            let response = try await editor.send(.post, "/v1/agents", json: """
-                {"template_id":"customer-support","template_version":1,"name":"Helpdesk","llm_config":{"max_tokens":300},"tools":["search"],"tags":["eu"]}
-                """)
+            let response = try await editor.send(
+                .post,
+                "/v1/agents",
+                json: """
+                    {"template_id":"customer-support","template_version":1,"name":"Helpdesk","llm_config":{"max_tokens":300},"tools":["search"],"tags":["eu"]}
+                    """
+            )
             #expect(response.status == .created)
             let agent = try response.json()
             #expect(agent["type"] == .string("rag"))
@@ -95,7 +110,10 @@ import Testing
             #expect(agent["template_id"] == .string("customer-support") && agent["template_version"] == .int(1))
             #expect(try await editor.send(.get, "/v1/templates/customer-support").json()["usage_count"] == .int(1))
 
-            #expect(try await editor.send(.post, "/v1/agents", json: #"{"template_id":"customer-support","template_version":2,"name":"X"}"#).errorCode == "AMS-303")
+            #expect(
+                try await editor.send(.post, "/v1/agents", json: #"{"template_id":"customer-support","template_version":2,"name":"X"}"#).errorCode
+                    == "AMS-303"
+            )
             #expect(try await editor.send(.post, "/v1/agents", json: #"{"template_id":"nope","name":"X"}"#).errorCode == "AMS-303")
             #expect(try await editor.send(.post, "/v1/agents", json: #"{"template_version":1,"name":"X"}"#).errorCode == "AMS-109")
 
@@ -109,8 +127,10 @@ import Testing
             #expect(copy["type"] == .string("rag") && copy["config"]?["llm_config"] == agent["llm_config"])
             #expect(copy["config"]?["system_prompt"] == agent["system_prompt"] && copy["config"]?["tools"] == agent["tools"])
             let again = try await editor.send(.post, "/v1/agents", json: #"{"template_id":"\#(copy.id)","name":"Helpdesk 2"}"#).json()
-            #expect(VersionTests.configuration(again).objectValue?.filter { $0.key != "name" && !$0.key.hasPrefix("template") }.count
-                == VersionTests.configuration(agent).objectValue?.filter { $0.key != "name" && !$0.key.hasPrefix("template") }.count)
+            #expect(
+                VersionTests.configuration(again).objectValue?.filter { $0.key != "name" && !$0.key.hasPrefix("template") }.count
+                    == VersionTests.configuration(agent).objectValue?.filter { $0.key != "name" && !$0.key.hasPrefix("template") }.count
+            )
             #expect(again["system_prompt"] == agent["system_prompt"] && again["template_id"] == copy["id"])
         }
     }
@@ -120,7 +140,11 @@ extension TemplateTests {
     @Test func aTemplateFieldErrorPointsIntoConfig() async throws {
         try await TestSupport.app().test(.router) { client in
             let editor = try await Caller.make(client, tenant: TestSupport.tenant(), roles: [.editor])
-            let typo = try await editor.send(.post, "/v1/templates", json: #"{"name":"T","category":"c","config":{"llm_config":{"model":"m","temprature":1}}}"#)
+            let typo = try await editor.send(
+                .post,
+                "/v1/templates",
+                json: #"{"name":"T","category":"c","config":{"llm_config":{"model":"m","temprature":1}}}"#
+            )
             #expect(typo.errorCode == "AMS-109")
             #expect(try typo.json()["error"]?["details"]?["field"] == .string("/config/llm_config/temprature"))
         }

@@ -1,4 +1,3 @@
-@testable import App
 import Domain
 import Foundation
 import Infra
@@ -7,6 +6,8 @@ import PostgresNIO
 import Synchronization
 import Testing
 import Validators
+
+@testable import App
 
 /// The real store, counting the reads that reach Postgres.
 final class CountingStore: ForwardingAgentStore {
@@ -29,7 +30,13 @@ final class CountingStore: ForwardingAgentStore {
         let store = CountingStore(stores.agents)
         let policy = try TierPolicyFile.load(path: TestSupport.root + "/config/tiers.yaml")
         let deps = TenantDependencies(
-            stores, agents: store, validators: .builtin, policy: policy, catalog: ToolCatalogCache(store: stores.tools), cacheCapacity: 10)
+            stores,
+            agents: store,
+            validators: .builtin,
+            policy: policy,
+            catalog: ToolCatalogCache(store: stores.tools),
+            cacheCapacity: 10
+        )
         return (store, deps)
     }
 
@@ -104,8 +111,13 @@ final class CountingStore: ForwardingAgentStore {
             let stores = PostgresStores(client: client, defaultTier: .free, logger: Logger(label: "test"))
             let policy = try TierPolicyFile.load(path: TestSupport.root + "/config/tiers.yaml")
             let counter = RefusingValidator()
-            let deps = TenantDependencies(stores, validators: ValidatorRegistry([counter]), policy: policy,
-                                          catalog: ToolCatalogCache(store: stores.tools), cacheCapacity: 10)
+            let deps = TenantDependencies(
+                stores,
+                validators: ValidatorRegistry([counter]),
+                policy: policy,
+                catalog: ToolCatalogCache(store: stores.tools),
+                cacheCapacity: 10
+            )
             let actor = TenantActor(tenantID: TestSupport.tenant(), deps: deps, caching: true)
             let created = try await actor.create(AgentConfig(name: "Once", llmConfig: LLMConfig(model: "gpt-4o-mini")), audit: .test)
             #expect(actor.cached(created.id) != nil)

@@ -1,10 +1,11 @@
-@testable import App
 import Domain
 import Infra
 import Logging
 import PostgresNIO
 import Testing
 import Validators
+
+@testable import App
 
 @Suite struct TenantSupervisorTests {
     /// Creating and retiring actors touches no database, so the store's client never runs here.

@@ -1,13 +1,14 @@
-@testable import App
 import Domain
 import Foundation
-import Infra
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Infra
 import Logging
 import PostgresNIO
 import Testing
+
+@testable import App
 
 @Suite struct TenantTests {
     @Test func tenantDescribesTierLimitsAndUsage() async throws {
@@ -91,14 +92,20 @@ import Testing
             let seeded = try await service.send(.get, "/internal/v1/tools").json().items()
             #expect(seeded.contains { $0["id"] == .string("search") })
             let toolID = "tool-" + UUID().uuidString.prefix(8).lowercased()
-            let extended = JSONValue.array(seeded + [.object(["id": .string(toolID), "name": .string("Test tool"), "required_config": .array([.string("key")])])])
+            let extended = JSONValue.array(
+                seeded + [.object(["id": .string(toolID), "name": .string("Test tool"), "required_config": .array([.string("key")])])]
+            )
             let put = try await service.send(.put, "/internal/v1/tools", json: String(decoding: extended.encoded, as: UTF8.self))
             #expect(put.status == .ok)
             let stored = try await service.send(.get, "/internal/v1/tools").json().items()
             #expect(stored.last?["id"] == .string(toolID))
 
             let admin = try await Caller.make(client, tenant: TestSupport.tenant())
-            let missingKey = try await admin.send(.post, "/v1/agents", json: #"{"name":"T","llm_config":{"model":"gpt-4o-mini"},"tools":["\#(toolID)"]}"#)
+            let missingKey = try await admin.send(
+                .post,
+                "/v1/agents",
+                json: #"{"name":"T","llm_config":{"model":"gpt-4o-mini"},"tools":["\#(toolID)"]}"#
+            )
             #expect(missingKey.errorCode == "AMS-100")
             _ = try await admin.create("T", #""tools":[{"id":"\#(toolID)","config":{"key":"v"}}]"#)
 
@@ -198,7 +205,9 @@ import Testing
                 let scoped = try await pg.withTransaction(logger: Logger(label: "test")) { conn in
                     try await conn.query("SELECT set_config('app.tenant_id', \(tenant), true)", logger: Logger(label: "test"))
                     var n = -1
-                    for try await row in try await conn.query("SELECT count(*)::int8 FROM agents", logger: Logger(label: "test")).decode(Int.self) { n = row }
+                    for try await row in try await conn.query("SELECT count(*)::int8 FROM agents", logger: Logger(label: "test")).decode(Int.self) {
+                        n = row
+                    }
                     return n
                 }
                 #expect(scoped == 1)

@@ -1,4 +1,3 @@
-@testable import App
 import Domain
 import Foundation
 import HTTPTypes
@@ -10,6 +9,8 @@ import PostgresNIO
 import Synchronization
 import Testing
 import Validators
+
+@testable import App
 
 /// Builds the real application against the test database that `scripts/test.sh` provisions.
 enum TestSupport {
@@ -98,14 +99,30 @@ enum TestSupport {
         let stores = PostgresStores(client: client, defaultTier: .free, timeout: config.databaseTimeout, logger: logger)
         let catalog = ToolCatalogCache(store: stores.tools)
         let supervisor = TenantSupervisor(
-            deps: TenantDependencies(stores, validators: .builtin, policy: try TierPolicyFile.load(path: config.tiersFile),
-                                     catalog: catalog, cacheCapacity: 10),
-            maxTenants: 10, idleTimeout: .seconds(60), logger: logger
+            deps: TenantDependencies(
+                stores,
+                validators: .builtin,
+                policy: try TierPolicyFile.load(path: config.tiersFile),
+                catalog: catalog,
+                cacheCapacity: 10
+            ),
+            maxTenants: 10,
+            idleTimeout: .seconds(60),
+            logger: logger
         )
         return RouterDependencies(
-            tenants: stores.tenants, toolCatalog: stores.tools, tasks: stores.tasks, webhooks: stores.webhooks, idempotency: stores.idempotency,
-            supervisor: supervisor, catalog: catalog, verifier: await TokenVerifier(secret: config.jwtSecret),
-            database: DatabaseProbe(database: stores.database), bodyLimit: config.bodyLimit, contract: try APIContract(), metrics: AppMetrics()
+            tenants: stores.tenants,
+            toolCatalog: stores.tools,
+            tasks: stores.tasks,
+            webhooks: stores.webhooks,
+            idempotency: stores.idempotency,
+            supervisor: supervisor,
+            catalog: catalog,
+            verifier: await TokenVerifier(secret: config.jwtSecret),
+            database: DatabaseProbe(database: stores.database),
+            bodyLimit: config.bodyLimit,
+            contract: try APIContract(),
+            metrics: AppMetrics()
         )
     }
 

@@ -1,9 +1,10 @@
-@testable import App
 import Domain
 import Foundation
 import Infra
 import Synchronization
 import Testing
+
+@testable import App
 
 /// Unit tests of `TokenVerifier` and the secret settings of `AppConfiguration`; no database.
 @Suite struct TokenVerifierTests {
@@ -87,7 +88,9 @@ import Testing
         let good = try await verifier.sign(subject: "u", tenant: "t1", roles: [.viewer], ttl: .seconds(60))
         #expect(try await verifier.verify(good).aud?.value == ["ams"])
         let expiry = Date().addingTimeInterval(60)
-        let several = try await verifier.sign(AccessClaims(subject: "u", tenant: "t1", roles: ["viewer"], expiry: expiry, audience: ["billing", "ams"]))
+        let several = try await verifier.sign(
+            AccessClaims(subject: "u", tenant: "t1", roles: ["viewer"], expiry: expiry, audience: ["billing", "ams"])
+        )
         #expect(try await verifier.verify(several).sub.value == "u")
         let other = try await verifier.sign(AccessClaims(subject: "u", tenant: "t1", roles: ["viewer"], expiry: expiry, audience: ["billing"]))
         #expect(await code { try await verifier.verify(other) } == .invalidToken)
@@ -120,7 +123,12 @@ import Testing
 
     @Test func failedTokensAreNotCached() async throws {
         let verifier = await TokenVerifier(secret: Self.userSecret, serviceSecret: Self.serviceSecret)
-        let forged = try await TokenVerifier(secret: String(repeating: "z", count: 40)).sign(subject: "x", tenant: "t", roles: [.admin], ttl: .seconds(60))
+        let forged = try await TokenVerifier(secret: String(repeating: "z", count: 40)).sign(
+            subject: "x",
+            tenant: "t",
+            roles: [.admin],
+            ttl: .seconds(60)
+        )
         let leaked = try await TokenVerifier(secret: Self.userSecret).sign(subject: "x", tenant: nil, roles: [.service], ttl: .seconds(60))
         for token in [forged, leaked, forged, leaked, "not.a.jwt"] {
             #expect(await code { try await verifier.verify(token) } == .invalidToken)
@@ -206,7 +214,10 @@ import Testing
     @Test func secretsAreReadFromFilesWithoutTheTrailingNewline() throws {
         let user = try temporaryFile(TokenVerifierTests.userSecret + "\n")
         let service = try temporaryFile(TokenVerifierTests.serviceSecret + "\r\n")
-        defer { try? FileManager.default.removeItem(atPath: user); try? FileManager.default.removeItem(atPath: service) }
+        defer {
+            try? FileManager.default.removeItem(atPath: user)
+            try? FileManager.default.removeItem(atPath: service)
+        }
         let config = try AppConfiguration.fromEnvironment(["AMS_JWT_SECRET_FILE": user, "AMS_SERVICE_JWT_SECRET_FILE": service])
         #expect(config.jwtSecret == TokenVerifierTests.userSecret)
         #expect(config.serviceJWTSecret == TokenVerifierTests.serviceSecret)

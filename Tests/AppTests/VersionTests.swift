@@ -1,4 +1,3 @@
-@testable import App
 import Domain
 import Foundation
 import HTTPTypes
@@ -7,6 +6,8 @@ import HummingbirdTesting
 import Infra
 import Logging
 import Testing
+
+@testable import App
 
 @Suite struct VersionTests {
     /// The configuration fields of an agent, as versions compare them (no status, no bookkeeping).
@@ -55,14 +56,24 @@ import Testing
             let stores = PostgresStores(client: client, defaultTier: .enterprise, logger: Logger(label: "test"))
             let policy = try TierPolicyFile.load(path: TestSupport.root + "/config/tiers.yaml")
             let deps = TenantDependencies(
-                stores, validators: .builtin, policy: policy, catalog: ToolCatalogCache(store: stores.tools), cacheCapacity: 10)
+                stores,
+                validators: .builtin,
+                policy: policy,
+                catalog: ToolCatalogCache(store: stores.tools),
+                cacheCapacity: 10
+            )
             let tenant = TestSupport.tenant()
             let replicas = [TenantActor(tenantID: tenant, deps: deps, caching: false), TenantActor(tenantID: tenant, deps: deps, caching: false)]
             let created = try await replicas[0].create(AgentConfig(name: "Shared", llmConfig: LLMConfig(model: "gpt-4o-mini")), audit: .test)
             let versions = try await withThrowingTaskGroup(of: Int.self) { group in
                 for i in 0..<20 {
                     group.addTask {
-                        try await replicas[i % 2].patch(created.id, with: .object(["metadata": .object(["k\(i)": .int(i)])]), ifMatch: nil, audit: .test).version
+                        try await replicas[i % 2].patch(
+                            created.id,
+                            with: .object(["metadata": .object(["k\(i)": .int(i)])]),
+                            ifMatch: nil,
+                            audit: .test
+                        ).version
                     }
                 }
                 return try await group.reduce(into: []) { $0.append($1) }
@@ -82,7 +93,12 @@ import Testing
             let responses = try await withThrowingTaskGroup(of: TestResponse.self) { group in
                 for i in 0..<10 {
                     group.addTask {
-                        try await editor.send(.patch, "/v1/agents/\(agent.id)", json: #"{"description":"writer \#(i)"}"#, headers: [.ifMatch: "\"1\""])
+                        try await editor.send(
+                            .patch,
+                            "/v1/agents/\(agent.id)",
+                            json: #"{"description":"writer \#(i)"}"#,
+                            headers: [.ifMatch: "\"1\""]
+                        )
                     }
                 }
                 return try await group.reduce(into: []) { $0.append($1) }
@@ -98,7 +114,12 @@ import Testing
             #expect(star.status == .ok && star.headers[.eTag] == "\"3\"")
             let weak = try await editor.send(.patch, "/v1/agents/\(agent.id)", json: #"{"description":"weak"}"#, headers: [.ifMatch: "W/\"3\""])
             #expect(weak.status == .preconditionFailed, "If-Match compares strongly")
-            let invalid = try await editor.send(.patch, "/v1/agents/\(agent.id)", json: #"{"llm_config":{"temperature":9}}"#, headers: [.ifMatch: "\"1\""])
+            let invalid = try await editor.send(
+                .patch,
+                "/v1/agents/\(agent.id)",
+                json: #"{"llm_config":{"temperature":9}}"#,
+                headers: [.ifMatch: "\"1\""]
+            )
             #expect(invalid.errorCode == "AMS-100", "a bad body is reported before a stale If-Match")
             let admin = try await Caller.make(client, tenant: agent["tenant_id"]?.stringValue, roles: [.admin])
             let staleDelete = try await admin.send(.delete, "/v1/agents/\(agent.id)", headers: [.ifMatch: "\"2\""])
@@ -113,9 +134,13 @@ import Testing
             let tenant = try await TestSupport.tenant(on: .enterprise, client)
             let editor = try await Caller.make(client, tenant: tenant, roles: [.editor], subject: "ed")
             let v1 = try await editor.create("Tutor", #""system_prompt":"Be kind.","tools":["search"],"metadata":{"team":"a"}"#)
-            let v2 = try await editor.send(.patch, "/v1/agents/\(v1.id)", json: """
-                {"system_prompt":"Be brief.","llm_config":{"temperature":0.2},"tools":["search","calculator"],"metadata":{"team":null,"owner":"b"}}
-                """).json()
+            let v2 = try await editor.send(
+                .patch,
+                "/v1/agents/\(v1.id)",
+                json: """
+                    {"system_prompt":"Be brief.","llm_config":{"temperature":0.2},"tools":["search","calculator"],"metadata":{"team":null,"owner":"b"}}
+                    """
+            ).json()
             #expect(v2["version"] == .int(2))
 
             let diff = try await editor.send(.get, "/v1/agents/\(v1.id)/diff?from=1&to=2").json()
@@ -305,7 +330,13 @@ extension VersionTests {
             let store = AlwaysOvertakenStore(stores.agents)
             let policy = try TierPolicyFile.load(path: TestSupport.root + "/config/tiers.yaml")
             let deps = TenantDependencies(
-                stores, agents: store, validators: .builtin, policy: policy, catalog: ToolCatalogCache(store: stores.tools), cacheCapacity: 10)
+                stores,
+                agents: store,
+                validators: .builtin,
+                policy: policy,
+                catalog: ToolCatalogCache(store: stores.tools),
+                cacheCapacity: 10
+            )
             let actor = TenantActor(tenantID: TestSupport.tenant(), deps: deps, caching: true)
             let created = try await actor.create(AgentConfig(name: "Unlucky", llmConfig: LLMConfig(model: "gpt-4o-mini")), audit: .test)
             let patched = try await actor.patch(created.id, with: .object(["description": .string("at last")]), ifMatch: nil, audit: .test)

@@ -59,12 +59,19 @@ final class WebhookReceiver: Sendable {
         router.post("**") { request, context -> Response in
             let body = try await request.body.collect(upTo: 1 << 20)
             let (answer, delay, kind) = receiver.state.withLock { s in
-                s.received.append(Delivery(
-                    path: request.uri.path, event: request.headers[HTTPField.Name("X-AMS-Event")!],
-                    deliveryID: request.headers[HTTPField.Name("X-AMS-Delivery")!],
-                    signature: request.headers[HTTPField.Name("X-AMS-Signature")!], body: Array(buffer: body)))
-                return (s.answers.isEmpty ? 200 : s.answers.removeFirst(), s.slow.isEmpty ? nil : s.slow.removeFirst(),
-                        s.bodies[request.uri.path] ?? .small)
+                s.received.append(
+                    Delivery(
+                        path: request.uri.path,
+                        event: request.headers[HTTPField.Name("X-AMS-Event")!],
+                        deliveryID: request.headers[HTTPField.Name("X-AMS-Delivery")!],
+                        signature: request.headers[HTTPField.Name("X-AMS-Signature")!],
+                        body: Array(buffer: body)
+                    )
+                )
+                return (
+                    s.answers.isEmpty ? 200 : s.answers.removeFirst(), s.slow.isEmpty ? nil : s.slow.removeFirst(),
+                    s.bodies[request.uri.path] ?? .small
+                )
             }
             if let delay { try? await Task.sleep(for: delay) }
             if answer == 302 { return Response(status: .found, headers: [.location: "/elsewhere"]) }
@@ -72,22 +79,28 @@ final class WebhookReceiver: Sendable {
             case .small:
                 return Response(status: .init(code: answer), body: .init(byteBuffer: ByteBuffer(string: "{}")))
             case .trickle:
-                return Response(status: .init(code: answer), body: .init { writer in
-                    for _ in 0..<300 {
-                        try await writer.write(ByteBuffer(string: "."))
-                        try await Task.sleep(for: .milliseconds(200))
+                return Response(
+                    status: .init(code: answer),
+                    body: .init { writer in
+                        for _ in 0..<300 {
+                            try await writer.write(ByteBuffer(string: "."))
+                            try await Task.sleep(for: .milliseconds(200))
+                        }
+                        try await writer.finish(nil)
                     }
-                    try await writer.finish(nil)
-                })
+                )
             case .endless:
                 let chunk = ByteBuffer(repeating: UInt8(ascii: "x"), count: 16 * 1024)
-                return Response(status: .init(code: answer), body: .init { writer in
-                    for _ in 0..<4096 {
-                        try await writer.write(chunk)
-                        try await Task.sleep(for: .milliseconds(1))
+                return Response(
+                    status: .init(code: answer),
+                    body: .init { writer in
+                        for _ in 0..<4096 {
+                            try await writer.write(chunk)
+                            try await Task.sleep(for: .milliseconds(1))
+                        }
+                        try await writer.finish(nil)
                     }
-                    try await writer.finish(nil)
-                })
+                )
             }
         }
         let (bound, boundTo) = AsyncStream.makeStream(of: Int.self)
@@ -100,7 +113,9 @@ final class WebhookReceiver: Sendable {
             },
             logger: Logger(label: "receiver")
         )
-        receiver.server.withLock { $0 = Task { try await ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "receiver"))).run() } }
+        receiver.server.withLock {
+            $0 = Task { try await ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "receiver"))).run() }
+        }
         for await port in bound { receiver.bound.store(port, ordering: .relaxed) }
         return receiver
     }

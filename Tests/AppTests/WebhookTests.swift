@@ -1,12 +1,13 @@
-@testable import App
 import Domain
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-@testable import Infra
 import Logging
 import PostgresNIO
 import Testing
+
+@testable import App
+@testable import Infra
 
 /// `/v1/webhooks`: registration, the address guard, the tier's quota, and the endpoint's life.
 @Suite struct WebhookAPITests {
@@ -14,7 +15,11 @@ import Testing
         try await TestSupport.app().test(.router) { client in
             let tenant = try await TestSupport.tenant(on: .advance, client)
             let admin = try await Caller.make(client, tenant: tenant)
-            let created = try await admin.send(.post, "/v1/webhooks", json: #"{"url":"https://hooks.example.com/ams","events":["agent_updated","agent_created","agent_updated"],"description":"CI"}"#)
+            let created = try await admin.send(
+                .post,
+                "/v1/webhooks",
+                json: #"{"url":"https://hooks.example.com/ams","events":["agent_updated","agent_created","agent_updated"],"description":"CI"}"#
+            )
             #expect(created.status == .created)
             let body = try created.json()
             let id = body.id
@@ -30,7 +35,11 @@ import Testing
             #expect(try list["items"]?.items().map(\.id) == [id] && list["next_cursor"] == .null)
             #expect(try await admin.send(.get, "/v1/webhooks/\(id)/deliveries").json() == .object(["items": .array([]), "next_cursor": .null]))
 
-            let patched = try await admin.send(.patch, "/v1/webhooks/\(id)", json: #"{"events":["*","agent_deleted"],"description":null,"status":"disabled"}"#)
+            let patched = try await admin.send(
+                .patch,
+                "/v1/webhooks/\(id)",
+                json: #"{"events":["*","agent_deleted"],"description":null,"status":"disabled"}"#
+            )
             #expect(patched.status == .ok)
             let after = try patched.json()
             #expect(after["events"] == .array([.string("*")]) && after["description"] == .null)
@@ -67,7 +76,11 @@ import Testing
             #expect(try await issues(#"{"url":"https://example.com/h","events":["agent_updated","agent_exploded"]}"#) == ["/events/1"])
             // Postgres keeps no U+0000: the body is refused as it is read.
             #expect(try await admin.send(.post, "/v1/webhooks", json: #"{"url":"https://example.com/\u0000","events":["*"]}"#).errorCode == "AMS-109")
-            #expect(try await issues(#"{"url":"https://example.com/h","events":["*"],"description":"\#(String(repeating: "é", count: 501))"}"#) == ["/description"])
+            #expect(
+                try await issues(#"{"url":"https://example.com/h","events":["*"],"description":"\#(String(repeating: "é", count: 501))"}"#) == [
+                    "/description"
+                ]
+            )
             for url in ["ftp://example.com/h", "file:///etc/passwd", "not a url", "https://user:pw@example.com/h", "http:///nohost"] {
                 #expect(try await issues(#"{"url":"\#(url)","events":["*"]}"#) == ["/url"], "\(url)")
             }
@@ -110,7 +123,9 @@ import Testing
             let free = try await Caller.make(client, tenant: TestSupport.tenant())
             let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
                 for n in 0..<4 {
-                    group.addTask { Int(try await free.send(.post, "/v1/webhooks", json: #"{"url":"https://example.com/\#(n)","events":["*"]}"#).status.code) }
+                    group.addTask {
+                        Int(try await free.send(.post, "/v1/webhooks", json: #"{"url":"https://example.com/\#(n)","events":["*"]}"#).status.code)
+                    }
                 }
                 return try await group.reduce(into: []) { $0.append($1) }
             }
@@ -119,7 +134,11 @@ import Testing
             #expect(try refused.errorCode == "AMS-207" && refused.json()["error"]?["details"]?["max_webhooks"] == .int(1))
             let tenant = try await TestSupport.tenant(on: .advance, client)
             let advance = try await Caller.make(client, tenant: tenant)
-            for n in 0..<3 { #expect(try await advance.send(.post, "/v1/webhooks", json: #"{"url":"https://example.com/\#(n)","events":["*"]}"#).status == .created) }
+            for n in 0..<3 {
+                #expect(
+                    try await advance.send(.post, "/v1/webhooks", json: #"{"url":"https://example.com/\#(n)","events":["*"]}"#).status == .created
+                )
+            }
             #expect(try await advance.send(.post, "/v1/webhooks", json: #"{"url":"https://example.com/3","events":["*"]}"#).errorCode == "AMS-207")
             #expect(try await advance.send(.get, "/v1/tenant").json()["limits"]?["max_webhooks"] == .int(3))
         }
@@ -129,7 +148,10 @@ import Testing
 /// Deliveries to a real receiver. Each test has a database of its own, whose notifier its
 /// application leads, and runs alone: the deliveries are timed by the retry schedule.
 @Suite(.serialized) struct WebhookDeliveryTests {
-    private func configuration(allowPrivate: Bool = true, schedule: [Duration] = [.milliseconds(200), .milliseconds(400)]) async throws -> AppConfiguration {
+    private func configuration(
+        allowPrivate: Bool = true,
+        schedule: [Duration] = [.milliseconds(200), .milliseconds(400)]
+    ) async throws -> AppConfiguration {
         var config = try TestSupport.configuration(databaseURL: try await TestSupport.freshDatabase())
         config.eventLeader = true
         config.webhookAllowPrivate = allowPrivate
@@ -168,14 +190,20 @@ import Testing
                 #expect(delivery.event == delivery.json?["event"]?.stringValue && delivery.deliveryID == delivery.json?["event_id"]?.stringValue)
                 #expect(delivery.json?["tenant_id"] == .string(tenant) && delivery.json?["service"] == .string("agent-management-service"))
             }
-            #expect(received.map { $0.event ?? "" } == ["agent_created", "agent_created", "agent_created", "agent_updated", "agent_updated", "agent_updated"])
+            #expect(
+                received.map { $0.event ?? "" } == [
+                    "agent_created", "agent_created", "agent_created", "agent_updated", "agent_updated", "agent_updated",
+                ]
+            )
             #expect(Set(received.prefix(3).map(\.deliveryID)).count == 1, "the same event retried")
             #expect(received.suffix(3).compactMap { $0.json?["data"]?["version"]?.int } == [2, 3, 4], "in order")
 
             let attempts = try await admin.send(.get, "/v1/webhooks/\(hook.id)/deliveries").json()["items"]?.items() ?? []
             #expect(attempts.count == 6)
             let first = attempts.suffix(3).reversed().map { ($0["attempt"]?.int, $0["status_code"]?.int, $0["succeeded"]) }
-            #expect(first.map(\.0) == [1, 2, 3] && first.map(\.1) == [500, 503, 200] && first.map(\.2) == [.bool(false), .bool(false), .bool(true)])
+            #expect(
+                first.map(\.0) == [1, 2, 3] && first.map(\.1) == [500, 503, 200] && first.map(\.2) == [.bool(false), .bool(false), .bool(true)]
+            )
             #expect(attempts.last?["error"] == .string("answered 500") && attempts.first?["error"] == .null)
             let page = try await admin.send(.get, "/v1/webhooks/\(hook.id)/deliveries?limit=4").json()
             let cursor = try #require(page["next_cursor"]?.stringValue)
@@ -248,10 +276,13 @@ import Testing
             func attempts(_ id: String) async throws -> [JSONValue] {
                 try await admin.send(.get, "/v1/webhooks/\(id)/deliveries").json()["items"]?.items() ?? []
             }
-            #expect(try await eventually(10) {
-                let slow = try await attempts(trickle.id), long = try await attempts(endless.id)
-                return !slow.isEmpty && !long.isEmpty
-            })
+            #expect(
+                try await eventually(10) {
+                    let slow = try await attempts(trickle.id)
+                    let long = try await attempts(endless.id)
+                    return !slow.isEmpty && !long.isEmpty
+                }
+            )
             let slow = try #require(try await attempts(trickle.id).first)
             #expect(slow["status_code"] == .null && slow["error"]?.stringValue?.hasPrefix("no answer within") == true)
             #expect((slow["latency_ms"]?.numberValue ?? 0) < 4000, "given up near the 1 s deadline, not after the trickle")
@@ -285,10 +316,21 @@ import Testing
                 #expect(try await store.claimWebhooks(limit: 10, lease: .seconds(60)).jobs.isEmpty, "a PATCH that changes nothing keeps the lease")
 
                 func attempt(_ status: Int, _ n: Int) -> WebhookDelivery {
-                    WebhookDelivery(eventID: event.eventID, event: event.event, sequence: event.sequence, attempt: n, attemptedAt: Date(),
-                                    statusCode: status, latencyMs: 1, error: status == 200 ? nil : "answered \(status)")
+                    WebhookDelivery(
+                        eventID: event.eventID,
+                        event: event.event,
+                        sequence: event.sequence,
+                        attempt: n,
+                        attemptedAt: Date(),
+                        statusCode: status,
+                        latencyMs: 1,
+                        error: status == 200 ? nil : "answered \(status)"
+                    )
                 }
-                #expect(try await store.recordAttempt(first, attempt(500, 1), skipped: first.delivered, schedule: RetrySchedule(delays: [.seconds(60)])) == .retry)
+                #expect(
+                    try await store.recordAttempt(first, attempt(500, 1), skipped: first.delivered, schedule: RetrySchedule(delays: [.seconds(60)]))
+                        == .retry
+                )
                 #expect(try await shown()["consecutive_failures"] == .int(1))
                 #expect(try await store.claimWebhooks(limit: 10, lease: .seconds(60)).jobs.isEmpty, "not due for a minute")
                 // Another url starts clean and is due at once.
@@ -300,9 +342,13 @@ import Testing
                 #expect(try await store.recordAttempt(first, attempt(200, 2), skipped: first.delivered, schedule: RetrySchedule(delays: [])) == .stop)
                 try await store.releaseWebhook(first, through: event.sequence)
                 #expect(try await store.claimWebhooks(limit: 10, lease: .seconds(60)).jobs.isEmpty, "the stale release freed nothing")
-                #expect(try await store.webhookEvents(tenant: tenant, after: second.delivered, limit: 10).first?.eventID == event.eventID,
-                        "the stale worker's success moved no position")
-                #expect(try await store.recordAttempt(second, attempt(200, 1), skipped: second.delivered, schedule: RetrySchedule(delays: [])) == .next)
+                #expect(
+                    try await store.webhookEvents(tenant: tenant, after: second.delivered, limit: 10).first?.eventID == event.eventID,
+                    "the stale worker's success moved no position"
+                )
+                #expect(
+                    try await store.recordAttempt(second, attempt(200, 1), skipped: second.delivered, schedule: RetrySchedule(delays: [])) == .next
+                )
             }
             #expect(try await admin.send(.get, "/v1/webhooks/\(hook.id)/deliveries").json()["items"]?.items().count == 3, "every attempt is listed")
             // Disabled, a description-only PATCH leaves it disabled.
@@ -369,17 +415,22 @@ import Testing
             let id = UUID()
             let url = "http://localhost:\(receiver.port)/hook"
             try await asSuperuser(config.databaseURL) { conn in
-                try await conn.query("""
+                try await conn.query(
+                    """
                     INSERT INTO webhooks (tenant_id, id, url, events, secret, delivered)
                     SELECT \(tenant), \(id), \(url), ARRAY['*'], 'whsec_x', last FROM outbox_counter
-                    """, logger: Logger(label: "test"))
+                    """,
+                    logger: Logger(label: "test")
+                )
             }
             _ = try await admin.create("Guarded")
             var attempts: [JSONValue] = []
-            #expect(try await eventually(15) {
-                attempts = try await admin.send(.get, "/v1/webhooks/\(id.uuidString.lowercased())/deliveries").json()["items"]?.items() ?? []
-                return attempts.count >= 2
-            })
+            #expect(
+                try await eventually(15) {
+                    attempts = try await admin.send(.get, "/v1/webhooks/\(id.uuidString.lowercased())/deliveries").json()["items"]?.items() ?? []
+                    return attempts.count >= 2
+                }
+            )
             #expect(attempts.allSatisfy { $0["status_code"] == JSONValue.null && $0["error"]?.stringValue?.contains("a loopback address") == true })
             #expect(receiver.received.isEmpty)
         }

@@ -3,18 +3,24 @@ import Testing
 
 /// The webhook address guard's classes, at their edges.
 struct AddressClassTests {
-    @Test(arguments: [
-        ([127, 0, 0, 1], AddressClass.loopback), ([127, 255, 255, 254], .loopback),
-        ([10, 0, 0, 1], .private), ([172, 16, 0, 1], .private), ([172, 31, 255, 255], .private), ([192, 168, 0, 1], .private),
-        ([169, 254, 169, 254], .linkLocal), ([100, 64, 0, 1], .sharedNAT), ([100, 127, 255, 255], .sharedNAT),
-        ([224, 0, 0, 1], .multicast), ([239, 255, 255, 250], .multicast), ([0, 0, 0, 0], .unspecified), ([0, 1, 2, 3], .unspecified),
-        ([255, 255, 255, 255], .reserved), ([240, 0, 0, 1], .reserved), ([192, 0, 0, 8], .reserved),
-    ] as [([UInt8], AddressClass)])
+    @Test(
+        arguments: [
+            ([127, 0, 0, 1], AddressClass.loopback), ([127, 255, 255, 254], .loopback),
+            ([10, 0, 0, 1], .private), ([172, 16, 0, 1], .private), ([172, 31, 255, 255], .private), ([192, 168, 0, 1], .private),
+            ([169, 254, 169, 254], .linkLocal), ([100, 64, 0, 1], .sharedNAT), ([100, 127, 255, 255], .sharedNAT),
+            ([224, 0, 0, 1], .multicast), ([239, 255, 255, 250], .multicast), ([0, 0, 0, 0], .unspecified), ([0, 1, 2, 3], .unspecified),
+            ([255, 255, 255, 255], .reserved), ([240, 0, 0, 1], .reserved), ([192, 0, 0, 8], .reserved),
+        ] as [([UInt8], AddressClass)]
+    )
     func refusedIPv4(_ address: [UInt8], _ kind: AddressClass) {
         #expect(AddressClass.of(address) == kind)
     }
 
-    @Test(arguments: [[8, 8, 8, 8], [172, 15, 255, 255], [172, 32, 0, 0], [100, 63, 255, 255], [100, 128, 0, 0], [93, 184, 216, 34], [192, 169, 0, 1]] as [[UInt8]])
+    @Test(
+        arguments: [
+            [8, 8, 8, 8], [172, 15, 255, 255], [172, 32, 0, 0], [100, 63, 255, 255], [100, 128, 0, 0], [93, 184, 216, 34], [192, 169, 0, 1],
+        ] as [[UInt8]]
+    )
     func publicIPv4(_ address: [UInt8]) {
         #expect(AddressClass.of(address) == nil)
     }

@@ -1,4 +1,5 @@
 import Domain
+import Foundation
 import Testing
 
 @Suite struct AgentConfigParsingTests {
@@ -7,7 +8,9 @@ import Testing
     }
 
     @Test func readsEveryFieldAndDefaults() throws {
-        let c = try parse(#"{"name":"A","llm_config":{"model":"m","temperature":1,"max_tokens":10,"stop_sequences":["x"]},"tools":["search",{"id":"http","config":{"url":"u"}}],"tags":["t"],"metadata":{"k":[1]}}"#)
+        let c = try parse(
+            #"{"name":"A","llm_config":{"model":"m","temperature":1,"max_tokens":10,"stop_sequences":["x"]},"tools":["search",{"id":"http","config":{"url":"u"}}],"tags":["t"],"metadata":{"k":[1]}}"#
+        )
         #expect(c.name == "A")
         #expect(c.type == .conversational && c.status == .draft)
         #expect(c.llmConfig == LLMConfig(model: "m", temperature: 1, maxTokens: 10, stopSequences: ["x"]))
@@ -38,7 +41,9 @@ import Testing
     }
 
     @Test func jsonRoundTripsThroughTheParser() throws {
-        let c = try parse(#"{"name":"A","description":"d","type":"rag","system_prompt":"p","llm_config":{"model":"m","top_p":0.5},"memory_config":{"memory_type":"vector","window_size":5,"summarize_threshold":3,"include_knowledge_context":true},"collections":["c"]}"#)
+        let c = try parse(
+            #"{"name":"A","description":"d","type":"rag","system_prompt":"p","llm_config":{"model":"m","top_p":0.5},"memory_config":{"memory_type":"vector","window_size":5,"summarize_threshold":3,"include_knowledge_context":true},"collections":["c"]}"#
+        )
         #expect(try AgentConfig(json: c.json) == c)
     }
 
@@ -56,10 +61,9 @@ import Testing
     }
 }
 
-import Foundation
-
 @Suite struct StoredAgentConfigTests {
-    static let newerRow = #"{"name":"A","future_field":1,"llm_config":{"model":"m","reasoning":"high"},"memory_config":{"memory_type":"vector","window_size":5,"ttl":3},"tools":["search",{"id":"http","config":{"url":"u"},"timeout":9}]}"#
+    static let newerRow =
+        #"{"name":"A","future_field":1,"llm_config":{"model":"m","reasoning":"high"},"memory_config":{"memory_type":"vector","window_size":5,"ttl":3},"tools":["search",{"id":"http","config":{"url":"u"},"timeout":9}]}"#
 
     func json(_ text: String) throws -> JSONValue { try #require(JSONValue.parse(Array(text.utf8))) }
 

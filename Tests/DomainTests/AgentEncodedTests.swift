@@ -13,14 +13,32 @@ import Testing
              "tags":["a","b"],"metadata":{"team":{"name":"x","size":3},"flag":null}}
             """#
         let config = try AgentConfig(json: try #require(JSONValue.parse(Array(body.utf8))))
-        let report = ValidationReport(json: try #require(JSONValue.parse(Array(#"""
-            {"status":"warnings","issues":[{"code":"AMS-104","severity":"warning","path":"/tools/0","message":"m","suggestion":null}]}
-            """#.utf8))))
+        let report = ValidationReport(
+            json: try #require(
+                JSONValue.parse(
+                    Array(
+                        #"""
+                        {"status":"warnings","issues":[{"code":"AMS-104","severity":"warning","path":"/tools/0","message":"m","suggestion":null}]}
+                        """#.utf8
+                    )
+                )
+            )
+        )
         #expect(report.issues.count == 1)
         return Agent(
-            id: UUID(), tenantID: "t-1", version: 7, config: config, validation: report,
-            createdAt: Date(timeIntervalSince1970: 1_764_205_000.123), updatedAt: Date(timeIntervalSince1970: 1_764_205_100.5),
-            createdBy: "u-1", updatedBy: "svc", revision: 11, templateID: template, templateVersion: template == nil ? nil : 2)
+            id: UUID(),
+            tenantID: "t-1",
+            version: 7,
+            config: config,
+            validation: report,
+            createdAt: Date(timeIntervalSince1970: 1_764_205_000.123),
+            updatedAt: Date(timeIntervalSince1970: 1_764_205_100.5),
+            createdBy: "u-1",
+            updatedBy: "svc",
+            revision: 11,
+            templateID: template,
+            templateVersion: template == nil ? nil : 2
+        )
     }
 
     @Test(arguments: [nil, "support-bot"])

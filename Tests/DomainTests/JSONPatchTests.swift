@@ -63,28 +63,37 @@ import Testing
     }
 
     @Test func objectsKeyByKeyArraysAsAWhole() {
-        let a: JSONValue = .object(["name": .string("A"), "llm_config": .object(["model": .string("m"), "temperature": .double(0.5)]),
-                                    "tags": .array([.string("x")]), "old": .bool(true)])
-        let b: JSONValue = .object(["name": .string("A"), "llm_config": .object(["model": .string("m"), "temperature": .double(0.7)]),
-                                    "tags": .array([.string("x"), .string("y")]), "a/b~": .int(1)])
-        #expect(JSONPatch.diff(a, b) == [
-            .init(.remove, "/old"),
-            .init(.add, "/a~1b~0", .int(1)),
-            .init(.replace, "/llm_config/temperature", .double(0.7)),
-            .init(.replace, "/tags", .array([.string("x"), .string("y")])),
+        let a: JSONValue = .object([
+            "name": .string("A"), "llm_config": .object(["model": .string("m"), "temperature": .double(0.5)]),
+            "tags": .array([.string("x")]), "old": .bool(true),
         ])
+        let b: JSONValue = .object([
+            "name": .string("A"), "llm_config": .object(["model": .string("m"), "temperature": .double(0.7)]),
+            "tags": .array([.string("x"), .string("y")]), "a/b~": .int(1),
+        ])
+        #expect(
+            JSONPatch.diff(a, b) == [
+                .init(.remove, "/old"),
+                .init(.add, "/a~1b~0", .int(1)),
+                .init(.replace, "/llm_config/temperature", .double(0.7)),
+                .init(.replace, "/tags", .array([.string("x"), .string("y")])),
+            ]
+        )
         #expect(JSONPatch.diff(.object(["n": .int(1)]), .object(["n": .double(1.0)])).isEmpty, "1 and 1.0 are the same number")
         #expect(!JSONPatch.same(.int(9_007_199_254_740_993), .double(9_007_199_254_740_992)), "beyond 2^53 a double is not the int")
     }
 
     @Test func patchesFromElsewhereApplyAsRFC6902Says() throws {
         let doc: JSONValue = .object(["tools": .array([.string("a"), .string("c")]), "x": .object(["y": .int(1)])])
-        let patched = try JSONPatch.apply([
-            .init(.add, "/tools/1", .string("b")),
-            .init(.add, "/tools/-", .string("d")),
-            .init(.remove, "/x/y"),
-            .init(.replace, "/x", .int(2)),
-        ], to: doc)
+        let patched = try JSONPatch.apply(
+            [
+                .init(.add, "/tools/1", .string("b")),
+                .init(.add, "/tools/-", .string("d")),
+                .init(.remove, "/x/y"),
+                .init(.replace, "/x", .int(2)),
+            ],
+            to: doc
+        )
         #expect(patched == .object(["tools": .array([.string("a"), .string("b"), .string("c"), .string("d")]), "x": .int(2)]))
         #expect(throws: JSONPatch.ApplyError.self) { try JSONPatch.apply([.init(.replace, "/missing", .int(1))], to: doc) }
         #expect(throws: JSONPatch.ApplyError.self) { try JSONPatch.apply([.init(.remove, "/tools/9")], to: doc) }
@@ -92,9 +101,13 @@ import Testing
         #expect(throws: JSONPatch.ApplyError.self) { try JSONPatch.apply([.init(.add, "no-slash", .int(1))], to: doc) }
         #expect(try JSONPatch.apply([.init(.replace, "", .int(3))], to: doc) == .int(3))
         let nested: JSONValue = .object(["tools": .array([.object(["x": .int(1)]), .int(2)])])
-        #expect(try JSONPatch.apply([.init(.replace, "/tools/0/x", .int(5)), .init(.remove, "/tools/1")], to: nested)
-            == .object(["tools": .array([.object(["x": .int(5)])])]))
-        #expect(try JSONPatch.apply([.init(.replace, "/tools/1", .null)], to: nested) == .object(["tools": .array([.object(["x": .int(1)]), .null])]))
+        #expect(
+            try JSONPatch.apply([.init(.replace, "/tools/0/x", .int(5)), .init(.remove, "/tools/1")], to: nested)
+                == .object(["tools": .array([.object(["x": .int(5)])])])
+        )
+        #expect(
+            try JSONPatch.apply([.init(.replace, "/tools/1", .null)], to: nested) == .object(["tools": .array([.object(["x": .int(1)]), .null])])
+        )
         #expect(throws: JSONPatch.ApplyError.self) { try JSONPatch.apply([.init(.add, "/a~2b", .int(1))], to: doc) }
         #expect(throws: JSONPatch.ApplyError.self) { try JSONPatch.apply([.init(.add, "/a~", .int(1))], to: doc) }
         #expect(try JSONPatch.apply([.init(.add, "/~01", .int(1))], to: .object([:])) == .object(["~1": .int(1)]))

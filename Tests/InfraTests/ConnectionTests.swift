@@ -1,8 +1,9 @@
 import Foundation
-@testable import Infra
 import Logging
 import PostgresNIO
 import Testing
+
+@testable import Infra
 
 /// A closed connection must fail what is asked of it: PostgresNIO's own `query` waits for ever
 /// once NIO has removed the channel's handlers, which is how a `ROLLBACK` after a deadline hung.
@@ -47,7 +48,10 @@ import Testing
                 try await group.next()
             }
         }
-        guard case .threw = outcome else { Issue.record("the query outlived its connection: \(outcome)"); return }
+        guard case .threw = outcome else {
+            Issue.record("the query outlived its connection: \(outcome)")
+            return
+        }
     }
 
     @Test func aLeaseTakenAfterItsDeadlineIsRefusedAndTheConnectionStaysOpen() async throws {

@@ -1,9 +1,10 @@
 import Domain
 import Foundation
-@testable import Infra
 import Logging
 import PostgresNIO
 import Testing
+
+@testable import Infra
 
 @Suite struct DatabaseGuardTests {
     /// A call that finds every connection busy (others get theirs meanwhile) is load, not an

@@ -26,23 +26,29 @@ import Testing
             }
             #expect(versions == Migration.all.map(\.version))
             var functions: [String] = []
-            for try await name in try await client.query("SELECT proname FROM pg_proc WHERE proname LIKE 'ams_%' ORDER BY proname").decode(String.self) {
+            for try await name in try await client.query("SELECT proname FROM pg_proc WHERE proname LIKE 'ams_%' ORDER BY proname").decode(
+                String.self
+            ) {
                 functions.append(name)
             }
             // One function per name: the subject files retire migration 2's writes and the first sequencer.
-            #expect(functions == [
-                "ams_agent", "ams_bump_revision", "ams_change_notice", "ams_claim_webhooks", "ams_count_agents", "ams_create_agent",
-                "ams_delete_agent", "ams_finish_tasks", "ams_history_event", "ams_outbox_after", "ams_outbox_notify",
-                "ams_purge_deleted", "ams_purge_outbox", "ams_purge_webhook_deliveries", "ams_record", "ams_restore_agent",
-                "ams_sequence_outbox_events", "ams_set_agent_status", "ams_set_validation", "ams_start_tasks", "ams_task_progress",
-                "ams_template_event", "ams_tenants_using_tools", "ams_update_agent", "ams_webhook_attempt", "ams_webhooks_next_due",
-            ])
+            #expect(
+                functions == [
+                    "ams_agent", "ams_bump_revision", "ams_change_notice", "ams_claim_webhooks", "ams_count_agents", "ams_create_agent",
+                    "ams_delete_agent", "ams_finish_tasks", "ams_history_event", "ams_outbox_after", "ams_outbox_notify",
+                    "ams_purge_deleted", "ams_purge_outbox", "ams_purge_webhook_deliveries", "ams_record", "ams_restore_agent",
+                    "ams_sequence_outbox_events", "ams_set_agent_status", "ams_set_validation", "ams_start_tasks", "ams_task_progress",
+                    "ams_template_event", "ams_tenants_using_tools", "ams_update_agent", "ams_webhook_attempt", "ams_webhooks_next_due",
+                ]
+            )
             // PL/pgSQL keeps its plans per session; a `LANGUAGE sql` helper is planned on every call.
             var sqlLanguage: [String] = []
-            for try await name in try await client.query("""
+            for try await name in try await client.query(
+                """
                 SELECT p.proname FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
                 WHERE p.proname LIKE 'ams_%' AND l.lanname <> 'plpgsql'
-                """).decode(String.self) {
+                """
+            ).decode(String.self) {
                 sqlLanguage.append(name)
             }
             #expect(sqlLanguage.isEmpty, "planned on every call: \(sqlLanguage)")
@@ -68,12 +74,15 @@ import Testing
                 }
             }
             func oldInsert(_ tenant: String, _ name: String, deleted: Bool = false) async throws {
-                try await write(tenant, """
+                try await write(
+                    tenant,
+                    """
                     INSERT INTO agents (id, tenant_id, name, type, status, version, config, validation,
                                         created_at, updated_at, created_by, updated_by, deleted_at)
                     VALUES (gen_random_uuid(), \(tenant), \(name), 'conversational', 'draft', 1, '{"tags":["old"]}', '{}', now(), now(), 'u', 'u',
                             CASE WHEN \(deleted) THEN now() END)
-                    """)
+                    """
+                )
             }
             for tenant in ["a", "b"] {
                 try await write(tenant, "INSERT INTO tenants (tenant_id, tier) VALUES (\(tenant), 'free')")
@@ -98,20 +107,26 @@ import Testing
             }
             #expect(try await counts() == [2, 0])
             // Creates count themselves (migration 5); deletes and restores are counted by the trigger.
-            try await write("b", """
+            try await write(
+                "b",
+                """
                 SELECT ams_create_agent('b', 'free', '{"free": 10}'::jsonb, gen_random_uuid(), 'three', 'conversational', 'draft',
                     '{}'::jsonb, '{}'::jsonb, now(), 'u', '[]'::jsonb, NULL, '[]'::jsonb, NULL, NULL::int)
-                """)
+                """
+            )
             try await write("a", "UPDATE agents SET deleted_at = now() WHERE tenant_id = 'a' AND name = 'one'")
             try await write("a", "UPDATE agents SET deleted_at = NULL WHERE tenant_id = 'a' AND name = 'gone'")
             try await write("a", "UPDATE agents SET version = 2 WHERE tenant_id = 'a' AND name = 'two'")
             #expect(try await counts() == [2, 1])
             // A create that would not count itself (migration 2's) is refused loudly.
             do {
-                try await write("b", """
+                try await write(
+                    "b",
+                    """
                     SELECT ams_create_agent('b', 'free', '{"free": 10}'::jsonb, gen_random_uuid(), 'old', 'conversational', 'draft',
                         '{}'::jsonb, '{}'::jsonb, now(), 'u')
-                    """)
+                    """
+                )
                 Issue.record("migration 2's create still exists")
             } catch let error as PostgresTransactionError {
                 #expect((error.closureError as? PSQLError)?.serverInfo?[.sqlState] == "42883", "undefined function")
@@ -121,7 +136,8 @@ import Testing
                 try await conn.query("SELECT set_config('app.tenant_id', 'a', true)", logger: logger)
                 var names: [String] = []
                 for try await name in try await conn.query(
-                    "SELECT name FROM agents WHERE tags ? 'old' ORDER BY name", logger: logger
+                    "SELECT name FROM agents WHERE tags ? 'old' ORDER BY name",
+                    logger: logger
                 ).decode(String.self) {
                     names.append(name)
                 }
@@ -188,27 +204,34 @@ import Testing
             #"{"name":"hot","description":"\#(description)","tags":\#(tags),"llm_config":{"model":"m"}}"#
         }
         _ = try await client.withTransaction(logger: logger) { conn in
-            try await conn.query("""
+            try await conn.query(
+                """
                 SELECT ams_create_agent('hot', 'free', '{"free": 10}'::jsonb, \(id), 'hot', 'conversational', 'draft',
                     \(config("one", tags: #"["a"]"#))::jsonb, '{}'::jsonb, now(), 'u', '[]'::jsonb, NULL, '[]'::jsonb, NULL, NULL::int)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
         }
         func update(_ revision: Int, _ config: String) async throws -> Int {
             try await client.withTransaction(logger: logger) { conn in
                 // Postgres 15 may still hold a previous transaction's counts unflushed: take the difference.
                 func counts() async throws -> (all: Int, hot: Int) {
                     for try await (all, hot) in try await conn.query(
-                        "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = 'agents'", logger: logger
+                        "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = 'agents'",
+                        logger: logger
                     ).decode((Int, Int).self) {
                         return (all, hot)
                     }
                     return (0, 0)
                 }
                 let before = try await counts()
-                try await conn.query("""
+                try await conn.query(
+                    """
                     SELECT ams_update_agent('hot', \(id), \(revision)::int, 'hot', 'conversational', \(config)::jsonb, '{}'::jsonb,
                         now(), 'u', '[]'::jsonb, NULL, 'updated', '[]'::jsonb)
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
                 let after = try await counts()
                 #expect(after.all - before.all == 1)
                 return after.hot - before.hot
@@ -223,7 +246,8 @@ import Testing
             var found: [String] = []
             for tag in ["a", "b"] {
                 for try await name in try await conn.query(
-                    "SELECT name FROM agents WHERE tenant_id = 'hot' AND deleted_at IS NULL AND tags ? \(tag)", logger: logger
+                    "SELECT name FROM agents WHERE tenant_id = 'hot' AND deleted_at IS NULL AND tags ? \(tag)",
+                    logger: logger
                 ).decode(String.self) {
                     found.append(tag + ":" + name)
                 }
@@ -231,7 +255,8 @@ import Testing
             #expect(found == ["b:hot"])
             var options: [String] = []
             for try await option in try await conn.query(
-                "SELECT unnest(reloptions) FROM pg_class WHERE relname = 'agents'", logger: logger
+                "SELECT unnest(reloptions) FROM pg_class WHERE relname = 'agents'",
+                logger: logger
             ).decode(String.self) {
                 options.append(option)
             }

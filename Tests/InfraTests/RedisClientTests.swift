@@ -1,10 +1,11 @@
 import Foundation
-@testable import Infra
 import Logging
-import RedisTestSupport
 import NIOCore
 import NIOPosix
+import RedisTestSupport
 import Testing
+
+@testable import Infra
 
 /// The Redis client against a real redis-server (`AMS_TEST_REDIS_URL`, started by scripts/test.sh),
 /// and against private servers it starts and kills itself.
@@ -35,7 +36,10 @@ import Testing
             try await redis.send("GET", k + ".list")
         }
         let replies = try await redis.pipeline([["NOSUCHCOMMAND"], ["DEL", k, k + ".list"]])
-        guard case .error(let message) = replies[0] else { Issue.record("expected an error reply, got \(replies[0])"); return }
+        guard case .error(let message) = replies[0] else {
+            Issue.record("expected an error reply, got \(replies[0])")
+            return
+        }
         #expect(message.hasPrefix("ERR unknown command"))
         #expect(replies[1] == .integer(2))
     }
@@ -46,7 +50,9 @@ import Testing
         let stream = key("stream")
         let id = try #require(try await redis.send("XADD", stream, "*", "message", #"{"task_id":"1"}"#).string)
         let entries = try await redis.send("XRANGE", stream, "-", "+")
-        #expect(entries == .array([.array([.bulk(Array(id.utf8)), .array([.bulk(Array("message".utf8)), .bulk(Array(#"{"task_id":"1"}"#.utf8))])])]))
+        #expect(
+            entries == .array([.array([.bulk(Array(id.utf8)), .array([.bulk(Array("message".utf8)), .bulk(Array(#"{"task_id":"1"}"#.utf8))])])])
+        )
         _ = try await redis.send("DEL", stream)
     }
 
@@ -129,7 +135,10 @@ import Testing
             }
         }
         #expect(errors.count == 4)
-        guard case .unavailable? = errors.last else { Issue.record("expected unavailable while Redis is down, got \(errors)"); return }
+        guard case .unavailable? = errors.last else {
+            Issue.record("expected unavailable while Redis is down, got \(errors)")
+            return
+        }
 
         try await server.start()
         let back = ContinuousClock.now

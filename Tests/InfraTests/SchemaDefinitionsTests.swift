@@ -1,8 +1,9 @@
 import Foundation
-@testable import Infra
 import Logging
 import PostgresNIO
 import Testing
+
+@testable import Infra
 
 @Suite struct SchemaDefinitionsTests {
     /// Every `ams_` function of a migrated database is the one its subject file defines, word for
@@ -22,10 +23,12 @@ import Testing
             defer { group.cancelAll() }
             try await Migrator(client: client, logger: Logger(label: "test")).run()
             var installed: [String: String] = [:]
-            for try await (name, definition) in try await client.query("""
+            for try await (name, definition) in try await client.query(
+                """
                 SELECT p.proname, pg_get_functiondef(p.oid) FROM pg_proc p
                 JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public' AND p.proname LIKE 'ams\\_%'
-                """).decode((String, String).self) {
+                """
+            ).decode((String, String).self) {
                 #expect(installed[name] == nil, "\(name) is overloaded in the database")
                 let unqualified = definition.replacingOccurrences(of: "FUNCTION public.", with: "FUNCTION ")
                 installed[name] = unqualified.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -50,10 +53,13 @@ import Testing
             return value
         }
         func definitions(_ release: Int, probe: Int) -> SchemaDefinitions {
-            SchemaDefinitions(release: release, sources: [
-                "CREATE OR REPLACE FUNCTION ams_probe()\n RETURNS integer\n LANGUAGE plpgsql\nAS $function$\nBEGIN\n"
-                    + "    RETURN \(probe); -- a ; inside the body\nEND\n$function$;\n",
-            ])
+            SchemaDefinitions(
+                release: release,
+                sources: [
+                    "CREATE OR REPLACE FUNCTION ams_probe()\n RETURNS integer\n LANGUAGE plpgsql\nAS $function$\nBEGIN\n"
+                        + "    RETURN \(probe); -- a ; inside the body\nEND\n$function$;\n"
+                ]
+            )
         }
         do {
             try await Migrator.install(definitions(2, probe: 2), on: conn, logger: logger)
@@ -90,10 +96,12 @@ import Testing
             CREATE POLICY p ON t
                 USING (true);
             """
-        #expect(SchemaDefinitions.statements(in: source) == [
-            "DROP FUNCTION IF EXISTS f(int)",
-            "CREATE FUNCTION g() RETURNS int LANGUAGE plpgsql AS $body$\nBEGIN\n    RETURN $1; -- ends no statement;\nEND\n$body$",
-            "CREATE POLICY p ON t\n    USING (true)",
-        ])
+        #expect(
+            SchemaDefinitions.statements(in: source) == [
+                "DROP FUNCTION IF EXISTS f(int)",
+                "CREATE FUNCTION g() RETURNS int LANGUAGE plpgsql AS $body$\nBEGIN\n    RETURN $1; -- ends no statement;\nEND\n$body$",
+                "CREATE POLICY p ON t\n    USING (true)",
+            ]
+        )
     }
 }

@@ -36,9 +36,14 @@ import Testing
         (valid.replacingOccurrences(of: "max_agents: 2\n", with: "max_agents: -1\n"), "tiers.free.max_agents: must not be negative"),
         (valid.replacingOccurrences(of: "[conversational, rag]", with: "[conversational, robot]"), "tiers.free.allowed_types: unknown type 'robot'"),
         (valid.replacingOccurrences(of: "allowed_models: all", with: "allowed_models: any"), "allowed_models"),
-        (valid.replacingOccurrences(of: "requests_per_minute: 60\n", with: "requests_per_minute: lots\n"),
-         "tiers.free.requests_per_minute: must be a whole number or 'unlimited'"),
-        (valid.replacingOccurrences(of: "agent_creates_per_day: 5\n", with: "agent_creates_per_day: 0\n"), "tiers.free.agent_creates_per_day: must be positive"),
+        (
+            valid.replacingOccurrences(of: "requests_per_minute: 60\n", with: "requests_per_minute: lots\n"),
+            "tiers.free.requests_per_minute: must be a whole number or 'unlimited'"
+        ),
+        (
+            valid.replacingOccurrences(of: "agent_creates_per_day: 5\n", with: "agent_creates_per_day: 0\n"),
+            "tiers.free.agent_creates_per_day: must be positive"
+        ),
         (valid + "  - id: broken\n    path: nope\n    max: 1\n", "rules[2].path"),
         (valid + "  - id: empty\n    path: /name\n", "rules[2]: needs at least one of"),
         (valid + "  - id: regex\n    path: /name\n    pattern: \"([\"\n", "rules[2].pattern"),
@@ -59,7 +64,10 @@ import Testing
 
     @Test(arguments: [
         (valid.replacingOccurrences(of: "    max_agents: 2\n", with: "    max_agentz: 2\n"), "tiers.free.max_agentz: unknown key (line 4)"),
-        (valid.replacingOccurrences(of: "    max_tokens: 32768\n", with: "    max_token: 32768\n"), "tiers.enterprise.max_token: unknown key (line 50)"),
+        (
+            valid.replacingOccurrences(of: "    max_tokens: 32768\n", with: "    max_token: 32768\n"),
+            "tiers.enterprise.max_token: unknown key (line 50)"
+        ),
         (valid + "  - id: typo\n    path: /name\n    max: 3\n    patern: \"[a-z]+\"\n", "rules[2].patern: unknown key (line \(appendedLine + 3))"),
         (valid + "  - id: typo\n    path: /name\n    maximum: 3\n", "rules[2].maximum: unknown key (line \(appendedLine + 2))"),
         ("version: 2\n" + valid, "version: unknown key (line 1)"),

@@ -41,7 +41,11 @@ import Testing
 
     @Test func theShippedTemplatesLoad() throws {
         let templates = try TemplateFiles.load(directory: Self.root + "/config/templates")
-        #expect(Set(templates.map(\.id)).isSuperset(of: ["customer-support", "knowledge-base", "data-analyst", "programming-assistant", "creative-writer"]))
+        #expect(
+            Set(templates.map(\.id)).isSuperset(of: [
+                "customer-support", "knowledge-base", "data-analyst", "programming-assistant", "creative-writer",
+            ])
+        )
         #expect(templates.allSatisfy { $0.isSystem && !$0.name.isEmpty && !$0.category.isEmpty })
     }
 

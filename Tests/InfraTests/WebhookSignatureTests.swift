@@ -4,8 +4,10 @@ import Testing
 struct WebhookSignatureTests {
     /// A vector computed apart from this code (Python's `hmac` module).
     @Test func theSignatureIsHMACSHA256OfTheTimestampAndBody() {
-        #expect(WebhookClient.signature(secret: "whsec_test", timestamp: 1_700_000_000, body: Array(#"{"a":1}"#.utf8))
-            == "t=1700000000,v1=38877139021993b830af32feea6e18a8da83eb2f6e49ee50bd9e4cf4ca4d3789")
+        #expect(
+            WebhookClient.signature(secret: "whsec_test", timestamp: 1_700_000_000, body: Array(#"{"a":1}"#.utf8))
+                == "t=1700000000,v1=38877139021993b830af32feea6e18a8da83eb2f6e49ee50bd9e4cf4ca4d3789"
+        )
     }
 
     @Test func addressesAreWrittenAsURLsWriteThem() {

@@ -28,15 +28,19 @@ public final class PrivateRedis: @unchecked Sendable {
         for _ in 0..<5 {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: try Self.redisServer())
-            process.arguments = ["--bind", "127.0.0.1", "--port", String(port), "--dir", directory.path, "--save", "",
-                                 "--appendonly", appendOnly ? "yes" : "no", "--appendfsync", "always"]
+            process.arguments =
+                [
+                    "--bind", "127.0.0.1", "--port", String(port), "--dir", directory.path, "--save", "",
+                    "--appendonly", appendOnly ? "yes" : "no", "--appendfsync", "always",
+                ]
                 + (password.map { ["--requirepass", $0] } ?? [])
             process.standardOutput = FileHandle.nullDevice
             try process.run()
             self.process = process
             for _ in 0..<100 where process.isRunning {
                 if (try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get())
-                    .map({ $0.close(promise: nil) }) != nil {
+                    .map({ $0.close(promise: nil) }) != nil
+                {
                     // What answered may be another listener on the port, if this server could not bind it.
                     try await Task.sleep(for: .milliseconds(100))
                     if process.isRunning {

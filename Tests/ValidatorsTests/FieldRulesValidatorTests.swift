@@ -34,11 +34,14 @@ import Validators
     }
 
     @Test func enumsMustBeKnown() async {
-        let issues = await Fixtures.issues(v, Fixtures.config {
-            $0.type = AgentType(rawValue: "robot")
-            $0.status = AgentStatus(rawValue: "live")
-            $0.memoryConfig.memoryType = MemoryType(rawValue: "forever")
-        })
+        let issues = await Fixtures.issues(
+            v,
+            Fixtures.config {
+                $0.type = AgentType(rawValue: "robot")
+                $0.status = AgentStatus(rawValue: "live")
+                $0.memoryConfig.memoryType = MemoryType(rawValue: "forever")
+            }
+        )
         #expect(issues.paths == ["/type", "/status", "/memory_config/memory_type"])
         #expect(issues.allSatisfy { $0.code == .invalidValue && $0.severity == .error })
     }
@@ -76,7 +79,11 @@ import Validators
         #expect(await Fixtures.issues(v, Fixtures.config { $0.llmConfig.maxTokens = 1 }).isEmpty)
         #expect(await Fixtures.issues(v, Fixtures.config { $0.llmConfig.maxTokens = 0 }).paths == ["/llm_config/max_tokens"])
         #expect(await Fixtures.issues(v, Fixtures.config { $0.llmConfig.stopSequences = ["a", "b", "c", "d"] }).isEmpty)
-        #expect(await Fixtures.issues(v, Fixtures.config { $0.llmConfig.stopSequences = ["a", "b", "c", "d", "e"] }).paths == ["/llm_config/stop_sequences"])
+        #expect(
+            await Fixtures.issues(v, Fixtures.config { $0.llmConfig.stopSequences = ["a", "b", "c", "d", "e"] }).paths == [
+                "/llm_config/stop_sequences"
+            ]
+        )
         #expect(await Fixtures.issues(v, Fixtures.config { $0.llmConfig.model = "" }).first?.code == .required)
     }
 
@@ -112,6 +119,14 @@ import Validators
     @Test func ragWithoutCollectionsWarns() async {
         let issues = await Fixtures.issues(v, Fixtures.config { $0.type = .rag })
         #expect(issues.map(\.severity) == [.warning])
-        #expect(await Fixtures.issues(v, Fixtures.config { $0.type = .rag; $0.collections = ["kb"] }).isEmpty)
+        #expect(
+            await Fixtures.issues(
+                v,
+                Fixtures.config {
+                    $0.type = .rag
+                    $0.collections = ["kb"]
+                }
+            ).isEmpty
+        )
     }
 }

@@ -10,10 +10,13 @@ import Validators
         let config = Fixtures.config {
             $0.tools = [
                 AgentTool(id: "search"),
-                AgentTool(id: "sql_query", config: [
-                    "connection": .string("postgres://app:s3cretPassw0rd@db.internal:5432/prod"),
-                    "options": .object(["a/b": .array([.string("ok"), .string("access_token=" + String(repeating: "x", count: 20))])]),
-                ]),
+                AgentTool(
+                    id: "sql_query",
+                    config: [
+                        "connection": .string("postgres://app:s3cretPassw0rd@db.internal:5432/prod"),
+                        "options": .object(["a/b": .array([.string("ok"), .string("access_token=" + String(repeating: "x", count: 20))])]),
+                    ]
+                ),
             ]
         }
         let issues = await Fixtures.issues(v, config)

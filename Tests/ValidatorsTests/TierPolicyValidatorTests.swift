@@ -25,8 +25,10 @@ import Validators
         #expect(await Fixtures.issues(v, Fixtures.config { $0.systemPrompt = String(repeating: "p", count: 8001) }, ctx).first?.code == .tierLimit)
         // Code points, as the contract counts: 4,000 letters with a combining accent each are 8,000.
         #expect(await Fixtures.issues(v, Fixtures.config { $0.systemPrompt = String(repeating: "e\u{301}", count: 4000) }, ctx).isEmpty)
-        #expect(await Fixtures.issues(v, Fixtures.config { $0.systemPrompt = String(repeating: "e\u{301}", count: 4000) + "p" }, ctx)
-            .first?.code == .tierLimit)
+        #expect(
+            await Fixtures.issues(v, Fixtures.config { $0.systemPrompt = String(repeating: "e\u{301}", count: 4000) + "p" }, ctx)
+                .first?.code == .tierLimit
+        )
     }
 
     @Test func typesAndModels() async {
@@ -79,17 +81,23 @@ import Validators
     }
 
     @Test func secretsInNestedMetadataAreFound() async {
-        let issues = await Fixtures.issues(v, Fixtures.config {
-            $0.metadata = ["owner": .string("team"), "nested": .object(["list": .array([.string("sk-proj-ABCDEFGHIJKLMNOPQRSTUVWX")])])]
-        })
+        let issues = await Fixtures.issues(
+            v,
+            Fixtures.config {
+                $0.metadata = ["owner": .string("team"), "nested": .object(["list": .array([.string("sk-proj-ABCDEFGHIJKLMNOPQRSTUVWX")])])]
+            }
+        )
         #expect(issues.paths == ["/metadata/nested/list/0"])
     }
 
     @Test func ordinaryTextPasses() async {
-        let issues = await Fixtures.issues(v, Fixtures.config {
-            $0.systemPrompt = "You help customers with their password resets and API questions."
-            $0.metadata = ["skill": .string("sk-short")]
-        })
+        let issues = await Fixtures.issues(
+            v,
+            Fixtures.config {
+                $0.systemPrompt = "You help customers with their password resets and API questions."
+                $0.metadata = ["skill": .string("sk-short")]
+            }
+        )
         #expect(issues.isEmpty)
     }
 }
@@ -117,7 +125,10 @@ import Validators
         #expect(issues.at("/llm_config/model").first?.severity == .warning)
         #expect(issues.at("/name").first?.message == "names start with a capital")
         #expect(await Fixtures.issues(v, config, Fixtures.context(.enterprise, rules: rules)).paths.contains("/memory_config/window_size"))
-        let fine = Fixtures.config { $0.llmConfig.temperature = 1; $0.tags = ["a"] }
+        let fine = Fixtures.config {
+            $0.llmConfig.temperature = 1
+            $0.tags = ["a"]
+        }
         #expect(await Fixtures.issues(v, fine, Fixtures.context(.free, rules: rules)).isEmpty)
     }
 }

@@ -19,8 +19,11 @@ struct AuthMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         context.identity = try await Self.identity(
-            token: request.headers.value(.authorization)?.bearerToken.map(String.init), tenantHeader: request.headers.value(.tenantID),
-            scope: scope, verifier: verifier)
+            token: request.headers.value(.authorization)?.bearerToken.map(String.init),
+            tenantHeader: request.headers.value(.tenantID),
+            scope: scope,
+            verifier: verifier
+        )
         return try await next(request, context)
     }
 

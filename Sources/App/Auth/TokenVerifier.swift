@@ -57,8 +57,12 @@ struct TokenVerifier: Sendable {
     ///   - audience: when set, `aud` must contain it; `sign` writes it.
     ///   - clock: the current time; tests move it.
     init(
-        secret: String, serviceSecret: String? = nil, issuer: String? = nil, audience: String? = nil,
-        leeway: Duration = defaultLeeway, cacheCapacity: Int = defaultCacheCapacity,
+        secret: String,
+        serviceSecret: String? = nil,
+        issuer: String? = nil,
+        audience: String? = nil,
+        leeway: Duration = defaultLeeway,
+        cacheCapacity: Int = defaultCacheCapacity,
         clock: @escaping @Sendable () -> Date = { Date() }
     ) async {
         userKeys = JWTKeyCollection()
@@ -79,8 +83,12 @@ struct TokenVerifier: Sendable {
 
     /// The verifier the service runs with.
     static func make(_ config: AppConfiguration) async -> TokenVerifier {
-        await TokenVerifier(secret: config.jwtSecret, serviceSecret: config.serviceJWTSecret,
-                            issuer: config.jwtIssuer, audience: config.jwtAudience)
+        await TokenVerifier(
+            secret: config.jwtSecret,
+            serviceSecret: config.serviceJWTSecret,
+            issuer: config.jwtIssuer,
+            audience: config.jwtAudience
+        )
     }
 
     func verify(_ token: String) async throws -> AccessClaims {
@@ -138,10 +146,16 @@ struct TokenVerifier: Sendable {
     /// when `roles` include `service` and a service key is configured, else with the user key.
     func sign(subject: String, tenant: String?, roles: [Role], ttl: Duration) async throws -> String {
         let expiry = Date(timeIntervalSince1970: (now().timeIntervalSince1970 + Double(ttl.components.seconds)).rounded(.down))
-        return try await sign(AccessClaims(
-            subject: subject, tenant: tenant, roles: roles.map(\.rawValue), expiry: expiry,
-            issuer: issuer, audience: audience.map { [$0] }
-        ))
+        return try await sign(
+            AccessClaims(
+                subject: subject,
+                tenant: tenant,
+                roles: roles.map(\.rawValue),
+                expiry: expiry,
+                issuer: issuer,
+                audience: audience.map { [$0] }
+            )
+        )
     }
 
     /// Signs `claims` as they are, choosing the key as `sign(subject:tenant:roles:ttl:)` does.

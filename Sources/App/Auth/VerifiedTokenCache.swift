@@ -54,7 +54,8 @@ final class VerifiedTokenCache: Sendable {
 
     /// Caches `claims` for `token` until `until`; only call this with fully verified claims.
     func store(_ token: String, claims: AccessClaims, until: Date, now: Date) {
-        let now = now.timeIntervalSince1970, until = until.timeIntervalSince1970
+        let now = now.timeIntervalSince1970
+        let until = until.timeIntervalSince1970
         guard capacity > 0, now < until else { return }
         let capacity = capacity
         state.withLock { state in

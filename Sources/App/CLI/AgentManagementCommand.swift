@@ -6,7 +6,9 @@ public struct AgentManagementCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "agent-management",
         abstract: "The Agent Management Service.",
-        subcommands: [ServeCommand.self, MigrateCommand.self, TokenCommand.self, OpenAPICommand.self, ExportCommand.self, ImportCommand.self, ApplyCommand.self],
+        subcommands: [
+            ServeCommand.self, MigrateCommand.self, TokenCommand.self, OpenAPICommand.self, ExportCommand.self, ImportCommand.self, ApplyCommand.self,
+        ],
         defaultSubcommand: ServeCommand.self
     )
 

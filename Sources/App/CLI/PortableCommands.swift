@@ -17,13 +17,24 @@ struct TenantOptions: ParsableArguments {
     func withTenant<R: Sendable>(_ config: AppConfiguration, _ body: @Sendable @escaping (TenantActor, Audit) async throws -> R) async throws -> R {
         guard Tenant.isValidID(tenant) else { throw ValidationError("--tenant must be 1–128 printable characters without spaces") }
         let logger = makeLogger(config)
-        let client = PostgresClient(configuration: try .init(url: config.databaseURL, statementTimeout: config.databaseTimeout), backgroundLogger: logger)
+        let client = PostgresClient(
+            configuration: try .init(url: config.databaseURL, statementTimeout: config.databaseTimeout),
+            backgroundLogger: logger
+        )
         let stores = PostgresStores(client: client, defaultTier: config.defaultTier, logger: logger)
         let deps = TenantDependencies(
-            agents: stores.agents, versions: stores.versions, aliases: stores.aliases, tenants: stores.tenants,
-            validators: .builtin, policy: try TierPolicyFile.load(path: config.tiersFile),
-            catalog: ToolCatalogCache(store: stores.tools, caching: false), cacheCapacity: 1, retention: config.deletedRetention,
-            templates: stores.templates, systemTemplates: try TemplateFiles.load(directory: config.templatesDirectory))
+            agents: stores.agents,
+            versions: stores.versions,
+            aliases: stores.aliases,
+            tenants: stores.tenants,
+            validators: .builtin,
+            policy: try TierPolicyFile.load(path: config.tiersFile),
+            catalog: ToolCatalogCache(store: stores.tools, caching: false),
+            cacheCapacity: 1,
+            retention: config.deletedRetention,
+            templates: stores.templates,
+            systemTemplates: try TemplateFiles.load(directory: config.templatesDirectory)
+        )
         let registry = TenantActor(tenantID: tenant, deps: deps, caching: false)
         let audit = Audit(actor: self.actor, roles: ["admin"], requestID: "cli-" + UUID().uuidString.lowercased())
         return try await withThrowingTaskGroup(of: R?.self) { group in
@@ -63,7 +74,9 @@ func fail(_ error: any Error, _ file: String? = nil) -> any Error {
 
 struct ExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "export", abstract: "Write every live agent of a tenant as an agent file (<name>.json), with all versions.")
+        commandName: "export",
+        abstract: "Write every live agent of a tenant as an agent file (<name>.json), with all versions."
+    )
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var scope: TenantOptions
@@ -98,7 +111,9 @@ struct ExportCommand: AsyncParsableCommand {
 
 struct ImportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "import", abstract: "Create one new agent per agent file (JSON or YAML) in a tenant.")
+        commandName: "import",
+        abstract: "Create one new agent per agent file (JSON or YAML) in a tenant."
+    )
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var scope: TenantOptions
@@ -123,7 +138,8 @@ struct ImportCommand: AsyncParsableCommand {
 struct ApplyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apply",
-        abstract: "Make a tenant's agents match the given agent files, keyed by name, in one transaction.")
+        abstract: "Make a tenant's agents match the given agent files, keyed by name, in one transaction."
+    )
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var scope: TenantOptions
@@ -137,8 +153,13 @@ struct ApplyCommand: AsyncParsableCommand {
         let (dryRun, prune) = (self.dryRun, self.prune)
         let steps = try await scope.withTenant(config) { actor, audit in
             do {
-                return try await actor.apply(items, prune: prune, dryRun: dryRun,
-                                             identity: Identity(subject: audit.actor, roles: [.admin], tenantID: nil), audit: audit)
+                return try await actor.apply(
+                    items,
+                    prune: prune,
+                    dryRun: dryRun,
+                    identity: Identity(subject: audit.actor, roles: [.admin], tenantID: nil),
+                    audit: audit
+                )
             } catch {
                 throw fail(error)
             }

@@ -6,10 +6,10 @@ struct TokenCommand: AsyncParsableCommand {
         commandName: "token",
         abstract: "Print a JWT signed with the configured secret.",
         discussion: """
-        Signs with AMS_JWT_SECRET (or AMS_JWT_SECRET_FILE); a token with the service role is signed with \
-        AMS_SERVICE_JWT_SECRET (or its _FILE form) when that is set. Includes AMS_JWT_ISSUER and \
-        AMS_JWT_AUDIENCE when they are set.
-        """
+            Signs with AMS_JWT_SECRET (or AMS_JWT_SECRET_FILE); a token with the service role is signed with \
+            AMS_SERVICE_JWT_SECRET (or its _FILE form) when that is set. Includes AMS_JWT_ISSUER and \
+            AMS_JWT_AUDIENCE when they are set.
+            """
     )
 
     @OptionGroup var common: CommonOptions

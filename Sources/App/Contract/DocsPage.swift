@@ -73,12 +73,13 @@ struct DocsPage {
         ]
         if let body = op["requestBody"].map(resolve), let (contentType, media) = body["content"]?.mapping?.first {
             let schema = media["schema"].map(resolve)
-            model["body"] = [
-                "contentType": contentType.string ?? "",
-                "required": body["required"]?.bool ?? false,
-                "schemaName": media["schema"]?["$ref"]?.string.map(Self.refName) ?? typeName(schema),
-                "fields": fields(schema),
-            ] as [String: Any]
+            model["body"] =
+                [
+                    "contentType": contentType.string ?? "",
+                    "required": body["required"]?.bool ?? false,
+                    "schemaName": media["schema"]?["$ref"]?.string.map(Self.refName) ?? typeName(schema),
+                    "fields": fields(schema),
+                ] as [String: Any]
         }
         return model
     }

@@ -54,16 +54,19 @@ struct EnvelopeMiddleware: RouterMiddleware {
         let route = context.endpointPath ?? "NotFound"
         metrics?.record(method: request.method, route: route, status: response.status.code, nanoseconds: Int64(elapsed))
         if let notes {
-            context.logger.info("request", metadata: [
-                "method": .string(request.method.rawValue),
-                "route": .string(route),
-                "status": .stringConvertible(response.status.code),
-                "duration_ms": .string(Self.milliseconds(elapsed)),
-                "bytes": .stringConvertible(response.body.contentLength ?? 0),
-                "request_id": .string(context.requestID),
-                "tenant_id": .string(notes.tenantID ?? "-"),
-                "sub": .string(notes.subject ?? "-"),
-            ])
+            context.logger.info(
+                "request",
+                metadata: [
+                    "method": .string(request.method.rawValue),
+                    "route": .string(route),
+                    "status": .stringConvertible(response.status.code),
+                    "duration_ms": .string(Self.milliseconds(elapsed)),
+                    "bytes": .stringConvertible(response.body.contentLength ?? 0),
+                    "request_id": .string(context.requestID),
+                    "tenant_id": .string(notes.tenantID ?? "-"),
+                    "sub": .string(notes.subject ?? "-"),
+                ]
+            )
         }
         return response
     }
@@ -76,10 +79,13 @@ struct EnvelopeMiddleware: RouterMiddleware {
     }
 
     private func logFailure(_ cause: String, code: ErrorCode, context: Context) {
-        context.logger.error("request failed", metadata: [
-            "request_id": .string(context.requestID),
-            "code": .string(code.rawValue),
-            "error": .string(cause),
-        ])
+        context.logger.error(
+            "request failed",
+            metadata: [
+                "request_id": .string(context.requestID),
+                "code": .string(code.rawValue),
+                "error": .string(cause),
+            ]
+        )
     }
 }

@@ -22,7 +22,10 @@ struct Idempotency: Sendable {
     let bodyLimit: Int
 
     func once(
-        _ request: inout Request, context: AppRequestContext, tenant: TenantID, _ work: (inout Request) async throws -> JSONReply
+        _ request: inout Request,
+        context: AppRequestContext,
+        tenant: TenantID,
+        _ work: (inout Request) async throws -> JSONReply
     ) async throws -> Response {
         guard let key = request.headers[Self.keyField] else { return try await work(&request).response }
         guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
@@ -41,8 +44,11 @@ struct Idempotency: Sendable {
                 throw ServiceError(.idempotencyConflict, "This Idempotency-Key was used with a different request", details: ["key": .string(key)])
             case .inProgress:
                 guard ContinuousClock.now < deadline else {
-                    throw ServiceError(.idempotencyConflict, "The first request with this Idempotency-Key is still in progress",
-                                       details: ["key": .string(key)])
+                    throw ServiceError(
+                        .idempotencyConflict,
+                        "The first request with this Idempotency-Key is still in progress",
+                        details: ["key": .string(key)]
+                    )
                 }
                 try await Task.sleep(for: .milliseconds(25))
             }
@@ -50,7 +56,12 @@ struct Idempotency: Sendable {
     }
 
     private func perform(
-        _ key: String, tenant: TenantID, claim: UUID, _ request: inout Request, context: AppRequestContext, _ work: (inout Request) async throws -> JSONReply
+        _ key: String,
+        tenant: TenantID,
+        claim: UUID,
+        _ request: inout Request,
+        context: AppRequestContext,
+        _ work: (inout Request) async throws -> JSONReply
     ) async throws -> Response {
         let reply: JSONReply
         do {
@@ -66,7 +77,12 @@ struct Idempotency: Sendable {
         var headers: [String: String] = [:]
         for name in Self.keptFields { if let value = reply.headers[name] { headers[name.canonicalName] = value } }
         do {
-            try await store.complete(key, tenant: tenant, claim: claim, with: StoredResponse(status: reply.status.code, headers: headers, body: Array(reply.body.readableBytesView)))
+            try await store.complete(
+                key,
+                tenant: tenant,
+                claim: claim,
+                with: StoredResponse(status: reply.status.code, headers: headers, body: Array(reply.body.readableBytesView))
+            )
         } catch {
             // The work is done and is answered; a retry within the next minute waits, then does it again.
             context.logger.warning("idempotent response not recorded", metadata: ["error": "\(String(reflecting: error))"])
@@ -92,7 +108,10 @@ struct Idempotency: Sendable {
         var headers: HTTPFields = [.contentType: "application/json; charset=utf-8", Self.replayedField: "true"]
         for (name, value) in stored.headers { if let field = HTTPField.Name(name) { headers[field] = value } }
         return Response(
-            status: HTTPResponse.Status(code: stored.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: stored.body)))
+            status: HTTPResponse.Status(code: stored.status),
+            headers: headers,
+            body: .init(byteBuffer: ByteBuffer(bytes: stored.body))
+        )
     }
 }
 

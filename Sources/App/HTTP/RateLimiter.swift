@@ -42,19 +42,26 @@ struct RateLimiter: Sendable {
             counts = try await RateLimitCounter(redis: redis).count(counted, tenant: tenant, at: clock, within: wait)
         } catch {
             metrics.rateLimitUnchecked.increment()
-            if failClosed { throw ServiceError(.queueUnavailable, "Rate limits cannot be checked, retry later").caused(by: String(describing: error)) }
+            if failClosed {
+                throw ServiceError(.queueUnavailable, "Rate limits cannot be checked, retry later").caused(by: String(describing: error))
+            }
             return nil
         }
         for (window, count) in zip(windows, counts) where count > window.limit {
             let reset = (clock / window.seconds + 1) * window.seconds
-            let name = switch window.kind {
-            case .request: "requests_per_minute"
-            case .create: "agent_creates_per_day"
-            case .update: "agent_updates_per_hour"
-            }
-            throw ServiceError(.rateLimited, "Rate limit reached: \(name)", details: [
-                "limit_name": .string(name), "limit": .int(window.limit), "reset": .int(reset), "retry_after": .int(max(1, reset - clock)),
-            ])
+            let name =
+                switch window.kind {
+                case .request: "requests_per_minute"
+                case .create: "agent_creates_per_day"
+                case .update: "agent_updates_per_hour"
+                }
+            throw ServiceError(
+                .rateLimited,
+                "Rate limit reached: \(name)",
+                details: [
+                    "limit_name": .string(name), "limit": .int(window.limit), "reset": .int(reset), "retry_after": .int(max(1, reset - clock)),
+                ]
+            )
         }
         guard let requests = windows.first, requests.kind == .request else { return nil }
         return Verdict(limit: requests.limit, remaining: max(0, requests.limit - counts[0]), reset: (clock / 60 + 1) * 60)

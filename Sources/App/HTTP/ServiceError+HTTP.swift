@@ -1,7 +1,7 @@
 public import Domain
 import Foundation
-public import Hummingbird
 import HTTPTypes
+public import Hummingbird
 
 extension HTTPField.Name {
     static let requestID = Self("X-Request-ID")!

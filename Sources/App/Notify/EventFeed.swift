@@ -1,6 +1,5 @@
-import Synchronization
-
 import Domain
+import Synchronization
 
 /// How far the sequenced events go, and how far each sink got: sinks follow it each at its own
 /// pace, and readiness and metrics read it. Synchronous and lock-guarded, so the notifier and the

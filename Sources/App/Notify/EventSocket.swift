@@ -40,7 +40,15 @@ struct EventSocket: Sendable {
         }
         let known = identity
         return .upgrade([:]) { inbound, outbound, context in
-            await serve(identity: known, tenantHeader: tenantHeader, since: since, inbound: inbound, outbound: outbound, channel: channel, logger: context.logger)
+            await serve(
+                identity: known,
+                tenantHeader: tenantHeader,
+                since: since,
+                inbound: inbound,
+                outbound: outbound,
+                channel: channel,
+                logger: context.logger
+            )
         }
     }
 
@@ -70,8 +78,13 @@ struct EventSocket: Sendable {
     }
 
     private func serve(
-        identity: Result<Identity, ServiceError>?, tenantHeader: String?, since: Int64??, inbound: WebSocketInboundStream,
-        outbound: WebSocketOutboundWriter, channel: any Channel, logger: Logger
+        identity: Result<Identity, ServiceError>?,
+        tenantHeader: String?,
+        since: Int64??,
+        inbound: WebSocketInboundStream,
+        outbound: WebSocketOutboundWriter,
+        channel: any Channel,
+        logger: Logger
     ) async {
         let (tokens, token) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(1))
         await withTaskGroup(of: Bool.self) { group in

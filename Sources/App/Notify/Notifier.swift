@@ -55,7 +55,8 @@ final class Notifier: Service {
                     self.feed.publish(self.feed.newest, again: true)
                 }
             },
-            leaderKey: leaderKey)
+            leaderKey: leaderKey
+        )
     }
 
     func run() async throws {

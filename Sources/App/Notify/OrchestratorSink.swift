@@ -70,8 +70,10 @@ struct OrchestratorSink: Service {
     /// replica stops leading. Database trouble does not end it: reads and position writes are
     /// tried again while the link stays up.
     private func session(
-        _ writer: OrchestratorLink.Writer, _ confirmations: AsyncThrowingStream<OrchestratorLink.Confirmation, any Error>,
-        from start: Int64, confirmed: Position
+        _ writer: OrchestratorLink.Writer,
+        _ confirmations: AsyncThrowingStream<OrchestratorLink.Confirmation, any Error>,
+        from start: Int64,
+        confirmed: Position
     ) async throws {
         feed.report(Self.name, delivered: start)
         let state = SessionState(sent: start)

@@ -35,20 +35,32 @@ final class RequestMetrics: Sendable {
         let (counter, timer) = instruments.withLock { all in
             let series = Series(method: method, route: route, status: status)
             let timing = Series(method: method, route: route, status: 0)
-            let counter = all.counts[series] ?? {
-                let made = Counter(label: "http_requests_total", dimensions: [
-                    ("method", method.rawValue), ("route", route), ("status", String(status)),
-                ], factory: factory)
-                all.counts[series] = made
-                return made
-            }()
-            let timer = all.durations[timing] ?? {
-                let made = Timer(label: "http_request_duration_seconds", dimensions: [
-                    ("method", method.rawValue), ("route", route),
-                ], factory: factory)
-                all.durations[timing] = made
-                return made
-            }()
+            let counter =
+                all.counts[series]
+                ?? {
+                    let made = Counter(
+                        label: "http_requests_total",
+                        dimensions: [
+                            ("method", method.rawValue), ("route", route), ("status", String(status)),
+                        ],
+                        factory: factory
+                    )
+                    all.counts[series] = made
+                    return made
+                }()
+            let timer =
+                all.durations[timing]
+                ?? {
+                    let made = Timer(
+                        label: "http_request_duration_seconds",
+                        dimensions: [
+                            ("method", method.rawValue), ("route", route),
+                        ],
+                        factory: factory
+                    )
+                    all.durations[timing] = made
+                    return made
+                }()
             return (counter, timer)
         }
         counter.increment()

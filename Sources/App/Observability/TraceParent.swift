@@ -7,12 +7,12 @@ enum TraceParent {
         guard utf8.count >= 55 else { return nil }
         let fields = header.split(separator: "-", omittingEmptySubsequences: false)
         guard fields.count >= 4,
-              fields[0].utf8.count == 2, fields[0] != "ff",
-              fields[1].utf8.count == 32, fields[2].utf8.count == 16, fields[3].utf8.count == 2,
-              fields[0...3].allSatisfy({ $0.utf8.allSatisfy(isLowerHex) }),
-              fields[1].utf8.contains(where: { $0 != UInt8(ascii: "0") }),
-              fields[2].utf8.contains(where: { $0 != UInt8(ascii: "0") }),
-              fields[0] != "00" || fields.count == 4
+            fields[0].utf8.count == 2, fields[0] != "ff",
+            fields[1].utf8.count == 32, fields[2].utf8.count == 16, fields[3].utf8.count == 2,
+            fields[0...3].allSatisfy({ $0.utf8.allSatisfy(isLowerHex) }),
+            fields[1].utf8.contains(where: { $0 != UInt8(ascii: "0") }),
+            fields[2].utf8.contains(where: { $0 != UInt8(ascii: "0") }),
+            fields[0] != "00" || fields.count == 4
         else { return nil }
         return fields[1]
     }

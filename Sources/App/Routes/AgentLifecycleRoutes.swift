@@ -31,7 +31,13 @@ struct AgentLifecycleRoutes: Sendable {
             throw ServiceError.malformed("reason must be at most \(Self.reasonLimit) characters, without U+0000", field: "reason")
         }
         let agent = try await supervisor.tenant(tenant).setStatus(
-            id, to: status, reason: reason, ifMatch: request.ifMatchVersion, identity: identity, audit: context.audit(identity))
+            id,
+            to: status,
+            reason: reason,
+            ifMatch: request.ifMatchVersion,
+            identity: identity,
+            audit: context.audit(identity)
+        )
         return .json(agent.body, headers: [.eTag: agent.etag])
     }
 

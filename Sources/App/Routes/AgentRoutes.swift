@@ -33,9 +33,13 @@ struct AgentRoutes: Sendable {
             }
             if config.status == .active { try identity.require(.admin) }
             let created = try await registry.create(config, from: template, audit: context.audit(identity))
-            return JSONReply(status: .created, headers: [
-                .location: "/v1/agents/\(created.id.uuidString.lowercased())", .eTag: created.etag,
-            ], body: created.body)
+            return JSONReply(
+                status: .created,
+                headers: [
+                    .location: "/v1/agents/\(created.id.uuidString.lowercased())", .eTag: created.etag,
+                ],
+                body: created.body
+            )
         }
     }
 

@@ -41,7 +41,8 @@ struct AgentVersionRoutes: Sendable {
         let (_, tenant) = try context.caller(.read)
         let id = try AgentRoutes.agentID(context)
         let params = request.uri.queryParameters
-        let from = try Self.versionNumber(params.get("from"), "from"), to = try Self.versionNumber(params.get("to"), "to")
+        let from = try Self.versionNumber(params.get("from"), "from")
+        let to = try Self.versionNumber(params.get("to"), "to")
         let changes = try await supervisor.tenant(tenant).diff(of: id, from: from, to: to)
         return .json(.object(["from": .int(from), "to": .int(to), "changes": .array(changes.map(\.json))]))
     }

@@ -23,8 +23,13 @@ struct InternalRoutes: Sendable {
         let body = try ObjectReader(try await request.json(limit: bodyLimit), at: "", allowed: ["tier"])
         let raw = try body.string("tier") ?? ""
         guard let tier = Tier(rawValue: raw) else {
-            throw ServiceError.validationFailed([.error(.invalidValue, "/tier",
-                "tier '\(raw)' is not one of \(Tier.allCases.map(\.rawValue).joined(separator: ", "))")])
+            throw ServiceError.validationFailed([
+                .error(
+                    .invalidValue,
+                    "/tier",
+                    "tier '\(raw)' is not one of \(Tier.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
+            ])
         }
         let previous = try await tenants.tenant(tenant).tier
         _ = try await tenants.setTier(tier, for: tenant)

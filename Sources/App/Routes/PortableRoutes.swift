@@ -29,8 +29,11 @@ struct PortableRoutes: Sendable {
         if Self.wantsYAML(request.headers[.accept]) {
             let encoder = YAMLEncoder()
             encoder.options.sortKeys = true
-            return Response(status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
-                            body: .init(byteBuffer: ByteBuffer(string: try encoder.encode(file))))
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/yaml; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: try encoder.encode(file)))
+            )
         }
         return .json(file)
     }
@@ -41,15 +44,20 @@ struct PortableRoutes: Sendable {
         let config = try AgentFile.config(try await Self.document(&request, limit: bodyLimit))
         if config.status == .active { try identity.require(.admin) }
         let created = try await supervisor.tenant(tenant).create(config, audit: context.audit(identity))
-        return .json(created.body, status: .created, headers: [
-            .location: "/v1/agents/\(created.id.uuidString.lowercased())", .eTag: created.etag,
-        ])
+        return .json(
+            created.body,
+            status: .created,
+            headers: [
+                .location: "/v1/agents/\(created.id.uuidString.lowercased())", .eTag: created.etag,
+            ]
+        )
     }
 
     @Sendable func apply(_ request: Request, context: AppRequestContext) async throws -> Response {
         let (identity, tenant) = try context.caller(.write)
         let params = request.uri.queryParameters
-        let dryRun = try Self.flag(params.get("dry_run"), "dry_run"), prune = try Self.flag(params.get("prune"), "prune")
+        let dryRun = try Self.flag(params.get("dry_run"), "dry_run")
+        let prune = try Self.flag(params.get("prune"), "prune")
         var request = request
         let body = try ObjectReader(try await Self.document(&request, limit: bodyLimit), at: "", allowed: ["agents"])
         guard let items = try body.array("agents") else { throw ServiceError.malformed("agents is required", field: "/agents") }

@@ -19,7 +19,8 @@ struct TaskRoutes: Sendable {
     @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
         let (_, tenant) = try context.caller(.read)
         guard let id = context.parameters.get("task_id").flatMap(UUID.init(uuidString:)),
-              let task = try await tasks.task(id, tenant: tenant) else { throw ServiceError.taskNotFound() }
+            let task = try await tasks.task(id, tenant: tenant)
+        else { throw ServiceError.taskNotFound() }
         return .json(task.json)
     }
 
@@ -50,7 +51,12 @@ struct TaskRoutes: Sendable {
         let (identity, tenant) = try context.caller(.write)
         let id = try AgentRoutes.agentID(context)
         _ = try await supervisor.tenant(tenant).agent(id)
-        let task = TaskMessage(tenantID: tenant, type: .agentValidate, metadata: Self.metadata(identity), payload: ["agent_id": .string(id.uuidString.lowercased())])
+        let task = TaskMessage(
+            tenantID: tenant,
+            type: .agentValidate,
+            metadata: Self.metadata(identity),
+            payload: ["agent_id": .string(id.uuidString.lowercased())]
+        )
         try await enqueuer.enqueue(task)
         return Self.accepted(task)
     }
@@ -61,15 +67,23 @@ struct TaskRoutes: Sendable {
         let body = try ObjectReader(try await request.json(limit: bodyLimit), at: "", allowed: ["filter", "patch"])
         guard let filter = try body.object("filter") else { throw ServiceError.malformed("filter is required (an object)", field: "filter") }
         let f = try ObjectReader(.object(filter), at: "/filter", allowed: ["status", "type", "tag", "ids"])
-        _ = try f.string("status"); _ = try f.string("type"); _ = try f.string("tag")
+        _ = try f.string("status")
+        _ = try f.string("type")
+        _ = try f.string("tag")
         for raw in try f.strings("ids") ?? [] where UUID(uuidString: raw) == nil {
             throw ServiceError.malformed("filter.ids must hold agent ids", field: "/filter/ids")
         }
         guard let patch = try body.object("patch") else { throw ServiceError.malformed("patch is required (a merge patch object)", field: "patch") }
-        guard patch["status"] == nil else { throw ServiceError.malformed("status changes through POST /v1/agents/{id}/status", field: "/patch/status") }
+        guard patch["status"] == nil else {
+            throw ServiceError.malformed("status changes through POST /v1/agents/{id}/status", field: "/patch/status")
+        }
         try await Self.checkPatch(patch, on: supervisor.tenant(tenant))
-        let task = TaskMessage(tenantID: tenant, type: .bulkUpdate, metadata: Self.metadata(identity),
-                               payload: ["filter": .object(filter), "patch": .object(patch)])
+        let task = TaskMessage(
+            tenantID: tenant,
+            type: .bulkUpdate,
+            metadata: Self.metadata(identity),
+            payload: ["filter": .object(filter), "patch": .object(patch)]
+        )
         try await enqueuer.enqueue(task)
         return Self.accepted(task)
     }
@@ -107,7 +121,10 @@ struct TaskRoutes: Sendable {
     }
 
     static func accepted(_ task: TaskMessage) -> Response {
-        .json(ByteBuffer(bytes: JSONValue.object(["task_id": .string(task.taskID.uuidString.lowercased())]).encoded), status: .accepted,
-              headers: [.location: "/v1/tasks/\(task.taskID.uuidString.lowercased())"])
+        .json(
+            ByteBuffer(bytes: JSONValue.object(["task_id": .string(task.taskID.uuidString.lowercased())]).encoded),
+            status: .accepted,
+            headers: [.location: "/v1/tasks/\(task.taskID.uuidString.lowercased())"]
+        )
     }
 }

@@ -64,8 +64,12 @@ struct TemplateRoutes: Sendable {
         var request = request
         let body = try ObjectReader(try await request.json(limit: bodyLimit), at: "", allowed: ["name", "category", "description"])
         let template = try await supervisor.tenant(tenant).templateFromAgent(
-            id, name: try body.string("name") ?? "", category: try body.string("category") ?? "", description: try body.string("description"),
-            audit: context.audit(identity))
+            id,
+            name: try body.string("name") ?? "",
+            category: try body.string("category") ?? "",
+            description: try body.string("description"),
+            audit: context.audit(identity)
+        )
         return .json(ByteBuffer(bytes: template.json.encoded), status: .created, headers: [.location: "/v1/templates/\(template.id)"])
     }
 

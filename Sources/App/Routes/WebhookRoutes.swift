@@ -44,13 +44,29 @@ struct WebhookRoutes: Sendable {
         let now = Date()
         let secret = Self.makeSecret()
         let webhook = try await store.createWebhook(
-            Webhook(id: UUID.v7(), tenantID: tenant, url: url, events: events, description: description, status: .active,
-                    disabledReason: nil, consecutiveFailures: 0, createdAt: now, updatedAt: now),
-            secret: secret, limit: limits.maxWebhooks, tier: info.tier)
+            Webhook(
+                id: UUID.v7(),
+                tenantID: tenant,
+                url: url,
+                events: events,
+                description: description,
+                status: .active,
+                disabledReason: nil,
+                consecutiveFailures: 0,
+                createdAt: now,
+                updatedAt: now
+            ),
+            secret: secret,
+            limit: limits.maxWebhooks,
+            tier: info.tier
+        )
         guard case .object(var json) = webhook.json else { throw ServiceError(.internalError, "Webhook could not be shown") }
         json["secret"] = .string(secret)
-        return .json(ByteBuffer(bytes: JSONValue.object(json).encoded), status: .created,
-                     headers: [.location: "/v1/webhooks/\(webhook.id.uuidString.lowercased())"])
+        return .json(
+            ByteBuffer(bytes: JSONValue.object(json).encoded),
+            status: .created,
+            headers: [.location: "/v1/webhooks/\(webhook.id.uuidString.lowercased())"]
+        )
     }
 
     @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -120,7 +136,9 @@ struct WebhookRoutes: Sendable {
     func check(_ url: String) async -> [ValidationIssue] {
         func issue(_ message: String) -> [ValidationIssue] { [.error(.invalidValue, "/url", message)] }
         guard url.unicodeScalars.count <= 2048 else { return issue("url must be at most 2048 characters") }
-        guard let parts = URLComponents(string: url), let scheme = parts.scheme?.lowercased() else { return issue("url must be an absolute http or https url") }
+        guard let parts = URLComponents(string: url), let scheme = parts.scheme?.lowercased() else {
+            return issue("url must be an absolute http or https url")
+        }
         guard scheme == "http" || scheme == "https" else { return issue("url must use http or https, not \(scheme)") }
         guard let host = parts.host, !host.isEmpty else { return issue("url must name a host") }
         guard parts.user == nil, parts.password == nil else { return issue("url must not carry credentials; the signature authenticates deliveries") }
@@ -142,8 +160,14 @@ struct WebhookRoutes: Sendable {
         var wanted: [String] = []
         for (i, name) in events.enumerated() {
             guard name == "*" || Webhook.eventNames.contains(name) else {
-                issues.append(.error(.invalidValue, "/events/\(i)", "unknown event '\(name)'",
-                                     suggestion: "one of \(Webhook.eventNames.sorted().joined(separator: ", ")), or *"))
+                issues.append(
+                    .error(
+                        .invalidValue,
+                        "/events/\(i)",
+                        "unknown event '\(name)'",
+                        suggestion: "one of \(Webhook.eventNames.sorted().joined(separator: ", ")), or *"
+                    )
+                )
                 continue
             }
             if seen.insert(name).inserted { wanted.append(name) }

@@ -83,7 +83,8 @@ extension AppConfiguration {
         orchestratorPing = try v.duration("AMS_ORCHESTRATOR_PING") ?? orchestratorPing
         webhooks = try v.flag("AMS_WEBHOOKS") ?? webhooks
         webhookAllowPrivate = try v.flag("AMS_WEBHOOK_ALLOW_PRIVATE") ?? webhookAllowPrivate
-        webhookRetrySchedule = try v.string("AMS_WEBHOOK_RETRY_SCHEDULE").map { try Self.retrySchedule($0, "AMS_WEBHOOK_RETRY_SCHEDULE") }
+        webhookRetrySchedule =
+            try v.string("AMS_WEBHOOK_RETRY_SCHEDULE").map { try Self.retrySchedule($0, "AMS_WEBHOOK_RETRY_SCHEDULE") }
             ?? webhookRetrySchedule
     }
 }

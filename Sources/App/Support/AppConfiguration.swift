@@ -98,8 +98,13 @@ struct AppConfiguration: Sendable {
     var webhookTimeout = Duration.seconds(5)
 
     var taskSettings: TaskSettings {
-        TaskSettings(consumer: replicaName, visibilityTimeout: taskVisibilityTimeout, batch: taskBatch, concurrency: taskConcurrency,
-                     retryBackOff: taskRetryBackOff)
+        TaskSettings(
+            consumer: replicaName,
+            visibilityTimeout: taskVisibilityTimeout,
+            batch: taskBatch,
+            concurrency: taskConcurrency,
+            retryBackOff: taskRetryBackOff
+        )
     }
 
     enum LogFormat: String, Sendable { case text, json }
@@ -125,7 +130,8 @@ struct AppConfiguration: Sendable {
         guard databasePoolMaximum > 0 else { throw ConfigurationError("AMS_DB_POOL_MAX must be positive") }
         guard taskConcurrency > 0, taskBatch > 0, taskVisibilityTimeout >= .seconds(1), taskRetryBackOff > .zero else {
             throw ConfigurationError(
-                "AMS_TASK_CONCURRENCY, AMS_TASK_BATCH and AMS_TASK_RETRY_BACKOFF must be positive, AMS_TASK_VISIBILITY_TIMEOUT at least 1s")
+                "AMS_TASK_CONCURRENCY, AMS_TASK_BATCH and AMS_TASK_RETRY_BACKOFF must be positive, AMS_TASK_VISIBILITY_TIMEOUT at least 1s"
+            )
         }
         if let orchestratorURL {
             guard serviceToken != nil else {

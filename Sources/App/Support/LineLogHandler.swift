@@ -42,13 +42,17 @@ struct LineLogHandler: LogHandler {
     /// string: a client-chosen request id must not forge `status=200` into an access-log line.
     static func quoted(_ value: String) -> String {
         // Most values are plain ASCII: judged byte by byte, without Unicode property lookups.
-        let ascii = value.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "=") && $0 != UInt8(ascii: "\\") }
-        if ascii && !value.isEmpty { return value }
-        let plain = !value.isEmpty && value.unicodeScalars.allSatisfy { scalar in
-            scalar.value > 0x20 && scalar.value != 0x7F && scalar != "\"" && scalar != "=" && scalar != "\\"
-                && !scalar.properties.isWhitespace
-                && ![.control, .format, .lineSeparator, .paragraphSeparator].contains(scalar.properties.generalCategory)
+        let ascii = value.utf8.allSatisfy {
+            $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "=") && $0 != UInt8(ascii: "\\")
         }
+        if ascii && !value.isEmpty { return value }
+        let plain =
+            !value.isEmpty
+            && value.unicodeScalars.allSatisfy { scalar in
+                scalar.value > 0x20 && scalar.value != 0x7F && scalar != "\"" && scalar != "=" && scalar != "\\"
+                    && !scalar.properties.isWhitespace
+                    && ![.control, .format, .lineSeparator, .paragraphSeparator].contains(scalar.properties.generalCategory)
+            }
         return plain ? value : String(decoding: JSONValue.string(value).encoded, as: UTF8.self)
     }
 }

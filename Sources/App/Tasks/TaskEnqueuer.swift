@@ -27,8 +27,12 @@ struct TaskEnqueuer: Sendable {
     /// (Redis away) is logged, not failed.
     func revalidate(_ tenants: [TenantID], reason: String, logger: Logger) async {
         for tenant in tenants {
-            let task = TaskMessage(tenantID: tenant, type: .revalidateTenant, priority: 3,
-                                   metadata: ["source": .string("system"), "reason": .string(reason)])
+            let task = TaskMessage(
+                tenantID: tenant,
+                type: .revalidateTenant,
+                priority: 3,
+                metadata: ["source": .string("system"), "reason": .string(reason)]
+            )
             do {
                 try await enqueue(task)
             } catch {

@@ -131,7 +131,11 @@ struct TaskRunner: Sendable {
             do {
                 return .completed(try await actor.perform(task, record: record, progress: progress))
             } catch let error as ServiceError where !Self.passing(error) {
-                return .failed(message: error.message, type: Self.errorType(error.code), details: error.details.isEmpty ? nil : .object(error.details))
+                return .failed(
+                    message: error.message,
+                    type: Self.errorType(error.code),
+                    details: error.details.isEmpty ? nil : .object(error.details)
+                )
             } catch let error as ServiceError where error.code == .internalError {
                 // Unexpected: the cause is for the log, never for whoever reads the task.
                 logger.error("task failed unexpectedly", metadata: ["task_id": "\(task.taskID)", "error": "\(error.message)"])
@@ -201,7 +205,9 @@ struct TaskRunner: Sendable {
             return .failure(DeadLetter(reason: "malformed: \(error.message)"))
         }
         guard task.tenantID == queued.tenant else {
-            return .failure(DeadLetter(reason: "wrong tenant: the task names tenant '\(task.tenantID)', the queue belongs to '\(queued.tenant)'", taskID: nil))
+            return .failure(
+                DeadLetter(reason: "wrong tenant: the task names tenant '\(task.tenantID)', the queue belongs to '\(queued.tenant)'", taskID: nil)
+            )
         }
         return .success(task)
     }

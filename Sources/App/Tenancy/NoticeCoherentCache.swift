@@ -77,10 +77,11 @@ struct NoticeCoherentCache<Key: Hashable, Value> {
             entries[key] = nil
         }
         guard outstanding > 0 else { return }
-        let newest: Int? = switch (notices[key]?.version, version) {
-        case let (old?, new?): max(old, new)
-        default: nil
-        }
+        let newest: Int? =
+            switch (notices[key]?.version, version) {
+            case let (old?, new?): max(old, new)
+            default: nil
+            }
         notices[key] = Notice(version: notices[key] == nil ? version : newest, sequence: sequence)
         if notices.count > noticeCapacity {
             notices.removeAll(keepingCapacity: true)

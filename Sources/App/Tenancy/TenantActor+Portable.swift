@@ -54,17 +54,26 @@ extension TenantActor {
         for (config, report) in zip(desired, reports) {
             guard let current = byName[config.name] else {
                 if config.status == .active { try identity.require(.admin) }
-                steps.append(ApplyStep(name: config.name, action: .create, config: config, validation: report,
-                                       changes: JSONPatch.diff(.object([:]), config.versionedJSON)))
+                steps.append(
+                    ApplyStep(
+                        name: config.name,
+                        action: .create,
+                        config: config,
+                        validation: report,
+                        changes: JSONPatch.diff(.object([:]), config.versionedJSON)
+                    )
+                )
                 continue
             }
             // The status is the lifecycle's (POST …/status), not a file's: an existing agent keeps its own.
             var target = config
             target.status = current.config.status
             let changes = JSONPatch.diff(current.config.versionedJSON, target.versionedJSON)
-            steps.append(changes.isEmpty
-                ? ApplyStep(name: config.name, action: .unchanged, current: current)
-                : ApplyStep(name: config.name, action: .update, config: target, validation: report, current: current, changes: changes))
+            steps.append(
+                changes.isEmpty
+                    ? ApplyStep(name: config.name, action: .unchanged, current: current)
+                    : ApplyStep(name: config.name, action: .update, config: target, validation: report, current: current, changes: changes)
+            )
         }
         if prune {
             try identity.require(.admin)
@@ -86,8 +95,17 @@ extension TenantActor {
             switch step.action {
             case .create:
                 guard let config = step.config, let report = step.validation else { continue }
-                let agent = Agent(id: .v7(now: now), tenantID: tenantID, version: 1, config: config, validation: report,
-                                  createdAt: now, updatedAt: now, createdBy: audit.actor, updatedBy: audit.actor)
+                let agent = Agent(
+                    id: .v7(now: now),
+                    tenantID: tenantID,
+                    version: 1,
+                    config: config,
+                    validation: report,
+                    createdAt: now,
+                    updatedAt: now,
+                    createdBy: audit.actor,
+                    updatedBy: audit.actor
+                )
                 creates.append(agent)
                 written[i].current = agent
             case .update:

@@ -11,7 +11,11 @@ typealias TaskProgress = @Sendable (_ percent: Int, _ partial: JSONValue) async 
 /// work skips what its saved progress lists as done.
 extension TenantActor {
     func perform(_ task: TaskMessage, record: TaskRecord, progress: TaskProgress) async throws -> JSONValue {
-        let audit = Audit(actor: task.metadata["user_id"]?.stringValue ?? "system", roles: [], requestID: "task:" + task.taskID.uuidString.lowercased())
+        let audit = Audit(
+            actor: task.metadata["user_id"]?.stringValue ?? "system",
+            roles: [],
+            requestID: "task:" + task.taskID.uuidString.lowercased()
+        )
         let p = task.payload
         switch task.type {
         case .agentValidate:
@@ -22,7 +26,9 @@ extension TenantActor {
             let config = try AgentConfig(json: p["config"] ?? .null)
             return .object(["validation": try await dryRun(config).json])
         case .agentCreate:
-            if let existing = try await deps.agents.agent(task.taskID, tenant: tenantID) { return Self.summary(existing.id, existing.config.name, existing.version) }
+            if let existing = try await deps.agents.agent(task.taskID, tenant: tenantID) {
+                return Self.summary(existing.id, existing.config.name, existing.version)
+            }
             var fields = p["config"]?.objectValue ?? [:]
             if let name = p["agent_name"] { fields["name"] = name }
             if let type = p["agent_type"] { fields["type"] = type }
@@ -61,7 +67,13 @@ extension TenantActor {
         case .revalidateTenant:
             return try await revalidateAll(audit: audit)
         case .bulkUpdate:
-            return try await bulkUpdate(filter: p["filter"] ?? .null, patch: p["patch"] ?? .null, done: record.result, audit: audit, progress: progress)
+            return try await bulkUpdate(
+                filter: p["filter"] ?? .null,
+                patch: p["patch"] ?? .null,
+                done: record.result,
+                audit: audit,
+                progress: progress
+            )
         }
     }
 
@@ -93,7 +105,8 @@ extension TenantActor {
     }
 
     private func revalidateAll(audit: Audit) async throws -> JSONValue {
-        var checked = 0, changed = 0
+        var checked = 0
+        var changed = 0
         var invalid: [JSONValue] = []
         try await eachAgent(AgentQuery(limit: 200)) { page in
             for agent in page {
@@ -120,7 +133,9 @@ extension TenantActor {
         var targets: [UUID] = []
         if let ids = try f.strings("ids") {
             for raw in ids {
-                guard let id = UUID(uuidString: raw) else { throw ServiceError.malformed("payload.filter.ids must hold agent ids", field: "payload.filter.ids") }
+                guard let id = UUID(uuidString: raw) else {
+                    throw ServiceError.malformed("payload.filter.ids must hold agent ids", field: "payload.filter.ids")
+                }
                 targets.append(id)
             }
         } else {
@@ -130,7 +145,8 @@ extension TenantActor {
                 targets += page.map(\.id)
             }
         }
-        var updated = done?["updated"]?.arrayValue ?? [], unchanged = done?["unchanged"]?.arrayValue ?? []
+        var updated = done?["updated"]?.arrayValue ?? []
+        var unchanged = done?["unchanged"]?.arrayValue ?? []
         var skipped = done?["skipped"]?.arrayValue ?? []
         var finished = Set((updated + unchanged).compactMap(\.stringValue))
         finished.formUnion(skipped.compactMap { $0["agent_id"]?.stringValue })

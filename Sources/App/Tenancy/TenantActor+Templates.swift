@@ -8,7 +8,12 @@ extension TenantActor {
     static let categoryLimit = 64
 
     /// System templates first (by id), then the tenant's own, newest first.
-    func templates(category: String?, type: AgentType?, limit: Int, after cursor: TemplateCursor?) async throws -> (items: [Template], next: TemplateCursor?) {
+    func templates(
+        category: String?,
+        type: AgentType?,
+        limit: Int,
+        after cursor: TemplateCursor?
+    ) async throws -> (items: [Template], next: TemplateCursor?) {
         var items: [Template] = []
         var next: TemplateCursor?
         var ownBefore: Int64?
@@ -18,7 +23,11 @@ extension TenantActor {
             let system = deps.systemTemplates.filter { (category == nil || $0.category == category) && (type == nil || $0.type == type) }
             let slice = system.dropFirst(start).prefix(limit)
             let counts = try await store().usage(of: slice.map(\.id), tenant: tenantID)
-            items = slice.map { var t = $0; t.usageCount = counts[t.id] ?? 0; return t }
+            items = slice.map {
+                var t = $0
+                t.usageCount = counts[t.id] ?? 0
+                return t
+            }
             if start + slice.count < system.count { return (items, .system(start + slice.count)) }
         case .own(let before):
             ownBefore = before
@@ -135,10 +144,11 @@ enum TemplateCursor: Hashable {
     case own(Int64?)
 
     var encoded: String {
-        let text = switch self {
-        case .system(let i): "t1:s\(i)"
-        case .own(let seq): "t1:o\(seq.map(String.init) ?? "")"
-        }
+        let text =
+            switch self {
+            case .system(let i): "t1:s\(i)"
+            case .own(let seq): "t1:o\(seq.map(String.init) ?? "")"
+            }
         return Data(text.utf8).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
@@ -148,9 +158,18 @@ enum TemplateCursor: Hashable {
         base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
         guard let data = Data(base64Encoded: base64), let text = String(data: data, encoding: .utf8), text.hasPrefix("t1:") else { return nil }
         let rest = text.dropFirst(3)
-        if rest.hasPrefix("s"), let i = Int(rest.dropFirst()), i >= 0 { self = .system(i); return }
-        if rest == "o" { self = .own(nil); return }
-        if rest.hasPrefix("o"), let seq = Int64(rest.dropFirst()), seq > 0 { self = .own(seq); return }
+        if rest.hasPrefix("s"), let i = Int(rest.dropFirst()), i >= 0 {
+            self = .system(i)
+            return
+        }
+        if rest == "o" {
+            self = .own(nil)
+            return
+        }
+        if rest.hasPrefix("o"), let seq = Int64(rest.dropFirst()), seq > 0 {
+            self = .own(seq)
+            return
+        }
         return nil
     }
 }

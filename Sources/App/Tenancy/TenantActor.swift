@@ -166,7 +166,8 @@ actor TenantActor {
 
     /// RFC 6902 operations that turn version `from` into version `to` (status aside: it is not versioned).
     func diff(of id: UUID, from: Int, to: Int) async throws -> [JSONPatch.Operation] {
-        let a = try await snapshot(from, of: id), b = try await snapshot(to, of: id)
+        let a = try await snapshot(from, of: id)
+        let b = try await snapshot(to, of: id)
         return JSONPatch.diff(a.config?.versionedJSON ?? .null, b.config?.versionedJSON ?? .null)
     }
 
@@ -192,9 +193,19 @@ actor TenantActor {
             throw ServiceError.validationFailed(report.issues)
         }
         let now = Date.storedNow()
-        let agent = Agent(id: id ?? .v7(now: now), tenantID: tenantID, version: 1, config: config, validation: report,
-                          createdAt: now, updatedAt: now, createdBy: audit.actor, updatedBy: audit.actor,
-                          templateID: template?.id, templateVersion: template?.version)
+        let agent = Agent(
+            id: id ?? .v7(now: now),
+            tenantID: tenantID,
+            version: 1,
+            config: config,
+            validation: report,
+            createdAt: now,
+            updatedAt: now,
+            createdBy: audit.actor,
+            updatedBy: audit.actor,
+            templateID: template?.id,
+            templateVersion: template?.version
+        )
         let ticket = agents.withLock { $0.ticket() }
         defer { agents.withLock { $0.settle(ticket) } }
         try await deps.agents.insert(agent, quota: deps.quota, audit: audit)
@@ -325,7 +336,10 @@ actor TenantActor {
     /// derive the new configuration (`nil`: nothing to change), store it if the row is still the
     /// one read, else read again.
     private func commitVersion(
-        of id: UUID, ifMatch: Int?, action: HistoryEntry.Action, audit: Audit,
+        of id: UUID,
+        ifMatch: Int?,
+        action: HistoryEntry.Action,
+        audit: Audit,
         _ change: @escaping @Sendable (Agent) async throws -> (AgentConfig, ValidationReport)?
     ) async throws -> CachedAgent {
         await startWriting(id)
@@ -472,7 +486,12 @@ actor TenantActor {
 
     func validationContext() async throws -> ValidationContext {
         let tenant = try await currentTenant()
-        return ValidationContext(tenant: tenant, limits: deps.policy[tenant.tier], catalog: try await deps.catalog.current(), rules: deps.policy.rules)
+        return ValidationContext(
+            tenant: tenant,
+            limits: deps.policy[tenant.tier],
+            catalog: try await deps.catalog.current(),
+            rules: deps.policy.rules
+        )
     }
 }
 

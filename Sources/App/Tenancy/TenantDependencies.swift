@@ -22,10 +22,18 @@ final class TenantDependencies: Sendable {
     let systemTemplates: [Template]
 
     init(
-        agents: any AgentStore, versions: any VersionStore, aliases: any AliasStore, tenants: any TenantStore,
-        validators: ValidatorRegistry, policy: TierPolicy, catalog: ToolCatalogCache, cacheCapacity: Int,
-        metrics: AppMetrics = AppMetrics(), retention: Duration = AppConfiguration.defaultRetention,
-        templates: (any TemplateStore)? = nil, systemTemplates: [Template] = []
+        agents: any AgentStore,
+        versions: any VersionStore,
+        aliases: any AliasStore,
+        tenants: any TenantStore,
+        validators: ValidatorRegistry,
+        policy: TierPolicy,
+        catalog: ToolCatalogCache,
+        cacheCapacity: Int,
+        metrics: AppMetrics = AppMetrics(),
+        retention: Duration = AppConfiguration.defaultRetention,
+        templates: (any TemplateStore)? = nil,
+        systemTemplates: [Template] = []
     ) {
         self.templates = templates
         self.systemTemplates = systemTemplates

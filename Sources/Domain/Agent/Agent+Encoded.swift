@@ -6,12 +6,12 @@ extension Agent {
     /// entry's. `nil` when the bytes are not such an encoding.
     public init?(encoded bytes: ArraySlice<UInt8>, revision: Int) {
         guard let json = JSONValue.parse(bytes), case .object(let o) = json,
-              case .string(let id)? = o["id"], let id = UUID(canonical: id),
-              case .string(let tenant)? = o["tenant_id"], case .int(let version)? = o["version"],
-              case .string(let created)? = o["created_at"], let createdAt = Self.date(timestamp: created),
-              case .string(let updated)? = o["updated_at"], let updatedAt = Self.date(timestamp: updated),
-              case .string(let createdBy)? = o["created_by"], case .string(let updatedBy)? = o["updated_by"],
-              let config = try? AgentConfig(stored: json)
+            case .string(let id)? = o["id"], let id = UUID(canonical: id),
+            case .string(let tenant)? = o["tenant_id"], case .int(let version)? = o["version"],
+            case .string(let created)? = o["created_at"], let createdAt = Self.date(timestamp: created),
+            case .string(let updated)? = o["updated_at"], let updatedAt = Self.date(timestamp: updated),
+            case .string(let createdBy)? = o["created_by"], case .string(let updatedBy)? = o["updated_by"],
+            let config = try? AgentConfig(stored: json)
         else { return nil }
         let templateID: String?
         switch o["template_id"] {
@@ -26,9 +26,19 @@ extension Agent {
         default: return nil
         }
         self.init(
-            id: id, tenantID: tenant, version: version, config: config, validation: ValidationReport(json: o["validation"] ?? .null),
-            createdAt: createdAt, updatedAt: updatedAt, createdBy: createdBy, updatedBy: updatedBy, revision: revision,
-            templateID: templateID, templateVersion: templateVersion)
+            id: id,
+            tenantID: tenant,
+            version: version,
+            config: config,
+            validation: ValidationReport(json: o["validation"] ?? .null),
+            createdAt: createdAt,
+            updatedAt: updatedAt,
+            createdBy: createdBy,
+            updatedBy: updatedBy,
+            revision: revision,
+            templateID: templateID,
+            templateVersion: templateVersion
+        )
     }
 
     /// Reads what `timestamp(_:)` writes (`2026-11-27T10:34:44.123Z`), and nothing else.
@@ -44,8 +54,8 @@ extension Agent {
             return v
         }
         guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2), let hour = number(11, 2),
-              let minute = number(14, 2), let second = number(17, 2), let ms = number(20, 3),
-              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60
+            let minute = number(14, 2), let second = number(17, 2), let ms = number(20, 3),
+            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60
         else { return nil }
         // Days since 1970-01-01 from a civil date (Howard Hinnant's algorithm, the inverse of `timestamp`'s).
         let y = year - (month <= 2 ? 1 : 0)

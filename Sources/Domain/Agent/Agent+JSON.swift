@@ -82,9 +82,20 @@ extension Agent {
                 v /= 10
             }
         }
-        put(year, 0, 4); bytes[4] = 45; put(month, 5, 2); bytes[7] = 45; put(day, 8, 2); bytes[10] = 84
-        put(msOfDay / 3_600_000, 11, 2); bytes[13] = 58; put(msOfDay / 60_000 % 60, 14, 2); bytes[16] = 58
-        put(msOfDay / 1000 % 60, 17, 2); bytes[19] = 46; put(msOfDay % 1000, 20, 3); bytes[23] = 90
+        put(year, 0, 4)
+        bytes[4] = 45
+        put(month, 5, 2)
+        bytes[7] = 45
+        put(day, 8, 2)
+        bytes[10] = 84
+        put(msOfDay / 3_600_000, 11, 2)
+        bytes[13] = 58
+        put(msOfDay / 60_000 % 60, 14, 2)
+        bytes[16] = 58
+        put(msOfDay / 1000 % 60, 17, 2)
+        bytes[19] = 46
+        put(msOfDay % 1000, 20, 3)
+        bytes[23] = 90
         return String(decoding: bytes, as: UTF8.self)
     }
 }

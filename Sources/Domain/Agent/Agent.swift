@@ -22,9 +22,18 @@ public struct Agent: Sendable, Hashable, Identifiable {
     public var updatedBy: String
 
     public init(
-        id: UUID, tenantID: TenantID, version: Int, config: AgentConfig, validation: ValidationReport,
-        createdAt: Date, updatedAt: Date, createdBy: String, updatedBy: String, revision: Int? = nil,
-        templateID: String? = nil, templateVersion: Int? = nil
+        id: UUID,
+        tenantID: TenantID,
+        version: Int,
+        config: AgentConfig,
+        validation: ValidationReport,
+        createdAt: Date,
+        updatedAt: Date,
+        createdBy: String,
+        updatedBy: String,
+        revision: Int? = nil,
+        templateID: String? = nil,
+        templateVersion: Int? = nil
     ) {
         self.templateID = templateID
         self.templateVersion = templateVersion

@@ -85,9 +85,13 @@ extension LLMConfig {
     init(json: JSONValue, lenient: Bool = false) throws(ServiceError) {
         let r = try ObjectReader(json, at: "/llm_config", allowed: Self.fields, lenient: lenient)
         self.init(
-            model: try r.string("model") ?? "", temperature: try r.double("temperature"), maxTokens: try r.int("max_tokens"),
-            topP: try r.double("top_p"), frequencyPenalty: try r.double("frequency_penalty"),
-            presencePenalty: try r.double("presence_penalty"), stopSequences: try r.strings("stop_sequences")
+            model: try r.string("model") ?? "",
+            temperature: try r.double("temperature"),
+            maxTokens: try r.int("max_tokens"),
+            topP: try r.double("top_p"),
+            frequencyPenalty: try r.double("frequency_penalty"),
+            presencePenalty: try r.double("presence_penalty"),
+            stopSequences: try r.strings("stop_sequences")
         )
     }
 

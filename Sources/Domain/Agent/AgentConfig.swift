@@ -14,9 +14,17 @@ public struct AgentConfig: Sendable, Hashable {
     public var metadata: [String: JSONValue]
 
     public init(
-        name: String, description: String? = nil, type: AgentType = .conversational, status: AgentStatus = .draft,
-        systemPrompt: String = "", llmConfig: LLMConfig, memoryConfig: MemoryConfig = .default,
-        tools: [AgentTool] = [], collections: [String] = [], tags: [String] = [], metadata: [String: JSONValue] = [:]
+        name: String,
+        description: String? = nil,
+        type: AgentType = .conversational,
+        status: AgentStatus = .draft,
+        systemPrompt: String = "",
+        llmConfig: LLMConfig,
+        memoryConfig: MemoryConfig = .default,
+        tools: [AgentTool] = [],
+        collections: [String] = [],
+        tags: [String] = [],
+        metadata: [String: JSONValue] = [:]
     ) {
         self.name = name
         self.description = description

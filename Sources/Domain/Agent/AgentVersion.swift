@@ -13,8 +13,13 @@ public struct AgentVersion: Sendable, Hashable {
     public var changes: JSONValue
 
     public init(
-        version: Int, config: AgentConfig? = nil, validation: ValidationReport? = nil, createdAt: Date, createdBy: String,
-        requestID: String?, changes: JSONValue
+        version: Int,
+        config: AgentConfig? = nil,
+        validation: ValidationReport? = nil,
+        createdAt: Date,
+        createdBy: String,
+        requestID: String?,
+        changes: JSONValue
     ) {
         self.version = version
         self.config = config
@@ -36,7 +41,10 @@ public struct AgentVersion: Sendable, Hashable {
 /// One entry of an agent's audit trail. Written in the transaction of the change it describes.
 public struct HistoryEntry: Sendable, Hashable {
     public enum Action: String, Sendable, CaseIterable {
-        case created, updated, rolledBack = "rolled_back", statusChanged = "status_changed", deleted, restored, validated
+        case created, updated
+        case rolledBack = "rolled_back"
+        case statusChanged = "status_changed"
+        case deleted, restored, validated
         case aliasMoved = "alias_moved"
     }
 
@@ -51,7 +59,13 @@ public struct HistoryEntry: Sendable, Hashable {
     public var details: JSONValue
 
     public init(
-        action: Action, actor: String, roles: [String], at: Date, requestID: String?, version: Int?, changes: JSONValue = .null,
+        action: Action,
+        actor: String,
+        roles: [String],
+        at: Date,
+        requestID: String?,
+        version: Int?,
+        changes: JSONValue = .null,
         details: JSONValue = .null
     ) {
         self.action = action
@@ -104,8 +118,10 @@ public struct AgentAlias: Sendable, Hashable {
     public static func isValidName(_ name: String) -> Bool {
         let bytes = Array(name.utf8)
         guard let first = bytes.first, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first), bytes.count <= 63 else { return false }
-        return bytes.allSatisfy { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
-            || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }
+        return bytes.allSatisfy {
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
+                || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_")
+        }
     }
 
     public var json: JSONValue {

@@ -8,8 +8,13 @@ public struct LLMConfig: Sendable, Hashable {
     public var stopSequences: [String]?
 
     public init(
-        model: String, temperature: Double? = nil, maxTokens: Int? = nil, topP: Double? = nil,
-        frequencyPenalty: Double? = nil, presencePenalty: Double? = nil, stopSequences: [String]? = nil
+        model: String,
+        temperature: Double? = nil,
+        maxTokens: Int? = nil,
+        topP: Double? = nil,
+        frequencyPenalty: Double? = nil,
+        presencePenalty: Double? = nil,
+        stopSequences: [String]? = nil
     ) {
         self.model = model
         self.temperature = temperature

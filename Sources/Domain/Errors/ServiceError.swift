@@ -46,10 +46,14 @@ public struct ServiceError: Error, Sendable, Equatable {
     }
 
     public static func invalidTransition(from: AgentStatus, to: AgentStatus, reason: String? = nil) -> ServiceError {
-        .init(.invalidTransition, reason ?? "Status \(from.rawValue) cannot change to \(to.rawValue)", details: [
-            "current_status": .string(from.rawValue), "requested_status": .string(to.rawValue),
-            "allowed": .array(from.allowedTargets.map { .string($0.rawValue) }),
-        ])
+        .init(
+            .invalidTransition,
+            reason ?? "Status \(from.rawValue) cannot change to \(to.rawValue)",
+            details: [
+                "current_status": .string(from.rawValue), "requested_status": .string(to.rawValue),
+                "allowed": .array(from.allowedTargets.map { .string($0.rawValue) }),
+            ]
+        )
     }
 
     public static func malformed(_ message: String, field: String? = nil) -> ServiceError {
@@ -65,8 +69,11 @@ public struct ServiceError: Error, Sendable, Equatable {
     }
 
     public static func quotaReached(tier: Tier, limit: Int) -> ServiceError {
-        .init(.quotaReached, "The tier's agent quota is reached",
-              details: ["tier": .string(tier.rawValue), "max_agents": .int(limit)])
+        .init(
+            .quotaReached,
+            "The tier's agent quota is reached",
+            details: ["tier": .string(tier.rawValue), "max_agents": .int(limit)]
+        )
     }
 
     public static func webhookQuotaReached(tier: Tier, limit: Int) -> ServiceError {

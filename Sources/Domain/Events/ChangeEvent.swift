@@ -16,8 +16,15 @@ public struct ChangeEvent: Sendable, Equatable {
     public static let service = "agent-management-service"
 
     public init(
-        sequence: Int64, eventID: UUID, tenantID: TenantID, event: String, agentID: UUID?, taskID: UUID?, globalTaskID: String?,
-        data: String, timestamp: Date
+        sequence: Int64,
+        eventID: UUID,
+        tenantID: TenantID,
+        event: String,
+        agentID: UUID?,
+        taskID: UUID?,
+        globalTaskID: String?,
+        data: String,
+        timestamp: Date
     ) {
         self.sequence = sequence
         self.eventID = eventID

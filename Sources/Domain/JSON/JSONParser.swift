@@ -42,9 +42,15 @@ struct JSONParser {
         case UInt8(ascii: "\""): return .string(try string())
         case UInt8(ascii: "{"): return try object()
         case UInt8(ascii: "["): return try array()
-        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-        case UInt8(ascii: "n"): try literal("null"); return .null
+        case UInt8(ascii: "t"):
+            try literal("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try literal("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try literal("null")
+            return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number()
         default: throw Failure()
         }
@@ -152,11 +158,13 @@ struct JSONParser {
             if exponentNegative { exponent = -exponent }
         }
         if isInteger, let int = integer(integerStart..<integerEnd, negative: negative) { return .int(int) }
-        let double = exponentDigits <= 4
+        let double =
+            exponentDigits <= 4
             ? fastDouble(start: integerStart, integerEnd: integerEnd, fractionDigits: fractionDigits, exponent: exponent, negative: negative)
             : nil
         guard let value = double ?? Double(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)),
-              value.isFinite else { throw Failure() }
+            value.isFinite
+        else { throw Failure() }
         return .double(value)
     }
 
@@ -276,12 +284,13 @@ struct JSONParser {
         var code: UInt32 = 0
         for _ in 0..<4 {
             let byte = bytes[index]
-            let digit: UInt8 = switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-            default: throw Failure()
-            }
+            let digit: UInt8 =
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+                default: throw Failure()
+                }
             code = code << 4 | UInt32(digit)
             index += 1
         }

@@ -135,7 +135,8 @@ public enum JSONPatch {
             }
             node = .object(object)
         case .array(var array):
-            let index = token == "-" && insert && rest.isEmpty ? array.count : try Self.index(token, in: array, inserting: insert && rest.isEmpty, path: path)
+            let index =
+                token == "-" && insert && rest.isEmpty ? array.count : try Self.index(token, in: array, inserting: insert && rest.isEmpty, path: path)
             if rest.isEmpty {
                 if insert { array.insert(value, at: index) } else { array[index] = value }
             } else {

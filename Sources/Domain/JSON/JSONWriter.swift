@@ -8,10 +8,24 @@ public struct JSONWriter: Sendable {
         bytes.reserveCapacity(capacity)
     }
 
-    public mutating func beginObject() { separate(); bytes.append(UInt8(ascii: "{")); needsComma.append(false) }
-    public mutating func endObject() { needsComma.removeLast(); bytes.append(UInt8(ascii: "}")) }
-    public mutating func beginArray() { separate(); bytes.append(UInt8(ascii: "[")); needsComma.append(false) }
-    public mutating func endArray() { needsComma.removeLast(); bytes.append(UInt8(ascii: "]")) }
+    public mutating func beginObject() {
+        separate()
+        bytes.append(UInt8(ascii: "{"))
+        needsComma.append(false)
+    }
+    public mutating func endObject() {
+        needsComma.removeLast()
+        bytes.append(UInt8(ascii: "}"))
+    }
+    public mutating func beginArray() {
+        separate()
+        bytes.append(UInt8(ascii: "["))
+        needsComma.append(false)
+    }
+    public mutating func endArray() {
+        needsComma.removeLast()
+        bytes.append(UInt8(ascii: "]"))
+    }
 
     /// Writes `"key":`; the value that follows must not add a separator of its own.
     public mutating func key(_ key: String) {
@@ -21,12 +35,27 @@ public struct JSONWriter: Sendable {
         needsComma[needsComma.count - 1] = false
     }
 
-    public mutating func value(_ string: String) { separate(); writeString(string) }
-    public mutating func value(_ int: Int) { separate(); bytes.append(contentsOf: String(int).utf8) }
-    public mutating func value(_ bool: Bool) { separate(); bytes.append(contentsOf: (bool ? "true" : "false").utf8) }
+    public mutating func value(_ string: String) {
+        separate()
+        writeString(string)
+    }
+    public mutating func value(_ int: Int) {
+        separate()
+        bytes.append(contentsOf: String(int).utf8)
+    }
+    public mutating func value(_ bool: Bool) {
+        separate()
+        bytes.append(contentsOf: (bool ? "true" : "false").utf8)
+    }
     /// Bytes that are already one encoded JSON value (a cached agent, say).
-    public mutating func raw(_ encoded: some Collection<UInt8>) { separate(); bytes.append(contentsOf: encoded) }
-    public mutating func null() { separate(); bytes.append(contentsOf: "null".utf8) }
+    public mutating func raw(_ encoded: some Collection<UInt8>) {
+        separate()
+        bytes.append(contentsOf: encoded)
+    }
+    public mutating func null() {
+        separate()
+        bytes.append(contentsOf: "null".utf8)
+    }
 
     public mutating func value(_ double: Double) {
         separate()
@@ -64,11 +93,26 @@ public struct JSONWriter: Sendable {
         }
     }
 
-    public mutating func field(_ name: String, _ string: String) { key(name); value(string) }
-    public mutating func field(_ name: String, _ string: String?) { key(name); value(string) }
-    public mutating func field(_ name: String, _ int: Int) { key(name); value(int) }
-    public mutating func field(_ name: String, _ bool: Bool) { key(name); value(bool) }
-    public mutating func field(_ name: String, _ json: JSONValue) { key(name); value(json) }
+    public mutating func field(_ name: String, _ string: String) {
+        key(name)
+        value(string)
+    }
+    public mutating func field(_ name: String, _ string: String?) {
+        key(name)
+        value(string)
+    }
+    public mutating func field(_ name: String, _ int: Int) {
+        key(name)
+        value(int)
+    }
+    public mutating func field(_ name: String, _ bool: Bool) {
+        key(name)
+        value(bool)
+    }
+    public mutating func field(_ name: String, _ json: JSONValue) {
+        key(name)
+        value(json)
+    }
     public mutating func field(_ name: String, _ strings: [String]) {
         key(name)
         beginArray()
@@ -109,8 +153,10 @@ public struct JSONWriter: Sendable {
         case UInt8(ascii: "\t"): bytes.append(UInt8(ascii: "t"))
         default:
             let hex: StaticString = "0123456789abcdef"
-            bytes.append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                                      hex.utf8Start[Int(byte >> 4)], hex.utf8Start[Int(byte & 0xF)]])
+            bytes.append(contentsOf: [
+                UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                hex.utf8Start[Int(byte >> 4)], hex.utf8Start[Int(byte & 0xF)],
+            ])
         }
     }
 }

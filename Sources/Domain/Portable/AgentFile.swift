@@ -11,12 +11,14 @@ public enum AgentFile {
             "format": .string(format), "exported_at": .string(Agent.timestamp(exportedAt)), "agent": agent.config.json,
         ]
         if let versions {
-            file["versions"] = .array(versions.map { v in
-                .object([
-                    "version": .int(v.version), "created_at": .string(Agent.timestamp(v.createdAt)), "created_by": .string(v.createdBy),
-                    "config": v.config?.json ?? .null,
-                ])
-            })
+            file["versions"] = .array(
+                versions.map { v in
+                    .object([
+                        "version": .int(v.version), "created_at": .string(Agent.timestamp(v.createdAt)), "created_by": .string(v.createdBy),
+                        "config": v.config?.json ?? .null,
+                    ])
+                }
+            )
         }
         return .object(file)
     }
@@ -24,7 +26,9 @@ public enum AgentFile {
     /// The configuration an exported file or a create body describes. `at` prefixes field paths
     /// (`/agents/3` in an apply). An exported file's versions are history, not imported.
     public static func config(_ json: JSONValue, at path: String = "") throws(ServiceError) -> AgentConfig {
-        guard case .object(let fields) = json else { throw ServiceError.malformed("An agent must be a JSON object", field: path.isEmpty ? nil : path) }
+        guard case .object(let fields) = json else {
+            throw ServiceError.malformed("An agent must be a JSON object", field: path.isEmpty ? nil : path)
+        }
         var body = json
         var base = path
         if fields["format"] != nil {
@@ -59,8 +63,14 @@ public struct ApplyStep: Sendable {
     public var current: Agent?
     public var changes: [JSONPatch.Operation]
 
-    public init(name: String, action: Action, config: AgentConfig? = nil, validation: ValidationReport? = nil, current: Agent? = nil,
-                changes: [JSONPatch.Operation] = []) {
+    public init(
+        name: String,
+        action: Action,
+        config: AgentConfig? = nil,
+        validation: ValidationReport? = nil,
+        current: Agent? = nil,
+        changes: [JSONPatch.Operation] = []
+    ) {
         self.name = name
         self.action = action
         self.config = config

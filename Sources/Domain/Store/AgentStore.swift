@@ -19,7 +19,10 @@ public protocol AgentStore: Sendable {
     /// row lock and stores what `change` makes of it (the next agent and its changes; `nil` writes
     /// nothing) in the same transaction, so it cannot lose again. `nil` when the agent is not live.
     func updateLocked(
-        _ id: UUID, tenant: TenantID, action: HistoryEntry.Action, audit: Audit,
+        _ id: UUID,
+        tenant: TenantID,
+        action: HistoryEntry.Action,
+        audit: Audit,
         _ change: @escaping @Sendable (Agent) async throws -> (next: Agent, changes: JSONValue)?
     ) async throws -> (current: Agent, next: Agent?)?
     /// Moves `agent` to the status in its configuration without a new version, if the stored row is
@@ -38,8 +41,14 @@ public protocol AgentStore: Sendable {
     func purgeDeleted(retention: Duration) async throws -> Int
     /// A whole declarative apply in one transaction: deletes, then updates (each from the revision
     /// read), then creates under the quota. Any refusal leaves nothing written.
-    func apply(creates: [Agent], updates: [(agent: Agent, from: Int, changes: JSONValue)], deletes: [UUID], tenant: TenantID,
-               quota: AgentQuota, audit: Audit) async throws
+    func apply(
+        creates: [Agent],
+        updates: [(agent: Agent, from: Int, changes: JSONValue)],
+        deletes: [UUID],
+        tenant: TenantID,
+        quota: AgentQuota,
+        audit: Audit
+    ) async throws
     /// Records an `agent_updated` event with no changes for each agent, so receivers re-read them.
     func announce(_ agents: [Agent], tenant: TenantID) async throws
 }

@@ -31,8 +31,11 @@ public struct ChangeNotification: Sendable, Hashable {
     public init?(payload: String) {
         guard let json = JSONValue.parse(Array(payload.utf8)), let kind = json["kind"]?.stringValue.flatMap(Kind.init) else { return nil }
         self.init(
-            kind: kind, tenantID: json["tenant_id"]?.stringValue, agentID: json["agent_id"]?.stringValue.flatMap(UUID.init(uuidString:)),
-            revision: json["revision"]?.numberValue.map { Int($0) }, deleted: json["deleted"] == .bool(true)
+            kind: kind,
+            tenantID: json["tenant_id"]?.stringValue,
+            agentID: json["agent_id"]?.stringValue.flatMap(UUID.init(uuidString:)),
+            revision: json["revision"]?.numberValue.map { Int($0) },
+            deleted: json["deleted"] == .bool(true)
         )
     }
 }

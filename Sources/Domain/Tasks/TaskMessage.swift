@@ -17,8 +17,15 @@ public struct TaskMessage: Sendable, Hashable {
     public var payload: [String: JSONValue]
 
     public init(
-        taskID: UUID = UUID(), tenantID: TenantID, type: TaskType, priority: Int = 5, createdAt: Date = Date.now,
-        globalTaskID: String? = nil, maxAttempts: Int = defaultMaxAttempts, metadata: [String: JSONValue] = [:], payload: [String: JSONValue] = [:]
+        taskID: UUID = UUID(),
+        tenantID: TenantID,
+        type: TaskType,
+        priority: Int = 5,
+        createdAt: Date = Date.now,
+        globalTaskID: String? = nil,
+        maxAttempts: Int = defaultMaxAttempts,
+        metadata: [String: JSONValue] = [:],
+        payload: [String: JSONValue] = [:]
     ) {
         self.taskID = taskID
         self.tenantID = tenantID
@@ -58,7 +65,9 @@ public struct TaskMessage: Sendable, Hashable {
         }
         var maxAttempts = Self.defaultMaxAttempts
         if let raw = o["max_attempts"] {
-            guard case .int(let n) = raw, (1...100).contains(n) else { throw .malformed("max_attempts must be an integer from 1 to 100", field: "max_attempts") }
+            guard case .int(let n) = raw, (1...100).contains(n) else {
+                throw .malformed("max_attempts must be an integer from 1 to 100", field: "max_attempts")
+            }
             maxAttempts = n
         }
         var createdAt = Date.now
@@ -78,29 +87,48 @@ public struct TaskMessage: Sendable, Hashable {
         case .object(let p)?: payload = p
         default: throw .malformed("payload must be an object", field: "payload")
         }
-        self.init(taskID: id, tenantID: tenant, type: type, priority: priority, createdAt: createdAt, globalTaskID: try string("global_task_id", nullable: true),
-                  maxAttempts: maxAttempts, metadata: metadata, payload: payload)
+        self.init(
+            taskID: id,
+            tenantID: tenant,
+            type: type,
+            priority: priority,
+            createdAt: createdAt,
+            globalTaskID: try string("global_task_id", nullable: true),
+            maxAttempts: maxAttempts,
+            metadata: metadata,
+            payload: payload
+        )
         try checkPayload()
     }
 
     /// What each type needs, so that a task missing it fails at once instead of after its retries.
     private func checkPayload() throws(ServiceError) {
         func require(_ key: String, _ kind: String) throws(ServiceError) {
-            let ok = switch (kind, payload[key]) {
-            case ("object", .object?), ("string", .string?): true
-            case ("uuid", .string(let s)?): UUID(canonical: s) != nil
-            default: false
+            let ok =
+                switch (kind, payload[key]) {
+                case ("object", .object?), ("string", .string?): true
+                case ("uuid", .string(let s)?): UUID(canonical: s) != nil
+                default: false
+                }
+            guard ok else {
+                throw .malformed(
+                    "payload.\(key) is required for \(type.rawValue) (\(kind == "uuid" ? "an agent id" : "an \(kind)"))",
+                    field: "payload.\(key)"
+                )
             }
-            guard ok else { throw .malformed("payload.\(key) is required for \(type.rawValue) (\(kind == "uuid" ? "an agent id" : "an \(kind)"))", field: "payload.\(key)") }
         }
         switch type {
         case .agentCreate: try require("config", "object")
-        case .agentUpdate: try require("agent_id", "uuid"); try require("config", "object")
+        case .agentUpdate:
+            try require("agent_id", "uuid")
+            try require("config", "object")
         case .agentDelete, .agentNotify: try require("agent_id", "uuid")
         case .agentValidate:
             if payload["agent_id"] != nil { try require("agent_id", "uuid") } else { try require("config", "object") }
         case .templateCreate: try require("template", "object")
-        case .bulkUpdate: try require("filter", "object"); try require("patch", "object")
+        case .bulkUpdate:
+            try require("filter", "object")
+            try require("patch", "object")
         case .revalidateTenant, .sync: break
         }
     }

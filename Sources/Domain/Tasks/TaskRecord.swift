@@ -13,8 +13,16 @@ public struct TaskRecord: Sendable, Hashable {
     public var checkpoint: Int64?
     public var updatedAt: Date
 
-    public init(message: TaskMessage, status: TaskStatus, attempts: Int = 0, progress: Int = 0, result: JSONValue? = nil,
-                error: JSONValue? = nil, checkpoint: Int64? = nil, updatedAt: Date = .now) {
+    public init(
+        message: TaskMessage,
+        status: TaskStatus,
+        attempts: Int = 0,
+        progress: Int = 0,
+        result: JSONValue? = nil,
+        error: JSONValue? = nil,
+        checkpoint: Int64? = nil,
+        updatedAt: Date = .now
+    ) {
         self.message = message
         self.status = status
         self.attempts = attempts

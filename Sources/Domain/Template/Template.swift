@@ -28,8 +28,18 @@ public struct Template: Sendable, Hashable {
     public var updatedBy: String?
 
     public init(
-        id: String, tenantID: TenantID?, name: String, description: String?, category: String, type: AgentType, config: JSONValue,
-        version: Int = 1, usageCount: Int = 0, createdAt: Date? = nil, updatedAt: Date? = nil, createdBy: String? = nil,
+        id: String,
+        tenantID: TenantID?,
+        name: String,
+        description: String?,
+        category: String,
+        type: AgentType,
+        config: JSONValue,
+        version: Int = 1,
+        usageCount: Int = 0,
+        createdAt: Date? = nil,
+        updatedAt: Date? = nil,
+        createdBy: String? = nil,
         updatedBy: String? = nil
     ) {
         self.id = id
@@ -59,9 +69,14 @@ public struct Template: Sendable, Hashable {
             config = value
         }
         self.init(
-            id: id, tenantID: tenantID, name: try body.string("name") ?? "", description: try body.string("description"),
-            category: try body.string("category") ?? "", type: AgentType(rawValue: try body.string("type") ?? AgentType.conversational.rawValue),
-            config: config)
+            id: id,
+            tenantID: tenantID,
+            name: try body.string("name") ?? "",
+            description: try body.string("description"),
+            category: try body.string("category") ?? "",
+            type: AgentType(rawValue: try body.string("type") ?? AgentType.conversational.rawValue),
+            config: config
+        )
     }
 
     /// Refuses a merge patch that names a field templates do not have, even to set it to null

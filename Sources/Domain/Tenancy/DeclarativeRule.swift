@@ -17,8 +17,15 @@ public struct DeclarativeRule: Sendable, Hashable {
     public var message: String?
 
     public init(
-        id: String, path: String, min: Double? = nil, max: Double? = nil, allowed: [JSONValue]? = nil,
-        pattern: String? = nil, tiers: Set<Tier>? = nil, severity: ValidationIssue.Severity = .error, message: String? = nil
+        id: String,
+        path: String,
+        min: Double? = nil,
+        max: Double? = nil,
+        allowed: [JSONValue]? = nil,
+        pattern: String? = nil,
+        tiers: Set<Tier>? = nil,
+        severity: ValidationIssue.Severity = .error,
+        message: String? = nil
     ) {
         self.id = id
         self.path = path

@@ -28,9 +28,17 @@ public struct TierLimits: Sendable, Hashable {
     public var maxWebhooks: Int
 
     public init(
-        maxAgents: Int, maxToolsPerAgent: Int, maxCollectionsPerAgent: Int, customPrompts: Bool,
-        allowedTypes: Set<AgentType>, allowedModels: Models, maxPromptChars: Int, maxTokens: Int,
-        requestsPerMinute: Int? = nil, agentCreatesPerDay: Int? = nil, agentUpdatesPerHour: Int? = nil,
+        maxAgents: Int,
+        maxToolsPerAgent: Int,
+        maxCollectionsPerAgent: Int,
+        customPrompts: Bool,
+        allowedTypes: Set<AgentType>,
+        allowedModels: Models,
+        maxPromptChars: Int,
+        maxTokens: Int,
+        requestsPerMinute: Int? = nil,
+        agentCreatesPerDay: Int? = nil,
+        agentUpdatesPerHour: Int? = nil,
         maxWebhooks: Int = 1
     ) {
         self.maxWebhooks = maxWebhooks
@@ -48,10 +56,11 @@ public struct TierLimits: Sendable, Hashable {
     }
 
     public var json: JSONValue {
-        let models: JSONValue = switch allowedModels {
-        case .all: .string("all")
-        case .only(let set): .array(set.sorted().map(JSONValue.string))
-        }
+        let models: JSONValue =
+            switch allowedModels {
+            case .all: .string("all")
+            case .only(let set): .array(set.sorted().map(JSONValue.string))
+            }
         return .object([
             "max_agents": .int(maxAgents),
             "max_tools_per_agent": .int(maxToolsPerAgent),

@@ -33,7 +33,8 @@ public struct ValidationIssue: Sendable, Hashable {
 
     public init?(json: JSONValue) {
         guard let code = json["code"]?.stringValue, let severity = json["severity"]?.stringValue.flatMap(Severity.init),
-              let path = json["path"]?.stringValue, let message = json["message"]?.stringValue else { return nil }
+            let path = json["path"]?.stringValue, let message = json["message"]?.stringValue
+        else { return nil }
         self.init(IssueCode(rawValue: code), severity, path: path, message, suggestion: json["suggestion"]?.stringValue)
     }
 }

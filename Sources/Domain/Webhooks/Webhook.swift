@@ -19,8 +19,16 @@ public struct Webhook: Sendable, Hashable {
     public var updatedAt: Date
 
     public init(
-        id: UUID, tenantID: TenantID, url: String, events: [String], description: String?, status: Status, disabledReason: String?,
-        consecutiveFailures: Int, createdAt: Date, updatedAt: Date
+        id: UUID,
+        tenantID: TenantID,
+        url: String,
+        events: [String],
+        description: String?,
+        status: Status,
+        disabledReason: String?,
+        consecutiveFailures: Int,
+        createdAt: Date,
+        updatedAt: Date
     ) {
         self.id = id
         self.tenantID = tenantID

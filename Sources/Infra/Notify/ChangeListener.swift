@@ -5,6 +5,7 @@ import NIOPosix
 import PostgresNIO
 public import ServiceLifecycle
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -45,7 +46,8 @@ public struct ChangeListener: Service {
     let events: EventHooks
 
     public init(
-        configuration: Configuration, logger: Logger,
+        configuration: Configuration,
+        logger: Logger,
         onChange: @escaping @Sendable (ChangeNotification) async -> Void,
         onListening: @escaping @Sendable (Bool) async -> Void,
         events: EventHooks = EventHooks()
@@ -129,9 +131,13 @@ public struct ChangeListener: Service {
     }
 
     private func consume(
-        _ changes: PostgresNotificationSequence, _ outbox: PostgresNotificationSequence, _ sequenced: PostgresNotificationSequence,
+        _ changes: PostgresNotificationSequence,
+        _ outbox: PostgresNotificationSequence,
+        _ sequenced: PostgresNotificationSequence,
         _ beats: PostgresNotificationSequence,
-        on conn: PostgresConnection, beatChannel: String, state: HeartbeatState
+        on conn: PostgresConnection,
+        beatChannel: String,
+        state: HeartbeatState
     ) async throws {
         let heartbeat = configuration.heartbeat
         let sender = Connection(conn)
@@ -203,7 +209,12 @@ public struct ChangeListener: Service {
             .connect(host: url.host, port: url.port)
             .get()
         var config = PostgresConnection.Configuration(
-            establishedChannel: channel, tls: try url.connectionTLS(), username: url.username, password: url.password, database: url.database)
+            establishedChannel: channel,
+            tls: try url.connectionTLS(),
+            username: url.username,
+            password: url.password,
+            database: url.database
+        )
         // The server notices a vanished replica within seconds too, and frees the leader lock it held.
         config.options.additionalStartupParameters = [
             ("application_name", configuration.applicationName), ("tcp_keepalives_idle", "\(seconds)"),
@@ -228,8 +239,11 @@ public struct EventHooks: Sendable {
     public var leaderKey: Int64?
 
     public init(
-        listening: @escaping @Sendable () -> Void = {}, outbox: @escaping @Sendable () -> Void = {}, sequenced: @escaping @Sendable (Int64) -> Void = { _ in },
-        leadership: @escaping @Sendable (Bool) -> Void = { _ in }, leaderKey: Int64? = nil
+        listening: @escaping @Sendable () -> Void = {},
+        outbox: @escaping @Sendable () -> Void = {},
+        sequenced: @escaping @Sendable (Int64) -> Void = { _ in },
+        leadership: @escaping @Sendable (Bool) -> Void = { _ in },
+        leaderKey: Int64? = nil
     ) {
         self.listening = listening
         self.outbox = outbox

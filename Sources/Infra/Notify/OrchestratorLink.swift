@@ -82,8 +82,12 @@ public struct OrchestratorLink: Sendable {
         let target = try Target(configuration.url)
         let authenticated = Flag()
         let channel = try OrchestratorChannel(
-            target: target, configuration: configuration, logger: logger, session: session,
-            authenticated: { authenticated.set() })
+            target: target,
+            configuration: configuration,
+            logger: logger,
+            session: session,
+            authenticated: { authenticated.set() }
+        )
         let limit = configuration.authTimeout
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await ClientConnection(channel, address: .hostname(target.host, port: target.port), logger: logger).run() }
@@ -108,7 +112,7 @@ public struct OrchestratorLink: Sendable {
 
         public init(_ url: String) throws {
             guard let parts = URLComponents(string: url), let scheme = parts.scheme?.lowercased(), scheme == "ws" || scheme == "wss",
-                  let host = parts.host, !host.isEmpty
+                let host = parts.host, !host.isEmpty
             else { throw Refused(description: "AMS_ORCHESTRATOR_WS_URL must be a ws:// or wss:// URL") }
             self.host = host
             self.tls = scheme == "wss"
@@ -153,7 +157,10 @@ private struct OrchestratorChannel: ClientConnectionChannel {
     let tls: NIOSSLContext?
 
     init(
-        target: OrchestratorLink.Target, configuration: OrchestratorLink.Configuration, logger: Logger, session: @escaping Session,
+        target: OrchestratorLink.Target,
+        configuration: OrchestratorLink.Configuration,
+        logger: Logger,
+        session: @escaping Session,
         authenticated: @escaping @Sendable () -> Void
     ) throws {
         self.target = target
@@ -170,7 +177,8 @@ private struct OrchestratorChannel: ClientConnectionChannel {
                 channel.eventLoop.makeCompletedFuture {
                     // Whole messages, even if the orchestrator fragments them; control frames pass through.
                     try channel.pipeline.syncOperations.addHandler(
-                        NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64, maxAccumulatedFrameSize: 1 << 16))
+                        NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64, maxAccumulatedFrameSize: 1 << 16)
+                    )
                     return .websocket(try NIOAsyncChannel(wrappingChannelSynchronously: channel))
                 }
             }
@@ -178,8 +186,10 @@ private struct OrchestratorChannel: ClientConnectionChannel {
             headers.add(name: "Host", value: target.hostHeader)
             let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target.path, headers: headers)
             let upgrade = NIOTypedHTTPClientUpgradeConfiguration(
-                upgradeRequestHead: head, upgraders: [upgrader],
-                notUpgradingCompletionHandler: { $0.eventLoop.makeCompletedFuture { .refused } })
+                upgradeRequestHead: head,
+                upgraders: [upgrader],
+                notUpgradingCompletionHandler: { $0.eventLoop.makeCompletedFuture { .refused } }
+            )
             var pipeline = NIOUpgradableHTTPClientPipelineConfiguration(upgradeConfiguration: upgrade)
             pipeline.leftOverBytesStrategy = .forwardBytes
             if let tls {
@@ -187,7 +197,10 @@ private struct OrchestratorChannel: ClientConnectionChannel {
                 let named = target.host.contains(":") || target.host.allSatisfy { $0.isNumber || $0 == "." } ? nil : target.host
                 try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: named), position: .first)
             }
-            return Value(channel: channel, upgrade: try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(configuration: pipeline))
+            return Value(
+                channel: channel,
+                upgrade: try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(configuration: pipeline)
+            )
         }
     }
 
@@ -243,8 +256,13 @@ private struct OrchestratorChannel: ClientConnectionChannel {
 
     /// Sends the service's credentials and waits for `{"status": "authenticated"}` as the next
     /// message (the caller bounds the wait).
-    private func authenticate(_ writer: OrchestratorLink.Writer, _ frames: inout NIOAsyncChannelInboundStream<WebSocketFrame>.AsyncIterator) async throws {
-        let hello = try JSONSerialization.data(withJSONObject: ["service_token": configuration.serviceToken, "service_name": configuration.serviceName])
+    private func authenticate(
+        _ writer: OrchestratorLink.Writer,
+        _ frames: inout NIOAsyncChannelInboundStream<WebSocketFrame>.AsyncIterator
+    ) async throws {
+        let hello = try JSONSerialization.data(withJSONObject: [
+            "service_token": configuration.serviceToken, "service_name": configuration.serviceName,
+        ])
         try await writer.send(Array(hello))
         while let frame = try await frames.next() {
             switch frame.opcode {

@@ -18,7 +18,8 @@ public struct RedisEventSink: EventSink {
         commands.reserveCapacity(events.count * 2)
         let cap = String(maxLength)
         for event in events {
-            let key = Self.key(event.tenantID), envelope = String(decoding: event.envelope, as: UTF8.self)
+            let key = Self.key(event.tenantID)
+            let envelope = String(decoding: event.envelope, as: UTF8.self)
             commands.append(["XADD", key, "MAXLEN", "~", cap, "*", "message", envelope])
             commands.append(["PUBLISH", key, envelope])
         }

@@ -69,15 +69,31 @@ public struct WebhookClient: Sendable {
         func result(_ status: Int?, _ error: String?) -> WebhookDelivery {
             let elapsed = ContinuousClock.now - started
             let ms = elapsed.seconds * 1000
-            return WebhookDelivery(eventID: event.eventID, event: event.event, sequence: event.sequence, attempt: attempt, attemptedAt: at,
-                                   statusCode: status, latencyMs: ms, error: error)
+            return WebhookDelivery(
+                eventID: event.eventID,
+                event: event.event,
+                sequence: event.sequence,
+                attempt: attempt,
+                attemptedAt: at,
+                statusCode: status,
+                latencyMs: ms,
+                error: error
+            )
         }
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(), let host = components.host, !host.isEmpty
         else { return result(nil, "the url cannot be parsed") }
         guard scheme == "http" || scheme == "https" else { return result(nil, "refused: only http and https urls are called") }
         do {
             let outcome = try await withDeadline(started + configuration.timeout) {
-                try await self.send(event, components: components, scheme: scheme, host: host, secret: secret, at: at, deadline: started + self.configuration.timeout)
+                try await self.send(
+                    event,
+                    components: components,
+                    scheme: scheme,
+                    host: host,
+                    secret: secret,
+                    at: at,
+                    deadline: started + self.configuration.timeout
+                )
             }
             switch outcome {
             case .refused(let reason): return result(nil, "refused: " + reason)
@@ -105,7 +121,13 @@ public struct WebhookClient: Sendable {
     /// through the shared client to the address literal with the original Host header; https through
     /// a client of its own whose name override pins the address while TLS still verifies the name.
     private func send(
-        _ event: ChangeEvent, components: URLComponents, scheme: String, host: String, secret: String, at: Date, deadline: ContinuousClock.Instant
+        _ event: ChangeEvent,
+        components: URLComponents,
+        scheme: String,
+        host: String,
+        secret: String,
+        at: Date,
+        deadline: ContinuousClock.Instant
     ) async throws -> Outcome {
         let addresses = try await resolver.resolve(host, within: deadline - .now)
         if !configuration.allowPrivate, let reason = Self.refusal(host: host, addresses: addresses) { return .refused(reason) }

@@ -154,10 +154,12 @@ extension TierLimits {
     }
 
     init(_ raw: TierPolicyFile.Limits, tier: Tier, at where_: String) throws {
-        let counts = [("max_agents", raw.max_agents), ("max_tools_per_agent", raw.max_tools_per_agent),
-                      ("max_webhooks", raw.max_webhooks ?? 0),
-                      ("max_collections_per_agent", raw.max_collections_per_agent),
-                      ("max_prompt_chars", raw.max_prompt_chars), ("max_tokens", raw.max_tokens)]
+        let counts = [
+            ("max_agents", raw.max_agents), ("max_tools_per_agent", raw.max_tools_per_agent),
+            ("max_webhooks", raw.max_webhooks ?? 0),
+            ("max_collections_per_agent", raw.max_collections_per_agent),
+            ("max_prompt_chars", raw.max_prompt_chars), ("max_tokens", raw.max_tokens),
+        ]
         if let (name, value) = counts.first(where: { $0.1 < 0 }) {
             throw ConfigurationError("\(where_).\(name): must not be negative (\(value))")
         }
@@ -167,15 +169,25 @@ extension TierLimits {
             guard type.isKnown else { throw ConfigurationError("\(where_).allowed_types: unknown type '\(name)'") }
             types.insert(type)
         }
-        let models: Models = switch raw.allowed_models {
-        case .all: .all
-        case .only(let list): .only(Set(list))
-        }
-        self.init(maxAgents: raw.max_agents, maxToolsPerAgent: raw.max_tools_per_agent,
-                  maxCollectionsPerAgent: raw.max_collections_per_agent, customPrompts: raw.custom_prompts,
-                  allowedTypes: types, allowedModels: models, maxPromptChars: raw.max_prompt_chars, maxTokens: raw.max_tokens,
-                  requestsPerMinute: raw.requests_per_minute?.value, agentCreatesPerDay: raw.agent_creates_per_day?.value,
-                  agentUpdatesPerHour: raw.agent_updates_per_hour?.value, maxWebhooks: raw.max_webhooks ?? Self.defaultMaxWebhooks(tier))
+        let models: Models =
+            switch raw.allowed_models {
+            case .all: .all
+            case .only(let list): .only(Set(list))
+            }
+        self.init(
+            maxAgents: raw.max_agents,
+            maxToolsPerAgent: raw.max_tools_per_agent,
+            maxCollectionsPerAgent: raw.max_collections_per_agent,
+            customPrompts: raw.custom_prompts,
+            allowedTypes: types,
+            allowedModels: models,
+            maxPromptChars: raw.max_prompt_chars,
+            maxTokens: raw.max_tokens,
+            requestsPerMinute: raw.requests_per_minute?.value,
+            agentCreatesPerDay: raw.agent_creates_per_day?.value,
+            agentUpdatesPerHour: raw.agent_updates_per_hour?.value,
+            maxWebhooks: raw.max_webhooks ?? Self.defaultMaxWebhooks(tier)
+        )
     }
 }
 
@@ -187,18 +199,29 @@ extension DeclarativeRule {
         }
         var tiers: Set<Tier>?
         if let names = raw.tiers {
-            tiers = try Set(names.map { name in
-                guard let tier = Tier(rawValue: name) else { throw ConfigurationError("\(where_).tiers: unknown tier '\(name)'") }
-                return tier
-            })
+            tiers = try Set(
+                names.map { name in
+                    guard let tier = Tier(rawValue: name) else { throw ConfigurationError("\(where_).tiers: unknown tier '\(name)'") }
+                    return tier
+                }
+            )
         }
         var severity = ValidationIssue.Severity.error
         if let raw = raw.severity {
             guard let s = ValidationIssue.Severity(rawValue: raw) else { throw ConfigurationError("\(where_).severity: must be error or warning") }
             severity = s
         }
-        self.init(id: raw.id, path: raw.path, min: raw.min, max: raw.max, allowed: raw.enum, pattern: raw.pattern,
-                  tiers: tiers, severity: severity, message: raw.message)
+        self.init(
+            id: raw.id,
+            path: raw.path,
+            min: raw.min,
+            max: raw.max,
+            allowed: raw.enum,
+            pattern: raw.pattern,
+            tiers: tiers,
+            severity: severity,
+            message: raw.message
+        )
         // The rule compiles its pattern once, here at load; one that does not compile stops the start.
         if raw.pattern != nil && compiledPattern == nil {
             throw ConfigurationError("\(where_).pattern: not a valid regular expression")

@@ -1,8 +1,8 @@
 import CoreMetrics
 import Dispatch
+import Domain
 import NIOCore
 import NIOPosix
-import Domain
 import PostgresNIO
 import Synchronization
 
@@ -148,12 +148,20 @@ enum Deadline {
                     due?.resume()
                 }
                 // A cancellation between storing the continuation and here found no timer to cancel.
-                if state.withLock({ s in s.timer = timer; return s.cancelled }) { timer.cancel() }
+                if state.withLock({ s in
+                    s.timer = timer
+                    return s.cancelled
+                }) {
+                    timer.cancel()
+                }
             }
         } onCancel: {
             let (continuation, timer) = state.withLock { s in
                 s.cancelled = true
-                defer { s.continuation = nil; s.timer = nil }
+                defer {
+                    s.continuation = nil
+                    s.timer = nil
+                }
                 return (s.continuation, s.timer)
             }
             timer?.cancel()

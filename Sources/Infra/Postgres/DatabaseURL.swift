@@ -18,7 +18,8 @@ struct DatabaseURL {
     /// otherwise: a password must not cross a network in the clear by default.
     init(_ url: String) throws {
         guard let parts = URLComponents(string: url), ["postgres", "postgresql"].contains(parts.scheme ?? ""),
-              let host = parts.host, !host.isEmpty, let user = parts.user, !user.isEmpty else {
+            let host = parts.host, !host.isEmpty, let user = parts.user, !user.isEmpty
+        else {
             throw ConfigurationError("AMS_DATABASE_URL must look like postgres://user:pass@host:port/db")
         }
         let database = String(parts.path.drop(while: { $0 == "/" }))
@@ -29,13 +30,14 @@ struct DatabaseURL {
         self.username = user
         self.password = parts.password
         self.database = database.isEmpty ? nil : database
-        self.tls = switch parts.queryItems?.first(where: { $0.name == "sslmode" })?.value {
-        case "require", "verify-ca", "verify-full": .require
-        case "disable": .disable
-        case "prefer", "allow": .prefer
-        case nil: loopback ? .disable : .require
-        case let other?: throw ConfigurationError("AMS_DATABASE_URL: unknown sslmode '\(other)'")
-        }
+        self.tls =
+            switch parts.queryItems?.first(where: { $0.name == "sslmode" })?.value {
+            case "require", "verify-ca", "verify-full": .require
+            case "disable": .disable
+            case "prefer", "allow": .prefer
+            case nil: loopback ? .disable : .require
+            case let other?: throw ConfigurationError("AMS_DATABASE_URL: unknown sslmode '\(other)'")
+            }
     }
 }
 
@@ -63,11 +65,12 @@ extension PostgresClient.Configuration {
 
     public init(url: String) throws {
         let u = try DatabaseURL(url)
-        let tls: TLS = switch u.tls {
-        case .disable: .disable
-        case .prefer: .prefer(.makeClientConfiguration())
-        case .require: .require(.makeClientConfiguration())
-        }
+        let tls: TLS =
+            switch u.tls {
+            case .disable: .disable
+            case .prefer: .prefer(.makeClientConfiguration())
+            case .require: .require(.makeClientConfiguration())
+            }
         self.init(host: u.host, port: u.port, username: u.username, password: u.password, database: u.database, tls: tls)
     }
 }

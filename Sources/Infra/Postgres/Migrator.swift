@@ -51,10 +51,13 @@ public struct Migrator: Sendable {
     }
 
     private static func apply(_ migrations: [Migration], on conn: Connection, logger: Logger) async throws -> [Int] {
-        try await conn.query("""
+        try await conn.query(
+            """
             CREATE TABLE IF NOT EXISTS schema_migrations (
                 version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var done = Set<Int>()
         for try await version in try await conn.query("SELECT version FROM schema_migrations", logger: logger).decode(Int.self) {
             done.insert(version)
@@ -79,19 +82,25 @@ public struct Migrator: Sendable {
 
     /// Installs `definitions` unless the database holds a newer release, or this very one already.
     static func install(_ definitions: SchemaDefinitions, on conn: Connection, logger: Logger) async throws {
-        try await conn.query("""
+        try await conn.query(
+            """
             CREATE TABLE IF NOT EXISTS schema_definitions (
                 only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row), release integer NOT NULL, checksum text NOT NULL,
                 applied_at timestamptz NOT NULL DEFAULT now())
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var installed: (release: Int, checksum: String)?
         for try await row in try await conn.query("SELECT release, checksum FROM schema_definitions", logger: logger).decode((Int, String).self) {
             installed = row
         }
         if let installed, installed.release > definitions.release {
-            logger.warning("newer schema definitions installed; leaving them", metadata: [
-                "installed_release": "\(installed.release)", "release": "\(definitions.release)",
-            ])
+            logger.warning(
+                "newer schema definitions installed; leaving them",
+                metadata: [
+                    "installed_release": "\(installed.release)", "release": "\(definitions.release)",
+                ]
+            )
             return
         }
         if let installed, installed.release == definitions.release, installed.checksum == definitions.checksum { return }
@@ -99,10 +108,13 @@ public struct Migrator: Sendable {
             for statement in definitions.statements {
                 try await tx.query(PostgresQuery(unsafeSQL: statement), logger: logger)
             }
-            try await tx.query("""
+            try await tx.query(
+                """
                 INSERT INTO schema_definitions (release, checksum) VALUES (\(definitions.release), \(definitions.checksum))
                 ON CONFLICT (only_row) DO UPDATE SET release = EXCLUDED.release, checksum = EXCLUDED.checksum, applied_at = now()
-                """, logger: logger)
+                """,
+                logger: logger
+            )
         }
         logger.info("schema definitions installed", metadata: ["release": "\(definitions.release)"])
     }

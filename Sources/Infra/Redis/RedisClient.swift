@@ -60,10 +60,11 @@ public final class RedisClient: Service {
             answer.succeed(false)
         }
         do {
-            let connection: EventLoopFuture<RedisConnection> = switch try slot().acquire(connect: connect, logger: logger) {
-            case .ready(let connection): loop.makeSucceededFuture(connection)
-            case .connecting(let future): future
-            }
+            let connection: EventLoopFuture<RedisConnection> =
+                switch try slot().acquire(connect: connect, logger: logger) {
+                case .ready(let connection): loop.makeSucceededFuture(connection)
+                case .connecting(let future): future
+                }
             connection
                 .flatMap { [configuration] in $0.send([["PING"]], timeout: configuration.timeout) }
                 .whenComplete { answer.succeed((try? $0.get()) == [.status("PONG")]) }
@@ -84,10 +85,11 @@ public final class RedisClient: Service {
             answer.fail(RedisError.timeout)
         }
         do {
-            let connection: EventLoopFuture<RedisConnection> = switch try slot().acquire(connect: connect, logger: logger) {
-            case .ready(let connection): loop.makeSucceededFuture(connection)
-            case .connecting(let future): future
-            }
+            let connection: EventLoopFuture<RedisConnection> =
+                switch try slot().acquire(connect: connect, logger: logger) {
+                case .ready(let connection): loop.makeSucceededFuture(connection)
+                case .connecting(let future): future
+                }
             connection
                 .flatMap { [configuration] in $0.send(commands, timeout: configuration.timeout) }
                 .whenComplete { answer.completeWith($0) }

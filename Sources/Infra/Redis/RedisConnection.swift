@@ -14,7 +14,10 @@ final class RedisConnection: Sendable {
     /// Connects, then authenticates and selects the database that `url` names.
     /// `onPush` receives Pub/Sub messages once the connection subscribes.
     static func connect(
-        to url: RedisURL, timeout: Duration, on group: any EventLoopGroup, onPush: (@Sendable (RedisValue) -> Void)? = nil
+        to url: RedisURL,
+        timeout: Duration,
+        on group: any EventLoopGroup,
+        onPush: (@Sendable (RedisValue) -> Void)? = nil
     ) -> EventLoopFuture<RedisConnection> {
         ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)

@@ -56,12 +56,16 @@ public struct RedisKeyEvents: Sendable {
     private func enableNotifications(_ connection: RedisConnection) async throws {
         let current = try await connection.send([["CONFIG", "GET", "notify-keyspace-events"]], timeout: timeout).get()[0]
         let flags = current.array.flatMap { $0.count == 2 ? $0[1].string : nil } ?? ""
-        let hasEvents = flags.contains("E"), hasStreams = flags.contains("t") || flags.contains("A")
+        let hasEvents = flags.contains("E")
+        let hasStreams = flags.contains("t") || flags.contains("A")
         guard !(hasEvents && hasStreams) else { return }
         let wanted = flags + (hasEvents ? "" : "E") + (hasStreams ? "" : "t")
         let reply = try await connection.send([["CONFIG", "SET", "notify-keyspace-events", wanted]], timeout: timeout).get()[0]
         if case .error(let message) = reply {
-            logger.warning("redis keyspace notifications could not be enabled; queues are found by the periodic sweep only", metadata: ["error": "\(message)"])
+            logger.warning(
+                "redis keyspace notifications could not be enabled; queues are found by the periodic sweep only",
+                metadata: ["error": "\(message)"]
+            )
         } else {
             logger.info("redis keyspace notifications enabled", metadata: ["notify-keyspace-events": "\(wanted)"])
         }

@@ -9,17 +9,22 @@ enum RedisTaskLease {
     /// Answers 1 when the lease is this consumer's now (also when it already was: a release lost
     /// while Redis was away must not lock the consumer out of its own tenant until expiry).
     static func take(_ tenant: TenantID, consumer: String, for duration: Duration) -> [String] {
-        ["EVAL", """
+        [
+            "EVAL",
+            """
             local owner = redis.call('GET', KEYS[1])
             if owner and owner ~= ARGV[1] then return 0 end
             redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
             return 1
-            """, "1", key(tenant), consumer, String(duration.milliseconds)]
+            """, "1", key(tenant), consumer, String(duration.milliseconds),
+        ]
     }
 
     static func renew(_ tenant: TenantID, consumer: String, for duration: Duration) -> [String] {
-        ["EVAL", "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0",
-         "1", key(tenant), consumer, String(duration.milliseconds)]
+        [
+            "EVAL", "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0",
+            "1", key(tenant), consumer, String(duration.milliseconds),
+        ]
     }
 
     static func release(_ tenant: TenantID, consumer: String) -> [String] {

@@ -77,7 +77,9 @@ public struct RedisTaskQueue: Sendable {
     /// Entries pending longer than `idle` with any consumer (a replica that died), now this consumer's:
     /// at most `count` per queue, one `XAUTOCLAIM` per queue, in one pipeline; per tenant, in order.
     public func claimStale(
-        _ queues: [(tenant: TenantID, queues: [TaskQueue])], idle: Duration, count: Int
+        _ queues: [(tenant: TenantID, queues: [TaskQueue])],
+        idle: Duration,
+        count: Int
     ) async throws -> [(tenant: TenantID, entries: [QueuedEntry])] {
         let claims = queues.flatMap { tenant, queues in
             queues.map { ["XAUTOCLAIM", $0.key(tenant), TaskQueue.group, consumer, String(idle.milliseconds), "0-0", "COUNT", String(count)] }
@@ -97,9 +99,11 @@ public struct RedisTaskQueue: Sendable {
     /// message as it was sent and why it cannot be done; an error reply throws.
     public func deadLetter(_ letters: [(entry: QueuedEntry, reason: String, taskID: UUID?)], tenant: TenantID, maxLength: Int) async throws {
         let commands = letters.map { entry, reason, taskID in
-            var command = ["XADD", TaskQueue.deadLetterKey(tenant), "MAXLEN", "~", String(maxLength), "*",
-                           "message", entry.entry.fields?["message"] ?? "", "reason", reason,
-                           "queue", entry.queue.key(tenant), "entry_id", entry.entry.id, "failed_at", Agent.timestamp(.now)]
+            var command = [
+                "XADD", TaskQueue.deadLetterKey(tenant), "MAXLEN", "~", String(maxLength), "*",
+                "message", entry.entry.fields?["message"] ?? "", "reason", reason,
+                "queue", entry.queue.key(tenant), "entry_id", entry.entry.id, "failed_at", Agent.timestamp(.now),
+            ]
             if let taskID { command += ["task_id", taskID.uuidString.lowercased()] }
             return command
         }

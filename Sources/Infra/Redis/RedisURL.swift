@@ -11,7 +11,9 @@ public struct RedisURL: Sendable, Equatable {
         var rest = Substring(text.dropFirst("redis://".count))
         if let path = rest.firstIndex(of: "/") {
             let db = rest[rest.index(after: path)...]
-            guard db.isEmpty || Int(db).map({ $0 >= 0 }) == true else { throw ConfigurationError("AMS_REDIS_URL: the database must be a number (got \(db))") }
+            guard db.isEmpty || Int(db).map({ $0 >= 0 }) == true else {
+                throw ConfigurationError("AMS_REDIS_URL: the database must be a number (got \(db))")
+            }
             database = Int(db) ?? 0
             rest = rest[..<path]
         } else {
@@ -52,7 +54,9 @@ public struct RedisURL: Sendable, Equatable {
         let utf8 = text.utf8
         while i < utf8.endIndex {
             if utf8[i] == UInt8(ascii: "%") {
-                let hex = utf8.index(i, offsetBy: 3, limitedBy: utf8.endIndex).map { String(decoding: utf8[utf8.index(after: i)..<$0], as: UTF8.self) }
+                let hex = utf8.index(i, offsetBy: 3, limitedBy: utf8.endIndex).map {
+                    String(decoding: utf8[utf8.index(after: i)..<$0], as: UTF8.self)
+                }
                 guard let hex, hex.count == 2, let byte = UInt8(hex, radix: 16) else {
                     throw ConfigurationError("AMS_REDIS_URL has a bad %-escape")
                 }

@@ -7,7 +7,8 @@ import PostgresNIO
 /// confines it even if a query forgot its filter. Writes are single calls of the functions of
 /// migration 2 (one round trip, one implicit transaction) that also `NOTIFY` the change.
 public struct PostgresAgentStore: AgentStore, PostgresStore {
-    static let columns = "id, tenant_id, version, config::text, validation::text, created_at, updated_at, created_by, updated_by, revision, template_id, template_version"
+    static let columns =
+        "id, tenant_id, version, config::text, validation::text, created_at, updated_at, created_by, updated_by, revision, template_id, template_version"
 
     let database: PostgresDatabase
     /// The tier a tenant's first write stores it with.
@@ -31,7 +32,8 @@ public struct PostgresAgentStore: AgentStore, PostgresStore {
     public func agents(tenant: TenantID, query q: AgentQuery) async throws -> AgentPage {
         let pattern = q.text.map { "%" + Self.escapeLike($0) + "%" }
         return try await inTenant(tenant) { conn in
-            let rows = try await conn.query("""
+            let rows = try await conn.query(
+                """
                 SELECT \(unescaped: Self.columns), seq FROM agents
                 WHERE tenant_id = \(tenant) AND deleted_at IS NULL
                   AND (\(q.after)::bigint IS NULL OR seq < \(q.after))
@@ -41,7 +43,9 @@ public struct PostgresAgentStore: AgentStore, PostgresStore {
                   AND (\(pattern)::text IS NULL OR name ILIKE \(pattern) OR (config ->> 'description') ILIKE \(pattern))
                 ORDER BY seq DESC
                 LIMIT \(q.limit + 1)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var items: [Agent] = []
             var positions: [Int64] = []
             for try await row in rows {
@@ -66,10 +70,13 @@ public struct PostgresAgentStore: AgentStore, PostgresStore {
     public func agents(_ ids: [UUID], tenant: TenantID) async throws -> [Agent] {
         guard !ids.isEmpty else { return [] }
         return try await inTenant(tenant) { conn in
-            let rows = try await conn.query("""
+            let rows = try await conn.query(
+                """
                 SELECT \(unescaped: Self.columns) FROM agents
                 WHERE tenant_id = \(tenant) AND id = ANY(\(ids)) AND deleted_at IS NULL
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var agents: [Agent] = []
             for try await row in rows { agents.append(try Self.agent(row.makeRandomAccess())) }
             return agents
@@ -84,13 +91,18 @@ public struct PostgresAgentStore: AgentStore, PostgresStore {
         let validation = try cells[4].decode(String.self)
         guard let json = JSONValue.parse(Array(config.utf8)) else { throw ServiceError(.internalError, "Stored agent unreadable") }
         return Agent(
-            id: try cells[0].decode(UUID.self), tenantID: try cells[1].decode(String.self), version: try cells[2].decode(Int.self),
+            id: try cells[0].decode(UUID.self),
+            tenantID: try cells[1].decode(String.self),
+            version: try cells[2].decode(Int.self),
             config: try AgentConfig(stored: json),
             validation: ValidationReport(json: JSONValue.parse(Array(validation.utf8)) ?? .null),
-            createdAt: try cells[5].decode(Date.self), updatedAt: try cells[6].decode(Date.self),
-            createdBy: try cells[7].decode(String.self), updatedBy: try cells[8].decode(String.self),
+            createdAt: try cells[5].decode(Date.self),
+            updatedAt: try cells[6].decode(Date.self),
+            createdBy: try cells[7].decode(String.self),
+            updatedBy: try cells[8].decode(String.self),
             revision: try cells[9].decode(Int.self),
-            templateID: try cells[10].decode(String?.self), templateVersion: try cells[11].decode(Int?.self)
+            templateID: try cells[10].decode(String?.self),
+            templateVersion: try cells[11].decode(Int?.self)
         )
     }
 

@@ -29,10 +29,13 @@ public struct PostgresEventStore: EventStore, PostgresStore {
         try await single { conn in
             // The rows can come before their commit does: callers take them as committed only
             // once the commit's `ams_events` notice says so.
-            let rows = try await conn.query("""
+            let rows = try await conn.query(
+                """
                 SELECT sequence, event_id, tenant_id, event, agent_id, task_id, global_task_id, data, created_at
                 FROM ams_sequence_outbox_events(\(limit)::int)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             let events = try await Self.events(rows).sorted { $0.sequence < $1.sequence }
             if let newest = events.last?.sequence { return (newest, events) }
             for try await last in try await conn.query("SELECT last FROM outbox_counter", logger: logger).decode(Int64.self) { return (last, []) }
@@ -46,13 +49,17 @@ public struct PostgresEventStore: EventStore, PostgresStore {
 
     public func events(tenant: TenantID, after sequence: Int64, limit: Int) async throws -> [ChangeEvent]? {
         try await inTenant(tenant) { conn in
-            let rows = try await conn.query("""
+            let rows = try await conn.query(
+                """
                 SELECT sequence, event_id, tenant_id, event, agent_id, task_id, global_task_id, data::text, created_at FROM outbox
                 WHERE tenant_id = \(tenant) AND sequence > \(sequence) ORDER BY sequence LIMIT \(limit)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             let events = try await Self.events(rows)
             // Checked after the read: a purge that committed before it shows here.
-            for try await purged in try await conn.query("SELECT purged_through FROM outbox_counter", logger: logger).decode(Int64.self) where purged > sequence {
+            for try await purged in try await conn.query("SELECT purged_through FROM outbox_counter", logger: logger).decode(Int64.self)
+            where purged > sequence {
                 return nil
             }
             return events
@@ -64,7 +71,8 @@ public struct PostgresEventStore: EventStore, PostgresStore {
         while true {
             let count = try await single { conn in
                 for try await count in try await conn.query(
-                    "SELECT ams_purge_outbox(make_interval(secs => \(retention.seconds)), 1000)", logger: logger
+                    "SELECT ams_purge_outbox(make_interval(secs => \(retention.seconds)), 1000)",
+                    logger: logger
                 ).decode(Int.self) { return count }
                 return 0
             }
@@ -74,7 +82,8 @@ public struct PostgresEventStore: EventStore, PostgresStore {
         // Webhook attempts are kept as long as the events they delivered.
         while try await single({ conn in
             for try await count in try await conn.query(
-                "SELECT ams_purge_webhook_deliveries(make_interval(secs => \(retention.seconds)), 1000)", logger: logger
+                "SELECT ams_purge_webhook_deliveries(make_interval(secs => \(retention.seconds)), 1000)",
+                logger: logger
             ).decode(Int.self) { return count }
             return 0
         }) == 1000 {}
@@ -104,7 +113,9 @@ public struct PostgresEventStore: EventStore, PostgresStore {
 
     public func delivered(sink: String) async throws -> Int64 {
         try await single { conn in
-            for try await delivered in try await conn.query("SELECT delivered FROM outbox_sinks WHERE name = \(sink)", logger: logger).decode(Int64.self) {
+            for try await delivered in try await conn.query("SELECT delivered FROM outbox_sinks WHERE name = \(sink)", logger: logger).decode(
+                Int64.self
+            ) {
                 return delivered
             }
             return 0
@@ -113,16 +124,21 @@ public struct PostgresEventStore: EventStore, PostgresStore {
 
     public func confirmed(sink: String) async throws -> Int64 {
         try await single { conn in
-            let rows = try await conn.query("""
+            let rows = try await conn.query(
+                """
                 WITH fresh AS (
                     INSERT INTO outbox_sinks (name, delivered) SELECT \(sink), last FROM outbox_counter
                     ON CONFLICT (name) DO NOTHING RETURNING delivered
                 )
                 SELECT delivered FROM fresh UNION ALL SELECT delivered FROM outbox_sinks WHERE name = \(sink)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await delivered in rows.decode(Int64.self) { return delivered }
             // Another replica inserted the row after this statement's snapshot: it is there now.
-            for try await delivered in try await conn.query("SELECT delivered FROM outbox_sinks WHERE name = \(sink)", logger: logger).decode(Int64.self) {
+            for try await delivered in try await conn.query("SELECT delivered FROM outbox_sinks WHERE name = \(sink)", logger: logger).decode(
+                Int64.self
+            ) {
                 return delivered
             }
             return 0
@@ -131,17 +147,23 @@ public struct PostgresEventStore: EventStore, PostgresStore {
 
     public func confirm(sink: String, through sequence: Int64) async throws {
         try await single { conn in
-            try await conn.query("""
+            try await conn.query(
+                """
                 UPDATE outbox_sinks SET delivered = \(sequence), updated_at = now() WHERE name = \(sink) AND delivered < \(sequence)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
         }
     }
 
     /// Decoded column by column (see the package notes on wide tuple decodes).
     static func events(after sequence: Int64, limit: Int, on conn: Connection, logger: Logger) async throws -> [ChangeEvent] {
-        let rows = try await conn.query("""
+        let rows = try await conn.query(
+            """
             SELECT sequence, event_id, tenant_id, event, agent_id, task_id, global_task_id, data, created_at FROM ams_outbox_after(\(sequence), \(limit)::int)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         return try await events(rows)
     }
 }

@@ -14,7 +14,8 @@ public struct PostgresIdempotencyStore: IdempotencyStore, PostgresStore {
     /// that has not finished within a minute (its replica died); otherwise read what it holds.
     public func claim(_ key: String, tenant: TenantID, fingerprint: String, claim: UUID) async throws -> IdempotencyClaim {
         try await inTenant(tenant) { conn in
-            let taken = try await conn.query("""
+            let taken = try await conn.query(
+                """
                 INSERT INTO idempotency_keys (tenant_id, key, fingerprint, claim) VALUES (\(tenant), \(key), \(fingerprint), \(claim))
                 ON CONFLICT (tenant_id, key) DO UPDATE
                     SET fingerprint = excluded.fingerprint, claim = excluded.claim, status = 0, headers = '{}', body = NULL,
@@ -22,11 +23,16 @@ public struct PostgresIdempotencyStore: IdempotencyStore, PostgresStore {
                     WHERE idempotency_keys.created_at < now() - interval '24 hours'
                        OR (idempotency_keys.status = 0 AND idempotency_keys.created_at < now() - interval '60 seconds')
                 RETURNING 1
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await _ in taken { return .claimed }
-            let rows = try await conn.query("""
+            let rows = try await conn.query(
+                """
                 SELECT fingerprint, status, headers::text, body FROM idempotency_keys WHERE tenant_id = \(tenant) AND key = \(key)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await (stored, status, headers, body) in rows.decode((String, Int, String, ByteBuffer?).self) {
                 guard stored == fingerprint else { return .mismatch }
                 guard status != 0 else { return .inProgress }
@@ -41,17 +47,22 @@ public struct PostgresIdempotencyStore: IdempotencyStore, PostgresStore {
         let headers = Self.text(.object(response.headers.mapValues(JSONValue.string)))
         let body = ByteBuffer(bytes: response.body)
         try await inTenant(tenant) { conn in
-            try await conn.query("""
+            try await conn.query(
+                """
                 UPDATE idempotency_keys SET status = \(response.status), headers = \(headers)::jsonb, body = \(body)
                 WHERE tenant_id = \(tenant) AND key = \(key) AND claim = \(claim) AND status = 0
-                """, logger: logger)
+                """,
+                logger: logger
+            )
         }
     }
 
     public func release(_ key: String, tenant: TenantID, claim: UUID) async throws {
         try await inTenant(tenant) { conn in
             try await conn.query(
-                "DELETE FROM idempotency_keys WHERE tenant_id = \(tenant) AND key = \(key) AND claim = \(claim) AND status = 0", logger: logger)
+                "DELETE FROM idempotency_keys WHERE tenant_id = \(tenant) AND key = \(key) AND claim = \(claim) AND status = 0",
+                logger: logger
+            )
         }
     }
 }

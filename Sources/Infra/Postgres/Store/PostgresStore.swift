@@ -25,7 +25,9 @@ extension PostgresStore {
     /// Whether the agent is live, read in the caller's transaction.
     static func isLive(_ id: UUID, tenant: TenantID, on conn: Connection, logger: Logger) async throws -> Bool {
         let rows = try await conn.query(
-            "SELECT 1 FROM agents WHERE tenant_id = \(tenant) AND id = \(id) AND deleted_at IS NULL", logger: logger)
+            "SELECT 1 FROM agents WHERE tenant_id = \(tenant) AND id = \(id) AND deleted_at IS NULL",
+            logger: logger
+        )
         for try await _ in rows { return true }
         return false
     }

@@ -20,7 +20,11 @@ public struct PostgresStores: Sendable {
     /// `timeout` is the client-side deadline of a call; see `PostgresClient.Configuration(url:statementTimeout:)`
     /// for the server-side ones that should fire first.
     public init(
-        client: PostgresClient, defaultTier: Tier, timeout: Duration = .seconds(3), metrics: DatabaseMetrics = .none, logger: Logger
+        client: PostgresClient,
+        defaultTier: Tier,
+        timeout: Duration = .seconds(3),
+        metrics: DatabaseMetrics = .none,
+        logger: Logger
     ) {
         self.init(database: PostgresDatabase(client: client, timeout: timeout, metrics: metrics, logger: logger), defaultTier: defaultTier)
     }

@@ -14,10 +14,13 @@ public struct PostgresTaskStore: TaskStore, PostgresStore {
     public func recordPending(_ task: TaskMessage) async throws -> Bool {
         let message = Self.text(task.json)
         return try await inTenant(task.tenantID) { conn in
-            let rows = try await conn.query("""
+            let rows = try await conn.query(
+                """
                 INSERT INTO tasks (tenant_id, id, type, status, message) VALUES (\(task.tenantID), \(task.taskID), \(task.type.rawValue), 'pending', \(message)::jsonb)
                 ON CONFLICT (tenant_id, id) DO NOTHING RETURNING 1
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await _ in rows { return true }
             return false
         }
@@ -25,10 +28,13 @@ public struct PostgresTaskStore: TaskStore, PostgresStore {
 
     public func release(_ ids: [UUID], tenant: TenantID) async throws {
         try await inTenant(tenant) { conn in
-            try await conn.query("""
+            try await conn.query(
+                """
                 UPDATE tasks SET status = 'pending', attempts = greatest(attempts - 1, 0), updated_at = now()
                 WHERE tenant_id = \(tenant) AND id = ANY(\(ids)) AND status = 'processing'
-                """, logger: logger)
+                """,
+                logger: logger
+            )
         }
     }
 
@@ -42,9 +48,12 @@ public struct PostgresTaskStore: TaskStore, PostgresStore {
         let messages = tasks.map { Self.text($0.json) }
         let byID = Dictionary(tasks.map { ($0.taskID, $0) }, uniquingKeysWith: { first, _ in first })
         return try await single { conn in
-            let rows = try await conn.query("""
+            let rows = try await conn.query(
+                """
                 SELECT task_id, status, attempts, progress, checkpoint, result, error, updated_at FROM ams_start_tasks(\(tenant), \(messages))
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var records: [UUID: TaskRecord] = [:]
             for try await row in rows {
                 // The messages are the ones given: only the state is read back.
@@ -60,7 +69,10 @@ public struct PostgresTaskStore: TaskStore, PostgresStore {
     public func progress(_ id: UUID, tenant: TenantID, progress: Int, checkpoint: Int64?, details: JSONValue?) async throws {
         let details = details.map(Self.text)
         try await single { conn in
-            try await conn.query("SELECT ams_task_progress(\(tenant), \(id), \(progress)::int, \(checkpoint)::bigint, \(details)::jsonb)", logger: logger)
+            try await conn.query(
+                "SELECT ams_task_progress(\(tenant), \(id), \(progress)::int, \(checkpoint)::bigint, \(details)::jsonb)",
+                logger: logger
+            )
         }
     }
 
@@ -83,10 +95,13 @@ public struct PostgresTaskStore: TaskStore, PostgresStore {
 
     public func task(_ id: UUID, tenant: TenantID) async throws -> TaskRecord? {
         try await inTenant(tenant) { conn in
-            let rows = try await conn.query("""
+            let rows = try await conn.query(
+                """
                 SELECT message::text, status, attempts, progress, checkpoint, result::text, error::text, updated_at
                 FROM tasks WHERE tenant_id = \(tenant) AND id = \(id)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await row in rows { return try Self.task(row.makeRandomAccess()) }
             return nil
         }
@@ -94,13 +109,16 @@ public struct PostgresTaskStore: TaskStore, PostgresStore {
 
     public func tasks(tenant: TenantID, status: TaskStatus?, type: TaskType?, limit: Int, before: Int64?) async throws -> Page<TaskRecord> {
         try await inTenant(tenant) { conn in
-            let rows = try await conn.query("""
+            let rows = try await conn.query(
+                """
                 SELECT message::text, status, attempts, progress, checkpoint, result::text, error::text, updated_at, seq FROM tasks
                 WHERE tenant_id = \(tenant) AND (\(before)::bigint IS NULL OR seq < \(before))
                   AND (\(status?.rawValue)::text IS NULL OR status = \(status?.rawValue))
                   AND (\(type?.rawValue)::text IS NULL OR type = \(type?.rawValue))
                 ORDER BY seq DESC LIMIT \(limit + 1)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var items: [TaskRecord] = []
             var positions: [Int64] = []
             for try await row in rows {
@@ -116,10 +134,18 @@ public struct PostgresTaskStore: TaskStore, PostgresStore {
     /// Decoded column by column (see the package notes on wide tuple decodes).
     static func task(_ cells: PostgresRandomAccessRow, message known: TaskMessage? = nil) throws -> TaskRecord {
         let message = try known ?? TaskMessage(json: json(try cells[0].decode(String.self)))
-        guard let status = TaskStatus(rawValue: try cells[1].decode(String.self)) else { throw ServiceError(.internalError, "Stored task unreadable") }
+        guard let status = TaskStatus(rawValue: try cells[1].decode(String.self)) else {
+            throw ServiceError(.internalError, "Stored task unreadable")
+        }
         return TaskRecord(
-            message: message, status: status, attempts: try cells[2].decode(Int.self), progress: try cells[3].decode(Int.self),
-            result: try cells[5].decode(String?.self).map(json), error: try cells[6].decode(String?.self).map(json),
-            checkpoint: try cells[4].decode(Int64?.self), updatedAt: try cells[7].decode(Date.self))
+            message: message,
+            status: status,
+            attempts: try cells[2].decode(Int.self),
+            progress: try cells[3].decode(Int.self),
+            result: try cells[5].decode(String?.self).map(json),
+            error: try cells[6].decode(String?.self).map(json),
+            checkpoint: try cells[4].decode(Int64?.self),
+            updatedAt: try cells[7].decode(Date.self)
+        )
     }
 }

@@ -4,7 +4,8 @@ import PostgresNIO
 
 /// `TemplateStore` on PostgreSQL: a tenant's own templates, each write in a transaction confined to the tenant.
 public struct PostgresTemplateStore: TemplateStore, PostgresStore {
-    static let templateColumns = "id, tenant_id, name, description, category, type, config::text, version, created_at, updated_at, created_by, updated_by"
+    static let templateColumns =
+        "id, tenant_id, name, description, category, type, config::text, version, created_at, updated_at, created_by, updated_by"
 
     let database: PostgresDatabase
 
@@ -14,7 +15,8 @@ public struct PostgresTemplateStore: TemplateStore, PostgresStore {
 
     public func templates(tenant: TenantID, category: String?, type: AgentType?, limit: Int, before: Int64?) async throws -> Page<Template> {
         try await inTenant(tenant) { conn in
-            let rows = try await conn.query("""
+            let rows = try await conn.query(
+                """
                 SELECT \(unescaped: Self.templateColumns), seq,
                     coalesce((SELECT count FROM template_usage u WHERE u.tenant_id = t.tenant_id AND u.template_id = t.id::text), 0)
                 FROM agent_templates t
@@ -22,7 +24,9 @@ public struct PostgresTemplateStore: TemplateStore, PostgresStore {
                   AND (\(category)::text IS NULL OR category = \(category))
                   AND (\(type?.rawValue)::text IS NULL OR type = \(type?.rawValue))
                 ORDER BY seq DESC LIMIT \(limit + 1)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var items: [(Int64, Template)] = []
             for try await row in rows {
                 let cells = row.makeRandomAccess()
@@ -38,11 +42,14 @@ public struct PostgresTemplateStore: TemplateStore, PostgresStore {
 
     public func template(_ id: UUID, tenant: TenantID) async throws -> Template? {
         try await inTenant(tenant) { conn in
-            let rows = try await conn.query("""
+            let rows = try await conn.query(
+                """
                 SELECT \(unescaped: Self.templateColumns), 0::bigint,
                     coalesce((SELECT count FROM template_usage u WHERE u.tenant_id = t.tenant_id AND u.template_id = t.id::text), 0)
                 FROM agent_templates t WHERE tenant_id = \(tenant) AND id = \(id)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await row in rows {
                 let cells = row.makeRandomAccess()
                 var template = try Self.template(cells)
@@ -58,12 +65,15 @@ public struct PostgresTemplateStore: TemplateStore, PostgresStore {
         let config = Self.text(t.config)
         try await inTenant(tenant) { conn in
             try await Self.uniqueTemplateName(t.name) {
-                try await conn.query("""
+                try await conn.query(
+                    """
                     INSERT INTO agent_templates (id, tenant_id, name, description, category, type, config, version,
                         created_at, updated_at, created_by, updated_by)
                     VALUES (\(id), \(tenant), \(t.name), \(t.description), \(t.category), \(t.type.rawValue), \(config)::jsonb,
                         \(t.version), \(t.createdAt ?? .now), \(t.updatedAt ?? .now), \(t.createdBy ?? ""), \(t.updatedBy ?? ""))
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
             }
         }
     }
@@ -73,13 +83,16 @@ public struct PostgresTemplateStore: TemplateStore, PostgresStore {
         let config = Self.text(t.config)
         return try await inTenant(tenant) { conn in
             try await Self.uniqueTemplateName(t.name) {
-                let rows = try await conn.query("""
+                let rows = try await conn.query(
+                    """
                     UPDATE agent_templates SET name = \(t.name), description = \(t.description), category = \(t.category),
                         type = \(t.type.rawValue), config = \(config)::jsonb, version = \(t.version), updated_at = \(t.updatedAt ?? .now),
                         updated_by = \(t.updatedBy ?? "")
                     WHERE tenant_id = \(tenant) AND id = \(id) AND version = \(t.version - 1)
                     RETURNING 1
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
                 for try await _ in rows { return true }
                 return false
             }
@@ -89,7 +102,9 @@ public struct PostgresTemplateStore: TemplateStore, PostgresStore {
     public func deleteTemplate(_ id: UUID, tenant: TenantID) async throws -> Bool {
         try await inTenant(tenant) { conn in
             let rows = try await conn.query(
-                "DELETE FROM agent_templates WHERE tenant_id = \(tenant) AND id = \(id) RETURNING 1", logger: logger)
+                "DELETE FROM agent_templates WHERE tenant_id = \(tenant) AND id = \(id) RETURNING 1",
+                logger: logger
+            )
             for try await _ in rows { return true }
             return false
         }
@@ -99,7 +114,9 @@ public struct PostgresTemplateStore: TemplateStore, PostgresStore {
         guard !ids.isEmpty else { return [:] }
         return try await inTenant(tenant) { conn in
             let rows = try await conn.query(
-                "SELECT template_id, count FROM template_usage WHERE tenant_id = \(tenant) AND template_id = ANY(\(ids))", logger: logger)
+                "SELECT template_id, count FROM template_usage WHERE tenant_id = \(tenant) AND template_id = ANY(\(ids))",
+                logger: logger
+            )
             var counts: [String: Int] = [:]
             for try await (id, count) in rows.decode((String, Int).self) { counts[id] = count }
             return counts
@@ -109,12 +126,19 @@ public struct PostgresTemplateStore: TemplateStore, PostgresStore {
     /// Decodes `templateColumns` column by column (see `PostgresAgentStore.agent(_:)`).
     private static func template(_ cells: PostgresRandomAccessRow) throws -> Template {
         Template(
-            id: try cells[0].decode(UUID.self).uuidString.lowercased(), tenantID: try cells[1].decode(String.self),
-            name: try cells[2].decode(String.self), description: try cells[3].decode(String?.self),
-            category: try cells[4].decode(String.self), type: AgentType(rawValue: try cells[5].decode(String.self)),
-            config: json(try cells[6].decode(String.self)), version: try cells[7].decode(Int.self),
-            createdAt: try cells[8].decode(Date.self), updatedAt: try cells[9].decode(Date.self),
-            createdBy: try cells[10].decode(String.self), updatedBy: try cells[11].decode(String.self))
+            id: try cells[0].decode(UUID.self).uuidString.lowercased(),
+            tenantID: try cells[1].decode(String.self),
+            name: try cells[2].decode(String.self),
+            description: try cells[3].decode(String?.self),
+            category: try cells[4].decode(String.self),
+            type: AgentType(rawValue: try cells[5].decode(String.self)),
+            config: json(try cells[6].decode(String.self)),
+            version: try cells[7].decode(Int.self),
+            createdAt: try cells[8].decode(Date.self),
+            updatedAt: try cells[9].decode(Date.self),
+            createdBy: try cells[10].decode(String.self),
+            updatedBy: try cells[11].decode(String.self)
+        )
     }
 
     private static func uniqueTemplateName<R>(_ name: String, _ write: () async throws -> R) async throws -> R {

@@ -25,10 +25,13 @@ public struct PostgresTenantStore: TenantStore, PostgresStore {
 
     public func setTier(_ tier: Tier, for id: TenantID) async throws -> Tenant {
         try await inTenant(id) { conn in
-            try await conn.query("""
+            try await conn.query(
+                """
                 INSERT INTO tenants (tenant_id, tier) VALUES (\(id), \(tier.rawValue))
                 ON CONFLICT (tenant_id) DO UPDATE SET tier = excluded.tier, updated_at = now()
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             try await conn.query("SELECT pg_notify(\(Self.channel), \(ChangeNotification(kind: .tenant, tenantID: id).payload))", logger: logger)
             return Tenant(id: id, tier: tier)
         }

@@ -13,7 +13,9 @@ public struct PostgresToolCatalogStore: ToolCatalogStore, PostgresStore {
     public func toolCatalog() async throws -> [ToolDefinition] {
         try await single { conn in
             let rows = try await conn.query(
-                "SELECT id, name, min_tier, required_config::text FROM tool_catalog ORDER BY position", logger: logger)
+                "SELECT id, name, min_tier, required_config::text FROM tool_catalog ORDER BY position",
+                logger: logger
+            )
             var tools: [ToolDefinition] = []
             for try await (id, name, minTier, required) in rows.decode((String, String, String?, String).self) {
                 let keys: [String] = if case .array(let a) = JSONValue.parse(Array(required.utf8)) { a.compactMap(\.stringValue) } else { [] }
@@ -51,11 +53,14 @@ public struct PostgresToolCatalogStore: ToolCatalogStore, PostgresStore {
     private func write(_ tools: [ToolDefinition], on conn: Connection) async throws {
         try await conn.query("DELETE FROM tool_catalog", logger: logger)
         for (position, tool) in tools.enumerated() {
-            try await conn.query("""
+            try await conn.query(
+                """
                 INSERT INTO tool_catalog (position, id, name, min_tier, required_config)
                 VALUES (\(position), \(tool.id), \(tool.name), \(tool.minTier?.rawValue),
                         \(Self.text(.array(tool.requiredConfig.map(JSONValue.string))))::jsonb)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
         }
         try await conn.query("SELECT pg_notify(\(Self.channel), \(ChangeNotification(kind: .tools).payload))", logger: logger)
     }

@@ -18,16 +18,20 @@ public struct PostgresWebhookStore: WebhookStore, PostgresStore {
             // Two registrations at once cannot both take the last place.
             try await conn.query("SELECT pg_advisory_xact_lock(hashtextextended('webhooks:' || \(webhook.tenantID), 0))", logger: logger)
             for try await count in try await conn.query(
-                "SELECT count(*)::int FROM webhooks WHERE tenant_id = \(webhook.tenantID)", logger: logger
+                "SELECT count(*)::int FROM webhooks WHERE tenant_id = \(webhook.tenantID)",
+                logger: logger
             ).decode(Int.self) where count >= limit {
                 throw ServiceError.webhookQuotaReached(tier: tier, limit: limit)
             }
-            let rows = try await conn.query("""
+            let rows = try await conn.query(
+                """
                 INSERT INTO webhooks (tenant_id, id, url, events, description, secret, delivered)
                 SELECT \(webhook.tenantID), \(webhook.id), \(webhook.url), \(webhook.events), \(webhook.description), \(secret), last
                 FROM outbox_counter
                 RETURNING \(unescaped: Self.webhookColumns)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await row in rows { return try Self.webhook(row.makeRandomAccess()) }
             throw ServiceError(.internalError, "The webhook was not stored")
         }
@@ -36,7 +40,9 @@ public struct PostgresWebhookStore: WebhookStore, PostgresStore {
     public func webhook(_ id: UUID, tenant: TenantID) async throws -> Webhook? {
         try await inTenant(tenant) { conn in
             let rows = try await conn.query(
-                "SELECT \(unescaped: Self.webhookColumns) FROM webhooks WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
+                "SELECT \(unescaped: Self.webhookColumns) FROM webhooks WHERE tenant_id = \(tenant) AND id = \(id)",
+                logger: logger
+            )
             for try await row in rows { return try Self.webhook(row.makeRandomAccess()) }
             return nil
         }
@@ -44,11 +50,14 @@ public struct PostgresWebhookStore: WebhookStore, PostgresStore {
 
     public func webhooks(tenant: TenantID, limit: Int, before: Int64?) async throws -> Page<Webhook> {
         try await inTenant(tenant) { conn in
-            let rows = try await conn.query("""
+            let rows = try await conn.query(
+                """
                 SELECT \(unescaped: Self.webhookColumns) FROM webhooks
                 WHERE tenant_id = \(tenant) AND (\(before)::bigint IS NULL OR seq < \(before))
                 ORDER BY seq DESC LIMIT \(limit + 1)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var items: [Webhook] = []
             var positions: [Int64] = []
             for try await row in rows {
@@ -70,7 +79,8 @@ public struct PostgresWebhookStore: WebhookStore, PostgresStore {
             // another url, starts clean and is due at once; one whose url, events or status really
             // changed is taken from the worker delivering to it (whose writes then count for
             // nothing), and claimed again only once that worker's attempt in flight is over.
-            let rows = try await conn.query("""
+            let rows = try await conn.query(
+                """
                 WITH old AS (SELECT * FROM webhooks WHERE tenant_id = \(tenant) AND id = \(id) FOR UPDATE),
                 new AS (
                     SELECT old.tenant_id, old.id, coalesce(\(change.url), old.url) AS url, coalesce(\(change.events)::text[], old.events) AS events,
@@ -97,7 +107,9 @@ public struct PostgresWebhookStore: WebhookStore, PostgresStore {
                 WHERE w.tenant_id = f.tenant_id AND w.id = f.id
                 RETURNING w.seq, w.tenant_id, w.id, w.url, w.events, w.description, w.status, w.disabled_reason, w.consecutive_failures,
                     w.created_at, w.updated_at
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await row in rows { return try Self.webhook(row.makeRandomAccess()) }
             return nil
         }
@@ -106,7 +118,8 @@ public struct PostgresWebhookStore: WebhookStore, PostgresStore {
     public func deleteWebhook(_ id: UUID, tenant: TenantID) async throws -> Bool {
         try await inTenant(tenant) { conn in
             for try await _ in try await conn.query(
-                "DELETE FROM webhooks WHERE tenant_id = \(tenant) AND id = \(id) RETURNING id", logger: logger
+                "DELETE FROM webhooks WHERE tenant_id = \(tenant) AND id = \(id) RETURNING id",
+                logger: logger
             ).decode(UUID.self) { return true }
             return false
         }
@@ -114,20 +127,31 @@ public struct PostgresWebhookStore: WebhookStore, PostgresStore {
 
     public func deliveries(webhook: UUID, tenant: TenantID, limit: Int, before: Int64?) async throws -> Page<WebhookDelivery> {
         try await inTenant(tenant) { conn in
-            let rows = try await conn.query("""
+            let rows = try await conn.query(
+                """
                 SELECT seq, event_id, event, sequence, attempt, attempted_at, status_code, latency_ms, error FROM webhook_deliveries
                 WHERE tenant_id = \(tenant) AND webhook_id = \(webhook) AND (\(before)::bigint IS NULL OR seq < \(before))
                 ORDER BY seq DESC LIMIT \(limit + 1)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var items: [WebhookDelivery] = []
             var positions: [Int64] = []
             for try await row in rows {
                 let c = row.makeRandomAccess()
                 positions.append(try c[0].decode(Int64.self))
-                items.append(WebhookDelivery(
-                    eventID: try c[1].decode(UUID.self), event: try c[2].decode(String.self), sequence: try c[3].decode(Int64.self),
-                    attempt: try c[4].decode(Int.self), attemptedAt: try c[5].decode(Date.self), statusCode: try c[6].decode(Int?.self),
-                    latencyMs: try c[7].decode(Double.self), error: try c[8].decode(String?.self)))
+                items.append(
+                    WebhookDelivery(
+                        eventID: try c[1].decode(UUID.self),
+                        event: try c[2].decode(String.self),
+                        sequence: try c[3].decode(Int64.self),
+                        attempt: try c[4].decode(Int.self),
+                        attemptedAt: try c[5].decode(Date.self),
+                        statusCode: try c[6].decode(Int?.self),
+                        latencyMs: try c[7].decode(Double.self),
+                        error: try c[8].decode(String?.self)
+                    )
+                )
             }
             guard items.count > limit else { return Page(items: items, next: nil) }
             return Page(items: Array(items.prefix(limit)), next: positions[limit - 1])
@@ -136,17 +160,28 @@ public struct PostgresWebhookStore: WebhookStore, PostgresStore {
 
     public func claimWebhooks(limit: Int, lease: Duration) async throws -> WebhookClaim {
         try await single { conn in
-            let rows = try await conn.query("""
+            let rows = try await conn.query(
+                """
                 SELECT tenant_id, id, url, events, secret, lease_token, delivered, attempts
                 FROM ams_claim_webhooks(\(limit)::int, make_interval(secs => \(lease.seconds)))
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var jobs: [WebhookJob] = []
             for try await row in rows {
                 let c = row.makeRandomAccess()
-                jobs.append(WebhookJob(
-                    tenantID: try c[0].decode(String.self), id: try c[1].decode(UUID.self), url: try c[2].decode(String.self),
-                    events: try c[3].decode([String].self), secret: try c[4].decode(String.self), lease: try c[5].decode(UUID.self),
-                    delivered: try c[6].decode(Int64.self), attempts: try c[7].decode(Int.self)))
+                jobs.append(
+                    WebhookJob(
+                        tenantID: try c[0].decode(String.self),
+                        id: try c[1].decode(UUID.self),
+                        url: try c[2].decode(String.self),
+                        events: try c[3].decode([String].self),
+                        secret: try c[4].decode(String.self),
+                        lease: try c[5].decode(UUID.self),
+                        delivered: try c[6].decode(Int64.self),
+                        attempts: try c[7].decode(Int.self)
+                    )
+                )
             }
             var claim = WebhookClaim(jobs: jobs, nextDue: nil, behind: nil)
             let due = try await conn.query("SELECT next_due, behind FROM ams_webhooks_next_due()", logger: logger)
@@ -160,10 +195,13 @@ public struct PostgresWebhookStore: WebhookStore, PostgresStore {
 
     public func webhookEvents(tenant: TenantID, after sequence: Int64, limit: Int) async throws -> [ChangeEvent] {
         try await inTenant(tenant) { conn in
-            let rows = try await conn.query("""
+            let rows = try await conn.query(
+                """
                 SELECT sequence, event_id, tenant_id, event, agent_id, task_id, global_task_id, data::text, created_at FROM outbox
                 WHERE tenant_id = \(tenant) AND sequence > \(sequence) ORDER BY sequence LIMIT \(limit)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             return try await Self.events(rows)
         }
     }
@@ -171,11 +209,14 @@ public struct PostgresWebhookStore: WebhookStore, PostgresStore {
     public func recordAttempt(_ job: WebhookJob, _ delivery: WebhookDelivery, skipped: Int64, schedule: RetrySchedule) async throws -> WebhookStep {
         let retry = schedule.delay(after: delivery.attempt)?.milliseconds
         return try await single { conn in
-            let rows = try await conn.query("""
+            let rows = try await conn.query(
+                """
                 SELECT ams_webhook_attempt(\(job.tenantID), \(job.id), \(job.lease), \(delivery.eventID), \(delivery.event), \(delivery.sequence),
                     \(delivery.attempt)::int, \(delivery.attemptedAt), \(delivery.statusCode)::int, \(delivery.latencyMs), \(delivery.error),
                     \(skipped), \(retry)::bigint, \(Webhook.failureLimit)::int)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await step in rows.decode(String.self) { return WebhookStep(rawValue: step) ?? .stop }
             return .stop
         }
@@ -183,19 +224,29 @@ public struct PostgresWebhookStore: WebhookStore, PostgresStore {
 
     public func releaseWebhook(_ job: WebhookJob, through: Int64) async throws {
         _ = try await inTenant(job.tenantID) { conn in
-            try await conn.query("""
+            try await conn.query(
+                """
                 UPDATE webhooks SET delivered = greatest(delivered, \(through)), lease_until = NULL, lease_token = NULL
                 WHERE tenant_id = \(job.tenantID) AND id = \(job.id) AND lease_token = \(job.lease)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
         }
     }
 
     /// Decoded column by column (see the package notes on wide tuple decodes).
     static func webhook(_ c: PostgresRandomAccessRow) throws -> Webhook {
         Webhook(
-            id: try c[2].decode(UUID.self), tenantID: try c[1].decode(String.self), url: try c[3].decode(String.self),
-            events: try c[4].decode([String].self), description: try c[5].decode(String?.self),
-            status: Webhook.Status(rawValue: try c[6].decode(String.self)) ?? .disabled, disabledReason: try c[7].decode(String?.self),
-            consecutiveFailures: try c[8].decode(Int.self), createdAt: try c[9].decode(Date.self), updatedAt: try c[10].decode(Date.self))
+            id: try c[2].decode(UUID.self),
+            tenantID: try c[1].decode(String.self),
+            url: try c[3].decode(String.self),
+            events: try c[4].decode([String].self),
+            description: try c[5].decode(String?.self),
+            status: Webhook.Status(rawValue: try c[6].decode(String.self)) ?? .disabled,
+            disabledReason: try c[7].decode(String?.self),
+            consecutiveFailures: try c[8].decode(Int.self),
+            createdAt: try c[9].decode(Date.self),
+            updatedAt: try c[10].decode(Date.self)
+        )
     }
 }
