@@ -6,6 +6,8 @@ import Testing
 @testable import Infra
 
 @Suite struct SchemaDefinitionsTests {
+    static let logger = Logger(label: "test")
+
     /// Every `ams_` function of a migrated database is the one its subject file defines, word for
     /// word, and no function is defined twice (overloads included).
     @Test func everyFunctionInTheDatabaseIsItsSubjectFilesDefinition() async throws {
@@ -17,22 +19,9 @@ import Testing
         }
         #expect(source.count >= 25)
         let url = try await MigratorTests.freshDatabase()
-        let client = PostgresClient(configuration: try .init(url: url))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
-            try await Migrator(client: client, logger: Logger(label: "test")).run()
-            var installed: [String: String] = [:]
-            for try await (name, definition) in try await client.query(
-                """
-                SELECT p.proname, pg_get_functiondef(p.oid) FROM pg_proc p
-                JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public' AND p.proname LIKE 'ams\\_%'
-                """
-            ).decode((String, String).self) {
-                #expect(installed[name] == nil, "\(name) is overloaded in the database")
-                let unqualified = definition.replacingOccurrences(of: "FUNCTION public.", with: "FUNCTION ")
-                installed[name] = unqualified.trimmingCharacters(in: .whitespacesAndNewlines)
-            }
+        try await Migrator.run(url: url, logger: Self.logger)
+        try await Self.withConnection(url) { conn in
+            let installed = try await Self.snapshot(conn).functions
             #expect(installed.keys.sorted() == source.keys.sorted())
             for (name, definition) in source {
                 #expect(installed[name] == definition, "\(name) differs from its subject file")
@@ -41,45 +30,125 @@ import Testing
         try await MigratorTests.drop(url)
     }
 
+    /// The subject files are the history's last word: installing them over the numbered migrations
+    /// changes no policy or trigger, and no function but the retired ones (gone) and the writes
+    /// that no longer send the legacy agent notice.
+    @Test func theDefinitionsRestateTheHistory() async throws {
+        let url = try await MigratorTests.freshDatabase()
+        try await Migrator.run(url: url, definitions: nil, logger: Self.logger)
+        try await Self.withConnection(url) { conn in
+            let history = try await Self.snapshot(conn)
+            try await SchemaDefinitions.current.install(on: conn, logger: Self.logger)
+            let current = try await Self.snapshot(conn)
+            #expect(current.policies == history.policies)
+            #expect(current.triggers == history.triggers)
+            #expect(
+                Set(history.overloads).subtracting(current.overloads) == [
+                    "ams_delete_agent(text,uuid)", "ams_sequence_outbox(integer)",
+                    "ams_update_agent(text,uuid,integer,text,text,text,jsonb,jsonb,timestamp with time zone,text)",
+                ]
+            )
+            var notifiersDropped: [String] = []
+            for (name, definition) in current.functions {
+                let before = try #require(history.functions[name])
+                guard before != definition else { continue }
+                #expect(Self.withoutLegacyNotices(before) == definition, "\(name) changed beyond the legacy notice")
+                notifiersDropped.append(name)
+            }
+            #expect(
+                notifiersDropped.sorted() == [
+                    "ams_create_agent", "ams_delete_agent", "ams_restore_agent", "ams_set_agent_status", "ams_set_validation",
+                    "ams_update_agent",
+                ]
+            )
+        }
+        try await MigratorTests.drop(url)
+    }
+
+    /// A subject file edited without a new release would let two builds of one release overwrite
+    /// each other's definitions on every restart.
+    @Test func theFilesAreTheReleasesFiles() {
+        let checksum = SchemaDefinitions.current.checksum
+        #expect(
+            checksum == SchemaDefinitions.releaseChecksum,
+            "a subject file changed: bump SchemaDefinitions.release and set releaseChecksum to \(checksum)"
+        )
+    }
+
+    @Test func everySubjectFileIsInstalled() throws {
+        let folder = TierPolicyFileTests.root + "/Sources/Infra/Postgres/Schema"
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".sql") }
+        #expect(files.map { String($0.dropLast(4)) }.sorted() == SchemaDefinitions.subjects.map(\.name).sorted())
+    }
+
     /// An older release leaves a newer one's definitions in place; the same release re-installs
     /// only when its files changed.
     @Test func anOlderReleaseNeverOverwritesANewerOne() async throws {
         let url = try await MigratorTests.freshDatabase()
-        let logger = Logger(label: "test")
-        let conn = Connection(try await PostgresConnection.connect(configuration: try .init(url: url), id: 1, logger: logger))
-        func probe() async throws -> Int {
-            var value = 0
-            for try await n in try await conn.query("SELECT ams_probe()", logger: logger).decode(Int.self) { value = n }
-            return value
-        }
-        func definitions(_ release: Int, probe: Int) -> SchemaDefinitions {
-            SchemaDefinitions(
-                release: release,
-                sources: [
-                    "CREATE OR REPLACE FUNCTION ams_probe()\n RETURNS integer\n LANGUAGE plpgsql\nAS $function$\nBEGIN\n"
-                        + "    RETURN \(probe); -- a ; inside the body\nEND\n$function$;\n"
-                ]
-            )
-        }
-        do {
-            try await Migrator.install(definitions(2, probe: 2), on: conn, logger: logger)
-            #expect(try await probe() == 2)
-            try await Migrator.install(definitions(1, probe: 1), on: conn, logger: logger)
-            #expect(try await probe() == 2, "release 1 overwrote release 2")
-            try await Migrator.install(definitions(2, probe: 3), on: conn, logger: logger)
-            #expect(try await probe() == 3, "an edited file of the same release was not installed")
-            try await Migrator.install(definitions(3, probe: 4), on: conn, logger: logger)
-            #expect(try await probe() == 4)
+        try await Self.withConnection(url) { conn in
+            func definitions(_ release: Int, probe: Int) -> SchemaDefinitions {
+                SchemaDefinitions(release: release, sources: [Self.probe(returning: probe)])
+            }
+            try await definitions(2, probe: 2).install(on: conn, logger: Self.logger)
+            #expect(try await Self.probe(conn) == 2)
+            try await definitions(1, probe: 1).install(on: conn, logger: Self.logger)
+            #expect(try await Self.probe(conn) == 2, "release 1 overwrote release 2")
+            try await definitions(2, probe: 3).install(on: conn, logger: Self.logger)
+            #expect(try await Self.probe(conn) == 3, "an edited file of the same release was not installed")
+            try await definitions(3, probe: 4).install(on: conn, logger: Self.logger)
+            #expect(try await Self.probe(conn) == 4)
             var releases: [Int] = []
-            for try await n in try await conn.query("SELECT release FROM schema_definitions", logger: logger).decode(Int.self) {
+            for try await n in try await conn.query("SELECT release FROM schema_definitions", logger: Self.logger).decode(Int.self) {
                 releases.append(n)
             }
             #expect(releases == [3])
-        } catch {
-            try? await conn.close()
-            throw error
         }
-        try await conn.close()
+        try await MigratorTests.drop(url)
+    }
+
+    /// A new release re-creates only what it changed: an unchanged policy keeps its table unlocked
+    /// (and its identity), a changed one is made anew.
+    @Test func onlyChangedDefinitionsAreInstalledAgain() async throws {
+        let url = try await MigratorTests.freshDatabase()
+        try await Self.withConnection(url) { conn in
+            try await conn.query("CREATE TABLE probe (tenant_id text)", logger: Self.logger)
+            let kept = Self.policy("kept", "true")
+            try await SchemaDefinitions(release: 1, sources: [kept, Self.policy("moved", "true"), Self.probe(returning: 1)])
+                .install(on: conn, logger: Self.logger)
+            let before = try await Self.policyIDs(conn)
+            try await SchemaDefinitions(release: 2, sources: [kept, Self.policy("moved", "false"), Self.probe(returning: 2)])
+                .install(on: conn, logger: Self.logger)
+            let after = try await Self.policyIDs(conn)
+            #expect(after["kept"] == before["kept"], "an unchanged policy was made anew")
+            #expect(after["moved"] != before["moved"])
+            #expect(try await Self.probe(conn) == 2)
+        }
+        try await MigratorTests.drop(url)
+    }
+
+    /// A table lock held by a running replica's transaction makes the install wait at most its lock
+    /// timeout, then try again; it lands once the lock goes, and gives up after its last attempt.
+    @Test func aHeldTableLockDelaysTheInstallWithoutBlockingIt() async throws {
+        let url = try await MigratorTests.freshDatabase()
+        try await Self.withConnection(url) { conn in
+            try await conn.query("CREATE TABLE probe (tenant_id text)", logger: Self.logger)
+            try await Self.withConnection(url) { holder in
+                try await holder.query("BEGIN", logger: Self.logger)
+                try await holder.query("LOCK TABLE probe IN ACCESS SHARE MODE", logger: Self.logger)
+                let once = SchemaDefinitions(release: 1, sources: [Self.policy("p", "true")])
+                do {
+                    try await once.install(on: conn, logger: Self.logger, lockTimeout: .milliseconds(100), attempts: 1)
+                    Issue.record("installed past a held lock")
+                } catch let error as PSQLError {
+                    #expect(error.serverInfo?[.sqlState] == "55P03", "lock_not_available")
+                }
+                async let installed: Void = once.install(on: conn, logger: Self.logger, lockTimeout: .milliseconds(100), attempts: 6)
+                try await Task.sleep(for: .milliseconds(300))
+                try await holder.query("COMMIT", logger: Self.logger)
+                try await installed
+            }
+            #expect(try await Self.policyIDs(conn).keys.sorted() == ["p"])
+        }
         try await MigratorTests.drop(url)
     }
 
@@ -103,5 +172,105 @@ import Testing
                 "CREATE POLICY p ON t\n    USING (true)",
             ]
         )
+    }
+
+    @Test func aPolicysDropAndCreateAreOneDefinition() {
+        let definitions = SchemaDefinitions(release: 1, sources: [Self.policy("p", "true"), Self.probe(returning: 1)]).definitions
+        #expect(definitions.map(\.key) == ["policy p on probe", "function ams_probe"])
+        #expect(definitions.map(\.statements.count) == [2, 1])
+        #expect(
+            SchemaDefinitions.key(of: "CREATE OR REPLACE TRIGGER t AFTER INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION f()")
+                == "trigger t on outbox"
+        )
+    }
+
+    // MARK: - Support
+
+    static func policy(_ name: String, _ condition: String) -> String {
+        "DROP POLICY IF EXISTS \(name) ON probe;\nCREATE POLICY \(name) ON probe\n    USING (\(condition));\n"
+    }
+
+    static func probe(returning value: Int) -> String {
+        "CREATE OR REPLACE FUNCTION ams_probe()\n RETURNS integer\n LANGUAGE plpgsql\nAS $function$\nBEGIN\n"
+            + "    RETURN \(value); -- a ; inside the body\nEND\n$function$;\n"
+    }
+
+    static func probe(_ conn: Connection) async throws -> Int {
+        var value = 0
+        for try await n in try await conn.query("SELECT ams_probe()", logger: logger).decode(Int.self) { value = n }
+        return value
+    }
+
+    static func policyIDs(_ conn: Connection) async throws -> [String: Int] {
+        var ids: [String: Int] = [:]
+        for try await (name, id) in try await conn.query(
+            "SELECT polname::text, oid::int FROM pg_policy WHERE polrelid = 'probe'::regclass",
+            logger: logger
+        ).decode((String, Int).self) {
+            ids[name] = id
+        }
+        return ids
+    }
+
+    struct Snapshot {
+        var functions: [String: String] = [:]
+        var overloads: [String] = []
+        var policies: [String] = []
+        var triggers: [String] = []
+    }
+
+    static func snapshot(_ conn: Connection) async throws -> Snapshot {
+        var snapshot = Snapshot()
+        for try await (name, signature, definition) in try await conn.query(
+            """
+            SELECT p.proname::text, p.oid::regprocedure::text, pg_get_functiondef(p.oid) FROM pg_proc p
+            JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public' AND p.proname LIKE 'ams\\_%'
+            """,
+            logger: logger
+        ).decode((String, String, String).self) {
+            snapshot.overloads.append(signature)
+            let unqualified = definition.replacingOccurrences(of: "FUNCTION public.", with: "FUNCTION ")
+            snapshot.functions[name] = unqualified.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        #expect(Set(snapshot.overloads).count == snapshot.overloads.count)
+        for try await policy in try await conn.query(
+            """
+            SELECT concat_ws(' | ', tablename, policyname, permissive, roles::text, cmd, qual, with_check) FROM pg_policies
+            WHERE schemaname = 'public' ORDER BY tablename, policyname
+            """,
+            logger: logger
+        ).decode(String.self) {
+            snapshot.policies.append(policy)
+        }
+        for try await trigger in try await conn.query(
+            "SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname",
+            logger: logger
+        ).decode(String.self) {
+            snapshot.triggers.append(trigger)
+        }
+        return snapshot
+    }
+
+    /// A function's text with its `PERFORM pg_notify('agent_management_changes', …);` statements cut out.
+    static func withoutLegacyNotices(_ definition: String) -> String {
+        var lines: [Substring] = []
+        var skipping = false
+        for line in definition.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.contains("pg_notify('agent_management_changes'") { skipping = true }
+            if !skipping { lines.append(line) }
+            if skipping && line.hasSuffix(";") { skipping = false }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func withConnection(_ url: String, _ body: (Connection) async throws -> Void) async throws {
+        let conn = Connection(try await PostgresConnection.connect(configuration: try .init(url: url), id: 1, logger: logger))
+        do {
+            try await body(conn)
+        } catch {
+            try? await conn.close()
+            throw error
+        }
+        try await conn.close()
     }
 }

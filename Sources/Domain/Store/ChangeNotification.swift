@@ -1,6 +1,7 @@
 public import Foundation
 
-/// What replicas tell each other through `NOTIFY agent_management_changes`.
+/// What replicas tell each other: tier and catalog changes through `NOTIFY agent_management_changes`,
+/// agent changes with each committed event's `NOTIFY ams_outbox`.
 public struct ChangeNotification: Sendable, Hashable {
     public enum Kind: String, Sendable { case agent, tenant, tools }
 

@@ -25,11 +25,17 @@ public struct Migrator: Sendable {
 
     /// Migrates over a connection of its own, without the request pool's statement and lock
     /// timeouts: waiting for another replica's migration, or a backfill of a large table, may take
-    /// longer than any request should.
-    public static func run(url: String, migrations: [Migration] = Migration.all, logger: Logger) async throws -> [Int] {
+    /// longer than any request should. `definitions: nil` stops after the numbered history.
+    @discardableResult
+    public static func run(
+        url: String,
+        migrations: [Migration] = Migration.all,
+        definitions: SchemaDefinitions? = .current,
+        logger: Logger
+    ) async throws -> [Int] {
         let conn = Connection(try await PostgresConnection.connect(configuration: try .init(url: url), id: 0, logger: logger))
         do {
-            let applied = try await run(migrations, on: conn, logger: logger)
+            let applied = try await run(migrations, definitions: definitions, on: conn, logger: logger)
             try? await conn.close()
             return applied
         } catch {
@@ -38,10 +44,15 @@ public struct Migrator: Sendable {
         }
     }
 
-    static func run(_ migrations: [Migration], on conn: Connection, logger: Logger) async throws -> [Int] {
+    static func run(
+        _ migrations: [Migration],
+        definitions: SchemaDefinitions? = .current,
+        on conn: Connection,
+        logger: Logger
+    ) async throws -> [Int] {
         try await conn.query("SELECT pg_advisory_lock(\(lockKey))", logger: logger)
         do {
-            let applied = try await apply(migrations, on: conn, logger: logger)
+            let applied = try await apply(migrations, definitions: definitions, on: conn, logger: logger)
             try await conn.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
             return applied
         } catch {
@@ -50,7 +61,12 @@ public struct Migrator: Sendable {
         }
     }
 
-    private static func apply(_ migrations: [Migration], on conn: Connection, logger: Logger) async throws -> [Int] {
+    private static func apply(
+        _ migrations: [Migration],
+        definitions: SchemaDefinitions?,
+        on conn: Connection,
+        logger: Logger
+    ) async throws -> [Int] {
         try await conn.query(
             """
             CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -75,47 +91,8 @@ public struct Migrator: Sendable {
         }
         // The definitions name every table of the history: a database part-way through it waits for the rest.
         if Set(Migration.all.map(\.version)).isSubset(of: done.union(applied)) {
-            try await install(.current, on: conn, logger: logger)
+            try await definitions?.install(on: conn, logger: logger)
         }
         return applied
-    }
-
-    /// Installs `definitions` unless the database holds a newer release, or this very one already.
-    static func install(_ definitions: SchemaDefinitions, on conn: Connection, logger: Logger) async throws {
-        try await conn.query(
-            """
-            CREATE TABLE IF NOT EXISTS schema_definitions (
-                only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row), release integer NOT NULL, checksum text NOT NULL,
-                applied_at timestamptz NOT NULL DEFAULT now())
-            """,
-            logger: logger
-        )
-        var installed: (release: Int, checksum: String)?
-        for try await row in try await conn.query("SELECT release, checksum FROM schema_definitions", logger: logger).decode((Int, String).self) {
-            installed = row
-        }
-        if let installed, installed.release > definitions.release {
-            logger.warning(
-                "newer schema definitions installed; leaving them",
-                metadata: [
-                    "installed_release": "\(installed.release)", "release": "\(definitions.release)",
-                ]
-            )
-            return
-        }
-        if let installed, installed.release == definitions.release, installed.checksum == definitions.checksum { return }
-        try await conn.transaction(logger: logger) { tx in
-            for statement in definitions.statements {
-                try await tx.query(PostgresQuery(unsafeSQL: statement), logger: logger)
-            }
-            try await tx.query(
-                """
-                INSERT INTO schema_definitions (release, checksum) VALUES (\(definitions.release), \(definitions.checksum))
-                ON CONFLICT (only_row) DO UPDATE SET release = EXCLUDED.release, checksum = EXCLUDED.checksum, applied_at = now()
-                """,
-                logger: logger
-            )
-        }
-        logger.info("schema definitions installed", metadata: ["release": "\(definitions.release)"])
     }
 }

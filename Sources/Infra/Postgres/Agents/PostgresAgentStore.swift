@@ -5,7 +5,7 @@ import PostgresNIO
 
 /// `AgentStore` on PostgreSQL. Tenant-scoped work first sets `app.tenant_id`, so Row-Level Security
 /// confines it even if a query forgot its filter. Writes are single calls of the functions of
-/// migration 2 (one round trip, one implicit transaction) that also `NOTIFY` the change.
+/// `Schema/agents.sql` (one round trip, one implicit transaction), whose events announce the change.
 public struct PostgresAgentStore: AgentStore, PostgresStore {
     static let columns =
         "id, tenant_id, version, config::text, validation::text, created_at, updated_at, created_by, updated_by, revision, template_id, template_version"

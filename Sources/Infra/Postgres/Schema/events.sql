@@ -97,8 +97,8 @@ BEGIN
 END
 $function$;
 
--- As ams_sequence_outbox, but answers the rows it sequenced, so that the leader hands them to
--- its sinks without reading them back (ams_sequence_outbox stays for the previous release).
+-- Numbers the committed events not yet numbered (the counter's row lock keeps one sequencer at a
+-- time) and answers the rows it sequenced, so that the leader hands them to its sinks without reading them back.
 CREATE OR REPLACE FUNCTION ams_sequence_outbox_events(p_limit integer)
  RETURNS TABLE(sequence bigint, event_id uuid, tenant_id text, event text, agent_id uuid, task_id uuid, global_task_id text, data text, created_at timestamp with time zone)
  LANGUAGE plpgsql
@@ -177,6 +177,6 @@ CREATE POLICY tenant_isolation ON outbox
     WITH CHECK (tenant_id = current_setting('app.tenant_id', true));
 
 DROP POLICY IF EXISTS notifier ON outbox;
-CREATE POLICY notifier ON outbox 
+CREATE POLICY notifier ON outbox
     USING (current_setting('app.notifier', true) = 'on')
     WITH CHECK (current_setting('app.notifier', true) = 'on');

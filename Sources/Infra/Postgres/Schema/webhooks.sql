@@ -122,11 +122,11 @@ CREATE POLICY tenant_isolation ON webhook_deliveries
     WITH CHECK (tenant_id = current_setting('app.tenant_id', true));
 
 DROP POLICY IF EXISTS notifier ON webhooks;
-CREATE POLICY notifier ON webhooks 
+CREATE POLICY notifier ON webhooks
     USING (current_setting('app.notifier', true) = 'on')
     WITH CHECK (current_setting('app.notifier', true) = 'on');
 
 DROP POLICY IF EXISTS notifier ON webhook_deliveries;
-CREATE POLICY notifier ON webhook_deliveries 
+CREATE POLICY notifier ON webhook_deliveries
     USING (current_setting('app.notifier', true) = 'on')
     WITH CHECK (current_setting('app.notifier', true) = 'on');

@@ -5,7 +5,7 @@ public import PostgresNIO
 /// The pool and the guard (deadline, breaker, lease clock) that every store's calls go through:
 /// one of each per process, so a database in trouble trips all the stores at once.
 public struct PostgresDatabase: Sendable {
-    /// Where committed changes to tenants, agents and the tool catalog are announced (`ChangeNotification`).
+    /// Where tier and tool catalog changes are announced (`ChangeNotification`); agent changes come with their events.
     public static let channel = "agent_management_changes"
 
     let client: PostgresClient
