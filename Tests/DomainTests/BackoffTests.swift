@@ -64,6 +64,18 @@ import Testing
         for failures in 1...10 { #expect(backoff.next() == template.delay(after: failures)) }
     }
 
+    /// Losing a write race to another replica (`TenantActor`): 1–5 ms after the first loss, at most 40 ms.
+    @Test func aLostRaceWaitsAFewMillisecondsSpreadWide() {
+        let backoff = Backoff(initial: .milliseconds(3), maximum: .milliseconds(24), jitter: 0.66)
+        var generator = SplitMix(state: 9)
+        #expect(backoff.jittered(after: 0, using: &generator) == .zero)
+        let first = (0..<500).map { _ in backoff.jittered(after: 1, using: &generator) }
+        #expect(first.allSatisfy { $0 >= .milliseconds(1) && $0 <= .milliseconds(5) })
+        #expect(first.min()! < .milliseconds(1.2) && first.max()! > .milliseconds(4.8), "the whole spread is used")
+        let late = (0..<500).map { _ in backoff.jittered(after: 9, using: &generator) }
+        #expect(late.allSatisfy { $0 >= .milliseconds(8) && $0 <= .milliseconds(40) })
+    }
+
     @Test func aSuccessStartsOver() {
         var backoff = Self.orchestrator
         for _ in 0..<5 { _ = backoff.next() }

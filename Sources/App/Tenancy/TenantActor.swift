@@ -430,10 +430,12 @@ actor TenantActor {
         return (config, report)
     }
 
-    /// Another replica won the race: wait a little, longer each time, before reading again.
+    /// Another replica won the race: wait a little (1–5 ms at first, at most 40), longer each time, before reading again.
+    private static let raceBackoff = Backoff(initial: .milliseconds(3), maximum: .milliseconds(24), jitter: 0.66)
+
     private func backOff(_ attempt: Int) async throws {
         guard attempt > 0 else { return }
-        try await Task.sleep(for: .milliseconds(Int.random(in: 1...5) * attempt))
+        try await Task.sleep(for: Self.raceBackoff.jittered(after: attempt))
     }
 
     private func fill(_ agent: Agent, since ticket: NoticeCoherentCache<UUID, CachedBody>.Ticket) -> CachedAgent {

@@ -30,12 +30,22 @@ public struct Backoff: Sendable {
         return min(wait, maximum)
     }
 
+    /// `delay(after:)` spread by the jitter.
+    public func jittered<G: RandomNumberGenerator>(after failures: Int, using generator: inout G) -> Duration {
+        let wait = delay(after: failures)
+        guard jitter > 0, wait > .zero else { return wait }
+        return wait * Double.random(in: (1 - jitter)...(1 + jitter), using: &generator)
+    }
+
+    public func jittered(after failures: Int) -> Duration {
+        var generator = SystemRandomNumberGenerator()
+        return jittered(after: failures, using: &generator)
+    }
+
     /// Counts a failure and answers how long to wait before trying again.
     public mutating func next<G: RandomNumberGenerator>(using generator: inout G) -> Duration {
-        let wait = base
         failures += 1
-        guard jitter > 0 else { return wait }
-        return wait * Double.random(in: (1 - jitter)...(1 + jitter), using: &generator)
+        return jittered(after: failures, using: &generator)
     }
 
     public mutating func next() -> Duration {
