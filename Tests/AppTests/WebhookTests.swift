@@ -94,20 +94,29 @@ import Testing
         }
     }
 
-    /// Each address class the guard names, as a literal, in the odd spellings `getaddrinfo`
-    /// reads, and by a name that resolves to one.
+    /// Each address class the guard names, as a literal, in the odd spellings `getaddrinfo` reads,
+    /// by a name that resolves to one, and IPv4 carried in IPv6 (mapped, NAT64, 6to4, Teredo, whose
+    /// client address is inverted). Registration and delivery are both checked against this table.
+    static let refusedURLs: [(url: String, kind: String)] = [
+        ("http://127.0.0.1:8080/h", "loopback"), ("http://localhost/h", "loopback"), ("http://2130706433/h", "loopback"),
+        ("http://0x7f.1/h", "loopback"), ("http://[::1]/h", "loopback"), ("http://[::ffff:127.0.0.1]/h", "loopback"),
+        ("http://10.1.2.3/h", "private"), ("http://172.16.0.1/h", "private"), ("http://192.168.1.1/h", "private"),
+        ("http://169.254.169.254/latest/meta-data", "link-local"), ("http://[fe80::1]/h", "link-local"),
+        ("http://100.64.0.1/h", "carrier-grade NAT"), ("http://224.0.0.1/h", "multicast"), ("http://[ff02::1]/h", "multicast"),
+        ("http://0.0.0.0/h", "unspecified"), ("http://[::]/h", "unspecified"), ("http://[fd00::1]/h", "IPv6 unique local"),
+        ("http://[2002:7f00:1::]/h", "loopback"), ("http://[2002:a01:203::1]/h", "private"),
+        ("http://[64:ff9b::a9fe:a9fe]/h", "link-local"), ("http://[64:ff9b:1::808:808]/h", "reserved"),
+        ("http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/h", "loopback"), ("http://[2001::f5ff:fffe]/h", "private"),
+        ("http://198.18.0.1/h", "reserved"), ("http://198.19.255.255/h", "reserved"), ("http://192.0.0.8/h", "reserved"),
+        ("http://240.0.0.1/h", "reserved"), ("http://255.255.255.255/h", "reserved"),
+        ("http://192.0.2.1/h", "documentation"), ("http://198.51.100.7/h", "documentation"), ("http://203.0.113.9/h", "documentation"),
+        ("http://[2001:db8::1]/h", "documentation"),
+    ]
+
     @Test func urlsThatReachTheServicesOwnNetworkAreRefused() async throws {
         try await TestSupport.app().test(.router) { client in
             let admin = try await Caller.make(client, tenant: TestSupport.tenant())
-            let refused: [(String, String)] = [
-                ("http://127.0.0.1:8080/h", "loopback"), ("http://localhost/h", "loopback"), ("http://2130706433/h", "loopback"),
-                ("http://0x7f.1/h", "loopback"), ("http://[::1]/h", "loopback"), ("http://[::ffff:127.0.0.1]/h", "loopback"),
-                ("http://10.1.2.3/h", "private"), ("http://172.16.0.1/h", "private"), ("http://192.168.1.1/h", "private"),
-                ("http://169.254.169.254/latest/meta-data", "link-local"), ("http://[fe80::1]/h", "link-local"),
-                ("http://100.64.0.1/h", "carrier-grade NAT"), ("http://224.0.0.1/h", "multicast"), ("http://[ff02::1]/h", "multicast"),
-                ("http://0.0.0.0/h", "unspecified"), ("http://[::]/h", "unspecified"), ("http://[fd00::1]/h", "IPv6 unique local"),
-            ]
-            for (url, kind) in refused {
+            for (url, kind) in Self.refusedURLs {
                 let response = try await admin.send(.post, "/v1/webhooks", json: #"{"url":"\#(url)","events":["*"]}"#)
                 let issue = try response.json()["error"]?["details"]?["issues"]?.items().first
                 #expect(response.status == .badRequest && response.errorCode == "AMS-100" && issue?["path"] == .string("/url"), "\(url)")
@@ -116,6 +125,29 @@ import Testing
             // A public address is accepted.
             #expect(try await admin.send(.post, "/v1/webhooks", json: #"{"url":"http://93.184.216.34/h","events":["*"]}"#).status == .created)
         }
+    }
+
+    /// The guard at delivery refuses the same addresses, before any connection is made.
+    @Test func deliveriesToTheSameURLsAreRefused() async throws {
+        let http = WebhookClient.makeHTTPClient()
+        let client = WebhookClient(http: http, resolver: AddressResolver(), configuration: .init())
+        let event = ChangeEvent(
+            sequence: 1,
+            eventID: UUID(),
+            tenantID: "t",
+            event: "agent_created",
+            agentID: UUID(),
+            taskID: nil,
+            globalTaskID: nil,
+            data: "{}",
+            timestamp: Date()
+        )
+        for (url, kind) in Self.refusedURLs {
+            let delivery = await client.post(event, to: url, secret: "whsec_x", attempt: 1)
+            #expect(delivery?.statusCode == nil, "\(url)")
+            #expect(delivery?.error?.contains("a \(kind) address") == true, "\(url): \(delivery?.error ?? "no attempt")")
+        }
+        try await http.shutdown()
     }
 
     @Test func theTiersQuotaIsKeptAlsoUnderConcurrentRegistrations() async throws {

@@ -8,10 +8,11 @@ public enum AddressClass: String, Sendable, Hashable, CaseIterable {
     case multicast
     case unspecified
     case uniqueLocal = "IPv6 unique local"
+    case documentation
     case reserved
 
     /// The class of a raw address (4 bytes for IPv4, 16 for IPv6); `nil` for a public one.
-    /// IPv4 carried in IPv6 (mapped, compatible, NAT64) is judged as the IPv4 address it carries.
+    /// IPv4 carried in IPv6 (mapped, compatible, NAT64, 6to4, Teredo) is judged as the IPv4 address it carries.
     public static func of(_ address: [UInt8]) -> AddressClass? {
         switch address.count {
         case 4: return ipv4(address)
@@ -29,7 +30,11 @@ public enum AddressClass: String, Sendable, Hashable, CaseIterable {
         case (100, 64...127): return .sharedNAT
         case (224...239, _): return .multicast
         case (240...255, _): return .reserved
-        case (192, 0) where a[2] == 0: return .reserved
+        // 192.0.0.0/24, IETF protocol assignments; 198.18.0.0/15, benchmarking.
+        case (192, 0) where a[2] == 0, (198, 18...19): return .reserved
+        case (192, 0) where a[2] == 2: return .documentation
+        case (198, 51) where a[2] == 100: return .documentation
+        case (203, 0) where a[2] == 113: return .documentation
         default: return nil
         }
     }
@@ -48,6 +53,9 @@ public enum AddressClass: String, Sendable, Hashable, CaseIterable {
             if a[4..<12].allSatisfy({ $0 == 0 }) { return ipv4(Array(a[12...])) }
             if a[4] == 0, a[5] == 1 { return .reserved }
         }
+        if a[0] == 0x20, a[1] == 0x02 { return ipv4(Array(a[2...5])) }  // 6to4, 2002::/16
+        if a[0] == 0x20, a[1] == 0x01, a[2] == 0, a[3] == 0 { return ipv4(a[12...].map { ~$0 }) }  // Teredo: the client, inverted
+        if a[0] == 0x20, a[1] == 0x01, a[2] == 0x0D, a[3] == 0xB8 { return .documentation }  // 2001:db8::/32
         if a[0] == 0xFF { return .multicast }
         if a[0] & 0xFE == 0xFC { return .uniqueLocal }
         // fe80::/10 link-local, fec0::/10 the retired site-local.
