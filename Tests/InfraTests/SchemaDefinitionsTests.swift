@@ -42,6 +42,7 @@ import Testing
             let current = try await Self.snapshot(conn)
             #expect(current.policies == history.policies)
             #expect(current.triggers == history.triggers)
+            #expect(history.policies.count >= 20 && history.triggers.count == 5)
             #expect(
                 Set(history.overloads).subtracting(current.overloads) == [
                     "ams_delete_agent(text,uuid)", "ams_sequence_outbox(integer)",
@@ -116,6 +117,7 @@ import Testing
             try await SchemaDefinitions(release: 1, sources: [kept, Self.policy("moved", "true"), Self.probe(returning: 1)])
                 .install(on: conn, logger: Self.logger)
             let before = try await Self.policyIDs(conn)
+            #expect(before.keys.sorted() == ["kept", "moved"])
             try await SchemaDefinitions(release: 2, sources: [kept, Self.policy("moved", "false"), Self.probe(returning: 2)])
                 .install(on: conn, logger: Self.logger)
             let after = try await Self.policyIDs(conn)
@@ -152,6 +154,34 @@ import Testing
         try await MigratorTests.drop(url)
     }
 
+    /// A digest recorded per key: two definitions of one key would each undo the other's record.
+    @Test func everyDefinitionHasAKeyOfItsOwn() {
+        let keys = SchemaDefinitions.current.definitions.map(\.key)
+        #expect(Set(keys).count == keys.count)
+    }
+
+    /// After a numbered migration every definition is installed again, whatever was recorded: a
+    /// table change may have dropped a policy or trigger that the files still define.
+    @Test func aNumberedMigrationReinstallsEveryDefinition() async throws {
+        let url = try await MigratorTests.freshDatabase()
+        try await Migrator.run(url: url, logger: Self.logger)
+        try await Self.withConnection(url) { conn in
+            try await conn.query("DROP POLICY tenant_isolation ON tasks", logger: Self.logger)
+        }
+        try await Migrator.run(url: url, logger: Self.logger)
+        try await Self.withConnection(url) { conn in
+            let policies = try await Self.snapshot(conn).policies
+            #expect(policies.filter { $0.hasPrefix("tasks | ") }.isEmpty, "no migration, nothing recorded changed")
+        }
+        let next = Migration(version: Migration.all.count + 1000, name: "probe", statements: ["CREATE TABLE probe_table (id int)"])
+        #expect(try await Migrator.run(url: url, migrations: Migration.all + [next], logger: Self.logger) == [next.version])
+        try await Self.withConnection(url) { conn in
+            let policies = try await Self.snapshot(conn).policies
+            #expect(policies.filter { $0.hasPrefix("tasks | tenant_isolation") }.count == 1)
+        }
+        try await MigratorTests.drop(url)
+    }
+
     @Test func statementsEndAtASemicolonOutsideDollarQuotes() {
         let source = """
             -- a comment; not a statement
@@ -178,6 +208,15 @@ import Testing
         let definitions = SchemaDefinitions(release: 1, sources: [Self.policy("p", "true"), Self.probe(returning: 1)]).definitions
         #expect(definitions.map(\.key) == ["policy p on probe", "function ams_probe"])
         #expect(definitions.map(\.statements.count) == [2, 1])
+        // A DROP right before its function's CREATE (a changed result type) goes with it; a retired one stands alone.
+        let changed = SchemaDefinitions(
+            release: 1,
+            sources: [
+                "DROP FUNCTION IF EXISTS ams_old(integer);\nDROP FUNCTION IF EXISTS ams_probe(integer);\n" + Self.probe(returning: 1)
+            ]
+        ).definitions
+        #expect(changed.map(\.key) == ["DROP FUNCTION IF EXISTS ams_old(integer)", "function ams_probe"])
+        #expect(changed.map(\.statements.count) == [1, 2])
         #expect(
             SchemaDefinitions.key(of: "CREATE OR REPLACE TRIGGER t AFTER INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION f()")
                 == "trigger t on outbox"

@@ -91,7 +91,7 @@ public struct Migrator: Sendable {
         }
         // The definitions name every table of the history: a database part-way through it waits for the rest.
         if Set(Migration.all.map(\.version)).isSubset(of: done.union(applied)) {
-            try await definitions?.install(on: conn, logger: logger)
+            try await definitions?.install(on: conn, logger: logger, everything: !applied.isEmpty)
         }
         return applied
     }

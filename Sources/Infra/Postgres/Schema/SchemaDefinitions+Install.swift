@@ -12,9 +12,17 @@ extension SchemaDefinitions {
     }
 
     /// Installs the definitions whose text changed since the last install, in one transaction, unless
-    /// the database holds a newer release or exactly these files already. A table lock another session
-    /// holds (a long transaction of a running replica) makes it wait at most `lockTimeout`, then try again.
-    func install(on conn: Connection, logger: Logger, lockTimeout: Duration = .seconds(5), attempts: Int = 6) async throws {
+    /// the database holds a newer release or exactly these files already; `everything` after a numbered
+    /// migration, which may have dropped what the files define. A table lock another session holds (a
+    /// long transaction of a running replica) makes it wait at most `lockTimeout`, below the requests'
+    /// own timeout since they queue behind it meanwhile, then try again.
+    func install(
+        on conn: Connection,
+        logger: Logger,
+        everything: Bool = false,
+        lockTimeout: Duration = .seconds(1),
+        attempts: Int = 10
+    ) async throws {
         var version = 0
         for try await n in try await conn.query("SELECT current_setting('server_version_num')::int", logger: logger).decode(Int.self) {
             version = n
@@ -28,10 +36,10 @@ extension SchemaDefinitions {
             """,
             logger: logger
         )
-        var backoff = Backoff(initial: .seconds(1), maximum: .seconds(10), jitter: 0.2)
+        var backoff = Backoff(initial: .milliseconds(250), maximum: .seconds(5), jitter: 0.2)
         for attempt in 1... {
             do {
-                return try await installOnce(on: conn, logger: logger, lockTimeout: lockTimeout)
+                return try await installOnce(on: conn, logger: logger, everything: everything, lockTimeout: lockTimeout)
             } catch let error as PSQLError where ["55P03", "40P01"].contains(error.serverInfo?[.sqlState]) && attempt < attempts {
                 let wait = backoff.next()
                 logger.warning(
@@ -43,7 +51,7 @@ extension SchemaDefinitions {
         }
     }
 
-    private func installOnce(on conn: Connection, logger: Logger, lockTimeout: Duration) async throws {
+    private func installOnce(on conn: Connection, logger: Logger, everything: Bool, lockTimeout: Duration) async throws {
         try await conn.transaction(logger: logger) { tx in
             var installed: (release: Int, checksum: String, digests: String)?
             for try await row in try await tx.query(
@@ -59,8 +67,8 @@ extension SchemaDefinitions {
                 )
                 return
             }
-            if let installed, installed.release == release, installed.checksum == checksum { return }
-            let recorded = installed.flatMap { JSONValue.parse(Array($0.digests.utf8))?.objectValue } ?? [:]
+            if !everything, let installed, installed.release == release, installed.checksum == checksum { return }
+            let recorded = everything ? [:] : installed.flatMap { JSONValue.parse(Array($0.digests.utf8))?.objectValue } ?? [:]
             let pending = definitions.filter { recorded[$0.key]?.stringValue != $0.digest }
             try await tx.query(PostgresQuery(unsafeSQL: "SET LOCAL lock_timeout = \(lockTimeout.milliseconds)"), logger: logger)
             for definition in pending {

@@ -51,6 +51,11 @@ public struct SchemaDefinitions: Sendable {
             let key = Self.key(of: statement)
             if definitions.last?.key == key {
                 definitions[definitions.count - 1].statements.append(statement)
+            } else if let last = definitions.last, last.statements.count == 1,
+                let dropped = Self.droppedFunction(last.statements[0]), key == "function \(dropped)"
+            {
+                // A DROP right before its function's CREATE (a changed result type) is part of that definition.
+                definitions[definitions.count - 1] = Definition(key: key, statements: last.statements + [statement])
             } else {
                 definitions.append(Definition(key: key, statements: [statement]))
             }
@@ -82,6 +87,14 @@ public struct SchemaDefinitions: Sendable {
             }
         }
         return statement
+    }
+
+    /// The function a `DROP FUNCTION [IF EXISTS] name(…)` drops.
+    static func droppedFunction(_ statement: String) -> String? {
+        let words = statement.split(whereSeparator: { $0.isWhitespace || $0 == "(" }).map { $0.lowercased() }
+        if words.starts(with: ["drop", "function", "if", "exists"]), words.count > 4 { return words[4] }
+        if words.starts(with: ["drop", "function"]), words.count > 2 { return words[2] }
+        return nil
     }
 
     /// The statements of a file, without their leading comments.
