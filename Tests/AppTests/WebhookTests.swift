@@ -110,7 +110,7 @@ import Testing
         ("http://198.18.0.1/h", "reserved"), ("http://198.19.255.255/h", "reserved"), ("http://192.0.0.8/h", "reserved"),
         ("http://240.0.0.1/h", "reserved"), ("http://255.255.255.255/h", "reserved"),
         ("http://192.0.2.1/h", "documentation"), ("http://198.51.100.7/h", "documentation"), ("http://203.0.113.9/h", "documentation"),
-        ("http://[2001:db8::1]/h", "documentation"),
+        ("http://[2001:db8::1]/h", "documentation"), ("http://[3fff:fff::1]/h", "documentation"),
     ]
 
     @Test func urlsThatReachTheServicesOwnNetworkAreRefused() async throws {

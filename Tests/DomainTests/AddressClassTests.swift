@@ -56,6 +56,9 @@ struct AddressClassTests {
         #expect(AddressClass.of(v6([0x20, 0x01, 0, 0], tail: [0xF7, 0xF7, 0xF7, 0xF7])) == nil, "client 8.8.8.8")
         #expect(AddressClass.of(v6([0x20, 0x01, 0x0D, 0xB8], tail: [1])) == .documentation)
         #expect(AddressClass.of(v6([0x20, 0x01, 0x0D, 0xB9], tail: [1])) == nil)
+        #expect(AddressClass.of(v6([0x3F, 0xFF, 0x0F], tail: [1])) == .documentation)
+        #expect(AddressClass.of(v6([0x3F, 0xFE], tail: [1])) == nil)
+        #expect(AddressClass.of(v6([0x3F, 0xFF, 0x10], tail: [1])) == nil, "3fff:1000:: is past the /20")
         // Public: 2001:db8-free global unicast.
         #expect(AddressClass.of(v6([0x26, 0x06, 0x47, 0x00], tail: [0x11])) == nil)
         #expect(AddressClass.of([1, 2, 3]) == .reserved, "neither 4 nor 16 bytes")

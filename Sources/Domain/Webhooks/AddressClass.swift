@@ -56,6 +56,7 @@ public enum AddressClass: String, Sendable, Hashable, CaseIterable {
         if a[0] == 0x20, a[1] == 0x02 { return ipv4(Array(a[2...5])) }  // 6to4, 2002::/16
         if a[0] == 0x20, a[1] == 0x01, a[2] == 0, a[3] == 0 { return ipv4(a[12...].map { ~$0 }) }  // Teredo: the client, inverted
         if a[0] == 0x20, a[1] == 0x01, a[2] == 0x0D, a[3] == 0xB8 { return .documentation }  // 2001:db8::/32
+        if a[0] == 0x3F, a[1] == 0xFF, a[2] & 0xF0 == 0 { return .documentation }  // 3fff::/20
         if a[0] == 0xFF { return .multicast }
         if a[0] & 0xFE == 0xFC { return .uniqueLocal }
         // fe80::/10 link-local, fec0::/10 the retired site-local.
