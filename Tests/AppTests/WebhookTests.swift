@@ -130,7 +130,10 @@ import Testing
     /// The guard at delivery refuses the same addresses, before any connection is made.
     @Test func deliveriesToTheSameURLsAreRefused() async throws {
         let http = WebhookClient.makeHTTPClient()
-        let client = WebhookClient(http: http, resolver: AddressResolver(), configuration: .init())
+        // The whole attempt's deadline covers the lookup, which a loaded run's thread pool may delay.
+        var configuration = WebhookClient.Configuration()
+        configuration.timeout = .seconds(60)
+        let client = WebhookClient(http: http, resolver: AddressResolver(), configuration: configuration)
         let event = ChangeEvent(
             sequence: 1,
             eventID: UUID(),
