@@ -48,7 +48,9 @@ as_pg() {
 }
 
 # start_postgres NAME: a cluster under .local/NAME on a free loopback port, with role and database
-# "ams" (an ordinary owner, not a superuser, so Row-Level Security applies). Prints the database URL.
+# "ams" (an ordinary owner, not a superuser, so Row-Level Security applies), and the service's own
+# role "ams_app", which owns nothing (`migrate --app-role ams_app` grants it what the service needs;
+# see app_role_url). Prints the owner's database URL.
 start_postgres() {
   local name="$1" dir="$LOCAL/$1" bin port
   bin="$(pg_bin)"
@@ -76,11 +78,17 @@ start_postgres() {
   if [ "$("${psql[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname = 'ams'")" != "1" ]; then
     "${psql[@]}" -c "CREATE ROLE ams LOGIN PASSWORD 'ams' NOSUPERUSER NOBYPASSRLS" >/dev/null
   fi
+  if [ "$("${psql[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname = 'ams_app'")" != "1" ]; then
+    "${psql[@]}" -c "CREATE ROLE ams_app LOGIN PASSWORD 'ams_app' NOSUPERUSER NOBYPASSRLS" >/dev/null
+  fi
   if [ "$("${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname = 'ams'")" != "1" ]; then
     "${psql[@]}" -c "CREATE DATABASE ams OWNER ams" >/dev/null
   fi
   echo "postgres://ams:ams@127.0.0.1:$port/ams"
 }
+
+# app_role_url OWNER_URL: the same database as start_postgres's service role, ams_app.
+app_role_url() { printf '%s\n' "${1/:\/\/ams:ams@/://ams_app:ams_app@}"; }
 
 stop_postgres() {
   local dir="$LOCAL/$1"

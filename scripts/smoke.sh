@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Smoke test of the real executable over a real socket: serve, then create, read, and fail properly.
-# Usage: smoke.sh PATH_TO_BINARY (AMS_TEST_DATABASE_URL must be set).
+# Usage: smoke.sh PATH_TO_BINARY (AMS_TEST_DATABASE_URL, the owner's, and AMS_TEST_ADMIN_URL must be set).
 source "$(dirname "$0")/lib.sh"
 BIN="$1"
 PORT="$(free_port)"
@@ -10,6 +10,10 @@ export AMS_DATABASE_URL="$AMS_TEST_DATABASE_URL" AMS_JWT_SECRET="smoke-test-secr
 # /metrics on a listener of its own, as an operator would run it.
 export AMS_METRICS_PORT="$METRICS_PORT"
 LOGFILE="$LOCAL/smoke.log"
+# As production runs it (README, "Database roles"): the owner migrates and grants the service's own
+# role, and the service (and the CLI below) connects as that role.
+"$BIN" migrate --app-role ams_app > "$LOCAL/smoke-migrate.log" 2>&1 || die "migrate --app-role ams_app failed; see $LOCAL/smoke-migrate.log"
+export AMS_DATABASE_URL="$(app_role_url "$AMS_TEST_DATABASE_URL")"
 "$BIN" serve > "$LOGFILE" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null || true' EXIT
@@ -64,6 +68,14 @@ check "cli import" created "$("$BIN" import --tenant "$TENANT-copy" "$EXPORT_DIR
 check "cli apply twice" "unchanged	Smoke" "$("$BIN" apply --tenant "$TENANT-copy" "$EXPORT_DIR"/*.json 2>&1)"
 check "delete" 204 "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "${AUTH[@]}" "localhost:$PORT/v1/agents/$ID")"
 check "restore" 200 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "${AUTH[@]}" "localhost:$PORT/v1/agents/$ID/restore")"
+# The service's role cannot migrate: on a database it would have to, serve stops and names the command.
+ADMIN=(env PGOPTIONS="-c client_min_messages=warning" psql "$AMS_TEST_ADMIN_URL" -v ON_ERROR_STOP=1 -qtA)
+"${ADMIN[@]}" -c "DROP DATABASE IF EXISTS ams_smoke_unmigrated WITH (FORCE)" -c "CREATE DATABASE ams_smoke_unmigrated OWNER ams" >/dev/null
+UNMIGRATED="$(AMS_DATABASE_URL="${AMS_DATABASE_URL%/*}/ams_smoke_unmigrated" AMS_HTTP_PORT="$(free_port)" AMS_METRICS_PORT='' \
+  timeout 60 "$BIN" serve 2>&1 || true)"
+"${ADMIN[@]}" -c "DROP DATABASE ams_smoke_unmigrated WITH (FORCE)" >/dev/null
+check "unmigrated schema names the command" yes \
+  "$(grep -qF 'run `agent-management migrate --app-role ams_app`' <<<"$UNMIGRATED" && echo yes || echo no)"
 
 echo "smoke: $passed passed, $failed failed"
 if [ "$failed" -ne 0 ]; then

@@ -6,6 +6,8 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 ensure_packages
+# The owner's URL; the cluster also has the service's own role, ams_app (see lib.sh), which the smoke
+# test serves as and the suites of ServiceRoleTests use.
 export AMS_TEST_DATABASE_URL="$(start_postgres test)"
 # Suites that need a database of their own create it through the superuser.
 export AMS_TEST_ADMIN_URL="postgres://postgres@127.0.0.1:$(cat "$LOCAL/test/port")/postgres"
@@ -25,7 +27,7 @@ log "databases of their own for the suites that need one"
 # Made before the suites run in parallel: making one writes the whole template through the WAL,
 # and several made at once stalled every commit (and every listener's heartbeat) for seconds.
 PSQL=(psql -h 127.0.0.1 -p "$(cat "$LOCAL/test/port")" -U postgres -v ON_ERROR_STOP=1 -qtA)
-for spare in app:20 infra:5; do
+for spare in app:32 infra:5; do
   for i in $(seq 1 "${spare#*:}"); do
     name="ams_spare_${spare%%:*}_$i"
     "${PSQL[@]}" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "CREATE DATABASE $name OWNER ams" >/dev/null

@@ -37,6 +37,8 @@ struct RouterDependencies: Sendable {
     /// Lifts the webhook address guard (`AMS_WEBHOOK_ALLOW_PRIVATE=1`).
     var webhooksAllowPrivate = false
     var resolver = AddressResolver()
+    /// Queues the revalidations that tier and catalog changes record (absent in tests without one).
+    var revalidations: RevalidationRelay?
 }
 
 func buildRouter(_ deps: RouterDependencies) -> AppResponderBuilder {
@@ -47,7 +49,7 @@ func buildRouter(_ deps: RouterDependencies) -> AppResponderBuilder {
     let hot = HotReads(
         envelope: envelope,
         tenantAuth: AuthMiddleware(verifier: deps.verifier, scope: .tenant),
-        rateLimit: RateLimitMiddleware(limiter: deps.rateLimiter),
+        rateLimit: RateLimitMiddleware(limiter: deps.rateLimiter, supervisor: deps.supervisor),
         internalAuth: AuthMiddleware(verifier: deps.verifier, scope: .internal),
         agents: AgentRoutes(
             supervisor: deps.supervisor,
@@ -73,7 +75,7 @@ func registerAPI(on router: Router<AppRequestContext>, _ deps: RouterDependencie
     if deps.servesMetrics { MetricsRoute(metrics: deps.metrics).register(on: router) }
     let v1 = router.group("v1")
         .add(middleware: AuthMiddleware(verifier: deps.verifier, scope: .tenant))
-        .add(middleware: RateLimitMiddleware(limiter: deps.rateLimiter))
+        .add(middleware: RateLimitMiddleware(limiter: deps.rateLimiter, supervisor: deps.supervisor))
     let idempotency = Idempotency(store: deps.idempotency, bodyLimit: deps.bodyLimit)
     AgentRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit, idempotency: idempotency).register(on: v1)
     AgentVersionRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit, idempotency: idempotency).register(on: v1)
@@ -100,7 +102,8 @@ func registerAPI(on router: Router<AppRequestContext>, _ deps: RouterDependencie
         supervisor: deps.supervisor,
         catalog: deps.catalog,
         bodyLimit: deps.bodyLimit,
-        enqueuer: enqueuer
+        enqueuer: enqueuer,
+        revalidations: deps.revalidations
     ).register(on: internalGroup)
 }
 
@@ -131,6 +134,10 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
         logger: logger
     )
     let catalog = ToolCatalogCache(store: stores.tools, caching: false)
+    let redis = RedisClient(configuration: .init(url: try RedisURL(config.redisURL), timeout: config.redisTimeout), logger: logger)
+    let rateLimiter =
+        config.rateLimits
+        ? RateLimiter(redis: redis, policy: policy, failClosed: config.rateLimitFailClosed, metrics: metrics, logger: logger) : nil
     let supervisor = TenantSupervisor(
         deps: TenantDependencies(
             agents: stores.agents,
@@ -144,7 +151,8 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
             metrics: metrics,
             retention: config.deletedRetention,
             templates: stores.templates,
-            systemTemplates: try TemplateFiles.load(directory: config.templatesDirectory)
+            systemTemplates: try TemplateFiles.load(directory: config.templatesDirectory),
+            rateLimiter: rateLimiter
         ),
         maxTenants: config.maxTenants,
         idleTimeout: config.tenantIdleTimeout,
@@ -165,9 +173,14 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
         onListening: { await supervisor.setListening($0) },
         events: notifier.hooks(leaderKey: config.eventLeader ? PostgresEventStore.notifierLock : nil)
     )
-    let redis = RedisClient(configuration: .init(url: try RedisURL(config.redisURL), timeout: config.redisTimeout), logger: logger)
     let orchestrator = config.orchestratorURL == nil ? nil : LinkStatus()
     let resolver = AddressResolver()
+    let revalidations = RevalidationRelay(
+        tasks: stores.tasks,
+        enqueuer: TaskEnqueuer(redis: redis, tasks: stores.tasks),
+        migrated: notifier.migrated,
+        logger: logger
+    )
     let router = buildRouter(
         RouterDependencies(
             tenants: stores.tenants,
@@ -185,15 +198,22 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
             redis: redis,
             notifier: notifier,
             orchestrator: orchestrator,
-            rateLimiter: config.rateLimits
-                ? RateLimiter(redis: redis, policy: policy, supervisor: supervisor, failClosed: config.rateLimitFailClosed, metrics: metrics) : nil,
+            rateLimiter: rateLimiter,
             servesMetrics: config.metricsPort == nil,
             accessLog: config.accessLog,
             webhooksAllowPrivate: config.webhookAllowPrivate,
-            resolver: resolver
+            resolver: resolver,
+            revalidations: revalidations
         )
     )
-    let socket = EventSocket(verifier: verifier, store: stores.events, subscribers: subscribers, authTimeout: config.eventSocketAuthTimeout)
+    let socket = EventSocket(
+        verifier: verifier,
+        store: stores.events,
+        subscribers: subscribers,
+        authTimeout: config.eventSocketAuthTimeout,
+        envelope: EnvelopeMiddleware(metrics: metrics.requests, accessLog: config.accessLog),
+        rateLimit: RateLimitMiddleware(limiter: rateLimiter, supervisor: supervisor)
+    )
     var app = Application(
         router: router,
         server: HTTPServerBuilder { responder in
@@ -216,12 +236,15 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
         listener,
         supervisor,
         notifier,
-        DeletedAgentPurge(
-            store: stores.agents,
-            retention: config.deletedRetention,
+        RetentionPurge(
+            agents: stores.agents,
+            tasks: stores.tasks,
+            deletedRetention: config.deletedRetention,
+            taskRetention: config.taskRetention,
             interval: config.purgeInterval,
             logger: logger
-        )
+        ),
+        revalidations
     )
     app.addServices(
         SubscriberSink(store: stores.events, feed: feed, subscribers: subscribers, lag: metrics.eventLag(SubscriberSink.name), logger: logger),
@@ -297,7 +320,7 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
         )
     }
     app.beforeServerStarts {
-        try await Migrator.run(url: config.databaseURL, logger: logger)
+        try await Migrator.runOrCheck(url: config.databaseURL, logger: logger)
         try await stores.tools.seedToolCatalog(seedTools)
         notifier.migrated.open()
     }

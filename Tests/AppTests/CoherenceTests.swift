@@ -70,7 +70,6 @@ final class PausingCatalog: ToolCatalogStore {
     }
 
     func replaceToolCatalog(_ tools: [ToolDefinition]) async throws { try await base.replaceToolCatalog(tools) }
-    func tenantsUsing(tools: [String]) async throws -> [TenantID] { try await base.tenantsUsing(tools: tools) }
 }
 
 /// A one-shot barrier: `pass()` waits until `open()`; `reached()` waits until someone is waiting.

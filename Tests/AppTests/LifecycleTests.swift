@@ -180,7 +180,14 @@ import Testing
                     logger: Logger(label: "test")
                 )
             }
-            let purge = DeletedAgentPurge(store: stores.agents, retention: .seconds(3600), interval: .seconds(3600), logger: Logger(label: "test"))
+            let purge = RetentionPurge(
+                agents: stores.agents,
+                tasks: stores.tasks,
+                deletedRetention: .seconds(3600),
+                taskRetention: .seconds(3600),
+                interval: .seconds(3600),
+                logger: Logger(label: "test")
+            )
             await purge.purgeOnce()
             await #expect(throws: ServiceError.agentNotFound()) { try await actor.restore(doomed.id, audit: .test) }
             await #expect(throws: ServiceError.agentNotFound(), "the API shows no history of a deleted agent") {

@@ -23,12 +23,13 @@ import Testing
             try await two.test(.router) { b in
                 let tenant = TestSupport.tenant()
                 let callers = [try await Caller.make(a, tenant: tenant), try await Caller.make(b, tenant: tenant)]
-                // Free tier: 5 creates a day (the quota of 2 agents refuses the last three, and
-                // they count all the same), the sixth is over the limit on either replica.
+                // Free tier: 5 creates a day (each agent deleted after, to keep within the quota of
+                // 2 agents), the sixth is over the limit on either replica.
                 for i in 0..<5 {
                     let r = try await callers[i % 2].send(.post, "/v1/agents", json: #"{"name":"A\#(i)","llm_config":{"model":"gpt-4o-mini"}}"#)
-                    #expect(r.status == (i < 2 ? .created : .forbidden), "\(i): \(r.status)")
-                    #expect(r.headers[.rateLimitLimit] == "60" || r.status != .created)
+                    #expect(r.status == .created, "\(i): \(r.status)")
+                    #expect(r.headers[.rateLimitLimit] == "60")
+                    #expect(try await callers[i % 2].send(.delete, "/v1/agents/\(try r.json().id)").status == .noContent)
                 }
                 let sixth = try await callers[1].send(.post, "/v1/agents", json: #"{"name":"A6","llm_config":{"model":"gpt-4o-mini"}}"#)
                 #expect(sixth.status == .tooManyRequests && sixth.errorCode == "AMS-208")
@@ -62,6 +63,114 @@ import Testing
                 #expect(try await other.send(.get, "/v1/tenant").status == .ok, "another tenant has its own count")
             }
         }
+    }
+
+    /// Only writes made count: refused creates use nothing, an apply counts each agent it creates
+    /// and is refused whole, with nothing written, when they do not all fit (the issue's example).
+    @Test func refusedWritesUseNothingAndAnApplyCountsEachAgent() async throws {
+        let app = try await Self.limitedApp(creates: 3, updates: 100)
+        try await app.test(.router) { client in
+            let tenant = try await TestSupport.tenant(on: .professional, client)
+            let admin = try await Caller.make(client, tenant: tenant)
+            let viewer = try await Caller.make(client, tenant: tenant, roles: [.viewer])
+            // Four refused creates: invalid, not JSON, an unknown field, a role not allowed.
+            let refused = [
+                try await admin.send(.post, "/v1/agents", json: #"{"name":"Bad","llm_config":{"model":"no-such-model"}}"#),
+                try await admin.send(.post, "/v1/agents", json: "{"),
+                try await admin.send(.post, "/v1/agents", json: #"{"name":"Odd","nope":1,"llm_config":{"model":"gpt-4o-mini"}}"#),
+                try await viewer.send(.post, "/v1/agents", json: #"{"name":"Viewer","llm_config":{"model":"gpt-4o-mini"}}"#),
+            ]
+            #expect(refused.map(\.status.code) == [400, 400, 400, 403])
+            #expect(try await admin.send(.post, "/v1/agents", json: #"{"name":"First","llm_config":{"model":"gpt-4o-mini"}}"#).status == .created)
+
+            let three = Self.apply(["First", "N1", "N2", "N3"])
+            let over = try await admin.send(.post, "/v1/agents/apply", json: three)
+            #expect(over.status == .tooManyRequests && over.errorCode == "AMS-208", "\(String(buffer: over.body))")
+            #expect(try over.json()["error"]?["details"]?["limit_name"] == .string("agent_creates_per_day"))
+            #expect(try await admin.send(.get, "/v1/agents").json()["items"]?.arrayValue?.count == 1, "nothing written")
+
+            let two = try await admin.send(.post, "/v1/agents/apply", json: Self.apply(["First", "N1", "N2"]))
+            #expect(two.status == .ok, "\(String(buffer: two.body))")
+            let next = try await admin.send(.post, "/v1/agents", json: #"{"name":"Next","llm_config":{"model":"gpt-4o-mini"}}"#)
+            #expect(next.status == .tooManyRequests && next.errorCode == "AMS-208")
+            #expect(try await admin.send(.get, "/v1/agents").json()["items"]?.arrayValue?.count == 3)
+        }
+    }
+
+    /// An idempotent replay uses nothing; an apply counts each agent it updates; a dry run counts none.
+    @Test func replaysUseNothingAndAnApplyCountsItsUpdates() async throws {
+        let app = try await Self.limitedApp(creates: 3, updates: 3)
+        try await app.test(.router) { client in
+            let tenant = try await TestSupport.tenant(on: .professional, client)
+            let admin = try await Caller.make(client, tenant: tenant)
+            let key: HTTPFields = [Idempotency.keyField: "once"]
+            let body = #"{"name":"A","llm_config":{"model":"gpt-4o-mini"}}"#
+            #expect(try await admin.send(.post, "/v1/agents", json: body, headers: key).status == .created)
+            for _ in 0..<2 {
+                let replay = try await admin.send(.post, "/v1/agents", json: body, headers: key)
+                #expect(replay.status == .created && replay.headers[Idempotency.replayedField] == "true")
+            }
+            _ = try await admin.create("B")
+            _ = try await admin.create("C")
+
+            let changed = Self.apply(["A", "B", "C"], description: "changed")
+            #expect(try await admin.send(.post, "/v1/agents/apply?dry_run=1", json: changed).status == .ok)
+            let applied = try await admin.send(.post, "/v1/agents/apply", json: changed)
+            #expect(applied.status == .ok)
+            #expect(try applied.json()["items"]?.arrayValue?.map { $0["action"] } == Array(repeating: .string("update"), count: 3))
+            let agent = try #require(try applied.json()["items"]?.arrayValue?.first?["id"]?.stringValue)
+            let patch = try await admin.send(.patch, "/v1/agents/\(agent)", json: #"{"description":"again"}"#)
+            #expect(patch.status == .tooManyRequests && patch.errorCode == "AMS-208")
+            #expect(try patch.json()["error"]?["details"]?["limit_name"] == .string("agent_updates_per_hour"))
+        }
+    }
+
+    /// A bulk update counts each agent it changes when it runs; those over the limit are skipped.
+    @Test func aBulkUpdateCountsEachAgentItUpdates() async throws {
+        let q = try await TestQueues()
+        var config = try q.configuration()
+        config.rateLimits = true
+        config.tiersFile = try Self.tiersFile(creates: 100, updates: 2)
+        try await buildApplication(config, logger: makeLogger(config)).test(.router) { client in
+            let tenant = try await TestSupport.tenant(on: .professional, client)
+            let admin = try await Caller.make(client, tenant: tenant)
+            for name in ["A", "B", "C"] { _ = try await admin.create(name) }
+            let bulk = try await q.run(client, tenant, .bulkUpdate, ["filter": .object([:]), "patch": .object(["description": .string("bulk")])])
+            #expect(bulk["status"] == .string("completed"), "\(bulk)")
+            #expect(bulk["result"]?["updated"]?.arrayValue?.count == 2, "\(bulk)")
+            let skipped = bulk["result"]?["skipped"]?.arrayValue ?? []
+            #expect(skipped.count == 1 && skipped.first?["code"] == .string("AMS-208"), "\(bulk)")
+            let agents = try await admin.send(.get, "/v1/agents").json()["items"]?.arrayValue ?? []
+            #expect(agents.filter { $0["description"] == .string("bulk") }.count == 2)
+        }
+    }
+
+    /// An apply body of agents by name.
+    private static func apply(_ names: [String], description: String? = nil) -> String {
+        let agents = names.map { name in
+            #"{"name":"\#(name)","llm_config":{"model":"gpt-4o-mini"}\#(description.map { #","description":"\#($0)""# } ?? "")}"#
+        }
+        return #"{"agents":[\#(agents.joined(separator: ","))]}"#
+    }
+
+    /// The shipped tiers with the professional tier's creates per day and updates per hour set.
+    private static func tiersFile(creates: Int, updates: Int) throws -> String {
+        let shipped = try String(contentsOfFile: try TestSupport.configuration().tiersFile, encoding: .utf8)
+        let text =
+            shipped
+            .replacingOccurrences(of: "agent_creates_per_day: 20\n", with: "agent_creates_per_day: \(creates)\n")
+            .replacingOccurrences(of: "agent_updates_per_hour: 100\n", with: "agent_updates_per_hour: \(updates)\n")
+        try #require(text != shipped)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tiers-\(UUID().uuidString).yaml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    private static func limitedApp(creates: Int, updates: Int) async throws -> some ApplicationProtocol {
+        var config = try TestSupport.configuration()
+        config.rateLimits = true
+        config.tiersFile = try tiersFile(creates: creates, updates: updates)
+        return try await buildApplication(config, logger: makeLogger(config))
     }
 
     /// Redis away: requests go through and are counted as unchecked, or, failing closed, are refused.

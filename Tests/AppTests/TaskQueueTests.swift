@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import Infra
 import Logging
+import RedisTestSupport
 import Synchronization
 import Testing
 
@@ -332,18 +333,19 @@ import Testing
     }
 }
 
-/// A Redis database of the test's own on the test server, emptied first.
+/// Task queues on a redis-server of the test's own.
 struct TestQueues {
-    private static let next = Atomic<Int>(0)
     let url: String
     let redis: RedisClient
+    /// The test's own redis-server, kept running as long as this value lives: its queues, pending
+    /// entries, consumers and leases are touched by no other test's consumer or flush.
+    private let server: PrivateRedis
 
     init() async throws {
-        let base = ProcessInfo.processInfo.environment["AMS_TEST_REDIS_URL"] ?? "redis://127.0.0.1:6379"
-        let db = 1 + Self.next.add(1, ordering: .relaxed).oldValue % 13
-        url = base + "/\(db)"
+        server = try PrivateRedis()
+        try await server.start()
+        url = "redis://127.0.0.1:\(server.port)"
         redis = RedisClient(configuration: .init(url: try RedisURL(url)), logger: Logger(label: "test"))
-        _ = try await redis.send("FLUSHDB")
     }
 
     func configuration() throws -> AppConfiguration {

@@ -39,7 +39,7 @@ enum TestSupport {
         // scripts/test.sh makes empty databases before the run (see there why).
         if ProcessInfo.processInfo.environment["AMS_TEST_SPARE_DATABASES"] == "1" {
             let n = spares.add(1, ordering: .relaxed).newValue
-            if n <= 20 {
+            if n <= 32 {
                 var parts = URLComponents(string: try databaseURL())!
                 parts.path = "/ams_spare_app_\(n)"
                 return parts.string!

@@ -35,7 +35,7 @@ struct AuthMiddleware: RouterMiddleware {
         }
         let claims = try await verifier.verify(token)
         let roles = Set(claims.roles.compactMap(Role.init(rawValue:)))
-        var identity = Identity(subject: claims.sub.value, roles: roles, tenantID: nil)
+        var identity = Identity(subject: claims.sub.value, roles: roles, tenantID: nil, expires: claims.exp.value)
         switch scope {
         case .internal:
             guard roles.contains(.service) else { throw ServiceError(.forbidden, "Only service tokens may call internal endpoints") }

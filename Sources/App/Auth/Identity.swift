@@ -1,4 +1,5 @@
 import Domain
+import Foundation
 
 /// The verified caller of a request.
 struct Identity: Sendable {
@@ -6,6 +7,8 @@ struct Identity: Sendable {
     var roles: Set<Role>
     /// The tenant the request acts on; `nil` only on `/internal/*`.
     var tenantID: TenantID?
+    /// The token's `exp` (the leeway not added): a long-lived event socket ends with it.
+    var expires: Date?
 
     func require(_ permission: Permission) throws {
         guard permission.granted(by: roles) else {

@@ -3,7 +3,10 @@ import Hummingbird
 import Logging
 
 struct ServeCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Migrate, then serve the HTTP API.")
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Migrate (as the schema's owner; another role checks the schema is current), then serve the HTTP API."
+    )
 
     @OptionGroup var common: CommonOptions
     @Option(help: "Listen address (AMS_HTTP_HOST).") var host: String?

@@ -25,9 +25,7 @@ struct EnvelopeMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = DispatchTime.now().uptimeNanoseconds
         var context = context
-        // `task:` ids are the task consumer's: they attribute a change's event to a task.
-        let incoming = request.headers[.requestID].flatMap { $0.isEmpty || $0.utf8.count > 128 || $0.hasPrefix("task:") ? nil : $0 }
-        context.requestID = incoming ?? ids.next()
+        context.requestID = requestID(request.headers)
         if let header = request.headers[.traceparent], let traceID = TraceParent.traceID(header) {
             context.logger[metadataKey: "trace_id"] = .string(String(traceID))
         }
@@ -50,25 +48,54 @@ struct EnvelopeMiddleware: RouterMiddleware {
             logFailure(String(reflecting: error), code: mapped.code, context: context)
         }
         response.headers[.requestID] = context.requestID
-        let elapsed = DispatchTime.now().uptimeNanoseconds - started
-        let route = context.endpointPath ?? "NotFound"
-        metrics?.record(method: request.method, route: route, status: response.status.code, nanoseconds: Int64(elapsed))
-        if let notes {
-            context.logger.info(
-                "request",
-                metadata: [
-                    "method": .string(request.method.rawValue),
-                    "route": .string(route),
-                    "status": .stringConvertible(response.status.code),
-                    "duration_ms": .string(Self.milliseconds(elapsed)),
-                    "bytes": .stringConvertible(response.body.contentLength ?? 0),
-                    "request_id": .string(context.requestID),
-                    "tenant_id": .string(notes.tenantID ?? "-"),
-                    "sub": .string(notes.subject ?? "-"),
-                ]
-            )
-        }
+        record(
+            request.method,
+            route: context.endpointPath ?? "NotFound",
+            status: response.status.code,
+            started: started,
+            bytes: response.body.contentLength ?? 0,
+            requestID: context.requestID,
+            notes: notes,
+            logger: context.logger
+        )
         return response
+    }
+
+    /// The caller's `X-Request-ID` when it is usable, else a new one.
+    func requestID(_ headers: HTTPFields) -> String {
+        // `task:` ids are the task consumer's: they attribute a change's event to a task.
+        let incoming = headers[.requestID].flatMap { $0.isEmpty || $0.utf8.count > 128 || $0.hasPrefix("task:") ? nil : $0 }
+        return incoming ?? ids.next()
+    }
+
+    /// Counts a request that ended for `/metrics` and writes its access-log line (when `notes` is
+    /// given: the access log is on); the event socket's upgrades come here too.
+    func record(
+        _ method: HTTPRequest.Method,
+        route: String,
+        status: Int,
+        started: UInt64,
+        bytes: Int,
+        requestID: String,
+        notes: RequestNotes?,
+        logger: Logger
+    ) {
+        let elapsed = DispatchTime.now().uptimeNanoseconds - started
+        metrics?.record(method: method, route: route, status: status, nanoseconds: Int64(elapsed))
+        guard let notes else { return }
+        logger.info(
+            "request",
+            metadata: [
+                "method": .string(method.rawValue),
+                "route": .string(route),
+                "status": .stringConvertible(status),
+                "duration_ms": .string(Self.milliseconds(elapsed)),
+                "bytes": .stringConvertible(bytes),
+                "request_id": .string(requestID),
+                "tenant_id": .string(notes.tenantID ?? "-"),
+                "sub": .string(notes.subject ?? "-"),
+            ]
+        )
     }
 
     /// `1.234` for 1,234,567 ns: `String(format:)` cost more than the rest of the line.

@@ -4,24 +4,49 @@ import Hummingbird
 
 /// Applies the tenant's rate limits to `/v1` requests, after authentication has settled the
 /// tenant; answers carry `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`.
+/// The create or update a request stands for is reserved first and refunded unless it was made:
+/// a refused request (4xx or 5xx) and an idempotent replay use up no write.
 struct RateLimitMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
 
     let limiter: RateLimiter?
+    let supervisor: TenantSupervisor
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let limiter, let tenant = context.identity?.tenantID else { return try await next(request, context) }
-        guard let verdict = try await limiter.check(tenant: tenant, kinds: Self.kinds(request.method, context.endpointPath)) else {
-            return try await next(request, context)
+        let kinds = Self.kinds(request.method, context.endpointPath)
+        let (verdict, reservation) = try await limiter.check(
+            tenant: tenant,
+            tier: try await supervisor.tenant(tenant).tier(),
+            creates: kinds.contains(.create) ? 1 : 0,
+            updates: kinds.contains(.update) ? 1 : 0
+        )
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            await limiter.refund(reservation)
+            throw error
         }
-        var response = try await next(request, context)
+        if !(200..<300).contains(response.status.code) || response.headers[Idempotency.replayedField] != nil {
+            await limiter.refund(reservation)
+        }
+        guard let verdict else { return response }
         response.headers[.rateLimitLimit] = String(verdict.limit)
         response.headers[.rateLimitRemaining] = String(verdict.remaining)
         response.headers[.rateLimitReset] = String(verdict.reset)
         return response
     }
 
-    /// Creates and configuration changes count against their own limits too.
+    /// Counts a request that the router does not see (an event socket's upgrade) against the
+    /// tenant's requests per minute; over it: 429 AMS-208.
+    func count(tenant: TenantID) async throws {
+        guard let limiter else { return }
+        _ = try await limiter.check(tenant: tenant, tier: try await supervisor.tenant(tenant).tier())
+    }
+
+    /// Creates and configuration changes count against their own limits too (an apply counts its
+    /// own, once it knows them: `TenantActor.apply`).
     static func kinds(_ method: HTTPRequest.Method, _ endpoint: String?) -> [RateLimiter.Kind] {
         switch (method, endpoint) {
         case (.post, "/v1/agents"), (.post, "/v1/agents/import"): [.request, .create]

@@ -25,7 +25,7 @@ struct SubscriberSink: Service {
             for await newest in feed.follow() {
                 guard let from = position else {
                     position = newest
-                    subscribers.start()
+                    subscribers.start(at: newest)
                     continue
                 }
                 let reached = await deliver(after: from, through: newest)
@@ -41,7 +41,7 @@ struct SubscriberSink: Service {
     private func deliver(after start: Int64, through newest: Int64) async -> Int64 {
         var from = start
         while from < newest, !Task.isCancelled {
-            if subscribers.isEmpty { return newest }
+            if subscribers.skip(through: newest) { return newest }
             do {
                 let kept = feed.recent(after: from, limit: batch)
                 let events = if let kept { kept } else { try await store.events(after: from, limit: batch) }

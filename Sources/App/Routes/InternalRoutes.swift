@@ -9,6 +9,8 @@ struct InternalRoutes: Sendable {
     let catalog: ToolCatalogCache
     let bodyLimit: Int
     let enqueuer: TaskEnqueuer
+    /// Queues the revalidations that tier and catalog changes record (`nil` in tests without one).
+    let revalidations: RevalidationRelay?
 
     func register(on group: RouterGroup<AppRequestContext>) {
         group.post("tasks", use: enqueue)
@@ -31,11 +33,11 @@ struct InternalRoutes: Sendable {
                 )
             ])
         }
-        let previous = try await tenants.tenant(tenant).tier
+        // A change of tier records the tenant's revalidation with it; the relay queues it.
         _ = try await tenants.setTier(tier, for: tenant)
+        revalidations?.wake()
         let actor = supervisor.tenant(tenant)
         await actor.apply(ChangeNotification(kind: .tenant, tenantID: tenant))
-        if previous != tier { await enqueuer.revalidate([tenant], reason: "tier_changed", logger: context.logger) }
         return .json(try await TenantRoutes.describe(actor))
     }
 
@@ -72,17 +74,11 @@ struct InternalRoutes: Sendable {
             guard seen.insert(tool.id).inserted else { throw ServiceError.malformed("Tool '\(tool.id)' is listed twice", field: "/\(i)/id") }
             tools.append(tool)
         }
-        let before = try await catalog.current().tools
+        // Tools removed or changed can make agents that use them invalid: the replacement records the
+        // revalidations of the tenants that use them; the relay queues them.
         try await toolCatalog.replaceToolCatalog(tools)
+        revalidations?.wake()
         await catalog.invalidate()
-        // Tools removed or changed can make agents that use them invalid.
-        let changed = Set(before.map(\.id)).union(tools.map(\.id)).filter { id in
-            before.first { $0.id == id } != tools.first { $0.id == id }
-        }
-        if !changed.isEmpty {
-            let affected = try await toolCatalog.tenantsUsing(tools: changed.sorted())
-            await enqueuer.revalidate(affected, reason: "tool_catalog_changed", logger: context.logger)
-        }
         return .json(.array(tools.map(\.json)))
     }
 

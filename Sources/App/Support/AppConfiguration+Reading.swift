@@ -28,6 +28,7 @@ extension AppConfiguration {
         host = v.string("AMS_HTTP_HOST") ?? host
         port = try v.int("AMS_HTTP_PORT") ?? port
         databaseURL = v.string("AMS_DATABASE_URL", isSecret: true) ?? databaseURL
+        appRole = v.nonEmpty("AMS_APP_ROLE")
         redisURL = v.nonEmpty("AMS_REDIS_URL", isSecret: true) ?? redisURL
         redisTimeout = try v.duration("AMS_REDIS_TIMEOUT") ?? redisTimeout
         jwtSecret = try v.secret("AMS_JWT_SECRET") ?? jwtSecret
@@ -53,12 +54,14 @@ extension AppConfiguration {
         databaseTimeout = try v.duration("AMS_DB_TIMEOUT") ?? databaseTimeout
         listenerHeartbeat = try v.duration("AMS_LISTENER_HEARTBEAT") ?? listenerHeartbeat
         httpIdleTimeout = try v.duration("AMS_HTTP_IDLE_TIMEOUT") ?? httpIdleTimeout
-        replicaName = v.nonEmpty("AMS_REPLICA_NAME") ?? replicaName
+        // Unset, the name follows the HTTP port, whatever sets it later (`--port`).
+        if let name = v.nonEmpty("AMS_REPLICA_NAME") { replicaName = name }
         databasePoolMaximum = try v.int("AMS_DB_POOL_MAX") ?? databasePoolMaximum
         metricsPort = try v.nonEmpty("AMS_METRICS_PORT").map { try Self.int($0, "AMS_METRICS_PORT") }
         accessLog = try v.flag("AMS_ACCESS_LOG") ?? accessLog
         metrics = try v.flag("AMS_METRICS") ?? metrics
         deletedRetention = try v.duration("AMS_DELETED_RETENTION") ?? deletedRetention
+        taskRetention = try v.duration("AMS_TASK_RETENTION") ?? taskRetention
         purgeInterval = try v.duration("AMS_PURGE_INTERVAL") ?? purgeInterval
         rateLimits = try v.flag("AMS_RATE_LIMITS") ?? rateLimits
         rateLimitFailClosed = try v.flag("AMS_RATE_LIMIT_FAIL_CLOSED") ?? rateLimitFailClosed

@@ -10,6 +10,8 @@ struct AppConfiguration: Sendable {
     var host = "127.0.0.1"
     var port = 8080
     var databaseURL = "postgres://ams:ams@127.0.0.1:5432/ams"
+    /// The role `serve` connects as, which `migrate` grants what the service needs (`AMS_APP_ROLE`).
+    var appRole: String?
     /// `redis://[[user]:password@]host[:port][/db]` (`AMS_REDIS_URL`).
     var redisURL = "redis://127.0.0.1:6379"
     /// How long a Redis connect or call may take (`AMS_REDIS_TIMEOUT`).
@@ -51,12 +53,24 @@ struct AppConfiguration: Sendable {
     static let defaultRetention = Duration.seconds(30 * 86_400)
     /// How long a deleted agent can be restored before the purge removes it (`AMS_DELETED_RETENTION`).
     var deletedRetention = defaultRetention
+    /// How long a finished task (`completed` or `failed`) is kept before the purge removes it (`AMS_TASK_RETENTION`).
+    var taskRetention = defaultRetention
     /// How often a replica tries the purge (`AMS_PURGE_INTERVAL`); one replica at a time does it.
     var purgeInterval = Duration.seconds(3600)
     /// `AMS_METRICS=0` makes every instrument a no-op (`/metrics` stays, empty): for measuring their cost.
     var metrics = true
-    /// Names this replica in Postgres (`application_name` of its listener) and in logs (`AMS_REPLICA_NAME`).
-    var replicaName = ProcessInfo.processInfo.hostName + "-" + String(UInt32.random(in: 0 ... .max), radix: 16)
+    /// Names this replica in Postgres (`application_name` of its listener), in logs and as its consumer
+    /// in the task queues' group (`AMS_REPLICA_NAME`). By default the host name and HTTP port, the same
+    /// after a restart, so a restarted replica does not leave a consumer behind; with port 0 (a port
+    /// picked at start) the host name and a random suffix.
+    var replicaName: String {
+        get { namedReplica ?? hostName + (port == 0 ? "-" + replicaSuffix : ":\(port)") }
+        set { namedReplica = newValue }
+    }
+    private var namedReplica: String?
+    private let replicaSuffix = String(UInt32.random(in: 0 ... .max), radix: 16)
+    /// The host name, looked up once when the configuration is made (on Linux the lookup can block on DNS).
+    let hostName = ProcessInfo.processInfo.hostName
     /// Per-tenant rate limits of the tier policy (`AMS_RATE_LIMITS`, default on).
     var rateLimits = true
     /// Refuse requests when Redis cannot count them (`AMS_RATE_LIMIT_FAIL_CLOSED=1`); default: let them through.

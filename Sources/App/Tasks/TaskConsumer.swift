@@ -9,18 +9,25 @@ import Synchronization
 /// Redis keyspace notifications (and a slow `SCAN` after each reconnect and every `sweepInterval`),
 /// reads a batch per tenant in turn, and hands each batch to `TaskRunner`, which runs it on the
 /// tenant's actor. A tenant has one batch in flight at a time, so its tasks run in order; at most
-/// `concurrency` tenants are served at once, round robin, so a flood cannot starve anyone.
+/// `concurrency` tenants are served at once, round robin, so a flood cannot starve anyone. Whoever
+/// holds a tenant's lease owns its unfinished entries too, and runs them before newer ones.
 final class TaskConsumer: Service {
     private struct State {
         /// Stream keys heard of and not yet looked at.
         var discovered: Set<String> = []
-        /// The queues of each tenant that have our group.
+        /// The queues of each tenant that have our group: the tenants this replica knows.
         var queues: [TenantID: Set<TaskQueue>] = [:]
         /// Tenants that may have unread entries, in turn order, with a mark that changes each time
         /// new work is heard of (so a read that found nothing does not forget newer work).
         var ready: [TenantID] = []
         var marks: [TenantID: UInt64] = [:]
         var busy: Set<TenantID> = []
+        /// When each known tenant last had work: one idle for the visibility timeout, with its queues
+        /// empty, is forgotten (a new entry's notification brings it back).
+        var active: [TenantID: ContinuousClock.Instant] = [:]
+        /// Tenants whose last turns left entries unsettled, how many turns in a row, and when they
+        /// may be picked again: their entries are claimed again at once, so the turns are spaced out.
+        var stalled: [TenantID: (turns: Int, until: ContinuousClock.Instant)] = [:]
     }
 
     private let queue: RedisTaskQueue
@@ -33,7 +40,7 @@ final class TaskConsumer: Service {
     private let wake: AsyncStream<Void>.Continuation
 
     init(redis: RedisClient, keyEvents: RedisKeyEvents, runner: TaskRunner, settings: TaskSettings, logger: Logger) {
-        self.queue = RedisTaskQueue(redis: redis, consumer: settings.consumer)
+        self.queue = RedisTaskQueue(redis: redis, consumer: settings.consumer, nonce: settings.nonce)
         self.keyEvents = keyEvents
         self.runner = runner
         self.settings = settings
@@ -46,7 +53,7 @@ final class TaskConsumer: Service {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.keyEvents.run(onKey: { self.heard($0) }, onSubscribed: { await self.sweep() }) }
                 group.addTask { await self.every(self.settings.sweepInterval) { await self.sweep() } }
-                group.addTask { await self.every(max(self.settings.visibilityTimeout / 2, .milliseconds(200))) { await self.claimStale() } }
+                group.addTask { await self.every(max(self.settings.visibilityTimeout / 2, .milliseconds(200))) { await self.upkeep() } }
                 // A wake-up now and then, in case a notification was lost between two sweeps.
                 group.addTask { await self.every(.seconds(1)) { self.wake.yield() } }
                 group.addTask { await self.readLoop() }
@@ -105,19 +112,21 @@ final class TaskConsumer: Service {
             state.withLock { s in
                 s.queues[tenant, default: []].insert(queue)
                 s.marks[tenant, default: 0] &+= 1
+                s.active[tenant] = .now
                 if !s.ready.contains(tenant) { s.ready.append(tenant) }
             }
         }
     }
 
-    /// The next tenants in line that are not being served, up to the free places.
+    /// The next tenants in line that are not being served nor waiting out a stall, up to the free places.
     private func pick() -> [(TenantID, UInt64)] {
-        state.withLock { s in
+        let now = ContinuousClock.now
+        return state.withLock { s in
             var free = settings.concurrency - s.busy.count
             var picks: [(TenantID, UInt64)] = []
             var rest: [TenantID] = []
             for tenant in s.ready {
-                if free > 0, !s.busy.contains(tenant) {
+                if free > 0, !s.busy.contains(tenant), (s.stalled[tenant]?.until).map({ $0 <= now }) ?? true {
                     picks.append((tenant, s.marks[tenant] ?? 0))
                     s.busy.insert(tenant)
                     free -= 1
@@ -131,10 +140,22 @@ final class TaskConsumer: Service {
         }
     }
 
-    /// One `XREADGROUP` over the picked tenants' queues: the tenants that have entries, with them.
-    /// Only tenants whose lease this replica gets are read; another replica is working on the rest
-    /// (it reads them until they are empty), so they leave the line until new work is heard of.
+    /// The picked tenants whose lease this process gets, with their batches: first every entry still
+    /// pending in their queues (whoever holds the lease owns the tenant, so they are claimed at once
+    /// and run before anything newer), then new entries of the queues with nothing left pending, at
+    /// most `batch` per queue in all. Tenants held by another process (which reads them until they
+    /// are empty) leave the line until new work is heard of. A tenant whose queues cannot be read
+    /// is set aside alone; when Redis does not answer, every lease taken is let go of.
     private func read(_ picks: [(TenantID, UInt64)]) async throws -> [(TenantID, [QueuedEntry])] {
+        do {
+            return try await claimAndRead(picks)
+        } catch {
+            for (tenant, _) in picks { await releaseLease(tenant) }
+            throw error
+        }
+    }
+
+    private func claimAndRead(_ picks: [(TenantID, UInt64)]) async throws -> [(TenantID, [QueuedEntry])] {
         let leases = try await queue.takeLeases(picks.map(\.0), for: settings.visibilityTimeout)
         var picks = picks
         var held: [TenantID] = []
@@ -150,29 +171,25 @@ final class TaskConsumer: Service {
             picks.removeAll { held.contains($0.0) }
         }
         guard !picks.isEmpty else { return [] }
-        let queues = state.withLock { s in picks.map { tenant, _ in (tenant, (s.queues[tenant] ?? []).sorted()) } }
-        let found: [TenantID: [QueuedEntry]]
-        do {
-            found = try await queue.read(queues, count: settings.batch)
-        } catch is RedisTaskQueue.GroupMissing {
-            // A queue was deleted (and perhaps made again) under us: find out anew which exist.
-            for (tenant, _) in picks { await releaseLease(tenant) }
-            state.withLock { s in
-                for (tenant, _) in picks {
-                    for queue in s.queues[tenant] ?? [] { s.discovered.insert(queue.key(tenant)) }
-                    s.queues[tenant] = nil
-                    s.busy.remove(tenant)
-                }
-            }
-            return []
-        }
+        let queues = state.withLock { s in picks.map { tenant, _ in (tenant: tenant, queues: (s.queues[tenant] ?? []).sorted()) } }
+        let turns = try await queue.turns(queues, batch: settings.batch)
         var batches: [(TenantID, [QueuedEntry])] = []
         for (tenant, mark) in picks {
-            let entries = found[tenant] ?? []
-            guard !entries.isEmpty else {
+            let turn: RedisTaskQueue.Turn
+            do {
+                turn = try turns[tenant]?.get() ?? RedisTaskQueue.Turn()
+            } catch {
+                await setAside(tenant, error)
+                continue
+            }
+            if turn.claimed > 0 {
+                logger.info("claimed pending task entries", metadata: ["tenant_id": "\(tenant)", "count": "\(turn.claimed)"])
+            }
+            guard !turn.entries.isEmpty else {
                 await releaseLease(tenant)
                 state.withLock { s in
                     s.busy.remove(tenant)
+                    s.stalled[tenant] = nil
                     if s.marks[tenant] == mark {
                         s.ready.removeAll { $0 == tenant }
                         s.marks[tenant] = nil
@@ -180,16 +197,53 @@ final class TaskConsumer: Service {
                 }
                 continue
             }
-            batches.append((tenant, entries))
+            batches.append((tenant, turn.entries))
         }
         return batches
     }
 
-    private func serve(_ tenant: TenantID, _ entries: [QueuedEntry]) async {
-        await runner.run(entries, tenant: tenant)
+    /// A tenant whose queues could not be read lets go of its lease. A queue deleted (and perhaps
+    /// made again) under us: which of its queues exist is found out anew. Anything else (a queue
+    /// key that is not a stream) spaces out its turns, as a batch left unsettled does.
+    private func setAside(_ tenant: TenantID, _ error: any Error) async {
         await releaseLease(tenant)
-        state.withLock { _ = $0.busy.remove(tenant) }
+        if error is RedisTaskQueue.GroupMissing {
+            state.withLock { s in
+                for queue in s.queues[tenant] ?? [] { s.discovered.insert(queue.key(tenant)) }
+                s.queues[tenant] = nil
+                s.busy.remove(tenant)
+            }
+            return
+        }
+        logger.warning("task queues could not be read", metadata: ["tenant_id": "\(tenant)", "error": "\(error)"])
+        state.withLock { s in
+            s.busy.remove(tenant)
+            stall(tenant, &s)
+        }
+    }
+
+    /// Runs the batch; a batch that left entries unsettled (to be claimed again at the tenant's next
+    /// turn) spaces out that tenant's turns, growing as it keeps failing.
+    private func serve(_ tenant: TenantID, _ entries: [QueuedEntry]) async {
+        let settled = await runner.run(entries, tenant: tenant)
+        await releaseLease(tenant)
+        state.withLock { s in
+            s.busy.remove(tenant)
+            s.active[tenant] = .now
+            if settled {
+                s.stalled[tenant] = nil
+            } else {
+                stall(tenant, &s)
+            }
+        }
         wake.yield()
+    }
+
+    /// Keeps the tenant out of the next turns for a while, longer each time in a row.
+    private func stall(_ tenant: TenantID, _ s: inout State) {
+        let spacing = Backoff(initial: settings.retryBackOff, maximum: max(settings.visibilityTimeout / 2, settings.retryBackOff))
+        let turns = (s.stalled[tenant]?.turns ?? 0) + 1
+        s.stalled[tenant] = (turns, .now + spacing.delay(after: turns))
     }
 
     /// Lets go of the tenant at once (else it is free when the lease expires).
@@ -197,49 +251,71 @@ final class TaskConsumer: Service {
         try? await queue.releaseLease(tenant)
     }
 
-    /// Finds every queue key (`SCAN`), for queues whose notification this replica missed.
+    /// Finds every queue key (`SCAN`), for queues whose notification this replica missed: the
+    /// known ones, and those of other tenants that hold entries (an empty queue is no work).
     private func sweep() async {
         var cursor = "0"
         repeat {
             guard let page = try? await queue.scanQueues(from: cursor) else { return }
             cursor = page.next
-            for key in page.keys { heard(key) }
+            let unknown = state.withLock { s in
+                page.keys.filter { key in
+                    guard let (queue, tenant) = TaskQueue.parse(key) else { return false }
+                    return s.queues[tenant]?.contains(queue) != true
+                }
+            }
+            guard let lengths = try? await queue.lengths(unknown) else { return }
+            let empty = Set(zip(unknown, lengths).filter { $0.1 == 0 }.map(\.0))
+            for key in page.keys where !empty.contains(key) { heard(key) }
         } while cursor != "0" && !Task.isCancelled
     }
 
-    /// Entries another consumer (a replica that died) left unacknowledged past the visibility timeout.
-    private func claimStale() async {
-        let candidates = state.withLock { s in s.queues.filter { !s.busy.contains($0.key) } }.map { ($0.key, $0.value.sorted()) }
-        // In chunks, each a pipeline of leases and one of claims; a Redis that fails ends the pass.
-        for start in stride(from: 0, to: candidates.count, by: 50) where !Task.isCancelled {
-            let chunk = candidates[start..<min(start + 50, candidates.count)].filter { tenant, _ in
-                state.withLock { $0.busy.insert(tenant).inserted }
-            }
-            guard !chunk.isEmpty else { continue }
-            var taken: [(tenant: TenantID, queues: [TaskQueue])] = []
-            let batches: [(tenant: TenantID, entries: [QueuedEntry])]
+    /// Looks after every known tenant that is neither in line nor being served: deletes its queues'
+    /// idle consumers without pending entries, puts it in line when entries are left (a replica died
+    /// with them, or their notification was lost; its next turn claims them), and forgets it when its
+    /// queues are empty and it has had no work for the visibility timeout. Per chunk, one pipeline;
+    /// no lease is taken here, only by the turn that serves the tenant.
+    private func upkeep() async {
+        let candidates = state.withLock { s in
+            let ready = Set(s.ready)
+            return s.queues.filter { !s.busy.contains($0.key) && !ready.contains($0.key) }.map { (tenant: $0.key, queues: $0.value.sorted()) }
+        }
+        for start in stride(from: 0, to: candidates.count, by: 100) where !Task.isCancelled {
+            let chunk = Array(candidates[start..<min(start + 100, candidates.count)])
+            let found: [TenantID: [(queue: TaskQueue, left: Int?)]]
             do {
-                let leases = try await queue.takeLeases(chunk.map(\.0), for: settings.visibilityTimeout)
-                for (i, held) in leases.enumerated() {
-                    if held { taken.append(chunk[i]) } else { state.withLock { _ = $0.busy.remove(chunk[i].0) } }
-                }
-                batches = try await queue.claimStale(taken, idle: settings.visibilityTimeout, count: settings.batch)
+                found = try await queue.upkeep(chunk, idle: settings.visibilityTimeout)
             } catch {
-                for (tenant, _) in chunk {
-                    await releaseLease(tenant)
-                    state.withLock { _ = $0.busy.remove(tenant) }
-                }
+                logger.warning("task queues could not be looked after", metadata: ["error": "\(error)"])
                 return
             }
-            for (tenant, entries) in batches {
-                if entries.isEmpty {
-                    await releaseLease(tenant)
-                    state.withLock { _ = $0.busy.remove(tenant) }
-                } else {
-                    logger.info("claimed stale task entries", metadata: ["tenant_id": "\(tenant)", "count": "\(entries.count)"])
-                    await serve(tenant, entries)
+            let now = ContinuousClock.now
+            let queued = state.withLock { s in
+                var queued = false
+                for (tenant, queues) in found {
+                    let gone = queues.filter { $0.left == nil }.map(\.queue)
+                    if !gone.isEmpty {
+                        // Deleted under us: a new entry's notification (or the sweep) brings it back.
+                        s.queues[tenant]?.subtract(gone)
+                        if s.queues[tenant]?.isEmpty == true { s.queues[tenant] = nil }
+                    }
+                    let left = queues.reduce(0) { $0 + ($1.left ?? 0) }
+                    if left > 0 {
+                        if !s.ready.contains(tenant) { s.ready.append(tenant) }
+                        s.active[tenant] = now
+                        queued = true
+                    } else if !s.busy.contains(tenant), !s.ready.contains(tenant),
+                        s.queues[tenant] == nil || now - (s.active[tenant] ?? now) >= settings.visibilityTimeout
+                    {
+                        s.queues[tenant] = nil
+                        s.marks[tenant] = nil
+                        s.active[tenant] = nil
+                        s.stalled[tenant] = nil
+                    }
                 }
+                return queued
             }
+            if queued { wake.yield() }
         }
     }
 

@@ -7,18 +7,22 @@ import Logging
 /// at once), records the rest as `processing`, runs them on the tenant's actor in urgency order,
 /// retries what failed for a passing reason, records how each ended, and only then acknowledges
 /// the entries. A crash anywhere before the acknowledgement leaves the entries pending, to be
-/// claimed and run again; the tasks' records keep that from doing anything twice.
+/// claimed and run again; the tasks' records keep that from doing anything twice. A failed task's
+/// dead letter is recorded as written, so a redelivery writes one that is missing.
 struct TaskRunner: Sendable {
     let redis: RedisClient
-    let tasks: any TaskStore
+    let tasks: any TaskStore & TaskDeadLetterStore
     let supervisor: TenantSupervisor
     let settings: TaskSettings
     let metrics: AppMetrics
     let logger: Logger
 
-    private var queue: RedisTaskQueue { RedisTaskQueue(redis: redis, consumer: settings.consumer) }
+    private var queue: RedisTaskQueue { RedisTaskQueue(redis: redis, consumer: settings.consumer, nonce: settings.nonce) }
 
-    func run(_ entries: [QueuedEntry], tenant: TenantID) async {
+    /// Whether every entry was settled (acknowledged); those that were not stay pending, to be
+    /// claimed again.
+    @discardableResult
+    func run(_ entries: [QueuedEntry], tenant: TenantID) async -> Bool {
         var logger = logger
         logger[metadataKey: "tenant_id"] = "\(tenant)"
         // Malformed entries are settled whatever happens to the rest.
@@ -37,24 +41,26 @@ struct TaskRunner: Sendable {
             case .failure(let dead): refused.append((entry, dead))
             }
         }
-        await deliver(refused, tenant: tenant, logger: logger)
-        guard !runnable.isEmpty else { return }
+        let refusedSettled = await deliver(refused, tenant: tenant, logger: logger)
+        guard !runnable.isEmpty else { return refusedSettled }
         runnable = Self.ordered(runnable)
         // The batch's entries (and the tenant's lease) stay this replica's while it works on them.
-        let keeper = KeepAlive(queue: queue, settings: settings, tenant: tenant, entries: runnable.map(\.entry))
-        await withTaskGroup(of: Void.self) { group in
+        let keeper = KeepAlive(queue: queue, settings: settings, tenant: tenant, entries: runnable.map(\.entry), logger: logger)
+        return await withTaskGroup(of: Void.self) { group in
             group.addTask { await keeper.run() }
-            await work(runnable, tenant: tenant, logger: logger)
+            let settled = await work(runnable, tenant: tenant, keeper: keeper, logger: logger)
             group.cancelAll()
+            return refusedSettled && settled
         }
     }
 
-    private func work(_ runnable: [(entry: QueuedEntry, task: TaskMessage)], tenant: TenantID, logger: Logger) async {
+    private func work(_ runnable: [(entry: QueuedEntry, task: TaskMessage)], tenant: TenantID, keeper: KeepAlive, logger: Logger) async -> Bool {
         guard let records = await start(runnable.map(\.task), tenant: tenant, logger: logger) else {
-            // Nothing ran: the entries stay pending and are claimed again after the visibility timeout.
-            return
+            // Nothing ran: the entries stay pending and are claimed again at the tenant's next turn.
+            return false
         }
         var acks: [(QueuedEntry, dead: DeadLetter?)] = []
+        var failedBefore: [(entry: QueuedEntry, record: TaskRecord)] = []
         var outcomes: [(id: UUID, outcome: TaskOutcome)] = []
         var unrun: [UUID] = []
         for (entry, task) in runnable {
@@ -63,11 +69,15 @@ struct TaskRunner: Sendable {
                 acks.append((entry, nil))
                 continue
             }
+            if record.status == .failed {
+                failedBefore.append((entry, record))
+                continue
+            }
             if record.status.isFinal {
                 acks.append((entry, nil))
                 continue
             }
-            guard !Task.isCancelled, let outcome = await attempt(task, record: record, logger: logger) else {
+            guard !Task.isCancelled, !keeper.lost, let outcome = await attempt(task, record: record, keeper: keeper, logger: logger) else {
                 unrun.append(task.taskID)
                 continue
             }
@@ -81,12 +91,13 @@ struct TaskRunner: Sendable {
             }
         }
         // Recorded even while this replica shuts down (a cancelled call would lose what was done);
-        // tasks it did not get to are handed back uncharged, for the next claim.
-        let (tasks, redisLogger) = (self.tasks, logger)
+        // tasks it did not get to are handed back uncharged, for the next claim. Not after the lease
+        // was lost: the new holder may be running them already.
+        let (tasks, redisLogger, finished, handedBack) = (self.tasks, logger, outcomes, keeper.lost ? [] : unrun)
         let recorded = await Task {
             do {
-                try await tasks.finish(outcomes, tenant: tenant)
-                if !unrun.isEmpty { try await tasks.release(unrun, tenant: tenant) }
+                try await tasks.finish(finished, tenant: tenant)
+                if !handedBack.isEmpty { try await tasks.release(handedBack, tenant: tenant) }
                 return true
             } catch {
                 redisLogger.warning("task outcomes could not be recorded", metadata: ["error": "\(error)"])
@@ -94,9 +105,38 @@ struct TaskRunner: Sendable {
             }
         }.value
         // Unacknowledged, they run again later and find their work done.
-        guard recorded else { return }
-        let runner = self
-        await Task { await runner.deliver(acks, tenant: tenant, logger: redisLogger) }.value
+        guard recorded else { return false }
+        let (runner, settling, redelivered) = (self, acks, failedBefore)
+        let delivered = await Task {
+            let owed = await runner.owedDeadLetters(redelivered, tenant: tenant, logger: redisLogger)
+            return await runner.deliver(settling + (owed ?? []), tenant: tenant, logger: redisLogger) && owed != nil
+        }.value
+        return delivered && unrun.isEmpty
+    }
+
+    /// Entries of tasks that had already failed: each is acknowledged, after its dead letter when
+    /// that was never written (the first try failed). `nil` when Postgres cannot say which: they
+    /// stay pending.
+    private func owedDeadLetters(
+        _ failed: [(entry: QueuedEntry, record: TaskRecord)],
+        tenant: TenantID,
+        logger: Logger
+    ) async -> [(QueuedEntry, dead: DeadLetter?)]? {
+        guard !failed.isEmpty else { return [] }
+        let owed: Set<UUID>
+        do {
+            owed = try await tasks.deadLettersOwed(failed.map(\.record.message.taskID), tenant: tenant)
+        } catch {
+            logger.warning("owed dead letters could not be looked up", metadata: ["error": "\(error)"])
+            return nil
+        }
+        return failed.map { entry, record in
+            let id = record.message.taskID
+            guard owed.contains(id) else { return (entry, nil) }
+            let type = record.error?["error_type"]?.stringValue ?? "internal"
+            let message = record.error?["message"]?.stringValue ?? "Failed"
+            return (entry, DeadLetter(reason: "\(type): \(message)", taskID: id))
+        }
     }
 
     /// Records the tasks as started, trying again for a while when Postgres is away (or, at a
@@ -115,9 +155,9 @@ struct TaskRunner: Sendable {
     }
 
     /// Runs a task, again after a growing wait while it fails for a passing reason (the database
-    /// or Redis away), up to its `max_attempts`. `nil`: this replica is shutting down; the task is
-    /// left to be claimed again.
-    private func attempt(_ task: TaskMessage, record first: TaskRecord, logger: Logger) async -> TaskOutcome? {
+    /// or Redis away), up to its `max_attempts`. `nil`: this replica is shutting down, or lost the
+    /// tenant's lease; the task is left to be claimed again.
+    private func attempt(_ task: TaskMessage, record first: TaskRecord, keeper: KeepAlive, logger: Logger) async -> TaskOutcome? {
         var record = first
         var attempts = record.attempts
         let actor = supervisor.tenant(task.tenantID)
@@ -149,6 +189,7 @@ struct TaskRunner: Sendable {
                 }
                 let wait = Backoff(initial: settings.retryBackOff, maximum: Self.longestWait).delay(after: attempts)
                 do { try await Task.sleep(for: wait) } catch { return nil }
+                if keeper.lost { return nil }
                 attempts += 1
                 if let again = try? await tasks.start([task], tenant: task.tenantID)[task.taskID] {
                     // Another replica may have finished it meanwhile; a bulk task resumes from its progress.
@@ -160,9 +201,10 @@ struct TaskRunner: Sendable {
         }
     }
 
-    /// Dead letters first, then the acknowledgements, each kind in one pipeline per queue.
-    private func deliver(_ acks: [(QueuedEntry, dead: DeadLetter?)], tenant: TenantID, logger: Logger) async {
-        guard !acks.isEmpty else { return }
+    /// Dead letters first (a task's then recorded as written), then the acknowledgements, each kind
+    /// in one pipeline per queue; whether every entry was acknowledged.
+    private func deliver(_ acks: [(QueuedEntry, dead: DeadLetter?)], tenant: TenantID, logger: Logger) async -> Bool {
+        guard !acks.isEmpty else { return true }
         var letters: [(entry: QueuedEntry, reason: String, taskID: UUID?)] = []
         for (entry, dead) in acks {
             guard let dead else { continue }
@@ -175,9 +217,20 @@ struct TaskRunner: Sendable {
                 try await queue.deadLetter(letters, tenant: tenant, maxLength: settings.deadLetterLength)
                 metrics.tasksDeadLettered.increment(by: letters.count)
             } catch {
-                // Not dead-lettered, so not acknowledged either: they are claimed and judged again.
+                // Not dead-lettered, so not acknowledged either: they are claimed and judged again,
+                // and a failed task's redelivery finds its letter owed.
                 logger.warning("task entries could not be dead-lettered", metadata: ["error": "\(error)"])
                 settled = acks.filter { $0.dead == nil }
+            }
+            let written = letters.compactMap(\.taskID)
+            if settled.count == acks.count, !written.isEmpty {
+                do {
+                    try await tasks.recordDeadLetters(written, tenant: tenant)
+                } catch {
+                    // Left pending, so the letter is written again rather than thought missing.
+                    logger.warning("written dead letters could not be recorded", metadata: ["error": "\(error)"])
+                    settled = acks.filter { $0.dead?.taskID == nil }
+                }
             }
         }
         do {
@@ -185,7 +238,9 @@ struct TaskRunner: Sendable {
         } catch {
             // Unacknowledged entries are claimed and run again; their records make that harmless.
             logger.warning("task entries could not be acknowledged", metadata: ["error": "\(error)"])
+            return false
         }
+        return settled.count == acks.count
     }
 
     struct DeadLetter: Sendable {
@@ -253,19 +308,3 @@ struct TaskRunner: Sendable {
 }
 
 extension TaskRunner.DeadLetter: Error {}
-
-/// Keeps a batch's entries from being claimed by another replica while it runs: every third of
-/// the visibility timeout, their idle time is reset (and the tenant's lease renewed).
-private struct KeepAlive: Sendable {
-    let queue: RedisTaskQueue
-    let settings: TaskSettings
-    let tenant: TenantID
-    let entries: [QueuedEntry]
-
-    func run() async {
-        while !Task.isCancelled {
-            do { try await Task.sleep(for: settings.visibilityTimeout / 3) } catch { return }
-            try? await queue.renewLease(tenant, keeping: entries, for: settings.visibilityTimeout)
-        }
-    }
-}

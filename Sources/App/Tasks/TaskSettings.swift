@@ -1,8 +1,14 @@
 /// How this replica consumes the task queues (`AMS_TASK_*`).
 struct TaskSettings: Sendable {
-    /// This replica's consumer name in the group (`AMS_REPLICA_NAME`).
+    /// This replica's consumer name in the group (`AMS_REPLICA_NAME`, by default the host name and
+    /// HTTP port): the same after a restart, so the replica's own pending entries stay its own.
     var consumer: String
-    /// How long an entry may stay unacknowledged with a consumer before another claims it.
+    /// Tells this process's tenant leases from those of another process with the same consumer name
+    /// (a shared `AMS_REPLICA_NAME`, an old process draining while its restart binds the same port):
+    /// new with each settings value, which a process makes once, at start.
+    var nonce = String(UInt64.random(in: 0 ... .max), radix: 16)
+    /// The tenant lease's term (renewed while a batch runs); also how long a consumer without pending
+    /// entries, or a tenant without work, stays before it is deleted or forgotten.
     var visibilityTimeout = Duration.seconds(30)
     /// Entries read per queue per read: a tenant's turn.
     var batch = 32

@@ -82,7 +82,10 @@ extension TenantActor {
             }
         }
         guard !dryRun else { return steps }
-        return try await write(steps, audit: audit)
+        // Each agent it creates or updates counts against the tier's write limits, all or none.
+        return try await countingWrites(creates: steps.count { $0.action == .create }, updates: steps.count { $0.action == .update }) {
+            (try await write(steps, audit: audit), true)
+        }
     }
 
     private func write(_ steps: [ApplyStep], audit: Audit) async throws -> [ApplyStep] {

@@ -20,6 +20,8 @@ final class TenantDependencies: Sendable {
     let templates: (any TemplateStore)?
     /// The shipped templates, by id.
     let systemTemplates: [Template]
+    /// Counts the writes an apply or a bulk update makes; `nil`: no rate limits.
+    let rateLimiter: RateLimiter?
 
     init(
         agents: any AgentStore,
@@ -33,8 +35,10 @@ final class TenantDependencies: Sendable {
         metrics: AppMetrics = AppMetrics(),
         retention: Duration = AppConfiguration.defaultRetention,
         templates: (any TemplateStore)? = nil,
-        systemTemplates: [Template] = []
+        systemTemplates: [Template] = [],
+        rateLimiter: RateLimiter? = nil
     ) {
+        self.rateLimiter = rateLimiter
         self.templates = templates
         self.systemTemplates = systemTemplates
         self.agents = agents

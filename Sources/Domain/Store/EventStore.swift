@@ -3,8 +3,8 @@ public import Foundation
 /// The committed changes waiting to be announced (the outbox), and where each shared sink got to.
 public protocol EventStore: Sendable {
     /// Gives committed events without one their `sequence`, in commit order, at most `limit` of
-    /// them; answers them, in order, and the newest sequence. The answer may come before the
-    /// numbers commit: `NOTIFY ams_events` with the newest one says that they did.
+    /// them; answers them, in order, and the newest sequence, only once the numbers committed (a
+    /// failed commit fails the call). Their `NOTIFY ams_events` may reach listeners before or after the answer.
     func sequenceEvents(limit: Int) async throws -> (newest: Int64, events: [ChangeEvent])
     /// The newest sequence given so far.
     func newestSequence() async throws -> Int64

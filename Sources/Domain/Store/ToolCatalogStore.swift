@@ -1,7 +1,7 @@
-/// The one tool catalog all tenants validate against, and who a change of it may affect.
+/// The one tool catalog all tenants validate against.
 public protocol ToolCatalogStore: Sendable {
     func toolCatalog() async throws -> [ToolDefinition]
+    /// Replaces the catalog; every tenant with a live agent that uses a tool removed or changed gets a
+    /// `revalidate_tenant` task (`Revalidation`), recorded in the same transaction.
     func replaceToolCatalog(_ tools: [ToolDefinition]) async throws
-    /// Tenants with a live agent that uses one of these tools (a catalog change may affect them).
-    func tenantsUsing(tools: [String]) async throws -> [TenantID]
 }

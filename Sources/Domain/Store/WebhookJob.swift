@@ -13,8 +13,34 @@ public struct WebhookJob: Sendable, Hashable {
     public var delivered: Int64
     /// Attempts already made at the event after `delivered`.
     public var attempts: Int
+    /// Set when the tenant's events after `delivered` were purged, up to a point, before the
+    /// endpoint got them: it hears of that first (`ChangeEvent.skipped`).
+    public var missed: Missed?
 
-    public init(tenantID: TenantID, id: UUID, url: String, events: [String], secret: String, lease: UUID, delivered: Int64, attempts: Int) {
+    /// What the purge took before the endpoint got it.
+    public struct Missed: Sendable, Hashable {
+        /// The newest of the tenant's events the endpoint missed.
+        public var through: Int64
+        /// The id of the `events_skipped` event that tells it so: the same on every attempt.
+        public var eventID: UUID
+
+        public init(through: Int64, eventID: UUID) {
+            self.through = through
+            self.eventID = eventID
+        }
+    }
+
+    public init(
+        tenantID: TenantID,
+        id: UUID,
+        url: String,
+        events: [String],
+        secret: String,
+        lease: UUID,
+        delivered: Int64,
+        attempts: Int,
+        missed: Missed? = nil
+    ) {
         self.tenantID = tenantID
         self.id = id
         self.url = url
@@ -23,7 +49,9 @@ public struct WebhookJob: Sendable, Hashable {
         self.lease = lease
         self.delivered = delivered
         self.attempts = attempts
+        self.missed = missed
     }
 
-    public func wants(_ event: String) -> Bool { events.contains("*") || events.contains(event) }
+    /// Whether the endpoint gets `event`: one it subscribed to, or the news of a gap, which every endpoint gets.
+    public func wants(_ event: String) -> Bool { event == ChangeEvent.eventsSkipped || events.contains("*") || events.contains(event) }
 }

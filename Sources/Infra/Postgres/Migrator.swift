@@ -26,18 +26,26 @@ public struct Migrator: Sendable {
     /// Migrates over a connection of its own, without the request pool's statement and lock
     /// timeouts: waiting for another replica's migration, or a backfill of a large table, may take
     /// longer than any request should. `definitions: nil` stops after the numbered history.
+    /// `appRole`, the role `serve` connects as, is then granted what the service needs (see `grant`).
     @discardableResult
     public static func run(
         url: String,
         migrations: [Migration] = Migration.all,
         definitions: SchemaDefinitions? = .current,
+        appRole: String? = nil,
         logger: Logger
     ) async throws -> [Int] {
+        try await withConnection(url: url, logger: logger) { conn in
+            try await run(migrations, definitions: definitions, appRole: appRole, on: conn, logger: logger)
+        }
+    }
+
+    static func withConnection<T>(url: String, logger: Logger, _ body: (Connection) async throws -> T) async throws -> T {
         let conn = Connection(try await PostgresConnection.connect(configuration: try .init(url: url), id: 0, logger: logger))
         do {
-            let applied = try await run(migrations, definitions: definitions, on: conn, logger: logger)
+            let result = try await body(conn)
             try? await conn.close()
-            return applied
+            return result
         } catch {
             try? await conn.close()
             throw error
@@ -47,12 +55,14 @@ public struct Migrator: Sendable {
     static func run(
         _ migrations: [Migration],
         definitions: SchemaDefinitions? = .current,
+        appRole: String? = nil,
         on conn: Connection,
         logger: Logger
     ) async throws -> [Int] {
         try await conn.query("SELECT pg_advisory_lock(\(lockKey))", logger: logger)
         do {
             let applied = try await apply(migrations, definitions: definitions, on: conn, logger: logger)
+            if let appRole { try await grant(to: appRole, on: conn, logger: logger) }
             try await conn.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
             return applied
         } catch {

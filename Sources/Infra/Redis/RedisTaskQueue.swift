@@ -2,8 +2,8 @@ public import Domain
 public import Foundation
 
 /// This replica's side of the tenants' task queues: Redis Streams read through one consumer group,
-/// and the tenant leases that keep a tenant's tasks on one replica at a time. What goes together
-/// goes in one pipeline, so each call is one round trip.
+/// and the tenant leases that keep a tenant's tasks in one process at a time. What goes together
+/// goes in one pipeline (or script), so each call is one round trip.
 public struct RedisTaskQueue: Sendable {
     /// The queue's group was deleted under the reader (the queue deleted, perhaps made again).
     public struct GroupMissing: Error {}
@@ -11,10 +11,15 @@ public struct RedisTaskQueue: Sendable {
     let redis: RedisClient
     /// This replica's consumer name in the group.
     public let consumer: String
+    /// What this process's leases hold: the consumer name and the process's nonce, so that another
+    /// process with the same name never finds a lease already its own.
+    let holder: String
 
-    public init(redis: RedisClient, consumer: String) {
+    /// `nonce` tells this process from any other with the same consumer name: one per process.
+    public init(redis: RedisClient, consumer: String, nonce: String) {
         self.redis = redis
         self.consumer = consumer
+        self.holder = consumer + " " + nonce
     }
 
     /// Adds the task to its tenant's queue for its type, as the producers of other services do.
@@ -34,65 +39,56 @@ public struct RedisTaskQueue: Sendable {
         return (page[0].string ?? "0", (page[1].array ?? []).compactMap(\.string))
     }
 
-    /// Takes each tenant's lease for `duration`: whether it is this consumer's now, in order.
+    /// Takes each tenant's lease for `duration`: whether it is this process's now, in order.
     public func takeLeases(_ tenants: [TenantID], for duration: Duration) async throws -> [Bool] {
-        try await redis.pipeline(tenants.map { RedisTaskLease.take($0, consumer: consumer, for: duration) }).map { $0 == .integer(1) }
+        try await redis.pipeline(tenants.map { RedisTaskLease.take($0, holder: holder, for: duration) }).map { $0 == .integer(1) }
     }
 
-    /// Renews the tenant's lease and resets the idle time of the entries still being worked on, so
-    /// that no other replica takes the tenant or claims them.
-    public func renewLease(_ tenant: TenantID, keeping entries: [QueuedEntry], for duration: Duration) async throws {
-        var commands = [RedisTaskLease.renew(tenant, consumer: consumer, for: duration)]
-        for queue in TaskQueue.allCases {
+    /// Renews the tenant's lease and, only while it is still this process's, resets the idle time of
+    /// the entries still being worked on (one script): whether it still is. Once it is not, the
+    /// entries are the new holder's; claiming them back would have both run them.
+    public func renewLease(_ tenant: TenantID, keeping entries: [QueuedEntry], for duration: Duration) async throws -> Bool {
+        let kept = TaskQueue.allCases.compactMap { queue -> (key: String, ids: [String])? in
             let ids = entries.filter { $0.queue == queue }.map(\.entry.id)
-            if !ids.isEmpty { commands.append(["XCLAIM", queue.key(tenant), TaskQueue.group, consumer, "0"] + ids + ["JUSTID"]) }
+            return ids.isEmpty ? nil : (queue.key(tenant), ids)
         }
-        _ = try await redis.pipeline(commands)
+        return try await redis.send(RedisTaskLease.renew(tenant, holder: holder, for: duration, keeping: kept, consumer: consumer)) == .integer(1)
     }
 
-    /// Lets go of the tenant at once, if the lease is still this consumer's (else it expires by itself).
+    /// Lets go of the tenant at once, if the lease is still this process's (else it expires by itself).
     public func releaseLease(_ tenant: TenantID) async throws {
-        _ = try await redis.pipeline([RedisTaskLease.release(tenant, consumer: consumer)])
+        _ = try await redis.pipeline([RedisTaskLease.release(tenant, holder: holder)])
     }
 
-    /// New entries of the tenants' queues, at most `count` per queue, in one `XREADGROUP` that does not
-    /// block; every tenant asked for has a list, empty when nothing waits. `GroupMissing` when a group is gone.
-    public func read(_ queues: [(tenant: TenantID, queues: [TaskQueue])], count: Int) async throws -> [TenantID: [QueuedEntry]] {
-        let keys = queues.flatMap { tenant, queues in queues.map { $0.key(tenant) } }
-        let found: [String: [StreamEntry]]
-        do {
-            found = try await redis.readGroup(TaskQueue.group, consumer: consumer, keys: keys, count: count)
-        } catch RedisError.server(let message) where message.hasPrefix("NOGROUP") {
-            throw GroupMissing()
+    /// New entries of the tenants' queues, at most the given count per queue: one pipeline of one
+    /// `XREADGROUP` per queue, none blocking. Per tenant its entries (empty when nothing waits), or
+    /// why they could not be read (`GroupMissing` when a group is gone, a server error such as
+    /// WRONGTYPE for a key that is not a stream), so that no tenant's bad key holds up another's.
+    /// Throws only when Redis does not answer.
+    public func read(
+        _ queues: [(tenant: TenantID, queues: [(queue: TaskQueue, count: Int)])]
+    ) async throws -> [TenantID: Result<[QueuedEntry], any Error>] {
+        let commands = queues.flatMap { tenant, queues in
+            queues.map { ["XREADGROUP", "GROUP", TaskQueue.group, consumer, "COUNT", String($0.count), "STREAMS", $0.queue.key(tenant), ">"] }
         }
-        var entries: [TenantID: [QueuedEntry]] = [:]
-        for (tenant, _) in queues {
-            entries[tenant] = TaskQueue.allCases.flatMap { queue in
-                (found[queue.key(tenant)] ?? []).map { QueuedEntry(queue: queue, tenant: tenant, entry: $0) }
+        var replies = try await redis.pipeline(commands)[...]
+        var entries: [TenantID: Result<[QueuedEntry], any Error>] = [:]
+        for (tenant, queues) in queues {
+            var found: Result<[QueuedEntry], any Error> = .success([])
+            for (queue, _) in queues {
+                let reply = replies.popFirst()
+                guard case .success(let earlier) = found else { continue }
+                if case .error(let message) = reply {
+                    found = .failure(message.hasPrefix("NOGROUP") ? GroupMissing() : RedisError.server(message))
+                    continue
+                }
+                let streams = reply?.array ?? []
+                let read = streams.first?.array.flatMap { $0.count == 2 ? RedisClient.entries($0[1]) : nil } ?? []
+                found = .success(earlier + read.map { QueuedEntry(queue: queue, tenant: tenant, entry: $0) })
             }
+            entries[tenant] = found
         }
         return entries
-    }
-
-    /// Entries pending longer than `idle` with any consumer (a replica that died), now this consumer's:
-    /// at most `count` per queue, one `XAUTOCLAIM` per queue, in one pipeline; per tenant, in order.
-    public func claimStale(
-        _ queues: [(tenant: TenantID, queues: [TaskQueue])],
-        idle: Duration,
-        count: Int
-    ) async throws -> [(tenant: TenantID, entries: [QueuedEntry])] {
-        let claims = queues.flatMap { tenant, queues in
-            queues.map { ["XAUTOCLAIM", $0.key(tenant), TaskQueue.group, consumer, String(idle.milliseconds), "0-0", "COUNT", String(count)] }
-        }
-        var replies = try await redis.pipeline(claims)[...]
-        return queues.map { tenant, queues in
-            var entries: [QueuedEntry] = []
-            for queue in queues {
-                guard let parts = replies.popFirst()?.array, parts.count >= 2 else { continue }
-                entries += RedisClient.entries(parts[1]).map { QueuedEntry(queue: queue, tenant: tenant, entry: $0) }
-            }
-            return (tenant, entries)
-        }
     }
 
     /// Adds the entries to the tenant's dead-letter stream (about `maxLength` kept), each with the

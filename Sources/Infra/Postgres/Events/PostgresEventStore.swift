@@ -27,19 +27,24 @@ public struct PostgresEventStore: EventStore, PostgresStore {
 
     public func sequenceEvents(limit: Int) async throws -> (newest: Int64, events: [ChangeEvent]) {
         try await single { conn in
-            // The rows can come before their commit does: callers take them as committed only
-            // once the commit's `ams_events` notice says so.
-            let rows = try await conn.query(
-                """
-                SELECT sequence, event_id, tenant_id, event, agent_id, task_id, global_task_id, data, created_at
-                FROM ams_sequence_outbox_events(\(limit)::int)
-                """,
-                logger: logger
-            )
-            let events = try await Self.events(rows).sorted { $0.sequence < $1.sequence }
-            if let newest = events.last?.sequence { return (newest, events) }
-            for try await last in try await conn.query("SELECT last FROM outbox_counter", logger: logger).decode(Int64.self) { return (last, []) }
-            return (0, [])
+            // An explicit transaction: in an implicit one the rows arrive before the commit, whose
+            // failure the query then never reports, and numbers that were never given would be
+            // kept as given. Here a failed COMMIT fails the round.
+            try await conn.transaction(logger: logger) { conn in
+                let rows = try await conn.query(
+                    """
+                    SELECT sequence, event_id, tenant_id, event, agent_id, task_id, global_task_id, data, created_at
+                    FROM ams_sequence_outbox_events(\(limit)::int)
+                    """,
+                    logger: logger
+                )
+                let events = try await Self.events(rows).sorted { $0.sequence < $1.sequence }
+                if let newest = events.last?.sequence { return (newest, events) }
+                for try await last in try await conn.query("SELECT last FROM outbox_counter", logger: logger).decode(Int64.self) {
+                    return (last, [])
+                }
+                return (0, [])
+            }
         }
     }
 

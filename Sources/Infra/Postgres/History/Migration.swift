@@ -68,5 +68,8 @@ extension Migration {
         Migration(version: 7, name: "task batches", statements: taskBatches),
         Migration(version: 8, name: "events", statements: events),
         Migration(version: 9, name: "webhooks", statements: webhooks),
+        Migration(version: 10, name: "task upkeep", statements: taskUpkeep),
+        Migration(version: 11, name: "webhook gaps", statements: webhookGaps),
+        Migration(version: 12, name: "dead letters", statements: deadLetters),
     ]
 }

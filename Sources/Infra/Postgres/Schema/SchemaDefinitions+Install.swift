@@ -6,6 +6,23 @@ extension SchemaDefinitions {
     /// A database older than this has no `CREATE OR REPLACE TRIGGER`.
     static let minimumServerVersion = 140_000
 
+    /// A function is created runnable by every role (PUBLIC); a `SECURITY DEFINER` one does
+    /// cross-tenant work as the owner, so only the owner and the service's role (`Migrator.grant`) may run it.
+    static let definersOnlyForTheirGrantees: PostgresQuery = """
+        DO $$
+        DECLARE
+            f regprocedure;
+        BEGIN
+            FOR f IN SELECT p.oid FROM pg_proc p
+                WHERE p.pronamespace = 'public'::regnamespace AND p.prosecdef
+                  AND p.proowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+            LOOP
+                EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
+            END LOOP;
+        END
+        $$
+        """
+
     struct ServerTooOld: Error, CustomStringConvertible {
         let version: Int
         var description: String { "PostgreSQL \(version / 10_000) is too old: the schema needs PostgreSQL 14 or later" }
@@ -76,6 +93,7 @@ extension SchemaDefinitions {
                     try await tx.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
             }
+            try await tx.query(Self.definersOnlyForTheirGrantees, logger: logger)
             let digests = JSONValue.object(Dictionary(definitions.map { ($0.key, JSONValue.string($0.digest)) }) { $1 })
             try await tx.query(
                 """

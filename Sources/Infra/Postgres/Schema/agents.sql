@@ -179,9 +179,13 @@ BEGIN
 END
 $function$;
 
+-- Agents deleted longer ago than the retention (at least an hour, whatever the caller asks: the
+-- service's role cannot empty every tenant's bin), and idempotency keys past a day, a batch at a time.
 CREATE OR REPLACE FUNCTION ams_purge_deleted(p_retention interval, p_batch integer)
  RETURNS integer
  LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 DECLARE
     v_count integer;
@@ -193,7 +197,8 @@ BEGIN
     PERFORM set_config('app.purge', 'on', true);
     WITH gone AS (
         DELETE FROM agents WHERE id IN (
-            SELECT id FROM agents WHERE deleted_at IS NOT NULL AND deleted_at < now() - p_retention LIMIT p_batch)
+            SELECT id FROM agents WHERE deleted_at IS NOT NULL AND deleted_at < now() - greatest(p_retention, interval '1 hour')
+            LIMIT p_batch)
         RETURNING id
     ), versions AS (
         DELETE FROM agent_versions USING gone WHERE agent_versions.agent_id = gone.id
@@ -238,10 +243,12 @@ CREATE POLICY tenant_isolation ON agents
     USING (tenant_id = current_setting('app.tenant_id', true))
     WITH CHECK (tenant_id = current_setting('app.tenant_id', true));
 
+-- Cross-tenant rows are for the tables' owner only (TO CURRENT_USER names the role installing the policy), in the
+-- SECURITY DEFINER functions doing that work: a role of the service that sets the same setting sees nothing more.
 DROP POLICY IF EXISTS purge_read ON agents;
-CREATE POLICY purge_read ON agents FOR SELECT
+CREATE POLICY purge_read ON agents FOR SELECT TO CURRENT_USER
     USING (deleted_at IS NOT NULL AND current_setting('app.purge', true) = 'on');
 
 DROP POLICY IF EXISTS purge_delete ON agents;
-CREATE POLICY purge_delete ON agents FOR DELETE
+CREATE POLICY purge_delete ON agents FOR DELETE TO CURRENT_USER
     USING (deleted_at IS NOT NULL AND current_setting('app.purge', true) = 'on');

@@ -102,6 +102,8 @@ $function$;
 CREATE OR REPLACE FUNCTION ams_sequence_outbox_events(p_limit integer)
  RETURNS TABLE(sequence bigint, event_id uuid, tenant_id text, event text, agent_id uuid, task_id uuid, global_task_id text, data text, created_at timestamp with time zone)
  LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 DECLARE
     v_last bigint;
@@ -128,6 +130,8 @@ $function$;
 CREATE OR REPLACE FUNCTION ams_outbox_after(p_after bigint, p_limit integer)
  RETURNS TABLE(sequence bigint, event_id uuid, tenant_id text, event text, agent_id uuid, task_id uuid, global_task_id text, data text, created_at timestamp with time zone)
  LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 BEGIN
     PERFORM set_config('app.notifier', 'on', true);
@@ -137,30 +141,59 @@ BEGIN
 END
 $function$;
 
--- Sequenced events older than the retention go, oldest first, a batch at a time, but none a
--- shared sink has yet to deliver (unless the sink has not moved for the whole retention).
--- The counter is locked first, in the sequencer's order.
+-- Sequenced events older than the retention (at least an hour, whatever the caller asks) go, a
+-- batch at a time in sequence order, and only those before the first one within it: a row that
+-- committed late is young at a sequence past older ones, and an endpoint told it lost events up to
+-- a sequence must have lost every one before it. None goes that a shared sink has yet to deliver
+-- (unless the sink has not moved for the whole retention), nor any of its tenant's that an active
+-- webhook endpoint has yet to get, while it is served: due (made, resumed, or waiting for a retry)
+-- or attempted within the retention. An endpoint that loses events (disabled, or served by no
+-- replica) has the newest it lost recorded, to be told. The counter is locked first, in the
+-- sequencer's order, then the endpoints, in the claim's.
 CREATE OR REPLACE FUNCTION ams_purge_outbox(p_retention interval, p_batch integer)
  RETURNS integer
  LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 DECLARE
+    v_retention interval := greatest(p_retention, interval '1 hour');
     v_through bigint;
     v_count integer;
     v_kept bigint;
+    v_young bigint;
+    v_tenants text[];
+    v_throughs bigint[];
 BEGIN
     PERFORM set_config('app.notifier', 'on', true);
     PERFORM 1 FROM outbox_counter FOR UPDATE;
-    SELECT min(delivered) INTO v_kept FROM outbox_sinks WHERE updated_at > now() - p_retention;
-    WITH gone AS (
+    SELECT min(delivered) INTO v_kept FROM outbox_sinks WHERE updated_at > now() - v_retention;
+    SELECT o.sequence INTO v_young FROM outbox o WHERE o.sequence IS NOT NULL AND o.created_at >= now() - v_retention
+        ORDER BY o.sequence LIMIT 1;
+    WITH held AS MATERIALIZED (
+        SELECT w.tenant_id, min(w.delivered) AS delivered FROM webhooks w
+        WHERE w.status = 'active' AND (w.next_attempt_at > now() - v_retention OR w.updated_at > now() - v_retention
+            OR (SELECT d.attempted_at FROM webhook_deliveries d WHERE d.tenant_id = w.tenant_id AND d.webhook_id = w.id
+                ORDER BY d.seq DESC LIMIT 1) > now() - v_retention)
+        GROUP BY w.tenant_id
+    ), gone AS (
         DELETE FROM outbox WHERE id IN (
-            SELECT id FROM outbox
-            WHERE created_at < now() - p_retention AND sequence IS NOT NULL AND sequence <= coalesce(v_kept, sequence)
-            ORDER BY created_at LIMIT p_batch)
-        RETURNING sequence
+            SELECT o.id FROM outbox o
+            WHERE o.sequence IS NOT NULL AND o.sequence < coalesce(v_young, o.sequence + 1) AND o.sequence <= coalesce(v_kept, o.sequence)
+              AND NOT EXISTS (SELECT 1 FROM held h WHERE h.tenant_id = o.tenant_id AND h.delivered < o.sequence)
+            ORDER BY o.sequence LIMIT p_batch)
+        RETURNING tenant_id, sequence
+    ), per_tenant AS (
+        SELECT gone.tenant_id, max(gone.sequence) AS through, count(*) AS n FROM gone GROUP BY gone.tenant_id
     )
-    SELECT max(sequence), count(*) INTO v_through, v_count FROM gone;
+    SELECT array_agg(t.tenant_id ORDER BY t.tenant_id), array_agg(t.through ORDER BY t.tenant_id), max(t.through), coalesce(sum(t.n), 0)
+    INTO v_tenants, v_throughs, v_through, v_count
+    FROM per_tenant t;
     IF v_count > 0 THEN
+        PERFORM 1 FROM webhooks w WHERE w.tenant_id = ANY (v_tenants) ORDER BY w.tenant_id, w.id FOR UPDATE;
+        UPDATE webhooks w SET missed_through = g.through
+        FROM unnest(v_tenants, v_throughs) AS g(tenant_id, through)
+        WHERE w.tenant_id = g.tenant_id AND w.delivered < g.through AND w.missed_through < g.through;
         UPDATE outbox_counter SET purged_through = greatest(purged_through, v_through);
     END IF;
     RETURN v_count;
@@ -176,7 +209,9 @@ CREATE POLICY tenant_isolation ON outbox
     USING (tenant_id = current_setting('app.tenant_id', true))
     WITH CHECK (tenant_id = current_setting('app.tenant_id', true));
 
+-- Cross-tenant rows are for the tables' owner only (TO CURRENT_USER names the role installing the policy), in the
+-- SECURITY DEFINER functions doing that work: a role of the service that sets the same setting sees nothing more.
 DROP POLICY IF EXISTS notifier ON outbox;
-CREATE POLICY notifier ON outbox
+CREATE POLICY notifier ON outbox TO CURRENT_USER
     USING (current_setting('app.notifier', true) = 'on')
     WITH CHECK (current_setting('app.notifier', true) = 'on');

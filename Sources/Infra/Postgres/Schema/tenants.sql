@@ -4,6 +4,8 @@
 CREATE OR REPLACE FUNCTION ams_tenants_using_tools(p_tools text[])
  RETURNS SETOF text
  LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 BEGIN
     PERFORM set_config('app.catalog_scan', 'on', true);
@@ -19,6 +21,8 @@ CREATE POLICY tenant_isolation ON tenants
     USING (tenant_id = current_setting('app.tenant_id', true))
     WITH CHECK (tenant_id = current_setting('app.tenant_id', true));
 
+-- Cross-tenant rows are for the tables' owner only (TO CURRENT_USER names the role installing the policy), in the
+-- SECURITY DEFINER functions doing that work: a role of the service that sets the same setting sees nothing more.
 DROP POLICY IF EXISTS catalog_scan ON agents;
-CREATE POLICY catalog_scan ON agents FOR SELECT
+CREATE POLICY catalog_scan ON agents FOR SELECT TO CURRENT_USER
     USING (deleted_at IS NULL AND current_setting('app.catalog_scan', true) = 'on');

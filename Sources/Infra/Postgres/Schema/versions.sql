@@ -26,8 +26,10 @@ CREATE POLICY tenant_isolation ON agent_aliases
     USING (tenant_id = current_setting('app.tenant_id', true))
     WITH CHECK (tenant_id = current_setting('app.tenant_id', true));
 
+-- Cross-tenant rows are for the tables' owner only (TO CURRENT_USER names the role installing the policy), in the
+-- SECURITY DEFINER functions doing that work: a role of the service that sets the same setting sees nothing more.
 DROP POLICY IF EXISTS purge_read ON agent_versions;
-CREATE POLICY purge_read ON agent_versions FOR SELECT USING (current_setting('app.purge', true) = 'on');
+CREATE POLICY purge_read ON agent_versions FOR SELECT TO CURRENT_USER USING (current_setting('app.purge', true) = 'on');
 
 DROP POLICY IF EXISTS purge_delete ON agent_versions;
-CREATE POLICY purge_delete ON agent_versions FOR DELETE USING (current_setting('app.purge', true) = 'on');
+CREATE POLICY purge_delete ON agent_versions FOR DELETE TO CURRENT_USER USING (current_setting('app.purge', true) = 'on');

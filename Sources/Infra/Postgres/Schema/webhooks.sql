@@ -1,25 +1,60 @@
 -- Webhooks: leases of due endpoints, the outcome of each delivery attempt and its retry schedule, and the purge of old attempts.
 -- The current definitions, applied after the numbered history (see SchemaDefinitions.swift).
 
--- Due endpoints with events after their position, oldest due first, each leased for p_lease.
+-- Retired: the claim that did not answer what an endpoint missed (a new result type). Dropped only
+-- while its result differs, so a later install keeps the function, and the grants made on it.
+DO $$
+BEGIN
+    IF to_regprocedure('ams_claim_webhooks(integer, interval)') IS NOT NULL
+        AND pg_get_function_result('ams_claim_webhooks(integer, interval)'::regprocedure) <> 'TABLE(tenant_id text, id uuid, url text, events text[], secret text, lease_token uuid, delivered bigint, attempts integer, missed_through bigint)' THEN
+        DROP FUNCTION ams_claim_webhooks(integer, interval);
+    END IF;
+END
+$$;
+
+-- Due endpoints with events after their position, or with purged events they missed (which they
+-- hear of first), oldest due first, each leased for p_lease. First, the endpoints that no worker
+-- holds move past the events they do not want: up to their next wanted event, or to their tenant's
+-- newest. So a filtered endpoint's position, and the lag, follow the tenant's events, and a claim
+-- reads only what came since; a quiet tenant's endpoints are not written, nor any another claim
+-- or the purge holds (taken in the purge's order, skipping locked ones: replicas never wait on each
+-- other). One that missed purged events keeps its position until told.
 CREATE OR REPLACE FUNCTION ams_claim_webhooks(p_limit integer, p_lease interval)
- RETURNS TABLE(tenant_id text, id uuid, url text, events text[], secret text, lease_token uuid, delivered bigint, attempts integer)
+ RETURNS TABLE(tenant_id text, id uuid, url text, events text[], secret text, lease_token uuid, delivered bigint, attempts integer, missed_through bigint)
  LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 BEGIN
     PERFORM set_config('app.notifier', 'on', true);
+    WITH p AS (
+        SELECT a.tenant_id, a.id, coalesce(
+                (SELECT min(o.sequence) - 1 FROM outbox o WHERE o.tenant_id = a.tenant_id AND o.sequence > a.delivered
+                    AND ('*' = ANY (a.events) OR o.event = ANY (a.events))),
+                (SELECT max(o.sequence) FROM outbox o WHERE o.tenant_id = a.tenant_id AND o.sequence > a.delivered)) AS upto
+        FROM webhooks a
+        WHERE a.status = 'active' AND a.missed_through <= a.delivered AND (a.lease_until IS NULL OR a.lease_until < now())
+          AND EXISTS (SELECT 1 FROM (SELECT o.event FROM outbox o WHERE o.tenant_id = a.tenant_id AND o.sequence > a.delivered
+                  ORDER BY o.sequence LIMIT 1) n
+              WHERE NOT ('*' = ANY (a.events) OR n.event = ANY (a.events)))
+        ORDER BY a.tenant_id, a.id
+        FOR UPDATE OF a SKIP LOCKED
+    )
+    UPDATE webhooks w SET delivered = p.upto FROM p
+    WHERE w.tenant_id = p.tenant_id AND w.id = p.id AND p.upto > w.delivered;
     RETURN QUERY
     WITH due AS (
         SELECT w.tenant_id, w.id FROM webhooks w
         WHERE w.status = 'active' AND w.next_attempt_at <= now() AND (w.lease_until IS NULL OR w.lease_until < now())
-          AND EXISTS (SELECT 1 FROM outbox o WHERE o.tenant_id = w.tenant_id AND o.sequence > w.delivered
-              AND ('*' = ANY (w.events) OR o.event = ANY (w.events)))
+          AND (w.missed_through > w.delivered
+              OR EXISTS (SELECT 1 FROM outbox o WHERE o.tenant_id = w.tenant_id AND o.sequence > w.delivered
+                  AND ('*' = ANY (w.events) OR o.event = ANY (w.events))))
         ORDER BY w.next_attempt_at LIMIT p_limit
         FOR UPDATE OF w SKIP LOCKED
     )
     UPDATE webhooks w SET lease_until = now() + p_lease, lease_token = gen_random_uuid() FROM due
     WHERE w.tenant_id = due.tenant_id AND w.id = due.id
-    RETURNING w.tenant_id, w.id, w.url, w.events, w.secret, w.lease_token, w.delivered, w.attempts;
+    RETURNING w.tenant_id, w.id, w.url, w.events, w.secret, w.lease_token, w.delivered, w.attempts, w.missed_through;
     PERFORM set_config('app.notifier', 'off', true);
 END
 $function$;
@@ -30,6 +65,8 @@ $function$;
 CREATE OR REPLACE FUNCTION ams_webhooks_next_due()
  RETURNS TABLE(next_due double precision, behind bigint)
  LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 BEGIN
     PERFORM set_config('app.notifier', 'on', true);
@@ -95,17 +132,20 @@ BEGIN
 END
 $function$;
 
--- Attempts older than the retention go, a batch at a time.
+-- Attempts older than the retention (at least an hour, whatever the caller asks) go, a batch at a time.
 CREATE OR REPLACE FUNCTION ams_purge_webhook_deliveries(p_retention interval, p_batch integer)
  RETURNS integer
  LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 DECLARE
     v_count integer;
 BEGIN
     PERFORM set_config('app.notifier', 'on', true);
     DELETE FROM webhook_deliveries WHERE (tenant_id, webhook_id, seq) IN (
-        SELECT tenant_id, webhook_id, seq FROM webhook_deliveries WHERE attempted_at < now() - p_retention LIMIT p_batch);
+        SELECT tenant_id, webhook_id, seq FROM webhook_deliveries WHERE attempted_at < now() - greatest(p_retention, interval '1 hour')
+        LIMIT p_batch);
     GET DIAGNOSTICS v_count = ROW_COUNT;
     RETURN v_count;
 END
@@ -121,12 +161,14 @@ CREATE POLICY tenant_isolation ON webhook_deliveries
     USING (tenant_id = current_setting('app.tenant_id', true))
     WITH CHECK (tenant_id = current_setting('app.tenant_id', true));
 
+-- Cross-tenant rows are for the tables' owner only (TO CURRENT_USER names the role installing the policy), in the
+-- SECURITY DEFINER functions doing that work: a role of the service that sets the same setting sees nothing more.
 DROP POLICY IF EXISTS notifier ON webhooks;
-CREATE POLICY notifier ON webhooks
+CREATE POLICY notifier ON webhooks TO CURRENT_USER
     USING (current_setting('app.notifier', true) = 'on')
     WITH CHECK (current_setting('app.notifier', true) = 'on');
 
 DROP POLICY IF EXISTS notifier ON webhook_deliveries;
-CREATE POLICY notifier ON webhook_deliveries
+CREATE POLICY notifier ON webhook_deliveries TO CURRENT_USER
     USING (current_setting('app.notifier', true) = 'on')
     WITH CHECK (current_setting('app.notifier', true) = 'on');

@@ -3,6 +3,7 @@ public import Foundation
 import PostgresNIO
 
 /// `TaskStore` on PostgreSQL: batch starts and finishes are single calls of functions that record the task events too.
+/// A running task's result is read as `ams_task_result` puts it together from its reported steps.
 public struct PostgresTaskStore: TaskStore, PostgresStore {
     let database: PostgresDatabase
 
@@ -97,7 +98,7 @@ public struct PostgresTaskStore: TaskStore, PostgresStore {
         try await inTenant(tenant) { conn in
             let rows = try await conn.query(
                 """
-                SELECT message::text, status, attempts, progress, checkpoint, result::text, error::text, updated_at
+                SELECT message::text, status, attempts, progress, checkpoint, ams_task_result(tenant_id, id, result)::text, error::text, updated_at
                 FROM tasks WHERE tenant_id = \(tenant) AND id = \(id)
                 """,
                 logger: logger
@@ -111,7 +112,8 @@ public struct PostgresTaskStore: TaskStore, PostgresStore {
         try await inTenant(tenant) { conn in
             let rows = try await conn.query(
                 """
-                SELECT message::text, status, attempts, progress, checkpoint, result::text, error::text, updated_at, seq FROM tasks
+                SELECT message::text, status, attempts, progress, checkpoint, ams_task_result(tenant_id, id, result)::text, error::text, updated_at, seq
+                FROM tasks
                 WHERE tenant_id = \(tenant) AND (\(before)::bigint IS NULL OR seq < \(before))
                   AND (\(status?.rawValue)::text IS NULL OR status = \(status?.rawValue))
                   AND (\(type?.rawValue)::text IS NULL OR type = \(type?.rawValue))

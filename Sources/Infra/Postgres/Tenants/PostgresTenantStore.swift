@@ -23,8 +23,15 @@ public struct PostgresTenantStore: TenantStore, PostgresStore {
         }
     }
 
+    /// A change of tier records the tenant's revalidation in the same transaction.
     public func setTier(_ tier: Tier, for id: TenantID) async throws -> Tenant {
         try await inTenant(id) { conn in
+            var previous = defaultTier
+            for try await raw in try await conn.query("SELECT tier FROM tenants WHERE tenant_id = \(id) FOR UPDATE", logger: logger)
+                .decode(String.self)
+            {
+                previous = Tier(rawValue: raw) ?? defaultTier
+            }
             try await conn.query(
                 """
                 INSERT INTO tenants (tenant_id, tier) VALUES (\(id), \(tier.rawValue))
@@ -32,6 +39,9 @@ public struct PostgresTenantStore: TenantStore, PostgresStore {
                 """,
                 logger: logger
             )
+            if previous != tier {
+                try await conn.query("SELECT ams_record_revalidations(\([id]), 'tier_changed')", logger: logger)
+            }
             try await conn.query("SELECT pg_notify(\(Self.channel), \(ChangeNotification(kind: .tenant, tenantID: id).payload))", logger: logger)
             return Tenant(id: id, tier: tier)
         }

@@ -11,23 +11,40 @@ public struct PostgresToolCatalogStore: ToolCatalogStore, PostgresStore {
     }
 
     public func toolCatalog() async throws -> [ToolDefinition] {
-        try await single { conn in
-            let rows = try await conn.query(
-                "SELECT id, name, min_tier, required_config::text FROM tool_catalog ORDER BY position",
-                logger: logger
-            )
-            var tools: [ToolDefinition] = []
-            for try await (id, name, minTier, required) in rows.decode((String, String, String?, String).self) {
-                let keys: [String] = if case .array(let a) = JSONValue.parse(Array(required.utf8)) { a.compactMap(\.stringValue) } else { [] }
-                tools.append(ToolDefinition(id: id, name: name, minTier: minTier.flatMap(Tier.init), requiredConfig: keys))
-            }
-            return tools
-        }
+        try await single { conn in try await read(on: conn) }
     }
 
+    private func read(on conn: Connection) async throws -> [ToolDefinition] {
+        let rows = try await conn.query(
+            "SELECT id, name, min_tier, required_config::text FROM tool_catalog ORDER BY position",
+            logger: logger
+        )
+        var tools: [ToolDefinition] = []
+        for try await (id, name, minTier, required) in rows.decode((String, String, String?, String).self) {
+            let keys: [String] = if case .array(let a) = JSONValue.parse(Array(required.utf8)) { a.compactMap(\.stringValue) } else { [] }
+            tools.append(ToolDefinition(id: id, name: name, minTier: minTier.flatMap(Tier.init), requiredConfig: keys))
+        }
+        return tools
+    }
+
+    /// Tools removed or changed can make agents that use them invalid: the tenants with a live agent
+    /// that uses one get a revalidation, recorded in the same transaction. Replacements take turns
+    /// (the seed's lock), so each compares with the catalog the one before it left.
     public func replaceToolCatalog(_ tools: [ToolDefinition]) async throws {
         try await single { conn in
-            try await conn.transaction(logger: logger) { conn in try await write(tools, on: conn) }
+            try await conn.transaction(logger: logger) { conn in
+                try await conn.query("SELECT pg_advisory_xact_lock(\(Self.seedLockKey))", logger: logger)
+                let before = try await read(on: conn)
+                try await write(tools, on: conn)
+                let changed = Set(before.map(\.id)).union(tools.map(\.id)).filter { id in
+                    before.first { $0.id == id } != tools.first { $0.id == id }
+                }
+                guard !changed.isEmpty else { return }
+                try await conn.query(
+                    "SELECT ams_record_revalidations(ARRAY(SELECT ams_tenants_using_tools(\(changed.sorted()))), 'tool_catalog_changed')",
+                    logger: logger
+                )
+            }
         }
     }
 
@@ -47,7 +64,7 @@ public struct PostgresToolCatalogStore: ToolCatalogStore, PostgresStore {
         }
     }
 
-    /// "AMS2" as an integer; the migrator holds "AMS1".
+    /// "AMS2" as an integer (the migrator holds "AMS1"): seeds and replacements of the catalog take turns on it.
     static let seedLockKey: Int64 = 0x414D_5332
 
     private func write(_ tools: [ToolDefinition], on conn: Connection) async throws {
@@ -63,17 +80,5 @@ public struct PostgresToolCatalogStore: ToolCatalogStore, PostgresStore {
             )
         }
         try await conn.query("SELECT pg_notify(\(Self.channel), \(ChangeNotification(kind: .tools).payload))", logger: logger)
-    }
-
-    public func tenantsUsing(tools: [String]) async throws -> [TenantID] {
-        try await single { conn in
-            try await conn.transaction(logger: logger) { conn in
-                var tenants: [TenantID] = []
-                for try await tenant in try await conn.query("SELECT ams_tenants_using_tools(\(tools))", logger: logger).decode(String.self) {
-                    tenants.append(tenant)
-                }
-                return tenants
-            }
-        }
     }
 }

@@ -1,3 +1,4 @@
+import Crypto
 public import Domain
 public import Foundation
 import Logging
@@ -162,7 +163,7 @@ public struct PostgresWebhookStore: WebhookStore, PostgresStore {
         try await single { conn in
             let rows = try await conn.query(
                 """
-                SELECT tenant_id, id, url, events, secret, lease_token, delivered, attempts
+                SELECT tenant_id, id, url, events, secret, lease_token, delivered, attempts, missed_through
                 FROM ams_claim_webhooks(\(limit)::int, make_interval(secs => \(lease.seconds)))
                 """,
                 logger: logger
@@ -170,16 +171,21 @@ public struct PostgresWebhookStore: WebhookStore, PostgresStore {
             var jobs: [WebhookJob] = []
             for try await row in rows {
                 let c = row.makeRandomAccess()
+                let id = try c[1].decode(UUID.self)
+                let delivered = try c[6].decode(Int64.self)
+                let missed = try c[8].decode(Int64.self)
                 jobs.append(
                     WebhookJob(
                         tenantID: try c[0].decode(String.self),
-                        id: try c[1].decode(UUID.self),
+                        id: id,
                         url: try c[2].decode(String.self),
                         events: try c[3].decode([String].self),
                         secret: try c[4].decode(String.self),
                         lease: try c[5].decode(UUID.self),
-                        delivered: try c[6].decode(Int64.self),
-                        attempts: try c[7].decode(Int.self)
+                        delivered: delivered,
+                        attempts: try c[7].decode(Int.self),
+                        missed: missed > delivered
+                            ? WebhookJob.Missed(through: missed, eventID: Self.missedEventID(webhook: id, through: missed)) : nil
                     )
                 )
             }
@@ -232,6 +238,20 @@ public struct PostgresWebhookStore: WebhookStore, PostgresStore {
                 logger: logger
             )
         }
+    }
+
+    /// A name-based id (RFC 9562 version 8, from SHA-256) for the news that the endpoint missed the
+    /// events through `through`: every attempt at telling it carries the same one.
+    static func missedEventID(webhook: UUID, through: Int64) -> UUID {
+        var bytes = Array(SHA256.hash(data: Array("events_skipped/\(webhook.uuidString.lowercased())/\(through)".utf8)).prefix(16))
+        bytes[6] = (bytes[6] & 0x0F) | 0x80
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        return UUID(
+            uuid: (
+                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
+            )
+        )
     }
 
     /// Decoded column by column (see the package notes on wide tuple decodes).
