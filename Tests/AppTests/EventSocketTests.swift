@@ -120,12 +120,12 @@ import Testing
 
             // An upgrade request is refused with a close frame whose reason starts with the code.
             let bad: HTTPFields = [.authorization: "Bearer nope"]
-            let refused = try await within(30) {
+            let refused = try await refusal {
                 try await client.ws("/v1/ws", configuration: .init(additionalHeaders: bad)) { inbound, _, _ in for try await _ in inbound {} }
             }
             #expect(refused?.closeCode == .policyViolation && refused?.reason?.hasPrefix("AMS-202") == true, "\(String(describing: refused))")
             let good: HTTPFields = [.authorization: "Bearer \(try #require(admin.token))"]
-            let badSince = try await within(30) {
+            let badSince = try await refusal {
                 try await client.ws("/v1/ws?since=x", configuration: .init(additionalHeaders: good)) { inbound, _, _ in for try await _ in inbound {}
                 }
             }
@@ -217,8 +217,9 @@ import Testing
                 }
             }
             for await _ in upgraded { break }
-            // The subscriber is in place a moment after the upgrade.
-            try await Task.sleep(for: .milliseconds(500))
+            // The subscriber is in place a moment after the upgrade (2 s: CI machines are slow;
+            // too early, the close is a bare 1000 and the test fails rather than passing).
+            try await Task.sleep(for: .seconds(2))
             return socket
         }
         let close = try await socket.value
@@ -322,7 +323,7 @@ import Testing
             let first = try await admin.send(.get, "/v1/tenant")
             #expect(first.headers[.rateLimitRemaining] == "57", "the upgrade was counted")
             for _ in 0..<57 { _ = try await admin.send(.get, "/v1/tenant") }
-            let refused = try await within(30) {
+            let refused = try await refusal {
                 try await client.ws("/v1/ws", configuration: .init(additionalHeaders: [.authorization: "Bearer \(try #require(admin.token))"])) {
                     inbound,
                     _,
@@ -364,6 +365,20 @@ private func within<T: Sendable>(_ seconds: Double, _ body: @escaping @Sendable 
         }
         defer { group.cancelAll() }
         return try await group.next()!
+    }
+}
+
+/// A refused upgrade's close frame. The test client now and then misses a close frame that
+/// follows the 101 at once (and then waits for nothing), so a connection that hears nothing in
+/// 10 s is tried again, up to three times; what it hears is not judged here.
+private func refusal(_ body: @escaping @Sendable () async throws -> WebSocketCloseFrame?) async throws -> WebSocketCloseFrame? {
+    var attempt = 1
+    while true {
+        do {
+            return try await within(10, body)
+        } catch is TimedOut where attempt < 3 {
+            attempt += 1
+        }
     }
 }
 

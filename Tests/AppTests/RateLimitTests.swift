@@ -125,6 +125,27 @@ import Testing
         }
     }
 
+    /// A PATCH or rollback that makes no version uses no update; one that does uses one.
+    @Test func writesThatChangeNothingUseNothing() async throws {
+        let app = try await Self.limitedApp(creates: 3, updates: 1)
+        try await app.test(.router) { client in
+            let tenant = try await TestSupport.tenant(on: .professional, client)
+            let admin = try await Caller.make(client, tenant: tenant)
+            let agent = try await admin.create("A")
+            let id = try #require(agent["id"]?.stringValue)
+            for _ in 0..<3 {
+                let same = try await admin.send(.patch, "/v1/agents/\(id)", json: #"{"name":"A"}"#)
+                #expect(try same.status == .ok && same.json()["version"] == agent["version"])
+                let back = try await admin.send(.post, "/v1/agents/\(id)/rollback", json: #"{"version":1}"#)
+                #expect(try back.status == .ok && back.json()["version"] == agent["version"])
+            }
+            #expect(try await admin.send(.patch, "/v1/agents/\(id)", json: #"{"description":"changed"}"#).status == .ok)
+            let over = try await admin.send(.patch, "/v1/agents/\(id)", json: #"{"description":"again"}"#)
+            #expect(over.status == .tooManyRequests && over.errorCode == "AMS-208")
+            #expect(try await admin.send(.get, "/v1/agents/\(id)").json()["description"] == .string("changed"), "the refused one wrote nothing")
+        }
+    }
+
     /// A bulk update counts each agent it changes when it runs; those over the limit are skipped.
     @Test func aBulkUpdateCountsEachAgentItUpdates() async throws {
         let q = try await TestQueues()

@@ -18,8 +18,7 @@ struct RateLimitMiddleware: RouterMiddleware {
         let (verdict, reservation) = try await limiter.check(
             tenant: tenant,
             tier: try await supervisor.tenant(tenant).tier(),
-            creates: kinds.contains(.create) ? 1 : 0,
-            updates: kinds.contains(.update) ? 1 : 0
+            creates: kinds.contains(.create) ? 1 : 0
         )
         var response: Response
         do {
@@ -45,12 +44,11 @@ struct RateLimitMiddleware: RouterMiddleware {
         _ = try await limiter.check(tenant: tenant, tier: try await supervisor.tenant(tenant).tier())
     }
 
-    /// Creates and configuration changes count against their own limits too (an apply counts its
-    /// own, once it knows them: `TenantActor.apply`).
+    /// Creates count against their own limit too. Updates are counted by the tenant's actor, which
+    /// knows whether one made a version (`TenantActor.patch`, `rollback`, `apply`).
     static func kinds(_ method: HTTPRequest.Method, _ endpoint: String?) -> [RateLimiter.Kind] {
         switch (method, endpoint) {
         case (.post, "/v1/agents"), (.post, "/v1/agents/import"): [.request, .create]
-        case (.patch, "/v1/agents/{id}"), (.post, "/v1/agents/{id}/rollback"): [.request, .update]
         default: [.request]
         }
     }

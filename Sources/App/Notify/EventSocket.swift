@@ -335,7 +335,9 @@ struct EventSocket: Sendable {
                         reached = event.sequence
                         position.reached(reached)
                     }
-                    if page.count < replayBatch || subscribers.isFinished { break }
+                    // Stopping mid-replay ends here: the live buffer is ahead of what was replayed.
+                    if subscribers.isFinished { return (.stopped, reached) }
+                    if page.count < replayBatch { break }
                 }
                 if subscribers.caughtUp(subscription.id) { break }
                 // What the live buffer dropped meanwhile is in the store: replay it from a new subscription.

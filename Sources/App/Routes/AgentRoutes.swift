@@ -79,7 +79,13 @@ struct AgentRoutes: Sendable {
         let id = try Self.agentID(context)
         var request = request
         let patch = try await request.json(limit: bodyLimit, mergePatch: true)
-        let updated = try await supervisor.tenant(tenant).patch(id, with: patch, ifMatch: request.ifMatchVersion, audit: context.audit(identity))
+        let updated = try await supervisor.tenant(tenant).patch(
+            id,
+            with: patch,
+            ifMatch: request.ifMatchVersion,
+            audit: context.audit(identity),
+            counted: true
+        )
         return .json(updated.body, headers: [.eTag: updated.etag])
     }
 

@@ -56,7 +56,13 @@ struct AgentVersionRoutes: Sendable {
             guard let number = try body.int("version"), number > 0 else {
                 throw ServiceError.malformed("version must be a whole number from 1", field: "version")
             }
-            let agent = try await supervisor.tenant(tenant).rollback(id, to: number, ifMatch: request.ifMatchVersion, audit: context.audit(identity))
+            let agent = try await supervisor.tenant(tenant).rollback(
+                id,
+                to: number,
+                ifMatch: request.ifMatchVersion,
+                audit: context.audit(identity),
+                counted: true
+            )
             return JSONReply(headers: [.eTag: agent.etag], body: agent.body)
         }
     }

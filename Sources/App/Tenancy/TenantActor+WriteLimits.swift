@@ -1,7 +1,7 @@
 import Domain
 
-/// The tier's write limits for work that knows its writes only once planned: an apply, each agent
-/// of a bulk update.
+/// The tier's write limits for work that knows its writes only once planned or made: an apply,
+/// each agent of a bulk update, a PATCH or rollback (which may make no version).
 extension TenantActor {
     /// Runs `write`, counting `creates` and `updates` against the tier's limits, all or none: they
     /// are reserved first (over a limit: 429 AMS-208, and nothing is written), and refunded when

@@ -213,8 +213,9 @@ actor TenantActor {
     }
 
     /// Applies an RFC 7396 merge patch; a patch that changes nothing keeps the version. The status
-    /// is not the patch's to change: it moves through `setStatus`.
-    func patch(_ id: UUID, with patch: JSONValue, ifMatch: Int?, audit: Audit) async throws -> CachedAgent {
+    /// is not the patch's to change: it moves through `setStatus`. `counted`: one update against the
+    /// tier's limit, refunded when no version was made.
+    func patch(_ id: UUID, with patch: JSONValue, ifMatch: Int?, audit: Audit, counted: Bool = false) async throws -> CachedAgent {
         guard case .object(let fields) = patch else { throw ServiceError.malformed("A merge patch must be a JSON object") }
         guard fields["status"] == nil else {
             throw ServiceError.malformed("status changes through POST /v1/agents/{id}/status", field: "status")
@@ -222,25 +223,30 @@ actor TenantActor {
         // Also a field set to null: the merge would drop an unknown one without a word.
         try AgentConfig.checkPatchFields(fields, at: "")
         let context = try await validationContext()
-        return try await commitVersion(of: id, ifMatch: ifMatch, action: .updated, audit: audit) { current in
-            let config = try AgentConfig(json: current.config.json.merging(patch: patch))
-            guard config != current.config else { return nil }
-            return try await self.checked(config, context)
+        return try await countingWrites(updates: counted ? 1 : 0) {
+            try await commitVersion(of: id, ifMatch: ifMatch, action: .updated, audit: audit) { current in
+                let config = try AgentConfig(json: current.config.json.merging(patch: patch))
+                guard config != current.config else { return nil }
+                return try await self.checked(config, context)
+            }
         }
     }
 
     /// A new version whose configuration is version `number`'s, checked against today's tier and
-    /// catalog; the status stays. Rolling back to what the agent already is makes no version.
-    func rollback(_ id: UUID, to number: Int, ifMatch: Int?, audit: Audit) async throws -> CachedAgent {
+    /// catalog; the status stays. Rolling back to what the agent already is makes no version (and,
+    /// `counted`, uses no update of the tier's limit).
+    func rollback(_ id: UUID, to number: Int, ifMatch: Int?, audit: Audit, counted: Bool = false) async throws -> CachedAgent {
         let context = try await validationContext()
         // Read once, before any write: versions never change, and the locked fallback must not
         // need a second connection while it holds the row.
         guard let target = try await snapshot(number, of: id).config else { throw ServiceError.versionNotFound(number) }
-        return try await commitVersion(of: id, ifMatch: ifMatch, action: .rolledBack, audit: audit) { current in
-            var config = target
-            config.status = current.config.status
-            guard config != current.config else { return nil }
-            return try await self.checked(config, context)
+        return try await countingWrites(updates: counted ? 1 : 0) {
+            try await commitVersion(of: id, ifMatch: ifMatch, action: .rolledBack, audit: audit) { current in
+                var config = target
+                config.status = current.config.status
+                guard config != current.config else { return nil }
+                return try await self.checked(config, context)
+            }
         }
     }
 
@@ -341,7 +347,7 @@ actor TenantActor {
         action: HistoryEntry.Action,
         audit: Audit,
         _ change: @escaping @Sendable (Agent) async throws -> (AgentConfig, ValidationReport)?
-    ) async throws -> CachedAgent {
+    ) async throws -> (result: CachedAgent, wrote: Bool) {
         await startWriting(id)
         defer { finishWriting(id) }
         // What `change` makes of an agent, checked against If-Match after the body (a bad request
@@ -377,9 +383,9 @@ actor TenantActor {
                 current = try await currentAgent(id, ifMatch: nil)
                 outcome = try await step(current)
             }
-            guard let (next, changes) = outcome else { return fill(current, since: ticket) }
+            guard let (next, changes) = outcome else { return (fill(current, since: ticket), false) }
             if try await deps.agents.update(next, from: current.revision, action: action, changes: changes, audit: audit) {
-                return fill(next, since: ticket)
+                return (fill(next, since: ticket), true)
             }
         }
         // Another replica keeps winning: read and write under the row's lock, which cannot lose.
@@ -388,7 +394,7 @@ actor TenantActor {
         guard let outcome = try await deps.agents.updateLocked(id, tenant: tenantID, action: action, audit: audit, step) else {
             throw ServiceError.agentNotFound()
         }
-        return fill(outcome.next ?? outcome.current, since: ticket)
+        return (fill(outcome.next ?? outcome.current, since: ticket), outcome.next != nil)
     }
 
     private static func next(_ current: Agent, _ config: AgentConfig, _ report: ValidationReport, _ audit: Audit) -> Agent {
