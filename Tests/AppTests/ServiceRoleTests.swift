@@ -163,6 +163,34 @@ import Testing
         }
     }
 
+    /// A role given BYPASSRLS, or CREATE in `public`, after `migrate --app-role` granted it does not
+    /// serve: `serve` refuses what `migrate` would.
+    @Test func aRoleThatCouldWidenItsViewDoesNotServe() async throws {
+        let owner = try await TestSupport.freshDatabase()
+        let role = "ams_widening"
+        try await ServiceRole.ensure(role, "LOGIN PASSWORD '\(role)' NOSUPERUSER NOBYPASSRLS")
+        try await Self.withClient(ServiceRole.adminURL(owner)) { client in
+            try await client.query("ALTER ROLE \(unescaped: role) NOBYPASSRLS")
+            try await client.query("REVOKE CREATE ON SCHEMA public FROM PUBLIC, \(unescaped: role)")
+        }
+        try await Migrator.run(url: owner, appRole: role, logger: Self.logger)
+        let app = try ServiceRole.url(owner, role: role)
+        #expect(try await Migrator.runOrCheck(url: app, logger: Self.logger).isEmpty, "granted, and nothing more")
+        for (give, takeBack, refusal) in [
+            ("ALTER ROLE \(role) BYPASSRLS", "ALTER ROLE \(role) NOBYPASSRLS", "has BYPASSRLS"),
+            ("GRANT CREATE ON SCHEMA public TO \(role)", "REVOKE CREATE ON SCHEMA public FROM \(role)", "may create objects in schema public"),
+        ] {
+            try await Self.withClient(ServiceRole.adminURL(owner)) { client in try await client.query(PostgresQuery(unsafeSQL: give)) }
+            do {
+                try await Migrator.runOrCheck(url: app, logger: Self.logger)
+                Issue.record("served as a role that \(refusal)")
+            } catch let error as Migrator.AppRoleRefused {
+                #expect(error.description.contains(refusal), "\(error)")
+            }
+            try await Self.withClient(ServiceRole.adminURL(owner)) { client in try await client.query(PostgresQuery(unsafeSQL: takeBack)) }
+        }
+    }
+
     /// `migrate` names the role by its flag, or else by `AMS_APP_ROLE`.
     @Test func theRoleIsNamedByTheFlagOrTheVariable() throws {
         #expect(try AppConfiguration.fromEnvironment(["AMS_APP_ROLE": "ams_app"]).appRole == "ams_app")

@@ -53,24 +53,28 @@ extension Migrator {
             logger: logger
         )
         for try await (name, login, superuser, bypassRLS, owner, creates) in rows.decode((String, Bool, Bool, Bool, Bool, Bool).self) {
-            let refusal: String? =
-                if superuser {
-                    "is a superuser, which Row-Level Security never confines"
-                } else if bypassRLS {
-                    "has BYPASSRLS: ALTER ROLE \(name) NOBYPASSRLS"
-                } else if owner {
-                    "is (or is a member of) the role that owns the schema, which may switch Row-Level Security off"
-                } else if !login {
-                    "cannot log in: ALTER ROLE \(name) LOGIN"
-                } else if creates {
-                    "may create objects in schema public, beside the functions that do the cross-tenant work: "
-                        + "REVOKE CREATE ON SCHEMA public FROM PUBLIC, \(name)"
-                } else {
-                    nil
-                }
+            let refusal = refusal(name, login: login, superuser: superuser, bypassRLS: bypassRLS, owner: owner, creates: creates)
             if let refusal { throw AppRoleRefused(description: "role \(role) \(refusal)") }
             return name
         }
         throw AppRoleRefused(description: "role \(role) does not exist: create it (CREATE ROLE … LOGIN PASSWORD …); migrate only grants")
+    }
+
+    /// Why a role could widen its view (or not serve at all), for `migrate --app-role` and `serve`.
+    static func refusal(_ name: String, login: Bool, superuser: Bool, bypassRLS: Bool, owner: Bool, creates: Bool) -> String? {
+        if superuser {
+            "is a superuser, which Row-Level Security never confines"
+        } else if bypassRLS {
+            "has BYPASSRLS: ALTER ROLE \(name) NOBYPASSRLS"
+        } else if owner {
+            "is (or is a member of) the role that owns the schema, which may switch Row-Level Security off"
+        } else if !login {
+            "cannot log in: ALTER ROLE \(name) LOGIN"
+        } else if creates {
+            "may create objects in schema public, beside the functions that do the cross-tenant work: "
+                + "REVOKE CREATE ON SCHEMA public FROM PUBLIC, \(name)"
+        } else {
+            nil
+        }
     }
 }

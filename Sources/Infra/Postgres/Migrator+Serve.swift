@@ -26,13 +26,17 @@ extension Migrator {
     /// For `serve`: a role that owns the schema (or may create it, on an empty database) migrates
     /// as `run` does; the service's own role, which cannot, starts only on a schema that is this
     /// build's (or newer) and with every grant it needs, and otherwise throws `SchemaBehind` or
-    /// `PrivilegesMissing`, which name the command to run.
+    /// `PrivilegesMissing`, which name the command to run; a role that could widen its view,
+    /// `AppRoleRefused`.
     @discardableResult
     public static func runOrCheck(url: String, logger: Logger) async throws -> [Int] {
         try await withConnection(url: url, logger: logger) { conn in
             let (role, owns) = try await ownership(on: conn, logger: logger)
             if owns { return try await run(Migration.all, on: conn, logger: logger) }
             guard try await isCurrent(on: conn, logger: logger) else { throw SchemaBehind(role: role) }
+            if let refusal = try await widening(role, on: conn, logger: logger) {
+                throw AppRoleRefused(description: "role \(role) \(refusal)")
+            }
             let missing = try await missingPrivileges(on: conn, logger: logger)
             guard missing.isEmpty else { throw PrivilegesMissing(role: role, missing: missing) }
             return []
@@ -50,6 +54,19 @@ extension Migrator {
         )
         for try await row in rows.decode((String, Bool).self) { return row }
         return ("", false)
+    }
+
+    /// A role that `migrate --app-role` would refuse may not serve either: BYPASSRLS, or CREATE in
+    /// `public` (where the cross-tenant functions look), given after it was granted.
+    private static func widening(_ role: String, on conn: Connection, logger: Logger) async throws -> String? {
+        let rows = try await conn.query(
+            "SELECT rolbypassrls, has_schema_privilege('public', 'CREATE') FROM pg_roles WHERE rolname = current_user",
+            logger: logger
+        )
+        for try await (bypassRLS, creates) in rows.decode((Bool, Bool).self) {
+            return refusal(role, login: true, superuser: false, bypassRLS: bypassRLS, owner: false, creates: creates)
+        }
+        return nil
     }
 
     /// What `grant` gives that the current role lacks: running an `ams_` function, writing a table
