@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # Speed and memory of the hot paths against the yardsticks in ../shared/bench, measured in one run
-# and interleaved (these machines are shared and noisy: only ratios taken side by side mean anything):
-#   cached GET            ÷ a bare Hummingbird GET of fixed bytes          (target ≥ 0.7)
-#   create, 400 tenants   ÷ pgbench of a create's rows in one transaction  (target ≥ 0.5)
-#   cached GET            ÷ the same GET with every metric a no-op         (target ≥ 0.95)
-#   cached GET …/config   ÷ a bare Hummingbird GET of fixed bytes          (target ≥ 0.7)
-#   PATCH, 256 agents     ÷ pgbench of a create's rows in one transaction  (target ≥ 0.5)
-# then a create into one tenant, and the RSS with 10,000 tenants × 10 agents cached (target ≤ 150 MB).
-# Usage: Benchmarks/run.sh [seconds per run, default 8] [rounds, default 2]
+# and interleaved (these machines are shared and noisy: only ratios taken side by side mean anything).
+# The service runs as users run it: rate limits counted, the access log at info (only the tier's
+# limits are lifted so that the runs are not refused). Targets, as medians of the rounds:
+#   cached GET, the defaults            ÷ a bare Hummingbird GET of fixed bytes          (≥ 0.7)
+#   cached GET, rate limits and log off ÷ a bare Hummingbird GET of fixed bytes          (≥ 0.85)
+#   the same lean GET                   ÷ that GET with every metric a no-op              (≥ 0.95)
+#   cached GET …/config, the defaults   ÷ a bare Hummingbird GET of fixed bytes          (≥ 0.7)
+#   create, 400 tenants                 ÷ pgbench of a create's rows in one transaction  (≥ 0.6)
+#   create, one tenant                  ÷ the same pgbench                                (≥ 0.4)
+#   PATCH, 256 agents                   ÷ the same pgbench                                (≥ 0.6)
+# then the RSS with 10,000 tenants × 10 agents cached (≤ 120 MB).
+# Usage: Benchmarks/run.sh [seconds per run, default 8] [rounds, default 3]
 #        BENCH_ONLY=memory Benchmarks/run.sh   (the memory figure alone)
+#        BENCH_SCRATCH=DIR: the release build's scratch path (default .build)
 source "$(dirname "$0")/../scripts/lib.sh"
 cd "$ROOT"
 DURATION="${1:-8}"
-ROUNDS="${2:-2}"
+ROUNDS="${2:-3}"
+SCRATCH="${BENCH_SCRATCH:-$ROOT/.build}"
 SHARED="$ROOT/../shared/bench"
 [ -d "$SHARED" ] || die "the yardsticks are missing: $SHARED"
 
@@ -23,19 +29,19 @@ export AMS_DATABASE_URL="$(start_postgres bench)"
 PGPORT="$(cat "$LOCAL/bench/port")"
 PSQL=(psql -h 127.0.0.1 -p "$PGPORT" -U postgres -v ON_ERROR_STOP=1 -qtA)
 export AMS_JWT_SECRET="bench-secret-0123456789abcdefghijklmnopqrstuvwxyz"
-export AMS_LOG_LEVEL=warning AMS_ACCESS_LOG=0
 export AMS_DEFAULT_TIER=enterprise
 export AMS_REDIS_URL="$(start_redis bench)"
-# The speed of the service itself: a tenant's rate limit (1000 requests a minute) would refuse
-# almost every request here.
-export AMS_RATE_LIMITS=0
-# The enterprise quota of 100 agents would stop the create runs; lift it for the benchmark.
-sed '/enterprise:/,/max_tools_per_agent/ s/max_agents: 100/max_agents: 10000000/' config/tiers.yaml > "$LOCAL/bench/tiers.yaml"
+# The enterprise quota of 100 agents and its 1000 requests a minute would stop the runs: lift them,
+# and keep counting them (in Redis, as deployed).
+sed -e '/enterprise:/,/max_webhooks/ s/max_agents: 100$/max_agents: 10000000/' \
+    -e '/enterprise:/,/max_webhooks/ s/requests_per_minute: 1000$/requests_per_minute: 1000000000/' \
+    config/tiers.yaml > "$LOCAL/bench/tiers.yaml"
+grep -q 'requests_per_minute: 1000000000' "$LOCAL/bench/tiers.yaml" || die "could not lift the enterprise limits"
 export AMS_TIERS_FILE="$LOCAL/bench/tiers.yaml"
 
 log "building (release): the service and the HTTP yardstick"
-swift build -c release --product agent-management >/dev/null
-BIN="$(swift build -c release --show-bin-path)/agent-management"
+swift build -c release --scratch-path "$SCRATCH" --product agent-management >/dev/null
+BIN="$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)/agent-management"
 swift build -c release --package-path "$SHARED/ceiling" --scratch-path "$ROOT/.build-ceiling" >/dev/null
 CEILING="$ROOT/.build-ceiling/release/Ceiling"
 
@@ -66,11 +72,16 @@ PIDS+=($!)
 wait_http "http://127.0.0.1:$CEILING_PORT/fixed"
 
 "$BIN" migrate >/dev/null
-# The same service with every metric a no-op, to measure what /metrics costs a cached GET.
+# The same service with rate limits and the access log off (lean), and lean with every metric a
+# no-op, to measure what each costs a cached GET.
+LEAN_PORT="$(free_port)"
+AMS_RATE_LIMITS=0 AMS_ACCESS_LOG=0 AMS_HTTP_PORT="$LEAN_PORT" "$BIN" serve > "$LOCAL/bench/server-lean.log" 2>&1 &
+LEAN_PID=$!
 BARE_PORT="$(free_port)"
-AMS_METRICS=0 AMS_HTTP_PORT="$BARE_PORT" "$BIN" serve > "$LOCAL/bench/server-nometrics.log" 2>&1 &
+AMS_RATE_LIMITS=0 AMS_ACCESS_LOG=0 AMS_METRICS=0 AMS_HTTP_PORT="$BARE_PORT" "$BIN" serve > "$LOCAL/bench/server-nometrics.log" 2>&1 &
 BARE_PID=$!
-PIDS+=("$BARE_PID")
+PIDS+=("$LEAN_PID" "$BARE_PID")
+wait_http "http://127.0.0.1:$LEAN_PORT/health"
 wait_http "http://127.0.0.1:$BARE_PORT/health"
 start_service
 export SERVICE_TOKEN="$("$BIN" token --role service --ttl 2h)"
@@ -100,56 +111,51 @@ for i in $(seq 1 256); do
   echo "$t $pid" >> "$LOCAL/bench/patch-agents.txt"
 done
 curl -sf "${AUTH[@]}" "http://127.0.0.1:$BARE_PORT/v1/agents/$ID" >/dev/null
+curl -sf "${AUTH[@]}" "http://127.0.0.1:$LEAN_PORT/v1/agents/$ID" >/dev/null
 
 rate() { awk '/Requests\/sec/ {print $2}' "$1"; }
+p99() { awk '$1 == "99%" {print $2}' "$1"; }
 tps() { awk '/^tps/ {print $3}' "$1"; }
 wrk_run() { local out="$1"; shift; wrk -t1 -c32 -d"${DURATION}s" --latency "$@" > "$out"; grep -q "Non-2xx" "$out" && log "non-2xx answers in $out"; true; }
 
-declare -a GET_RATIO CREATE_RATIO METRICS_RATIO CONFIG_RATIO PATCH_RATIO
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "-"; else if (NR % 2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
+
+declare -a GET_RATIO LEAN_RATIO METRICS_RATIO CONFIG_RATIO CREATE_RATIO ONE_RATIO PATCH_RATIO
 [ "${BENCH_ONLY:-}" = memory ] && ROUNDS=0
 for round in $(seq 1 "$ROUNDS"); do
-  log "round $round: GET (yardstick, service)"
-  wrk_run "$LOCAL/bench/ceiling-$round.txt" "http://127.0.0.1:$CEILING_PORT/fixed"
-  # With and without metrics, in turns: whichever runs first has the warmer machine.
-  if [ $((round % 2)) -eq 1 ]; then
-    wrk_run "$LOCAL/bench/get-$round.txt" "${AUTH[@]}" "$BASE/v1/agents/$ID"
-    wrk_run "$LOCAL/bench/get-nometrics-$round.txt" "${AUTH[@]}" "http://127.0.0.1:$BARE_PORT/v1/agents/$ID"
-  else
-    wrk_run "$LOCAL/bench/get-nometrics-$round.txt" "${AUTH[@]}" "http://127.0.0.1:$BARE_PORT/v1/agents/$ID"
-    wrk_run "$LOCAL/bench/get-$round.txt" "${AUTH[@]}" "$BASE/v1/agents/$ID"
-  fi
-  log "round $round: create (yardstick, service over 400 tenants)"
+  R="$LOCAL/bench/r$round"
+  log "round $round: GET (yardstick, the defaults, lean, lean without metrics)"
+  wrk_run "$R-ceiling.txt" "http://127.0.0.1:$CEILING_PORT/fixed"
+  # Whichever runs first has the warmer machine: the order turns each round.
+  GETS=("get $BASE" "lean http://127.0.0.1:$LEAN_PORT" "nometrics http://127.0.0.1:$BARE_PORT")
+  for i in 0 1 2; do
+    set -- ${GETS[$(( (i + round) % 3 ))]}
+    wrk_run "$R-$1.txt" "${AUTH[@]}" "$2/v1/agents/$ID"
+  done
+  log "round $round: create (yardstick, service over 400 tenants, service into one tenant), PATCH"
   pgbench -n -h 127.0.0.1 -p "$PGPORT" -U postgres -f "$SHARED/pg-create-tx.sql" -c 32 -j 2 -T "$DURATION" yardstick \
-    > "$LOCAL/bench/pgbench-$round.txt" 2>&1
-  TENANTS=400 wrk_run "$LOCAL/bench/create-$round.txt" -s Benchmarks/create-tenants.lua "$BASE"
-  log "round $round: GET …/config (yardstick, service), PATCH (service)"
+    > "$R-pgbench.txt" 2>&1
+  TENANTS=400 wrk_run "$R-create.txt" -s Benchmarks/create-tenants.lua "$BASE"
+  TENANTS=1 TENANT_PREFIX="$TENANT_PREFIX-one" wrk_run "$R-create-one.txt" -s Benchmarks/create-tenants.lua "$BASE"
+  AGENTS_FILE="$LOCAL/bench/patch-agents.txt" wrk_run "$R-patch.txt" -s Benchmarks/patch-agents.lua "$BASE"
+  log "round $round: GET …/config (yardstick, service)"
   # Its own yardstick run right before it: a ceiling measured a minute earlier says little here.
-  wrk_run "$LOCAL/bench/ceiling-config-$round.txt" "http://127.0.0.1:$CEILING_PORT/fixed"
-  wrk_run "$LOCAL/bench/config-$round.txt" -H "Authorization: Bearer $SERVICE_TOKEN" "$CONFIG_URL"
-  AGENTS_FILE="$LOCAL/bench/patch-agents.txt" wrk_run "$LOCAL/bench/patch-$round.txt" -s Benchmarks/patch-agents.lua "$BASE"
-  g="$(rate "$LOCAL/bench/get-$round.txt")"; c="$(rate "$LOCAL/bench/ceiling-$round.txt")"
-  p="$(tps "$LOCAL/bench/pgbench-$round.txt")"; s="$(rate "$LOCAL/bench/create-$round.txt")"
-  n="$(rate "$LOCAL/bench/get-nometrics-$round.txt")"
-  GET_RATIO+=("$(awk -v a="$g" -v b="$c" 'BEGIN {printf "%.2f", a/b}')")
-  METRICS_RATIO+=("$(awk -v a="$g" -v b="$n" 'BEGIN {printf "%.3f", a/b}')")
-  CREATE_RATIO+=("$(awk -v a="$s" -v b="$p" 'BEGIN {printf "%.2f", a/b}')")
-  k="$(rate "$LOCAL/bench/config-$round.txt")"; w="$(rate "$LOCAL/bench/patch-$round.txt")"
-  cc="$(rate "$LOCAL/bench/ceiling-config-$round.txt")"
-  CONFIG_RATIO+=("$(awk -v a="$k" -v b="$cc" 'BEGIN {printf "%.2f", a/b}')")
-  PATCH_RATIO+=("$(awk -v a="$w" -v b="$p" 'BEGIN {printf "%.2f", a/b}')")
-  printf 'round %s: GET %s req/s vs bare %s → %s (without metrics %s → %s) | create %s req/s vs pgbench %s tps → %s | config %s vs bare %s → %s | PATCH %s → %s\n' \
-    "$round" "$g" "$c" "${GET_RATIO[-1]}" "$n" "${METRICS_RATIO[-1]}" "$s" "$p" "${CREATE_RATIO[-1]}" "$k" "$cc" "${CONFIG_RATIO[-1]}" "$w" "${PATCH_RATIO[-1]}"
+  wrk_run "$R-ceiling-config.txt" "http://127.0.0.1:$CEILING_PORT/fixed"
+  wrk_run "$R-config.txt" -H "Authorization: Bearer $SERVICE_TOKEN" "$CONFIG_URL"
+  c="$(rate "$R-ceiling.txt")"; g="$(rate "$R-get.txt")"; l="$(rate "$R-lean.txt")"; n="$(rate "$R-nometrics.txt")"
+  p="$(tps "$R-pgbench.txt")"; s="$(rate "$R-create.txt")"; o="$(rate "$R-create-one.txt")"; w="$(rate "$R-patch.txt")"
+  cc="$(rate "$R-ceiling-config.txt")"; k="$(rate "$R-config.txt")"
+  GET_RATIO+=("$(ratio "$g" "$c")"); LEAN_RATIO+=("$(ratio "$l" "$c")"); METRICS_RATIO+=("$(awk -v a="$l" -v b="$n" 'BEGIN {printf "%.3f", a/b}')")
+  CONFIG_RATIO+=("$(ratio "$k" "$cc")"); CREATE_RATIO+=("$(ratio "$s" "$p")"); ONE_RATIO+=("$(ratio "$o" "$p")"); PATCH_RATIO+=("$(ratio "$w" "$p")")
+  printf 'round %s: bare GET %s req/s | GET defaults %s → %s, lean %s → %s, lean without metrics %s → %s | pgbench %s tps | create %s → %s, one tenant %s → %s, PATCH %s → %s | config %s vs bare %s → %s\n' \
+    "$round" "$c" "$g" "${GET_RATIO[-1]}" "$l" "${LEAN_RATIO[-1]}" "$n" "${METRICS_RATIO[-1]}" "$p" \
+    "$s" "${CREATE_RATIO[-1]}" "$o" "${ONE_RATIO[-1]}" "$w" "${PATCH_RATIO[-1]}" "$k" "$cc" "${CONFIG_RATIO[-1]}"
+  printf '  p99: create %s, one tenant %s, PATCH %s\n' "$(p99 "$R-create.txt")" "$(p99 "$R-create-one.txt")" "$(p99 "$R-patch.txt")"
 done
 
-ONE="(skipped)"
-if [ "$ROUNDS" -gt 0 ]; then
-  log "create into one tenant (32 connections)"
-  TENANTS=1 TENANT_PREFIX="$TENANT_PREFIX-one" wrk_run "$LOCAL/bench/create-one.txt" -s Benchmarks/create-tenants.lua "$BASE"
-  ONE="$(rate "$LOCAL/bench/create-one.txt")"
-fi
-
 log "memory: 10,000 tenants × 10 agents, all cached, in a fresh process"
-kill "$SERVICE_PID" "$BARE_PID"; wait "$SERVICE_PID" "$BARE_PID" 2>/dev/null || true
+kill "$SERVICE_PID" "$LEAN_PID" "$BARE_PID"; wait "$SERVICE_PID" "$LEAN_PID" "$BARE_PID" 2>/dev/null || true
 "${PSQL[@]}" -d ams <<'SQL' >/dev/null
 INSERT INTO tenants (tenant_id, tier, agent_count)
 SELECT 'mem-' || t, 'enterprise', 10 FROM generate_series(1, 10000) t
@@ -174,10 +180,12 @@ WARMED="$(awk '/requests in/ {print $1}' "$LOCAL/bench/warm.txt")"
 CACHED="$(rss_mb "$SERVICE_PID")"
 
 echo
-echo "GET ratio per round:    ${GET_RATIO[*]} (target ≥ 0.7)"
-echo "create ratio per round: ${CREATE_RATIO[*]} (target ≥ 0.5)"
-echo "GET with ÷ without metrics: ${METRICS_RATIO[*]} (target ≥ 0.95)"
-echo "GET …/config ratio per round: ${CONFIG_RATIO[*]} (target ≥ 0.7)"
-echo "PATCH ratio per round:  ${PATCH_RATIO[*]} (target ≥ 0.5)"
-echo "create into one tenant: $ONE req/s"
-echo "memory: $IDLE MB idle, $CACHED MB with 100,000 agents cached ($WARMED GETs) (target ≤ 150 MB)"
+summary() { printf '%-44s %s (median %s, target %s)\n' "$1" "$2" "$(echo "$2" | median)" "$3"; }
+summary "cached GET, the defaults ÷ bare GET:" "${GET_RATIO[*]}" "≥ 0.7"
+summary "cached GET, lean ÷ bare GET:" "${LEAN_RATIO[*]}" "≥ 0.85"
+summary "lean GET ÷ lean GET without metrics:" "${METRICS_RATIO[*]}" "≥ 0.95"
+summary "GET …/config ÷ bare GET:" "${CONFIG_RATIO[*]}" "≥ 0.7"
+summary "create, 400 tenants ÷ pgbench:" "${CREATE_RATIO[*]}" "≥ 0.6"
+summary "create, one tenant ÷ pgbench:" "${ONE_RATIO[*]}" "≥ 0.4"
+summary "PATCH ÷ pgbench:" "${PATCH_RATIO[*]}" "≥ 0.6"
+echo "memory: $IDLE MB idle, $CACHED MB with 100,000 agents cached ($WARMED GETs) (target ≤ 120 MB)"

@@ -3,7 +3,9 @@
 #  1. agent_validate throughput: COUNT tasks over 8 tenants' agents, XADD to the last completion.
 #  2. a quiet tenant's single tasks while another tenant's 100,000-task backlog drains: the wait
 #     from XADD to completion (p50/p99 over the samples), and the service's RSS through the flood.
+# The service runs with its defaults (rate limits counted, the access log at info).
 # Usage: Benchmarks/tasks.sh [COUNT] [FLOOD]   (defaults 20000 and 100000)
+#        BENCH_SCRATCH=DIR: the release build's scratch path (default .build)
 source "$(dirname "$0")/../scripts/lib.sh"
 cd "$ROOT"
 COUNT="${1:-20000}"
@@ -16,11 +18,12 @@ PSQL=("$(pg_bin)/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -v ON_ERROR_STOP=1 
 export AMS_REDIS_URL="$(start_redis bench)"
 REDIS_PORT="$(cat "$LOCAL/bench/redis/port")"
 export AMS_JWT_SECRET="bench-secret-0123456789abcdefghijklmnopqrstuvwxyz"
-export AMS_LOG_LEVEL=warning AMS_ACCESS_LOG=0 AMS_DEFAULT_TIER=enterprise AMS_RATE_LIMITS=0
+export AMS_DEFAULT_TIER=enterprise
+SCRATCH="${BENCH_SCRATCH:-$ROOT/.build}"
 
 log "building (release)"
-swift build -c release --product agent-management >/dev/null
-BIN="$(swift build -c release --show-bin-path)/agent-management"
+swift build -c release --scratch-path "$SCRATCH" --product agent-management >/dev/null
+BIN="$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)/agent-management"
 "${PSQL[@]}" -c "DROP DATABASE IF EXISTS ams WITH (FORCE)" -c "CREATE DATABASE ams OWNER ams" >/dev/null
 redis-cli -p "$REDIS_PORT" FLUSHALL >/dev/null
 "$BIN" migrate >/dev/null

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The contract from outside: schemathesis drives every operation of openapi.yaml against the real
+# The contract from outside: openapi-spec-validator checks openapi.yaml is valid OpenAPI 3.1,
+# schemathesis drives every operation of it against the real
 # process (valid and invalid data, every check but positive_data_acceptance, since tier rules
 # refuse some schema-valid bodies), then a headless Chromium renders /docs and every operation must
 # be on the page. Usage: contract.sh PATH_TO_BINARY (AMS_TEST_DATABASE_URL and AMS_TEST_ADMIN_URL,
@@ -9,15 +10,17 @@ cd "$ROOT"
 : "${AMS_TEST_ADMIN_URL:=postgres://postgres@127.0.0.1:$(cat "$LOCAL/test/port")/postgres}"
 BIN="$1"
 SCHEMATHESIS_VERSION=4.32.5
+VALIDATOR_VERSION=0.9.0
 
-if ! "$LOCAL/venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+if ! "$LOCAL/venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION" \
+  || ! "$LOCAL/venv/bin/pip" show openapi-spec-validator 2>/dev/null | grep -qx "Version: $VALIDATOR_VERSION"; then
   if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
     as_root apt-get update -qq
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-venv >/dev/null
   fi
-  log "installing schemathesis $SCHEMATHESIS_VERSION into .local/venv"
+  log "installing schemathesis $SCHEMATHESIS_VERSION and openapi-spec-validator $VALIDATOR_VERSION into .local/venv"
   python3 -m venv --clear "$LOCAL/venv"
-  "$LOCAL/venv/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
+  "$LOCAL/venv/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION" "openapi-spec-validator==$VALIDATOR_VERSION"
 fi
 if ! command -v chromium >/dev/null; then
   log "installing chromium"
@@ -43,6 +46,15 @@ for _ in $(seq 1 100); do curl -sf "localhost:$PORT/health" >/dev/null && break;
 curl -sf "localhost:$PORT/health" >/dev/null || { tail -n 40 "$LOGFILE" >&2; die "the service did not start"; }
 BASE="http://127.0.0.1:$PORT"
 TOKEN="$("$BIN" token --role service --ttl 1h)"
+
+log "openapi.yaml: valid OpenAPI 3.1"
+"$LOCAL/venv/bin/python" - <<'PY'
+from openapi_spec_validator import OpenAPIV31SpecValidator, validate
+from openapi_spec_validator.readers import read_from_filename
+document, _ = read_from_filename("openapi.yaml")
+validate(document, cls=OpenAPIV31SpecValidator)
+print("openapi.yaml: valid OpenAPI 3.1")
+PY
 
 log "schemathesis against $BASE"
 status=0

@@ -4,32 +4,50 @@ import Hummingbird
 import HummingbirdTesting
 import Infra
 import Logging
-import OpenAPIKit
 import PostgresNIO
 import Testing
 import Yams
 
 @testable import App
 
-/// `openapi.yaml` is the contract: embedded as it is, valid OpenAPI 3.1, and naming exactly the
-/// routes the router registers. (`scripts/test.sh` also runs schemathesis against the process.)
+/// `openapi.yaml` is the contract: embedded as it is, and naming exactly the routes the router
+/// registers. (`scripts/contract.sh` validates it as OpenAPI 3.1 with openapi-spec-validator and
+/// runs schemathesis against the process.)
 @Suite struct ContractTests {
+    /// One operation of the document: its method, its path as written, and its object.
+    struct Operation {
+        var method: String
+        var path: String
+        var fields: [String: Any]
+    }
+
     static func source() throws -> String {
         try String(contentsOfFile: TestSupport.root + "/openapi.yaml", encoding: .utf8)
     }
 
-    static func document() throws -> OpenAPI.Document {
-        try YAMLDecoder().decode(OpenAPI.Document.self, from: try source())
+    static func document() throws -> [String: Any] {
+        try #require(try Yams.load(yaml: try source()) as? [String: Any])
+    }
+
+    static let methods: Set = ["get", "put", "post", "delete", "options", "head", "patch", "trace"]
+
+    static func operations() throws -> [Operation] {
+        let paths = try #require(try document()["paths"] as? [String: Any])
+        return try paths.flatMap { path, item in
+            let item = try #require(item as? [String: Any], "\(path) is not a path item")
+            #expect(item["$ref"] == nil, "\(path) is a reference")
+            return try item.filter { methods.contains($0.key) }.map { method, operation in
+                Operation(method: method, path: path, fields: try #require(operation as? [String: Any], "\(method) \(path)"))
+            }
+        }
     }
 
     @Test func theBinaryEmbedsOpenapiYamlAsItIs() throws {
         #expect(EmbeddedFiles.openapiYAML == (try Self.source()))
     }
 
-    @Test func theDocumentIsValidOpenAPI31() throws {
-        let document = try Self.document()
-        #expect(document.openAPIVersion.rawValue.hasPrefix("3.1"))
-        _ = try document.validate(strict: true)
+    @Test func theDocumentIsOpenAPI31() throws {
+        #expect((try Self.document()["openapi"] as? String)?.hasPrefix("3.1") == true)
     }
 
     /// Every code the service answers is in the document's catalog (the error schema's enum and
@@ -49,14 +67,7 @@ import Yams
 
     /// A route missing from the document, or documented but not routed, fails here.
     @Test func theDocumentNamesExactlyTheRoutedOperations() async throws {
-        let document = try Self.document()
-        var documented = Set<String>()
-        for (path, item) in document.paths {
-            let item = try #require(item.pathItemValue, "\(path.rawValue) is a reference")
-            for endpoint in item.endpoints {
-                documented.insert("\(endpoint.method.rawValue.uppercased()) /\(path.components.joined(separator: "/"))")
-            }
-        }
+        let documented = Set(try Self.operations().map { "\($0.method.uppercased()) \($0.path)" })
         let router = Router(context: AppRequestContext.self)
         registerAPI(on: router, try await Self.dependencies())
         let routed = Set(router.routes.map { "\($0.method.rawValue) \($0.path.description)" })
@@ -67,22 +78,20 @@ import Yams
 
     /// Every operation has an id, a tag, a summary, and answers with the error envelope for 4xx.
     @Test func everyOperationIsDescribed() throws {
-        let document = try Self.document()
-        for (path, item) in document.paths {
-            for endpoint in try #require(item.pathItemValue).endpoints {
-                let op = endpoint.operation
-                let name = "\(endpoint.method.rawValue) \(path.rawValue)"
-                #expect(op.operationId?.isEmpty == false, "\(name) has no operationId")
-                #expect(!op.tags.isNilOrEmpty, "\(name) has no tag")
-                #expect(op.summary?.isEmpty == false, "\(name) has no summary")
-                #expect(!op.responses.isEmpty, "\(name) documents no response")
-            }
+        let operations = try Self.operations()
+        #expect(operations.count > 10)
+        for op in operations {
+            let name = "\(op.method) \(op.path)"
+            #expect((op.fields["operationId"] as? String)?.isEmpty == false, "\(name) has no operationId")
+            #expect((op.fields["tags"] as? [String])?.isEmpty == false, "\(name) has no tag")
+            #expect((op.fields["summary"] as? String)?.isEmpty == false, "\(name) has no summary")
+            #expect((op.fields["responses"] as? [String: Any])?.isEmpty == false, "\(name) documents no response")
         }
     }
 
     @Test func theDocumentAndItsPageAreServedWithoutAuth() async throws {
         let app = try await TestSupport.app()
-        let operationIDs = try Self.document().paths.values.flatMap { try #require($0.pathItemValue).endpoints.compactMap(\.operation.operationId) }
+        let operationIDs = try Self.operations().compactMap { $0.fields["operationId"] as? String }
         try await app.test(.router) { client in
             let yaml = try await client.execute(uri: "/openapi.yaml", method: .get)
             #expect(yaml.status == .ok && yaml.headers[.contentType]?.hasPrefix("application/yaml") == true)
@@ -92,14 +101,17 @@ import Yams
             #expect(json.status == .ok)
             let parsed = try #require(JSONValue.parse(Array(json.body.readableBytesView)))
             #expect(parsed["openapi"]?.stringValue?.hasPrefix("3.1") == true)
-            // The same document (scripts/contract.sh also compares the two value by value).
-            let fromJSON = try JSONDecoder().decode(OpenAPI.Document.self, from: Data(json.body.readableBytesView))
-            let fromYAML = try Self.document()
-            // (Foundation's JSON decoder does not keep key order, so these compare as sets.)
-            #expect(Set(fromJSON.paths.keys) == Set(fromYAML.paths.keys))
-            #expect(Set(fromJSON.allOperationIds) == Set(fromYAML.allOperationIds))
-            #expect(Set(fromJSON.components.schemas.keys) == Set(fromYAML.components.schemas.keys))
-            #expect(fromJSON.info == fromYAML.info)
+            // The same paths, operations and schemas (scripts/contract.sh compares the two value by value).
+            let yamlDocument = try Self.document()
+            let yamlPaths = try #require(yamlDocument["paths"] as? [String: Any])
+            let jsonPaths = parsed["paths"]?.objectValue ?? [:]
+            #expect(Set(jsonPaths.keys) == Set(yamlPaths.keys))
+            let jsonIDs = jsonPaths.values.flatMap { item in
+                (item.objectValue ?? [:]).compactMap { Self.methods.contains($0.key) ? $0.value["operationId"]?.stringValue : nil }
+            }
+            #expect(jsonIDs.sorted() == operationIDs.sorted())
+            let yamlSchemas = try #require((yamlDocument["components"] as? [String: Any])?["schemas"] as? [String: Any])
+            #expect(Set((parsed["components"]?["schemas"]?.objectValue ?? [:]).keys) == Set(yamlSchemas.keys))
 
             let docs = try await client.execute(uri: "/docs", method: .get)
             #expect(docs.status == .ok && docs.headers[.contentType]?.hasPrefix("text/html") == true)
@@ -134,8 +146,4 @@ import Yams
             metrics: AppMetrics()
         )
     }
-}
-
-extension Optional where Wrapped: Collection {
-    var isNilOrEmpty: Bool { self?.isEmpty ?? true }
 }
