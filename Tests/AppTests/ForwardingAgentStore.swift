@@ -14,6 +14,9 @@ extension ForwardingAgentStore {
     func agents(_ ids: [UUID], tenant: TenantID) async throws -> [Agent] { try await base.agents(ids, tenant: tenant) }
     func countAgents(tenant: TenantID) async throws -> Int { try await base.countAgents(tenant: tenant) }
     func insert(_ agent: Agent, quota: AgentQuota, audit: Audit) async throws { try await base.insert(agent, quota: quota, audit: audit) }
+    func insert(_ creates: [(agent: Agent, audit: Audit)], quota: AgentQuota) async throws -> [Result<Void, any Error>] {
+        try await base.insert(creates, quota: quota)
+    }
     func update(_ agent: Agent, from revision: Int, action: HistoryEntry.Action, changes: JSONValue, audit: Audit) async throws -> Bool {
         try await base.update(agent, from: revision, action: action, changes: changes, audit: audit)
     }

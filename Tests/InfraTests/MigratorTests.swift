@@ -31,13 +31,13 @@ import Testing
             ) {
                 functions.append(name)
             }
-            // One function per name: the subject files retire migration 2's writes and the first sequencer.
+            // One function per name: the subject files retire migration 2's writes, the first sequencer and the history's event trigger.
             #expect(
                 functions == [
                     "ams_agent", "ams_bump_revision", "ams_change_notice", "ams_claim_revalidations", "ams_claim_webhooks",
-                    "ams_count_agents", "ams_create_agent", "ams_delete_agent", "ams_finish_tasks", "ams_history_event",
+                    "ams_count_agents", "ams_create_agent", "ams_create_agents", "ams_delete_agent", "ams_finish_tasks",
                     "ams_outbox_after", "ams_outbox_notify", "ams_purge_deleted", "ams_purge_outbox", "ams_purge_tasks",
-                    "ams_purge_webhook_deliveries", "ams_record", "ams_record_revalidations", "ams_restore_agent",
+                    "ams_purge_webhook_deliveries", "ams_record", "ams_record_change", "ams_record_revalidations", "ams_restore_agent",
                     "ams_sequence_outbox_events", "ams_set_agent_status", "ams_set_validation", "ams_settle_revalidations",
                     "ams_start_tasks", "ams_task_progress", "ams_task_result", "ams_template_event", "ams_tenants_using_tools",
                     "ams_update_agent", "ams_webhook_attempt", "ams_webhooks_next_due",

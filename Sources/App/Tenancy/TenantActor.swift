@@ -208,7 +208,7 @@ actor TenantActor {
         )
         let ticket = agents.withLock { $0.ticket() }
         defer { agents.withLock { $0.settle(ticket) } }
-        try await deps.agents.insert(agent, quota: deps.quota, audit: audit)
+        try await deps.creates.insert(agent, audit: audit)
         return fill(agent, since: ticket)
     }
 

@@ -13,6 +13,8 @@ final class TenantDependencies: Sendable {
     let catalog: ToolCatalogCache
     let cacheCapacity: Int
     let quota: AgentQuota
+    /// Every tenant's creates, written in batches (group commit).
+    let creates: CreateBatcher
     let metrics: AppMetrics
     /// How long a deleted agent can be restored (`AMS_DELETED_RETENTION`).
     let retention: Duration
@@ -52,5 +54,6 @@ final class TenantDependencies: Sendable {
         self.catalog = catalog
         self.cacheCapacity = cacheCapacity
         self.quota = AgentQuota(Dictionary(uniqueKeysWithValues: Tier.allCases.map { ($0, policy[$0].maxAgents) }))
+        self.creates = CreateBatcher(store: agents, quota: quota)
     }
 }

@@ -12,6 +12,10 @@ public protocol AgentStore: Sendable {
     /// the tenant's tier, judged under a lock on the tenant, is full (`quotaReached`) or the name is
     /// taken (`nameConflict`).
     func insert(_ agent: Agent, quota: AgentQuota, audit: Audit) async throws
+    /// Inserts several agents, of any tenants, in one transaction (group commit), each judged as
+    /// `insert` judges it: a create refused (quota, name) writes nothing of its own and is its
+    /// outcome alone, the others stand. One outcome per create, in their order.
+    func insert(_ creates: [(agent: Agent, audit: Audit)], quota: AgentQuota) async throws -> [Result<Void, any Error>]
     /// Stores `agent` as its next version, with the snapshot and a history entry of `action`, if the
     /// stored row is still at `revision`; `false` when it moved on or is gone.
     func update(_ agent: Agent, from revision: Int, action: HistoryEntry.Action, changes: JSONValue, audit: Audit) async throws -> Bool

@@ -84,10 +84,10 @@ extension PostgresAgentStore {
 
     static let movedOn = ServiceError(.databaseUnavailable, "An agent changed while the apply was written; retry")
 
-    private func createRow(_ agent: Agent, quota: AgentQuota, audit: Audit, on conn: Connection) async throws {
+    func createRow(_ agent: Agent, quota: AgentQuota, audit: Audit, on conn: Connection) async throws {
         let c = agent.config
-        let limits = JSONValue.object(Dictionary(uniqueKeysWithValues: Tier.allCases.map { ($0.rawValue, JSONValue.int(quota[$0])) }))
-        let changes = JSONValue.array(JSONPatch.diff(.object([:]), c.versionedJSON).map(\.json))
+        let limits = Self.limits(quota)
+        let changes = Self.creationChanges(c)
         let full = try await Self.uniqueName(c.name) {
             let rows = try await conn.query(
                 """
@@ -256,5 +256,5 @@ extension PostgresAgentStore {
         }
     }
 
-    private static func roles(_ audit: Audit) -> JSONValue { .array(audit.roles.map(JSONValue.string)) }
+    static func roles(_ audit: Audit) -> JSONValue { .array(audit.roles.map(JSONValue.string)) }
 }

@@ -49,9 +49,36 @@ BEGIN
     END IF;
     INSERT INTO agent_versions (tenant_id, agent_id, version, config, validation, changes, created_at, created_by, request_id)
     VALUES (p_tenant, p_id, 1, p_config, p_validation, p_changes, p_at, p_by, p_request_id);
-    INSERT INTO agent_history (tenant_id, agent_id, action, actor, roles, at, request_id, version)
-    VALUES (p_tenant, p_id, 'created', p_by, p_roles, p_at, p_request_id, 1);
+    PERFORM ams_record_change(p_tenant, p_id, 'created', p_by, p_roles, p_at, p_request_id, 1, NULL, NULL,
+        p_name, p_type, p_status, p_validation, NULL);
     RETURN NULL;
+END
+$function$;
+
+-- Waiting creates of any tenants in one transaction (group commit), each as `ams_create_agent` in a
+-- block of its own: per create (`n`, its place in `p_creates`), the tier whose quota was full, or the
+-- unique constraint it violated (that create alone undone), or neither when it was created. Tenants
+-- are taken in their order, so that batches in flight together lock tenant rows in one order.
+CREATE OR REPLACE FUNCTION ams_create_agents(p_default_tier text, p_limits jsonb, p_creates jsonb)
+ RETURNS TABLE(n integer, full_tier text, violated text)
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    c jsonb;
+BEGIN
+    FOR c, n IN SELECT e.value, e.n FROM jsonb_array_elements(p_creates) WITH ORDINALITY AS e(value, n) ORDER BY e.value ->> 'tenant', e.n LOOP
+        full_tier := NULL;
+        violated := NULL;
+        BEGIN
+            full_tier := ams_create_agent(c ->> 'tenant', p_default_tier, p_limits, (c ->> 'id')::uuid, c ->> 'name', c ->> 'type',
+                c ->> 'status', c -> 'config', c -> 'validation',
+                to_timestamp((c ->> 'seconds')::bigint) + ((c ->> 'microseconds') || ' microseconds')::interval, c ->> 'by',
+                c -> 'roles', c ->> 'request_id', c -> 'changes', c ->> 'template_id', (c ->> 'template_version')::integer);
+        EXCEPTION WHEN unique_violation THEN
+            GET STACKED DIAGNOSTICS violated = CONSTRAINT_NAME;
+        END;
+        RETURN NEXT;
+    END LOOP;
 END
 $function$;
 
@@ -62,18 +89,20 @@ CREATE OR REPLACE FUNCTION ams_update_agent(p_tenant text, p_id uuid, p_revision
 AS $function$
 DECLARE
     v_version integer;
+    v_status text;
 BEGIN
     PERFORM set_config('app.tenant_id', p_tenant, true);
     UPDATE agents SET name = p_name, type = p_type, version = version + 1, config = p_config,
         validation = p_validation, updated_at = p_at, updated_by = p_by
     WHERE tenant_id = p_tenant AND id = p_id AND deleted_at IS NULL AND revision = p_revision
-    RETURNING version INTO v_version;
+    RETURNING version, status INTO v_version, v_status;
     IF v_version IS NULL THEN
         RETURN NULL;
     END IF;
     INSERT INTO agent_versions (tenant_id, agent_id, version, config, validation, changes, created_at, created_by, request_id)
     VALUES (p_tenant, p_id, v_version, p_config, p_validation, p_changes, p_at, p_by, p_request_id);
-    PERFORM ams_record(p_tenant, p_id, p_action, p_by, p_roles, p_at, p_request_id, v_version, NULL, NULL);
+    PERFORM ams_record_change(p_tenant, p_id, p_action, p_by, p_roles, p_at, p_request_id, v_version, NULL, NULL,
+        p_name, p_type, v_status, p_validation, p_changes);
     RETURN v_version;
 END
 $function$;
@@ -85,15 +114,19 @@ CREATE OR REPLACE FUNCTION ams_set_agent_status(p_tenant text, p_id uuid, p_revi
 AS $function$
 DECLARE
     v_version integer;
+    v_name text;
+    v_type text;
+    v_validation jsonb;
 BEGIN
     PERFORM set_config('app.tenant_id', p_tenant, true);
     UPDATE agents SET status = p_status, config = p_config, updated_at = p_at, updated_by = p_by
     WHERE tenant_id = p_tenant AND id = p_id AND deleted_at IS NULL AND revision = p_revision
-    RETURNING version INTO v_version;
+    RETURNING version, name, type, validation INTO v_version, v_name, v_type, v_validation;
     IF v_version IS NULL THEN
         RETURN false;
     END IF;
-    PERFORM ams_record(p_tenant, p_id, 'status_changed', p_by, p_roles, p_at, p_request_id, v_version, NULL, p_details);
+    PERFORM ams_record_change(p_tenant, p_id, 'status_changed', p_by, p_roles, p_at, p_request_id, v_version, NULL, p_details,
+        v_name, v_type, p_status, v_validation, NULL);
     RETURN true;
 END
 $function$;
@@ -106,16 +139,19 @@ CREATE OR REPLACE FUNCTION ams_set_validation(p_tenant text, p_id uuid, p_revisi
 AS $function$
 DECLARE
     v_version integer;
+    v_name text;
+    v_type text;
+    v_status text;
 BEGIN
     PERFORM set_config('app.tenant_id', p_tenant, true);
     UPDATE agents SET validation = p_validation
     WHERE tenant_id = p_tenant AND id = p_id AND deleted_at IS NULL AND revision = p_revision
-    RETURNING version INTO v_version;
+    RETURNING version, name, type, status INTO v_version, v_name, v_type, v_status;
     IF v_version IS NULL THEN
         RETURN false;
     END IF;
-    PERFORM ams_record(p_tenant, p_id, 'validated', p_by, p_roles, p_at, p_request_id, v_version, NULL,
-        jsonb_build_object('status', p_validation ->> 'status'));
+    PERFORM ams_record_change(p_tenant, p_id, 'validated', p_by, p_roles, p_at, p_request_id, v_version, NULL,
+        jsonb_build_object('status', p_validation ->> 'status'), v_name, v_type, v_status, p_validation, NULL);
     RETURN true;
 END
 $function$;
@@ -127,12 +163,16 @@ CREATE OR REPLACE FUNCTION ams_delete_agent(p_tenant text, p_id uuid, p_version 
 AS $function$
 DECLARE
     v_version integer;
+    v_name text;
+    v_type text;
+    v_status text;
+    v_validation jsonb;
 BEGIN
     PERFORM set_config('app.tenant_id', p_tenant, true);
     -- The tenant first, as creates and restores lock it (the counter trigger would lock it
     -- after the agent otherwise, and deletes inside an apply could deadlock with them).
     PERFORM 1 FROM tenants WHERE tenant_id = p_tenant FOR UPDATE;
-    SELECT a.version INTO v_version FROM agents a
+    SELECT a.version, a.name, a.type, a.status, a.validation INTO v_version, v_name, v_type, v_status, v_validation FROM agents a
     WHERE a.tenant_id = p_tenant AND a.id = p_id AND a.deleted_at IS NULL FOR UPDATE;
     IF NOT FOUND THEN
         RETURN;
@@ -142,7 +182,8 @@ BEGIN
         RETURN;
     END IF;
     UPDATE agents a SET deleted_at = p_at WHERE a.tenant_id = p_tenant AND a.id = p_id;
-    PERFORM ams_record(p_tenant, p_id, 'deleted', p_by, p_roles, p_at, p_request_id, v_version, NULL, NULL);
+    PERFORM ams_record_change(p_tenant, p_id, 'deleted', p_by, p_roles, p_at, p_request_id, v_version, NULL, NULL,
+        v_name, v_type, v_status, v_validation, NULL);
     RETURN QUERY SELECT true, v_version;
 END
 $function$;
@@ -157,6 +198,10 @@ DECLARE
     v_tier text;
     v_count integer;
     v_version integer;
+    v_name text;
+    v_type text;
+    v_status text;
+    v_validation jsonb;
 BEGIN
     PERFORM set_config('app.tenant_id', p_tenant, true);
     SELECT tier, agent_count INTO v_tier, v_count FROM tenants WHERE tenant_id = p_tenant FOR UPDATE;
@@ -173,8 +218,9 @@ BEGIN
     END IF;
     UPDATE agents SET deleted_at = NULL, updated_at = p_at, updated_by = p_by
     WHERE tenant_id = p_tenant AND id = p_id
-    RETURNING version INTO v_version;
-    PERFORM ams_record(p_tenant, p_id, 'restored', p_by, p_roles, p_at, p_request_id, v_version, NULL, NULL);
+    RETURNING version, name, type, status, validation INTO v_version, v_name, v_type, v_status, v_validation;
+    PERFORM ams_record_change(p_tenant, p_id, 'restored', p_by, p_roles, p_at, p_request_id, v_version, NULL, NULL,
+        v_name, v_type, v_status, v_validation, NULL);
     RETURN 'restored';
 END
 $function$;

@@ -4,6 +4,11 @@
 -- Retired: sequencing without returning the events (ams_sequence_outbox_events replaced it).
 DROP FUNCTION IF EXISTS ams_sequence_outbox(integer);
 
+-- Retired: the history's event trigger, which read back the agent its writer knew (ams_record_change
+-- writes the entry and its event in one statement now).
+DROP TRIGGER IF EXISTS agent_history_event ON agent_history;
+DROP FUNCTION IF EXISTS ams_history_event();
+
 CREATE OR REPLACE FUNCTION ams_change_notice(p_tenant text, p_id uuid, p_version integer, p_deleted boolean)
  RETURNS text
  LANGUAGE plpgsql
@@ -40,59 +45,6 @@ BEGIN
     IF NOT v_told AND EXISTS (SELECT 1 FROM added) THEN
         PERFORM pg_notify('ams_outbox', '');
     END IF;
-    RETURN NULL;
-END
-$function$;
-
--- Status changes and validations name the agent too, as the orchestrator's tenant channel wants.
-CREATE OR REPLACE FUNCTION ams_history_event()
- RETURNS trigger
- LANGUAGE plpgsql
-AS $function$
-DECLARE
-    v_name text;
-    v_type text;
-    v_status text;
-    v_validation jsonb;
-    v_event text;
-    v_data jsonb;
-    v_task uuid;
-    v_global text;
-BEGIN
-    SELECT name, type, status, validation INTO v_name, v_type, v_status, v_validation FROM agents WHERE id = NEW.agent_id;
-    CASE NEW.action
-        WHEN 'created' THEN
-            v_event := 'agent_created';
-            v_data := jsonb_build_object('agent_id', NEW.agent_id, 'agent_name', v_name, 'agent_type', v_type,
-                'version', NEW.version, 'status', v_status);
-        WHEN 'updated', 'rolled_back' THEN
-            v_event := 'agent_updated';
-            v_data := jsonb_build_object('agent_id', NEW.agent_id, 'agent_name', v_name, 'version', NEW.version,
-                'changes', coalesce(NEW.changes,
-                    (SELECT changes FROM agent_versions WHERE agent_id = NEW.agent_id AND version = NEW.version), '[]'));
-        WHEN 'status_changed' THEN
-            v_event := 'agent_status_changed';
-            v_data := jsonb_build_object('agent_id', NEW.agent_id, 'agent_name', v_name, 'from', NEW.details -> 'from',
-                'to', NEW.details -> 'to', 'reason', NEW.details -> 'reason');
-        WHEN 'deleted' THEN
-            v_event := 'agent_deleted';
-            v_data := jsonb_build_object('agent_id', NEW.agent_id, 'agent_name', v_name);
-        WHEN 'restored' THEN
-            v_event := 'agent_restored';
-            v_data := jsonb_build_object('agent_id', NEW.agent_id, 'agent_name', v_name);
-        WHEN 'validated' THEN
-            v_event := 'agent_validated';
-            v_data := jsonb_build_object('agent_id', NEW.agent_id, 'agent_name', v_name, 'version', NEW.version,
-                'status', v_validation -> 'status', 'issues', coalesce(v_validation -> 'issues', '[]'));
-        ELSE
-            RETURN NULL;
-    END CASE;
-    IF NEW.request_id ~ '^task:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
-        v_task := substr(NEW.request_id, 6)::uuid;
-        SELECT message ->> 'global_task_id' INTO v_global FROM tasks WHERE tenant_id = NEW.tenant_id AND id = v_task;
-    END IF;
-    INSERT INTO outbox (tenant_id, event, agent_id, task_id, global_task_id, data)
-    VALUES (NEW.tenant_id, v_event, NEW.agent_id, v_task, v_global, v_data);
     RETURN NULL;
 END
 $function$;
@@ -201,8 +153,6 @@ END
 $function$;
 
 CREATE OR REPLACE TRIGGER outbox_notify AFTER INSERT ON outbox REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION ams_outbox_notify();
-
-CREATE OR REPLACE TRIGGER agent_history_event AFTER INSERT ON agent_history FOR EACH ROW EXECUTE FUNCTION ams_history_event();
 
 DROP POLICY IF EXISTS tenant_isolation ON outbox;
 CREATE POLICY tenant_isolation ON outbox
