@@ -123,7 +123,7 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
     pool.options.minimumConnections = 1
     pool.options.maximumConnections = config.databasePoolMaximum
     let client = PostgresClient(configuration: pool, backgroundLogger: logger)
-    let metrics = AppMetrics(enabled: config.metrics)
+    let metrics = AppMetrics(enabled: config.metrics, logs: (logger.handler as? LineLogHandler)?.sink)
     // Postgres ends slow statements at `databaseTimeout`; the client's deadline, a little later,
     // only has to catch a connection that stopped answering.
     let stores = PostgresStores(

@@ -6,12 +6,14 @@ import Logging
 
 /// Per-tenant rate limits of the tier policy, counted in Redis by `RateLimitCounter` so that every
 /// replica sees the same counts: fixed windows (a minute of requests, a day of creates, an hour of
-/// updates), one round trip a request. Creates and updates are reserved before they are written
-/// and refunded when they were not (a refused or failed request, an idempotent replay): only
-/// writes made count. Redis away: requests are let through and counted in
-/// `ams_rate_limit_unchecked_total` (fail open), unless `AMS_RATE_LIMIT_FAIL_CLOSED=1`, which
-/// refuses them with 503 AMS-503.
-struct RateLimiter: Sendable {
+/// updates). Requests are counted here against slices of the minute's window (`RequestSlices`): a
+/// round trip per slice, not per request. Creates and updates are exact, one round trip each:
+/// reserved before they are written and refunded when they were not (a refused or failed
+/// request, an idempotent replay): only writes made count. Redis away: requests are let through
+/// and counted in `ams_rate_limit_unchecked_total` (fail open), unless
+/// `AMS_RATE_LIMIT_FAIL_CLOSED=1`, which refuses them with 503 AMS-503. A class: the middleware
+/// holds it for every request, and copying its fields cost a cached GET retains and releases.
+final class RateLimiter: Sendable {
     enum Kind: Sendable { case request, create, update }
 
     struct Verdict: Sendable {
@@ -33,8 +35,26 @@ struct RateLimiter: Sendable {
     let failClosed: Bool
     let metrics: AppMetrics
     let logger: Logger
+    /// This replica's slices of the request windows.
+    let slices = RequestSlices()
     /// How long a request waits for Redis before it is let through (or refused, failing closed).
-    var wait = Duration.milliseconds(250)
+    let wait: Duration
+
+    init(
+        redis: RedisClient,
+        policy: TierPolicy,
+        failClosed: Bool,
+        metrics: AppMetrics,
+        logger: Logger,
+        wait: Duration = .milliseconds(250)
+    ) {
+        self.redis = redis
+        self.policy = policy
+        self.failClosed = failClosed
+        self.metrics = metrics
+        self.logger = logger
+        self.wait = wait
+    }
 
     /// Counts the request (when `request`) and reserves `creates` and `updates`, all or nothing:
     /// over any limit it throws 429 AMS-208 with what the response headers need, having counted no
@@ -50,46 +70,66 @@ struct RateLimiter: Sendable {
     ) async throws -> (verdict: Verdict?, reservation: Reservation?) {
         let limits = policy[tier]
         let clock = Int(now.timeIntervalSince1970)
-        var windows: [(kind: Kind, window: RateLimitCounter.Window)] = []
-        if request, let n = limits.requestsPerMinute { windows.append((.request, .init(name: "request", seconds: 60, limit: n))) }
+        var verdict: Verdict?
+        if request, let limit = limits.requestsPerMinute {
+            let window = RateLimitCounter.Window(name: "request", seconds: 60, limit: limit)
+            let remaining: Int?
+            do {
+                remaining = try await slices.take(tenant, limit: limit, window: clock / 60) { amount, minute in
+                    try await RateLimitCounter(redis: redis).slice(amount, of: window, tenant: tenant, at: minute * 60, within: wait)
+                }
+            } catch {
+                try unchecked(error)
+                return (nil, nil)
+            }
+            guard let remaining else { throw Self.refusal(.request, window, clock: clock) }
+            verdict = Verdict(limit: limit, remaining: remaining, reset: (clock / 60 + 1) * 60)
+        }
+        var writes: [(kind: Kind, window: RateLimitCounter.Window)] = []
         if creates > 0, let n = limits.agentCreatesPerDay {
-            windows.append((.create, .init(name: "create", seconds: 86_400, limit: n, amount: creates, keptWhenRefused: false)))
+            writes.append((.create, .init(name: "create", seconds: 86_400, limit: n, amount: creates, keptWhenRefused: false)))
         }
         if updates > 0, let n = limits.agentUpdatesPerHour {
-            windows.append((.update, .init(name: "update", seconds: 3_600, limit: n, amount: updates, keptWhenRefused: false)))
+            writes.append((.update, .init(name: "update", seconds: 3_600, limit: n, amount: updates, keptWhenRefused: false)))
         }
-        guard !windows.isEmpty else { return (nil, nil) }
+        guard !writes.isEmpty else { return (verdict, nil) }
         let counts: [Int]
         do {
-            counts = try await RateLimitCounter(redis: redis).count(windows.map(\.window), tenant: tenant, at: clock, within: wait)
+            counts = try await RateLimitCounter(redis: redis).count(writes.map(\.window), tenant: tenant, at: clock, within: wait)
         } catch {
-            metrics.rateLimitUnchecked.increment()
-            if failClosed {
-                throw ServiceError(.queueUnavailable, "Rate limits cannot be checked, retry later").caused(by: String(describing: error))
-            }
+            try unchecked(error)
             return (nil, nil)
         }
-        for ((kind, window), count) in zip(windows, counts) where count > window.limit {
-            let reset = (clock / window.seconds + 1) * window.seconds
-            let name =
-                switch kind {
-                case .request: "requests_per_minute"
-                case .create: "agent_creates_per_day"
-                case .update: "agent_updates_per_hour"
-                }
-            throw ServiceError(
-                .rateLimited,
-                "Rate limit reached: \(name)",
-                details: [
-                    "limit_name": .string(name), "limit": .int(window.limit), "reset": .int(reset), "retry_after": .int(max(1, reset - clock)),
-                ]
-            )
+        for ((kind, window), count) in zip(writes, counts) where count > window.limit {
+            throw Self.refusal(kind, window, clock: clock)
         }
-        let writes = windows.filter { $0.kind != .request }.map(\.window)
-        let reservation = writes.isEmpty ? nil : Reservation(tenant: tenant, clock: clock, windows: writes)
-        guard let requests = windows.first, requests.kind == .request else { return (nil, reservation) }
-        let verdict = Verdict(limit: requests.window.limit, remaining: max(0, requests.window.limit - counts[0]), reset: (clock / 60 + 1) * 60)
-        return (verdict, reservation)
+        return (verdict, Reservation(tenant: tenant, clock: clock, windows: writes.map(\.window)))
+    }
+
+    /// Redis could not count: counted as unchecked, and refused when failing closed.
+    private func unchecked(_ error: any Error) throws {
+        metrics.rateLimitUnchecked.increment()
+        if failClosed {
+            throw ServiceError(.queueUnavailable, "Rate limits cannot be checked, retry later").caused(by: String(describing: error))
+        }
+    }
+
+    /// 429 AMS-208 for the limit of `kind`, with when its window ends.
+    private static func refusal(_ kind: Kind, _ window: RateLimitCounter.Window, clock: Int) -> ServiceError {
+        let reset = (clock / window.seconds + 1) * window.seconds
+        let name =
+            switch kind {
+            case .request: "requests_per_minute"
+            case .create: "agent_creates_per_day"
+            case .update: "agent_updates_per_hour"
+            }
+        return ServiceError(
+            .rateLimited,
+            "Rate limit reached: \(name)",
+            details: [
+                "limit_name": .string(name), "limit": .int(window.limit), "reset": .int(reset), "retry_after": .int(max(1, reset - clock)),
+            ]
+        )
     }
 
     /// Takes back a reservation whose writes were not made. Redis away: they stay counted until their

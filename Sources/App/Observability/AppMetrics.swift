@@ -23,9 +23,12 @@ struct AppMetrics: Sendable {
     let tasksDeadLettered: CoreMetrics.Counter
     /// Requests let through because Redis could not count them (rate limits fail open).
     let rateLimitUnchecked: CoreMetrics.Counter
+    /// Log lines the log sink dropped (its buffer full), counted by the sink itself.
+    let logLinesDropped: DroppedLogLines
     private let factory: any MetricsFactory
 
-    init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), enabled: Bool = true) {
+    /// `logs`: the sink whose dropped lines `/metrics` reports (none: the counter stays at 0).
+    init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), enabled: Bool = true, logs: LogSink? = nil) {
         var prometheus = PrometheusMetricsFactory(registry: registry)
         // Validators run in microseconds; the default buckets start at 5 ms.
         prometheus.durationHistogramBuckets["ams_validation_duration_seconds"] = [
@@ -55,6 +58,7 @@ struct AppMetrics: Sendable {
         self.tasksFailed = CoreMetrics.Counter(label: "ams_tasks_total", dimensions: [("outcome", "failed")], factory: factory)
         self.tasksDeadLettered = CoreMetrics.Counter(label: "ams_task_entries_dead_lettered_total", factory: factory)
         self.rateLimitUnchecked = CoreMetrics.Counter(label: "ams_rate_limit_unchecked_total", factory: factory)
+        self.logLinesDropped = DroppedLogLines(sink: logs, factory: factory)
     }
 
     /// How many sequenced events a sink has yet to deliver.
@@ -64,6 +68,7 @@ struct AppMetrics: Sendable {
 
     /// The Prometheus text exposition of everything above.
     func exposition() -> [UInt8] {
-        registry.emitToBuffer()
+        logLinesDropped.update()
+        return registry.emitToBuffer()
     }
 }

@@ -1,7 +1,8 @@
 public import Domain
 
 /// The rate-limit counts in Redis, so that every replica sees the same: fixed windows, each one
-/// `INCRBY` with its expiry, all in a single Lua script, so a request costs one round trip.
+/// `INCRBY` with its expiry, all in a single Lua script, so a write costs one round trip (requests
+/// are handed out in slices instead, see `slice`).
 public struct RateLimitCounter: Sendable {
     /// A limit's window: its name in the key, its length, the count past which it refuses, how
     /// much one call adds, and whether that stays counted when the call is refused.
@@ -79,6 +80,11 @@ public struct RateLimitCounter: Sendable {
     }
 
     private static func keys(_ windows: [Window], _ tenant: TenantID, _ clock: Int) -> [String] {
-        windows.map { "ams:ratelimit:\(tenant):\($0.name):\(clock / $0.seconds)" }
+        windows.map { key(tenant, $0.name, window: clock / $0.seconds) }
+    }
+
+    /// The count of one tenant's window (its name, its number since the epoch).
+    static func key(_ tenant: TenantID, _ name: String, window: Int) -> String {
+        "ams:ratelimit:\(tenant):\(name):\(window)"
     }
 }
