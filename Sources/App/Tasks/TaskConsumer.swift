@@ -156,50 +156,51 @@ final class TaskConsumer: Service {
     }
 
     private func claimAndRead(_ picks: [(TenantID, UInt64)]) async throws -> [(TenantID, [QueuedEntry])] {
-        let leases = try await queue.takeLeases(picks.map(\.0), for: settings.visibilityTimeout)
-        var picks = picks
-        var held: [TenantID] = []
-        for (i, taken) in leases.enumerated() where !taken { held.append(picks[i].0) }
-        if !held.isEmpty {
+        let queues = state.withLock { s in picks.map { tenant, _ in (tenant: tenant, queues: (s.queues[tenant] ?? []).sorted()) } }
+        let turns = try await queue.takeTurns(queues, batch: settings.batch, for: settings.visibilityTimeout)
+        var batches: [(TenantID, [QueuedEntry])] = []
+        for (tenant, mark) in picks {
+            guard let entries = await entries(of: tenant, turns[tenant] ?? .success(RedisTaskQueue.Turn()), mark: mark) else { continue }
+            batches.append((tenant, entries))
+        }
+        return batches
+    }
+
+    /// The entries a tenant's turn hands its runner, or `nil` when it has none (the tenant is no
+    /// longer busy then): held by another process, it leaves the line until new work is heard of;
+    /// with nothing to read, its lease is let go of and, unless work was heard of since `mark`, it
+    /// leaves the line too; when its queues cannot be read, it is set aside.
+    private func entries(of tenant: TenantID, _ turn: Result<RedisTaskQueue.Turn, any Error>, mark: UInt64) async -> [QueuedEntry]? {
+        let read: RedisTaskQueue.Turn
+        do {
+            read = try turn.get()
+        } catch is RedisTaskQueue.LeaseHeld {
             state.withLock { s in
-                for tenant in held {
-                    s.busy.remove(tenant)
+                s.busy.remove(tenant)
+                s.ready.removeAll { $0 == tenant }
+                s.marks[tenant] = nil
+            }
+            return nil
+        } catch {
+            await setAside(tenant, error)
+            return nil
+        }
+        if read.claimed > 0 {
+            logger.info("claimed pending task entries", metadata: ["tenant_id": "\(tenant)", "count": "\(read.claimed)"])
+        }
+        guard !read.entries.isEmpty else {
+            await releaseLease(tenant)
+            state.withLock { s in
+                s.busy.remove(tenant)
+                s.stalled[tenant] = nil
+                if s.marks[tenant] == mark {
                     s.ready.removeAll { $0 == tenant }
                     s.marks[tenant] = nil
                 }
             }
-            picks.removeAll { held.contains($0.0) }
+            return nil
         }
-        guard !picks.isEmpty else { return [] }
-        let queues = state.withLock { s in picks.map { tenant, _ in (tenant: tenant, queues: (s.queues[tenant] ?? []).sorted()) } }
-        let turns = try await queue.turns(queues, batch: settings.batch)
-        var batches: [(TenantID, [QueuedEntry])] = []
-        for (tenant, mark) in picks {
-            let turn: RedisTaskQueue.Turn
-            do {
-                turn = try turns[tenant]?.get() ?? RedisTaskQueue.Turn()
-            } catch {
-                await setAside(tenant, error)
-                continue
-            }
-            if turn.claimed > 0 {
-                logger.info("claimed pending task entries", metadata: ["tenant_id": "\(tenant)", "count": "\(turn.claimed)"])
-            }
-            guard !turn.entries.isEmpty else {
-                await releaseLease(tenant)
-                state.withLock { s in
-                    s.busy.remove(tenant)
-                    s.stalled[tenant] = nil
-                    if s.marks[tenant] == mark {
-                        s.ready.removeAll { $0 == tenant }
-                        s.marks[tenant] = nil
-                    }
-                }
-                continue
-            }
-            batches.append((tenant, turn.entries))
-        }
-        return batches
+        return read.entries
     }
 
     /// A tenant whose queues could not be read lets go of its lease. A queue deleted (and perhaps
@@ -223,10 +224,68 @@ final class TaskConsumer: Service {
     }
 
     /// Runs the batch; a batch that left entries unsettled (to be claimed again at the tenant's next
-    /// turn) spaces out that tenant's turns, growing as it keeps failing.
+    /// turn) spaces out that tenant's turns, growing as it keeps failing. A full batch settled while
+    /// no other tenant waits for a place is followed by the tenant's next turn at once: its
+    /// acknowledgement and the next read go in one round trip, and the lease is kept between them.
     private func serve(_ tenant: TenantID, _ entries: [QueuedEntry]) async {
-        let settled = await runner.run(entries, tenant: tenant)
-        await releaseLease(tenant)
+        var entries = entries
+        let decoded = DecodedAgents()
+        while true {
+            let outcome = await runner.settle(entries, tenant: tenant, decoded: decoded)
+            guard outcome.settled, entries.count >= settings.batch, !Task.isCancelled, let mark = keepsItsPlace(tenant) else {
+                await endTurn(tenant, outcome)
+                return
+            }
+            let queues = state.withLock { ($0.queues[tenant] ?? []).sorted() }
+            let turn: Result<RedisTaskQueue.Turn, any Error>
+            do {
+                turn =
+                    try await queue.takeTurns(
+                        [(tenant, queues)],
+                        batch: settings.batch,
+                        for: settings.visibilityTimeout,
+                        acknowledging: outcome.owed
+                    )[tenant]
+                    ?? .success(RedisTaskQueue.Turn())
+            } catch {
+                // Perhaps unacknowledged: claimed again at the tenant's next turn, where their records tell they are done.
+                logger.warning("task queues could not be read", metadata: ["tenant_id": "\(tenant)", "error": "\(error)"])
+                await endTurn(tenant, TaskRunner.Settlement(settled: false, owed: []))
+                return
+            }
+            state.withLock { $0.active[tenant] = .now }
+            guard let next = await self.entries(of: tenant, turn, mark: mark) else {
+                wake.yield()
+                return
+            }
+            entries = next
+        }
+    }
+
+    /// The tenant's mark when it may have its next turn at once: no other tenant waits in line for a place.
+    private func keepsItsPlace(_ tenant: TenantID) -> UInt64? {
+        let now = ContinuousClock.now
+        return state.withLock { s in
+            let full = s.busy.count >= settings.concurrency
+            let waiting = s.ready.contains { other in
+                other != tenant && !s.busy.contains(other) && (s.stalled[other]?.until).map({ $0 <= now }) ?? true
+            }
+            guard !(full && waiting), s.discovered.isEmpty || !full else { return nil }
+            return s.marks[tenant] ?? 0
+        }
+    }
+
+    /// The end of the tenant's turn: what it finished is acknowledged and its lease let go of, in one round trip.
+    private func endTurn(_ tenant: TenantID, _ outcome: TaskRunner.Settlement) async {
+        var settled = outcome.settled
+        do {
+            try await queue.acknowledge(outcome.owed, tenant: tenant, releasing: true)
+        } catch {
+            // Unacknowledged entries are claimed and run again; their records make that harmless.
+            logger.warning("task entries could not be acknowledged", metadata: ["tenant_id": "\(tenant)", "error": "\(error)"])
+            settled = false
+            await releaseLease(tenant)
+        }
         state.withLock { s in
             s.busy.remove(tenant)
             s.active[tenant] = .now

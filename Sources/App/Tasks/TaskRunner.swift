@@ -23,6 +23,28 @@ struct TaskRunner: Sendable {
     /// claimed again.
     @discardableResult
     func run(_ entries: [QueuedEntry], tenant: TenantID) async -> Bool {
+        let outcome = await settle(entries, tenant: tenant)
+        guard !outcome.owed.isEmpty else { return outcome.settled }
+        do {
+            try await queue.acknowledge(outcome.owed, tenant: tenant)
+        } catch {
+            logger.warning("task entries could not be acknowledged", metadata: ["error": "\(error)"])
+            return false
+        }
+        return outcome.settled
+    }
+
+    /// How a batch ended: whether every entry was settled once `owed` is acknowledged, and the
+    /// entries whose tasks are recorded (and dead letters written) but not yet acknowledged, left
+    /// to the caller so the acknowledgement rides with its next Redis call.
+    struct Settlement: Sendable {
+        var settled: Bool
+        var owed: [QueuedEntry]
+    }
+
+    /// Runs the batch as `run` does, up to the acknowledgement of what it finished; `decoded` is
+    /// shared by the batches of one turn.
+    func settle(_ entries: [QueuedEntry], tenant: TenantID, decoded: DecodedAgents = DecodedAgents()) async -> Settlement {
         var logger = logger
         logger[metadataKey: "tenant_id"] = "\(tenant)"
         // Malformed entries are settled whatever happens to the rest.
@@ -42,22 +64,29 @@ struct TaskRunner: Sendable {
             }
         }
         let refusedSettled = await deliver(refused, tenant: tenant, logger: logger)
-        guard !runnable.isEmpty else { return refusedSettled }
+        guard !runnable.isEmpty else { return Settlement(settled: refusedSettled, owed: []) }
         runnable = Self.ordered(runnable)
         // The batch's entries (and the tenant's lease) stay this replica's while it works on them.
         let keeper = KeepAlive(queue: queue, settings: settings, tenant: tenant, entries: runnable.map(\.entry), logger: logger)
         return await withTaskGroup(of: Void.self) { group in
             group.addTask { await keeper.run() }
-            let settled = await work(runnable, tenant: tenant, keeper: keeper, logger: logger)
+            var outcome = await work(runnable, tenant: tenant, keeper: keeper, decoded: decoded, logger: logger)
             group.cancelAll()
-            return refusedSettled && settled
+            outcome.settled = outcome.settled && refusedSettled
+            return outcome
         }
     }
 
-    private func work(_ runnable: [(entry: QueuedEntry, task: TaskMessage)], tenant: TenantID, keeper: KeepAlive, logger: Logger) async -> Bool {
+    private func work(
+        _ runnable: [(entry: QueuedEntry, task: TaskMessage)],
+        tenant: TenantID,
+        keeper: KeepAlive,
+        decoded: DecodedAgents,
+        logger: Logger
+    ) async -> Settlement {
         guard let records = await start(runnable.map(\.task), tenant: tenant, logger: logger) else {
             // Nothing ran: the entries stay pending and are claimed again at the tenant's next turn.
-            return false
+            return Settlement(settled: false, owed: [])
         }
         var acks: [(QueuedEntry, dead: DeadLetter?)] = []
         var failedBefore: [(entry: QueuedEntry, record: TaskRecord)] = []
@@ -77,7 +106,8 @@ struct TaskRunner: Sendable {
                 acks.append((entry, nil))
                 continue
             }
-            guard !Task.isCancelled, !keeper.lost, let outcome = await attempt(task, record: record, keeper: keeper, logger: logger) else {
+            guard !Task.isCancelled, !keeper.lost, let outcome = await attempt(task, record: record, keeper: keeper, decoded: decoded, logger: logger)
+            else {
                 unrun.append(task.taskID)
                 continue
             }
@@ -105,13 +135,15 @@ struct TaskRunner: Sendable {
             }
         }.value
         // Unacknowledged, they run again later and find their work done.
-        guard recorded else { return false }
+        guard recorded else { return Settlement(settled: false, owed: []) }
         let (runner, settling, redelivered) = (self, acks, failedBefore)
         let delivered = await Task {
             let owed = await runner.owedDeadLetters(redelivered, tenant: tenant, logger: redisLogger)
-            return await runner.deliver(settling + (owed ?? []), tenant: tenant, logger: redisLogger) && owed != nil
+            var outcome = await runner.deliver(settling + (owed ?? []), tenant: tenant, logger: redisLogger, acknowledging: false)
+            outcome.settled = outcome.settled && owed != nil
+            return outcome
         }.value
-        return delivered && unrun.isEmpty
+        return Settlement(settled: delivered.settled && unrun.isEmpty, owed: delivered.owed)
     }
 
     /// Entries of tasks that had already failed: each is acknowledged, after its dead letter when
@@ -157,7 +189,13 @@ struct TaskRunner: Sendable {
     /// Runs a task, again after a growing wait while it fails for a passing reason (the database
     /// or Redis away), up to its `max_attempts`. `nil`: this replica is shutting down, or lost the
     /// tenant's lease; the task is left to be claimed again.
-    private func attempt(_ task: TaskMessage, record first: TaskRecord, keeper: KeepAlive, logger: Logger) async -> TaskOutcome? {
+    private func attempt(
+        _ task: TaskMessage,
+        record first: TaskRecord,
+        keeper: KeepAlive,
+        decoded: DecodedAgents,
+        logger: Logger
+    ) async -> TaskOutcome? {
         var record = first
         var attempts = record.attempts
         let actor = supervisor.tenant(task.tenantID)
@@ -169,7 +207,7 @@ struct TaskRunner: Sendable {
                 return .failed(message: "Gave up after \(task.maxAttempts) attempts", type: "exhausted", details: nil)
             }
             do {
-                return .completed(try await actor.perform(task, record: record, progress: progress))
+                return .completed(try await actor.perform(task, record: record, progress: progress, decoded: decoded))
             } catch let error as ServiceError where !Self.passing(error) {
                 return .failed(
                     message: error.message,
@@ -204,7 +242,18 @@ struct TaskRunner: Sendable {
     /// Dead letters first (a task's then recorded as written), then the acknowledgements, each kind
     /// in one pipeline per queue; whether every entry was acknowledged.
     private func deliver(_ acks: [(QueuedEntry, dead: DeadLetter?)], tenant: TenantID, logger: Logger) async -> Bool {
-        guard !acks.isEmpty else { return true }
+        let outcome = await deliver(acks, tenant: tenant, logger: logger, acknowledging: true)
+        return outcome.settled
+    }
+
+    /// As above; without `acknowledging`, the entries ready to be acknowledged are handed back as owed.
+    private func deliver(
+        _ acks: [(QueuedEntry, dead: DeadLetter?)],
+        tenant: TenantID,
+        logger: Logger,
+        acknowledging: Bool
+    ) async -> Settlement {
+        guard !acks.isEmpty else { return Settlement(settled: true, owed: []) }
         var letters: [(entry: QueuedEntry, reason: String, taskID: UUID?)] = []
         for (entry, dead) in acks {
             guard let dead else { continue }
@@ -233,14 +282,15 @@ struct TaskRunner: Sendable {
                 }
             }
         }
+        guard acknowledging else { return Settlement(settled: settled.count == acks.count, owed: settled.map(\.0)) }
         do {
             try await queue.acknowledge(settled.map(\.0), tenant: tenant)
         } catch {
             // Unacknowledged entries are claimed and run again; their records make that harmless.
             logger.warning("task entries could not be acknowledged", metadata: ["error": "\(error)"])
-            return false
+            return Settlement(settled: false, owed: [])
         }
-        return settled.count == acks.count
+        return Settlement(settled: settled.count == acks.count, owed: [])
     }
 
     struct DeadLetter: Sendable {

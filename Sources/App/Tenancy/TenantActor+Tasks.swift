@@ -11,7 +11,9 @@ typealias TaskProgress = @Sendable (_ percent: Int, _ added: JSONValue) async th
 /// task's id as the new agent's or template's, merge patches applied twice change nothing, and bulk
 /// work skips what its saved progress lists as done.
 extension TenantActor {
-    func perform(_ task: TaskMessage, record: TaskRecord, progress: TaskProgress) async throws -> JSONValue {
+    /// `decoded`: the agents the task's batch decoded so far, for validations of the same agent.
+    func perform(_ task: TaskMessage, record: TaskRecord, progress: TaskProgress, decoded: DecodedAgents = DecodedAgents()) async throws -> JSONValue
+    {
         let audit = Audit(
             actor: task.metadata["user_id"]?.stringValue ?? "system",
             roles: [],
@@ -21,7 +23,7 @@ extension TenantActor {
         switch task.type {
         case .agentValidate:
             if let id = task.agentID {
-                let outcome = try await revalidate(id, audit: audit)
+                let outcome = try await revalidate(id, audit: audit, decoded: decoded)
                 return .object(["agent_id": .string(id.uuidString.lowercased()), "version": .int(outcome.version), "validation": outcome.report.json])
             }
             let config = try AgentConfig(json: p["config"] ?? .null)
@@ -79,12 +81,17 @@ extension TenantActor {
     }
 
     /// Validates an agent's configuration against today's tier and catalog and stores the result
-    /// when it changed; the configuration and version stay.
-    func revalidate(_ id: UUID, audit: Audit) async throws -> (agentID: UUID, version: Int, report: ValidationReport, changed: Bool) {
+    /// when it changed; the configuration and version stay. A cached agent is decoded through
+    /// `decoded`, once per revision for all the validations that share it.
+    func revalidate(
+        _ id: UUID,
+        audit: Audit,
+        decoded: DecodedAgents = DecodedAgents()
+    ) async throws -> (agentID: UUID, version: Int, report: ValidationReport, changed: Bool) {
         let context = try await validationContext()
         for _ in 0..<Self.writeAttempts {
             let current: Agent
-            if let cached = cachedStart(id, ifMatch: nil) {
+            if let hit = cached(id), let cached = decoded.agent(id, revision: hit.revision, bytes: hit.bytes) {
                 current = cached
             } else if let stored = try await deps.agents.agent(id, tenant: tenantID) {
                 current = stored

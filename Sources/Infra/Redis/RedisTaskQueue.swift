@@ -107,15 +107,27 @@ public struct RedisTaskQueue: Sendable {
     }
 
     /// Acknowledges the entries and deletes them (a stream holds only what is still to be done): per
-    /// queue one `XACK` and one `XDEL`; an error reply throws.
-    public func acknowledge(_ entries: [QueuedEntry], tenant: TenantID) async throws {
+    /// queue one `XACK` and one `XDEL`; an error reply throws. `releasing`: the tenant's lease is let
+    /// go of in the same write, after them (the end of a turn, one round trip).
+    public func acknowledge(_ entries: [QueuedEntry], tenant: TenantID, releasing: Bool = false) async throws {
+        let acks = Self.acknowledgements(entries)
+        let replies = try await redis.pipeline(acks + (releasing ? [RedisTaskLease.release(tenant, holder: holder)] : []))
+        for case .error(let message) in replies.prefix(acks.count) { throw RedisError.server(message) }
+    }
+
+    /// The `XACK` and `XDEL` of the entries, per tenant and queue.
+    static func acknowledgements(_ entries: [QueuedEntry]) -> [[String]] {
         var commands: [[String]] = []
-        for queue in TaskQueue.allCases {
-            let ids = entries.filter { $0.queue == queue }.map(\.entry.id)
-            guard !ids.isEmpty else { continue }
-            commands.append(["XACK", queue.key(tenant), TaskQueue.group] + ids)
-            commands.append(["XDEL", queue.key(tenant)] + ids)
+        var tenants: [TenantID] = []
+        for entry in entries where !tenants.contains(entry.tenant) { tenants.append(entry.tenant) }
+        for tenant in tenants {
+            for queue in TaskQueue.allCases {
+                let ids = entries.filter { $0.tenant == tenant && $0.queue == queue }.map(\.entry.id)
+                guard !ids.isEmpty else { continue }
+                commands.append(["XACK", queue.key(tenant), TaskQueue.group] + ids)
+                commands.append(["XDEL", queue.key(tenant)] + ids)
+            }
         }
-        for case .error(let message) in try await redis.pipeline(commands) { throw RedisError.server(message) }
+        return commands
     }
 }
