@@ -43,7 +43,7 @@ import Testing
             try #require(failed, "the tenant's queues were read")
             let other = RedisTaskQueue(redis: q.redis, consumer: "another-replica", nonce: "test")
             #expect(
-                try await eventually(10) { try await other.takeLeases([tenant], for: .seconds(30)) == [true] },
+                try await eventually(10) { try await TaskLeaseTests.takesLease(other, tenant, [.validation]) },
                 "another replica got the tenant's lease"
             )
         }

@@ -22,13 +22,12 @@ import Testing
         try await q.redis.xadd(key, Self.message(TaskMessage(tenantID: tenant, type: .sync)))
         let a = RedisTaskQueue(redis: q.redis, consumer: "replica-a", nonce: "1")
         let b = RedisTaskQueue(redis: q.redis, consumer: "replica-b", nonce: "2")
-        #expect(try await a.takeLeases([tenant], for: .seconds(30)) == [true])
-        let entries = try #require(try await a.read([(tenant, [(.tasks, 10)])])[tenant]?.get())
+        let entries = try #require(try await a.takeTurns([(tenant, [.tasks])], batch: 10, for: .seconds(30))[tenant]?.get()).entries
         #expect(entries.count == 1)
         // A's lease runs out (here: deleted), B takes the tenant and with it the pending entry.
         _ = try await q.redis.send("DEL", "ams:tasklease:\(tenant)")
-        #expect(try await b.takeLeases([tenant], for: .seconds(30)) == [true])
-        #expect(try await b.claimPending([(tenant, [.tasks])], count: 10)[tenant]?.get().entries.count == 1)
+        let taken = try #require(try await b.takeTurns([(tenant, [.tasks])], batch: 10, for: .seconds(30))[tenant]?.get())
+        #expect(taken.entries.count == 1 && taken.claimed == 1)
 
         #expect(try await a.renewLease(tenant, keeping: entries, for: .seconds(30)) == false)
         #expect(try await Self.owners(q, key) == ["replica-b"], "the entry stays the new holder's")
@@ -41,14 +40,15 @@ import Testing
     @Test func aSharedConsumerNameDoesNotShareTheLease() async throws {
         let q = try await TestQueues()
         let tenant = TestSupport.tenant()
+        try await q.redis.ensureGroup(TaskQueue.tasks.key(tenant), group: TaskQueue.group)
         let first = RedisTaskQueue(redis: q.redis, consumer: "host:8080", nonce: "1")
         let second = RedisTaskQueue(redis: q.redis, consumer: "host:8080", nonce: "2")
-        #expect(try await first.takeLeases([tenant], for: .seconds(30)) == [true])
-        #expect(try await second.takeLeases([tenant], for: .seconds(30)) == [false])
+        #expect(try await Self.takesLease(first, tenant))
+        #expect(try await Self.takesLease(second, tenant) == false)
         #expect(try await second.renewLease(tenant, keeping: [], for: .seconds(30)) == false)
         try await second.releaseLease(tenant)
-        #expect(try await first.takeLeases([tenant], for: .seconds(30)) == [true], "its own lease, taken again")
-        #expect(try await second.takeLeases([tenant], for: .seconds(30)) == [false], "the other's release let nothing go")
+        #expect(try await Self.takesLease(first, tenant), "its own lease, taken again")
+        #expect(try await Self.takesLease(second, tenant) == false, "the other's release let nothing go")
     }
 
     /// Three entries left pending and three new ones, a batch of 4: the turn hands the three
@@ -62,9 +62,9 @@ import Testing
         for _ in 0..<6 { ids.append(try await q.redis.xadd(key, Self.message(TaskMessage(tenantID: tenant, type: .sync)))) }
         _ = try await q.redis.readGroup(TaskQueue.group, consumer: "dead-replica", keys: [key], count: 3)
         let queue = RedisTaskQueue(redis: q.redis, consumer: "replica", nonce: "1")
-        let small = try #require(try await queue.turns([(tenant, [.tasks])], batch: 2)[tenant]?.get())
+        let small = try #require(try await queue.takeTurns([(tenant, [.tasks])], batch: 2, for: .seconds(30))[tenant]?.get())
         #expect(small.entries.map(\.entry.id) == Array(ids[0..<2]) && small.claimed == 2)
-        let turn = try #require(try await queue.turns([(tenant, [.tasks])], batch: 4)[tenant]?.get())
+        let turn = try #require(try await queue.takeTurns([(tenant, [.tasks])], batch: 4, for: .seconds(30))[tenant]?.get())
         #expect(turn.entries.map(\.entry.id) == Array(ids[0..<4]), "pending first, then new ones up to the batch")
         #expect(turn.claimed == 3)
     }
@@ -77,7 +77,7 @@ import Testing
         try await q.redis.ensureGroup(TaskQueue.tasks.key(good), group: TaskQueue.group)
         try await q.redis.xadd(TaskQueue.tasks.key(good), Self.message(TaskMessage(tenantID: good, type: .sync)))
         let queue = RedisTaskQueue(redis: q.redis, consumer: "replica", nonce: "1")
-        let turns = try await queue.turns([(bad, [.tasks]), (good, [.tasks])], batch: 4)
+        let turns = try await queue.takeTurns([(bad, [.tasks]), (good, [.tasks])], batch: 4, for: .seconds(30))
         #expect(throws: RedisError.self) { try turns[bad]?.get() }
         #expect(try turns[good]?.get().entries.count == 1)
     }
@@ -113,11 +113,10 @@ import Testing
             try await q.redis.ensureGroup(key, group: TaskQueue.group)
             for task in tasks { try await q.redis.xadd(key, Self.message(task)) }
             let mine = RedisTaskQueue(redis: q.redis, consumer: settings.consumer, nonce: settings.nonce)
-            #expect(try await mine.takeLeases([tenant], for: .seconds(30)) == [true])
-            let entries = try #require(try await mine.read([(tenant, [(.tasks, 10)])])[tenant]?.get())
+            let entries = try #require(try await mine.takeTurns([(tenant, [.tasks])], batch: 10, for: .seconds(30))[tenant]?.get()).entries
             _ = try await q.redis.send("DEL", "ams:tasklease:\(tenant)")
             let other = RedisTaskQueue(redis: q.redis, consumer: "other-replica", nonce: "2")
-            #expect(try await other.takeLeases([tenant], for: .seconds(30)) == [true])
+            #expect(try await Self.takesLease(other, tenant))
 
             #expect(await runner.run(entries, tenant: tenant) == false)
             for task in tasks {
@@ -126,7 +125,17 @@ import Testing
             }
             let pending = try await q.redis.send("XPENDING", key, TaskQueue.group)
             #expect(pending.array?.first == .integer(2), "both entries left to the new holder")
+            #expect(try await Self.owners(q, key) == ["other-replica", "other-replica"], "none claimed back")
         }
+    }
+
+    /// Whether the process's turn of the tenant's queues got the tenant's lease (`false`: another
+    /// process holds it); any other failure of the turn throws.
+    static func takesLease(_ queue: RedisTaskQueue, _ tenant: TenantID, _ queues: [TaskQueue] = [.tasks]) async throws -> Bool {
+        let turn = try #require(try await queue.takeTurns([(tenant, queues)], batch: 10, for: .seconds(30))[tenant])
+        if case .failure(is RedisTaskQueue.LeaseHeld) = turn { return false }
+        _ = try turn.get()
+        return true
     }
 
     /// The consumers that hold the queue's pending entries, one per entry.

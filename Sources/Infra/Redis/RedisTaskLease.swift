@@ -9,20 +9,6 @@ import Domain
 enum RedisTaskLease {
     static func key(_ tenant: TenantID) -> String { "ams:tasklease:\(tenant)" }
 
-    /// Answers 1 when the lease is this holder's now (also when it already was: a release lost
-    /// while Redis was away must not lock the process out of its own tenant until expiry).
-    static func take(_ tenant: TenantID, holder: String, for duration: Duration) -> [String] {
-        [
-            "EVAL",
-            """
-            local owner = redis.call('GET', KEYS[1])
-            if owner and owner ~= ARGV[1] then return 0 end
-            redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-            return 1
-            """, "1", key(tenant), holder, String(duration.milliseconds),
-        ]
-    }
-
     /// Renews the lease and, only while it is still the holder's, resets the idle time of the given
     /// entries of each queue (`XCLAIM … JUSTID` to `consumer`), in one script: answers 1 when the
     /// lease was the holder's, else 0 and nothing is claimed (the entries are the new holder's).

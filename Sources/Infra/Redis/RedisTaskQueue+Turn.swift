@@ -18,10 +18,14 @@ extension RedisTaskQueue {
     public struct LeaseHeld: Error {}
 
     /// The picked tenants' turns in one round trip: per tenant one script that takes its lease
-    /// for `term` and, when this process has it, claims and reads as `turns` does (`LeaseHeld` when
-    /// another process has it). `settled` are entries whose tasks are recorded: they are
-    /// acknowledged in the same write, ahead of the scripts, so no claim takes them again. Per
-    /// tenant, its turn or why there is none; throws when Redis does not answer or refuses an
+    /// for `term` (`LeaseHeld` when another process has it) and, holding it, claims every entry still
+    /// pending in its queues, with any consumer (a batch cut short by a restart, or left while
+    /// Postgres was away: they run before new ones), then reads new entries of the queues with none
+    /// left pending, as many as the claimed ones leave room for in the batch. `settled` are entries
+    /// whose tasks are recorded: they are acknowledged in the same write, ahead of the scripts, so no
+    /// claim takes them again. Per tenant, its turn or why there is none (`GroupMissing` when a group
+    /// is gone, a server error such as WRONGTYPE for a queue key that is not a stream), so that one
+    /// tenant's bad key holds up no other; throws when Redis does not answer or refuses an
     /// acknowledgement.
     public func takeTurns(
         _ queues: [(tenant: TenantID, queues: [TaskQueue])],
@@ -67,31 +71,5 @@ extension RedisTaskQueue {
             turn.claimed += claimed.count
         }
         return turn
-    }
-
-    /// The turns of the tenants whose leases this process holds: first their pending entries
-    /// (`claimPending`), then new entries of the queues with none left pending, as many as the
-    /// claimed ones leave room for in the batch. Per tenant, its turn or why its queues could not be
-    /// read (`GroupMissing` when a group is gone, a server error such as WRONGTYPE for a queue key
-    /// that is not a stream): one tenant's bad key holds up no other tenant. Throws only when Redis
-    /// does not answer.
-    public func turns(_ queues: [(tenant: TenantID, queues: [TaskQueue])], batch: Int) async throws -> [TenantID: Result<Turn, any Error>] {
-        let pending = try await claimPending(queues, count: batch)
-        let room = queues.compactMap { tenant, _ -> (tenant: TenantID, queues: [(queue: TaskQueue, count: Int)])? in
-            guard case .success(let claimed) = pending[tenant] else { return nil }
-            let counts = claimed.drained.map { queue in (queue: queue, count: batch - claimed.entries.count(where: { $0.queue == queue })) }
-            return (tenant, counts.filter { $0.count > 0 })
-        }
-        let new = try await read(room)
-        var turns: [TenantID: Result<Turn, any Error>] = [:]
-        for (tenant, queues) in queues {
-            turns[tenant] = Result {
-                let claimed = try pending[tenant]?.get() ?? Claimed()
-                let read = try new[tenant]?.get() ?? []
-                let entries = queues.flatMap { queue in claimed.entries.filter { $0.queue == queue } + read.filter { $0.queue == queue } }
-                return Turn(entries: entries, claimed: claimed.entries.count)
-            }
-        }
-        return turns
     }
 }

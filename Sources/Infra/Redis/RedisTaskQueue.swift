@@ -39,11 +39,6 @@ public struct RedisTaskQueue: Sendable {
         return (page[0].string ?? "0", (page[1].array ?? []).compactMap(\.string))
     }
 
-    /// Takes each tenant's lease for `duration`: whether it is this process's now, in order.
-    public func takeLeases(_ tenants: [TenantID], for duration: Duration) async throws -> [Bool] {
-        try await redis.pipeline(tenants.map { RedisTaskLease.take($0, holder: holder, for: duration) }).map { $0 == .integer(1) }
-    }
-
     /// Renews the tenant's lease and, only while it is still this process's, resets the idle time of
     /// the entries still being worked on (one script): whether it still is. Once it is not, the
     /// entries are the new holder's; claiming them back would have both run them.
@@ -58,37 +53,6 @@ public struct RedisTaskQueue: Sendable {
     /// Lets go of the tenant at once, if the lease is still this process's (else it expires by itself).
     public func releaseLease(_ tenant: TenantID) async throws {
         _ = try await redis.pipeline([RedisTaskLease.release(tenant, holder: holder)])
-    }
-
-    /// New entries of the tenants' queues, at most the given count per queue: one pipeline of one
-    /// `XREADGROUP` per queue, none blocking. Per tenant its entries (empty when nothing waits), or
-    /// why they could not be read (`GroupMissing` when a group is gone, a server error such as
-    /// WRONGTYPE for a key that is not a stream), so that no tenant's bad key holds up another's.
-    /// Throws only when Redis does not answer.
-    public func read(
-        _ queues: [(tenant: TenantID, queues: [(queue: TaskQueue, count: Int)])]
-    ) async throws -> [TenantID: Result<[QueuedEntry], any Error>] {
-        let commands = queues.flatMap { tenant, queues in
-            queues.map { ["XREADGROUP", "GROUP", TaskQueue.group, consumer, "COUNT", String($0.count), "STREAMS", $0.queue.key(tenant), ">"] }
-        }
-        var replies = try await redis.pipeline(commands)[...]
-        var entries: [TenantID: Result<[QueuedEntry], any Error>] = [:]
-        for (tenant, queues) in queues {
-            var found: Result<[QueuedEntry], any Error> = .success([])
-            for (queue, _) in queues {
-                let reply = replies.popFirst()
-                guard case .success(let earlier) = found else { continue }
-                if case .error(let message) = reply {
-                    found = .failure(message.hasPrefix("NOGROUP") ? GroupMissing() : RedisError.server(message))
-                    continue
-                }
-                let streams = reply?.array ?? []
-                let read = streams.first?.array.flatMap { $0.count == 2 ? RedisClient.entries($0[1]) : nil } ?? []
-                found = .success(earlier + read.map { QueuedEntry(queue: queue, tenant: tenant, entry: $0) })
-            }
-            entries[tenant] = found
-        }
-        return entries
     }
 
     /// Adds the entries to the tenant's dead-letter stream (about `maxLength` kept), each with the

@@ -2,8 +2,10 @@ import Domain
 
 /// A tenant's turn as one script, so that taking the lease, claiming the pending entries and
 /// reading new ones cost one round trip: the lease first (nothing more while another process holds
-/// it), then per queue an `XAUTOCLAIM` of every pending entry and, only when none was left behind,
-/// an `XREADGROUP` of new ones up to the batch. The first error stops the script and is its reply.
+/// it; one already the holder's is taken again, so that a release lost while Redis was away does
+/// not lock the process out of its own tenant until expiry), then per queue an `XAUTOCLAIM` of
+/// every pending entry and, only when none was left behind, an `XREADGROUP` of new ones up to the
+/// batch. The first error stops the script and is its reply.
 enum RedisTaskTurnScript {
     /// KEYS: the lease, then the queues; ARGV: holder, term, group, consumer, batch. Answers 0 when
     /// another holds the lease, else per queue `{cursor, claimed entries, read reply or nil}`.
