@@ -175,7 +175,7 @@ SQL
 "${PSQL[@]}" -d ams -F ' ' -c "SELECT tenant_id, id FROM agents WHERE tenant_id LIKE 'mem-%' AND deleted_at IS NULL" > "$LOCAL/bench/agents.txt"
 start_service
 IDLE="$(rss_mb "$SERVICE_PID")"
-AGENTS_FILE="$LOCAL/bench/agents.txt" wrk -t1 -c64 -d60s -s Benchmarks/warm.lua "$BASE" > "$LOCAL/bench/warm.txt" || true
+AGENTS_FILE="$LOCAL/bench/agents.txt" wrk -t1 -c64 -d600s -s Benchmarks/warm.lua "$BASE" > "$LOCAL/bench/warm.txt" || true
 WARMED="$(awk '/requests in/ {print $1}' "$LOCAL/bench/warm.txt")"
 CACHED="$(rss_mb "$SERVICE_PID")"
 
