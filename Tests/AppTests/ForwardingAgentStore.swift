@@ -20,6 +20,18 @@ extension ForwardingAgentStore {
     func update(_ agent: Agent, from revision: Int, action: HistoryEntry.Action, changes: JSONValue, audit: Audit) async throws -> Bool {
         try await base.update(agent, from: revision, action: action, changes: changes, audit: audit)
     }
+    /// One at a time through `update`, so that a wrapper implementing it sees every update.
+    func update(_ updates: [AgentUpdate]) async throws -> [Result<Bool, any Error>] {
+        var outcomes: [Result<Bool, any Error>] = []
+        for u in updates {
+            do {
+                outcomes.append(.success(try await update(u.agent, from: u.revision, action: u.action, changes: u.changes, audit: u.audit)))
+            } catch {
+                outcomes.append(.failure(error))
+            }
+        }
+        return outcomes
+    }
     func updateLocked(
         _ id: UUID,
         tenant: TenantID,

@@ -18,6 +18,9 @@ final class GroupRecordingStore: ForwardingAgentStore {
     let base: PostgresAgentStore
     let groups = Mutex<[[TenantID]]>([])
     private let held = Mutex<[Gate]>([])
+    /// The groups (counted from 0 as they come) that fail whole, as a database error would.
+    let failing = Mutex<Set<Int>>([])
+    private let arrivals = Mutex(0)
 
     init(_ base: PostgresAgentStore) { self.base = base }
 
@@ -31,13 +34,42 @@ final class GroupRecordingStore: ForwardingAgentStore {
 
     var sizes: [Int] { groups.withLock { $0.map(\.count) } }
 
+    /// The same for updates: the size of each group, and gates to hold the next ones at.
+    let updateSizes = Mutex<[Int]>([])
+    private let heldUpdates = Mutex<[Gate]>([])
+
+    func holdNextUpdateGroups(_ count: Int) -> [Gate] {
+        heldUpdates.withLock {
+            $0 = (0..<count).map { _ in Gate() }
+            return $0
+        }
+    }
+
+    func update(_ updates: [AgentUpdate]) async throws -> [Result<Bool, any Error>] {
+        if let gate = heldUpdates.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) {
+            await gate.pass()
+        }
+        updateSizes.withLock { $0.append(updates.count) }
+        return try await base.update(updates)
+    }
+
     func insert(_ creates: [(agent: Agent, audit: Audit)], quota: AgentQuota) async throws -> [Result<Void, any Error>] {
+        let arrival = arrivals.withLock { count in
+            defer { count += 1 }
+            return count
+        }
         if let gate = held.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) {
             await gate.pass()
         }
         groups.withLock { $0.append(creates.map(\.agent.tenantID)) }
+        if failing.withLock({ $0.contains(arrival) }) { throw ServiceError(.databaseUnavailable, "The database went away") }
         return try await base.insert(creates, quota: quota)
     }
+}
+
+/// The creates of a test that have been answered, by name.
+final class Finished: Sendable {
+    let values = Mutex<[String: Result<CachedAgent, ServiceError>]>([:])
 }
 
 @Suite struct GroupCommitTests {
@@ -75,7 +107,7 @@ final class GroupRecordingStore: ForwardingAgentStore {
         second: String = "Second",
         then names: [String]
     ) async throws -> [String: Result<CachedAgent, ServiceError>] {
-        #expect(CreateBatcher.inFlight == 2)
+        #expect(GroupCommitLimits.inFlight == 2)
         let gates = store.holdNextGroups(2)
         return try await withThrowingTaskGroup(of: (String, Result<CachedAgent, ServiceError>).self) { group in
             func create(_ name: String) {
@@ -174,7 +206,7 @@ final class GroupRecordingStore: ForwardingAgentStore {
             let actors = tenants.map { TenantActor(tenantID: $0, deps: deps, caching: true) }
             // The first tenant (free: two agents) already holds one.
             _ = try await actors[0].create(Self.config("Before"), audit: .test)
-            let gates = store.holdNextGroups(CreateBatcher.inFlight)
+            let gates = store.holdNextGroups(GroupCommitLimits.inFlight)
             let outcomes = try await withThrowingTaskGroup(of: (String, Result<CachedAgent, ServiceError>).self) { group in
                 func create(_ name: String, in index: Int) {
                     group.addTask {
@@ -206,6 +238,169 @@ final class GroupRecordingStore: ForwardingAgentStore {
                 let events = try await Self.events(client, tenant: tenant)
                 #expect(events.map(\.event) == ["agent_created", "agent_created"], "tenant \(index)")
             }
+        }
+    }
+
+    /// A batch whose write fails answers each of its creates that failure, once; the next create
+    /// finds a batch free (the lead was handed on, nothing hangs).
+    @Test func aFailedBatchAnswersEachOfItsCreatesAndTheNextLeads() async throws {
+        try await withDatabase { client in
+            let (store, actor, tenant) = try Self.actor(client, tier: .enterprise)
+            // The two leaders are groups 0 and 1; the waiting creates, group 2.
+            store.failing.withLock { $0 = [2] }
+            let outcomes = try await Self.createsBehindAHeldOne(actor, store, first: "Leader", then: ["W1", "W2", "W3"])
+            #expect(store.sizes == [1, 1, 3])
+            for name in ["W1", "W2", "W3"] {
+                guard case .failure(let error) = outcomes[name] else {
+                    Issue.record("\(name) did not fail with its batch")
+                    continue
+                }
+                #expect(error.code == .databaseUnavailable)
+            }
+            #expect(try outcomes["Leader"]?.get() != nil && (try outcomes["Second"]?.get()) != nil)
+            _ = try await actor.create(Self.config("After"), audit: .test)
+            #expect(try await store.base.countAgents(tenant: tenant) == 3)
+            #expect(await actor.deps.creates.waitingCount == 0)
+        }
+    }
+
+    /// More creates waiting than a batch holds go in batches of `GroupCommitLimits.batch`, the lead
+    /// handed from one to the next.
+    @Test func aBatchHoldsAtMostItsSizeAndTheRestFollow() async throws {
+        try await withDatabase { client in
+            let (store, actor, tenant) = try Self.actor(client, tier: .enterprise)
+            let names = (1...(GroupCommitLimits.batch + 8)).map { "Waiting \($0)" }
+            let outcomes = try await Self.createsBehindAHeldOne(actor, store, first: "Leader", then: names)
+            #expect(store.sizes.sorted() == [1, 1, 8, GroupCommitLimits.batch])
+            #expect(outcomes.values.allSatisfy { (try? $0.get()) != nil })
+            #expect(try await store.base.countAgents(tenant: tenant) == names.count + 2)
+        }
+    }
+
+    /// A tenant whose row another transaction holds does not hold up its batch: the others' creates
+    /// are answered at once, and the held tenant's is written alone once the row is free.
+    @Test func aTenantLockedElsewhereHoldsUpNoOtherTenantsCreate() async throws {
+        try await withDatabase { client in
+            let (store, deps) = try Self.dependencies(client, tier: .enterprise)
+            let tenants = [TestSupport.tenant(), TestSupport.tenant(), TestSupport.tenant()]
+            let actors = tenants.map { TenantActor(tenantID: $0, deps: deps, caching: true) }
+            for actor in actors.prefix(2) { _ = try await actor.create(Self.config("Before"), audit: .test) }
+            let locked = Gate()
+            async let holder: Void = client.withTransaction(logger: Self.logger) { conn in
+                try await conn.query("SELECT set_config('app.tenant_id', \(tenants[0]), true)", logger: Self.logger)
+                try await conn.query("SELECT 1 FROM tenants WHERE tenant_id = \(tenants[0]) FOR UPDATE", logger: Self.logger)
+                await locked.pass()
+            }
+            try await locked.reached()
+            let finished = Finished()
+            let gates = store.holdNextGroups(GroupCommitLimits.inFlight)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                func create(_ name: String, in index: Int) {
+                    group.addTask {
+                        let outcome: Result<CachedAgent, ServiceError>
+                        do {
+                            outcome = .success(try await actors[index].create(Self.config(name), audit: .test))
+                        } catch let error as ServiceError {
+                            outcome = .failure(error)
+                        }
+                        finished.values.withLock { $0[name] = outcome }
+                    }
+                }
+                for (i, gate) in gates.enumerated() {
+                    create("Leader \(i)", in: 2)
+                    try await gate.reached()
+                }
+                create("Held", in: 0)
+                create("Free", in: 1)
+                #expect(try await eventually { await deps.creates.waitingCount == 2 })
+                for gate in gates { gate.open() }
+                #expect(try await eventually { finished.values.withLock { $0["Free"] } != nil }, "the free tenant's create is answered")
+                #expect(store.groups.withLock { $0.last.map(Set.init) } == [tenants[0], tenants[1]], "both went in one batch")
+                #expect(finished.values.withLock { $0["Held"] } == nil, "the held tenant's create waits for its row")
+                locked.open()
+                try await group.waitForAll()
+            }
+            try await holder
+            #expect(try finished.values.withLock { $0["Held"] }?.get() != nil, "written alone once the row was free")
+            #expect(try finished.values.withLock { $0["Free"] }?.get() != nil)
+            #expect(try await store.base.countAgents(tenant: tenants[0]) == 2)
+            #expect(try await store.base.countAgents(tenant: tenants[1]) == 2)
+        }
+    }
+
+    /// Updates of several tenants' agents that wait together go in one transaction, each with its
+    /// own version and event.
+    @Test func updatesOfSeveralTenantsGoInOneTransaction() async throws {
+        try await withDatabase { client in
+            let (store, deps) = try Self.dependencies(client, tier: .enterprise)
+            let tenants = (0..<4).map { _ in TestSupport.tenant() }
+            let actors = tenants.map { TenantActor(tenantID: $0, deps: deps, caching: true) }
+            var ids: [UUID] = []
+            for actor in actors { ids.append(try await actor.create(Self.config("Agent"), audit: .test).id) }
+            let made = ids
+            let gates = store.holdNextUpdateGroups(GroupCommitLimits.inFlight)
+            let versions = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
+                func patch(_ i: Int) {
+                    group.addTask {
+                        let patch = JSONValue.object(["description": .string("Changed \(i)")])
+                        return (i, try await actors[i].patch(made[i], with: patch, ifMatch: nil, audit: .test).version)
+                    }
+                }
+                for (i, gate) in gates.enumerated() {
+                    patch(i)
+                    try await gate.reached()
+                }
+                patch(2)
+                patch(3)
+                #expect(try await eventually { await deps.updates.waitingCount == 2 })
+                for gate in gates { gate.open() }
+                return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+            }
+            #expect(store.updateSizes.withLock { $0 } == [1, 1, 2])
+            #expect(versions == [0: 2, 1: 2, 2: 2, 3: 2])
+            for (i, tenant) in tenants.enumerated() {
+                let events = try await Self.events(client, tenant: tenant)
+                #expect(events.map(\.event) == ["agent_created", "agent_updated"] && events.last?.version == 2)
+                let stored = try #require(try await store.base.agent(ids[i], tenant: tenant))
+                #expect(stored.version == 2 && stored.config.description == "Changed \(i)")
+            }
+        }
+    }
+
+    /// In a group of updates, one whose revision moved on stores nothing and says so (the caller
+    /// reads again), and one taking a live name fails alone; the others stand.
+    @Test func aStaleOrConflictingUpdateFailsAloneInItsGroup() async throws {
+        try await withDatabase { client in
+            let (store, deps) = try Self.dependencies(client, tier: .enterprise)
+            let tenant = TestSupport.tenant()
+            let actor = TenantActor(tenantID: tenant, deps: deps, caching: true)
+            var agents: [Agent] = []
+            for name in ["A", "B", "C"] {
+                let made = try await actor.create(Self.config(name), audit: .test)
+                agents.append(try #require(try await store.base.agent(made.id, tenant: tenant)))
+            }
+            func renamed(_ agent: Agent, _ name: String, from revision: Int) -> AgentUpdate {
+                var next = agent
+                next.config.name = name
+                next.version += 1
+                next.revision += 1
+                return AgentUpdate(next, from: revision, action: .updated, changes: .array([]), audit: .test)
+            }
+            let outcomes = try await store.base.update([
+                renamed(agents[0], "A2", from: agents[0].revision),
+                renamed(agents[1], "C", from: agents[1].revision),
+                renamed(agents[2], "C3", from: agents[2].revision - 1),
+            ])
+            #expect((try? outcomes[0].get()) == true)
+            guard case .failure(let error as ServiceError) = outcomes[1] else {
+                Issue.record("the taken name did not fail: \(outcomes[1])")
+                return
+            }
+            #expect(error.code == .nameConflict)
+            #expect((try? outcomes[2].get()) == false, "a moved-on revision stores nothing")
+            #expect(try await store.base.agent(agents[0].id, tenant: tenant)?.config.name == "A2")
+            #expect(try await store.base.agent(agents[1].id, tenant: tenant)?.config.name == "B")
+            #expect(try await store.base.agent(agents[2].id, tenant: tenant)?.config.name == "C")
         }
     }
 

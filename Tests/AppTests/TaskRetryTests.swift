@@ -64,16 +64,22 @@ final class FlakyStore: ForwardingAgentStore {
                 return QueuedEntry(queue: .tasks, tenant: task.tenantID, entry: try #require(read[key]?.first))
             }
 
+            /// The batch run as the consumer runs it: settled, then what it owes acknowledged.
+            func settleAndAcknowledge(_ runner: TaskRunner, _ entries: [QueuedEntry], tenant: TenantID) async throws {
+                let outcome = await runner.settle(entries, tenant: tenant)
+                try await RedisTaskQueue(redis: q.redis, consumer: "test", nonce: "1").acknowledge(outcome.owed, tenant: tenant)
+            }
+
             let tenant = TestSupport.tenant()
             let recovers = TaskMessage(tenantID: tenant, type: .sync)
             let started = ContinuousClock.now
-            try await runner(failing: 2).run([try await entry(recovers)], tenant: tenant)
+            try await settleAndAcknowledge(runner(failing: 2), [try await entry(recovers)], tenant: tenant)
             let record = try #require(try await stores.tasks.task(recovers.taskID, tenant: tenant))
             #expect(record.status == .completed && record.attempts == 3, "\(record)")
             #expect(ContinuousClock.now - started >= .milliseconds(300), "waited 100 ms, then 200 ms")
 
             let hopeless = TaskMessage(tenantID: tenant, type: .sync, maxAttempts: 2)
-            try await runner(failing: 100).run([try await entry(hopeless)], tenant: tenant)
+            try await settleAndAcknowledge(runner(failing: 100), [try await entry(hopeless)], tenant: tenant)
             let failed = try #require(try await stores.tasks.task(hopeless.taskID, tenant: tenant))
             #expect(failed.status == .failed && failed.attempts == 2 && failed.error?["error_type"] == .string("unavailable"), "\(failed)")
             let dead = try await q.redis.send("XRANGE", TaskQueue.deadLetterKey(tenant), "-", "+").array ?? []

@@ -40,7 +40,7 @@ import Testing
                     "ams_purge_webhook_deliveries", "ams_record", "ams_record_change", "ams_record_revalidations", "ams_restore_agent",
                     "ams_sequence_outbox_events", "ams_set_agent_status", "ams_set_validation", "ams_settle_revalidations",
                     "ams_start_tasks", "ams_task_progress", "ams_task_result", "ams_template_event", "ams_tenants_using_tools",
-                    "ams_update_agent", "ams_webhook_attempt", "ams_webhooks_next_due",
+                    "ams_update_agent", "ams_update_agents", "ams_webhook_attempt", "ams_webhooks_next_due",
                 ]
             )
             // PL/pgSQL keeps its plans per session; a `LANGUAGE sql` helper is planned on every call.

@@ -313,10 +313,11 @@ import Testing
     }
 
     /// Functions the subject files define that the numbered history does not: task progress kept as
-    /// steps (`ams_task_result`), the purge of finished tasks, and the revalidations recorded with their cause.
+    /// steps (`ams_task_result`), the purge of finished tasks, the revalidations recorded with their cause,
+    /// and the group commits of creates and updates.
     static let addedFunctions: Set<String> = [
         "ams_task_result", "ams_purge_tasks", "ams_record_revalidations", "ams_claim_revalidations", "ams_settle_revalidations",
-        "ams_create_agents", "ams_record_change",
+        "ams_create_agents", "ams_update_agents", "ams_record_change",
     ]
 
     /// Functions the files changed beyond the history on purpose: a task's progress is stored as steps

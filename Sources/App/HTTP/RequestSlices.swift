@@ -6,7 +6,9 @@ import Synchronization
 /// (`RateLimitCounter.slice`); only a spent slice costs one, and one refill per tenant is in flight
 /// at a time (the tenant's other requests wait for it). Redis never grants past the limit, so the
 /// replicas together admit at most the limit; a slice a replica has not used can make another
-/// refuse up to one slice early. The windows before the current one are forgotten at its start.
+/// refuse up to one slice early. A refill that times out may still have been counted in Redis: that
+/// slice is lost to the window (at most one per refill that timed out, the requests it stood for let
+/// through as unchecked). The windows before the current one are forgotten at its start.
 final class RequestSlices: Sendable {
     /// A slice is 1% of the limit, between 1 and 1,000 requests. One replica then takes at most about
     /// 100 slices a window, one round trip each, however busy the tenant (refusals cost none: the

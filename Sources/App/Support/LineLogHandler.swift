@@ -48,6 +48,8 @@ struct LineLogHandler: LogHandler {
         }
         line.append(UInt8(ascii: "\n"))
         sink.write(line)
+        // A critical line is often a process's last: it is written before the caller goes on.
+        if event.level == .critical { sink.flush() }
     }
 
     /// The handler's metadata and the event's (which wins), as a list: merging them into a new

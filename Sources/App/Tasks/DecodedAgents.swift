@@ -11,11 +11,12 @@ final class DecodedAgents: Sendable {
     private let agents = Mutex<[UUID: Agent]>([:])
     private let decodes = Atomic<Int>(0)
 
-    /// The agent at `revision`, decoded from `bytes` only when this batch has not decoded that revision yet.
-    func agent(_ id: UUID, revision: Int, bytes: ArraySlice<UInt8>) -> Agent? {
+    /// The agent at `revision`, decoded from `bytes` (unpacked only then) when this turn has not
+    /// decoded that revision yet.
+    func agent(_ id: UUID, revision: Int, bytes: @autoclosure () -> ArraySlice<UInt8>) -> Agent? {
         if let known = agents.withLock({ $0[id] }), known.revision == revision { return known }
         decodes.add(1, ordering: .relaxed)
-        guard let agent = Agent(encoded: bytes, revision: revision) else { return nil }
+        guard let agent = Agent(encoded: bytes(), revision: revision) else { return nil }
         agents.withLock { known in
             if known.count >= Self.capacity, known[id] == nil { known.removeAll(keepingCapacity: true) }
             known[id] = agent

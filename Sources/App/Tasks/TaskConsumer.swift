@@ -253,7 +253,11 @@ final class TaskConsumer: Service {
                 await endTurn(tenant, TaskRunner.Settlement(settled: false, owed: []))
                 return
             }
-            state.withLock { $0.active[tenant] = .now }
+            // It goes straight on only after a batch it settled whole: as a turn that ends so.
+            state.withLock { s in
+                s.active[tenant] = .now
+                s.stalled[tenant] = nil
+            }
             guard let next = await self.entries(of: tenant, turn, mark: mark) else {
                 wake.yield()
                 return

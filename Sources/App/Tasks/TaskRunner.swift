@@ -19,21 +19,6 @@ struct TaskRunner: Sendable {
 
     private var queue: RedisTaskQueue { RedisTaskQueue(redis: redis, consumer: settings.consumer, nonce: settings.nonce) }
 
-    /// Whether every entry was settled (acknowledged); those that were not stay pending, to be
-    /// claimed again.
-    @discardableResult
-    func run(_ entries: [QueuedEntry], tenant: TenantID) async -> Bool {
-        let outcome = await settle(entries, tenant: tenant)
-        guard !outcome.owed.isEmpty else { return outcome.settled }
-        do {
-            try await queue.acknowledge(outcome.owed, tenant: tenant)
-        } catch {
-            logger.warning("task entries could not be acknowledged", metadata: ["error": "\(error)"])
-            return false
-        }
-        return outcome.settled
-    }
-
     /// How a batch ended: whether every entry was settled once `owed` is acknowledged, and the
     /// entries whose tasks are recorded (and dead letters written) but not yet acknowledged, left
     /// to the caller so the acknowledgement rides with its next Redis call.
@@ -42,8 +27,9 @@ struct TaskRunner: Sendable {
         var owed: [QueuedEntry]
     }
 
-    /// Runs the batch as `run` does, up to the acknowledgement of what it finished; `decoded` is
-    /// shared by the batches of one turn.
+    /// Runs the batch, up to the acknowledgement of what it finished (the caller's, with its next
+    /// Redis call); `decoded` is shared by the batches of one turn. Entries not settled stay
+    /// pending, to be claimed again.
     func settle(_ entries: [QueuedEntry], tenant: TenantID, decoded: DecodedAgents = DecodedAgents()) async -> Settlement {
         var logger = logger
         logger[metadataKey: "tenant_id"] = "\(tenant)"

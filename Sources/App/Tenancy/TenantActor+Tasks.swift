@@ -91,7 +91,7 @@ extension TenantActor {
         let context = try await validationContext()
         for _ in 0..<Self.writeAttempts {
             let current: Agent
-            if let hit = cached(id), let cached = decoded.agent(id, revision: hit.revision, bytes: hit.bytes) {
+            if let hit = cachedEntry(id), let cached = decoded.agent(id, revision: hit.revision, bytes: hit.body.bytes) {
                 current = cached
             } else if let stored = try await deps.agents.agent(id, tenant: tenantID) {
                 current = stored

@@ -37,9 +37,14 @@ actor TenantActor {
 
     /// The cached agent, read without entering the actor; `nil` sends the caller to `agent(_:)`.
     nonisolated func cached(_ id: UUID) -> CachedAgent? {
-        guard let hit = agents.withLock({ $0.entry(id) }) else { return nil }
+        guard let hit = cachedEntry(id) else { return nil }
         deps.metrics.cacheHits.increment()
-        return CachedAgent(id: id, revision: hit.version, hit.value)
+        return CachedAgent(id: id, revision: hit.revision, hit.body)
+    }
+
+    /// The cached entry, not counted as a hit: the task runner's reads are not the API's.
+    nonisolated func cachedEntry(_ id: UUID) -> (revision: Int, body: CachedBody)? {
+        agents.withLock { $0.entry(id) }.map { ($0.version, $0.value) }
     }
 
     func agent(_ id: UUID) async throws -> CachedAgent {
@@ -208,7 +213,7 @@ actor TenantActor {
         )
         let ticket = agents.withLock { $0.ticket() }
         defer { agents.withLock { $0.settle(ticket) } }
-        try await deps.creates.insert(agent, audit: audit)
+        try await deps.creates((agent, audit))
         return fill(agent, since: ticket)
     }
 
@@ -384,7 +389,7 @@ actor TenantActor {
                 outcome = try await step(current)
             }
             guard let (next, changes) = outcome else { return (fill(current, since: ticket), false) }
-            if try await deps.agents.update(next, from: current.revision, action: action, changes: changes, audit: audit) {
+            if try await deps.updates(AgentUpdate(next, from: current.revision, action: action, changes: changes, audit: audit)) {
                 return (fill(next, since: ticket), true)
             }
         }

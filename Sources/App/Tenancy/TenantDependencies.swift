@@ -13,8 +13,9 @@ final class TenantDependencies: Sendable {
     let catalog: ToolCatalogCache
     let cacheCapacity: Int
     let quota: AgentQuota
-    /// Every tenant's creates, written in batches (group commit).
-    let creates: CreateBatcher
+    /// Every tenant's creates and updates, written in batches (group commit).
+    let creates: GroupCommit<(agent: Agent, audit: Audit), Void>
+    let updates: GroupCommit<AgentUpdate, Bool>
     let metrics: AppMetrics
     /// How long a deleted agent can be restored (`AMS_DELETED_RETENTION`).
     let retention: Duration
@@ -54,6 +55,14 @@ final class TenantDependencies: Sendable {
         self.catalog = catalog
         self.cacheCapacity = cacheCapacity
         self.quota = AgentQuota(Dictionary(uniqueKeysWithValues: Tier.allCases.map { ($0, policy[$0].maxAgents) }))
-        self.creates = CreateBatcher(store: agents, quota: quota)
+        let quota = self.quota
+        self.creates = GroupCommit(
+            batch: { try await agents.insert($0, quota: quota) },
+            single: { try await agents.insert($0.agent, quota: quota, audit: $0.audit) }
+        )
+        self.updates = GroupCommit(
+            batch: { try await agents.update($0) },
+            single: { try await agents.update($0.agent, from: $0.revision, action: $0.action, changes: $0.changes, audit: $0.audit) }
+        )
     }
 }

@@ -14,11 +14,16 @@ public protocol AgentStore: Sendable {
     func insert(_ agent: Agent, quota: AgentQuota, audit: Audit) async throws
     /// Inserts several agents, of any tenants, in one transaction (group commit), each judged as
     /// `insert` judges it: a create refused (quota, name) writes nothing of its own and is its
-    /// outcome alone, the others stand. One outcome per create, in their order.
+    /// outcome alone, the others stand. One outcome per create, in their order; `WriteAlone` for a
+    /// create the batch could not judge (its tenant locked a while, another unique index broken).
     func insert(_ creates: [(agent: Agent, audit: Audit)], quota: AgentQuota) async throws -> [Result<Void, any Error>]
     /// Stores `agent` as its next version, with the snapshot and a history entry of `action`, if the
     /// stored row is still at `revision`; `false` when it moved on or is gone.
     func update(_ agent: Agent, from revision: Int, action: HistoryEntry.Action, changes: JSONValue, audit: Audit) async throws -> Bool
+    /// Several updates, of any tenants' agents, in one transaction (group commit), each judged as
+    /// `update` judges it, its outcome its own; `WriteAlone` for one the batch could not judge (its
+    /// row locked a while, a name taken).
+    func update(_ updates: [AgentUpdate]) async throws -> [Result<Bool, any Error>]
     /// The fallback of a writer that keeps losing the optimistic race: reads the live agent under a
     /// row lock and stores what `change` makes of it (the next agent and its changes; `nil` writes
     /// nothing) in the same transaction, so it cannot lose again. `nil` when the agent is not live.

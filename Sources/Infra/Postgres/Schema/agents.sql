@@ -57,8 +57,10 @@ $function$;
 
 -- Waiting creates of any tenants in one transaction (group commit), each as `ams_create_agent` in a
 -- block of its own: per create (`n`, its place in `p_creates`), the tier whose quota was full, or the
--- unique constraint it violated (that create alone undone), or neither when it was created. Tenants
--- are taken in their order, so that batches in flight together lock tenant rows in one order.
+-- unique constraint it violated, or 'busy' when its tenant's row stayed locked past 100 ms (that
+-- create alone undone: the caller writes it alone, waiting as long as a single create would, so a
+-- tenant held by a long write holds up no other tenant's create), or neither when it was created.
+-- Tenants are taken in their order, so that batches in flight together lock tenant rows in one order.
 CREATE OR REPLACE FUNCTION ams_create_agents(p_default_tier text, p_limits jsonb, p_creates jsonb)
  RETURNS TABLE(n integer, full_tier text, violated text)
  LANGUAGE plpgsql
@@ -66,6 +68,7 @@ AS $function$
 DECLARE
     c jsonb;
 BEGIN
+    PERFORM set_config('lock_timeout', '100ms', true);
     FOR c, n IN SELECT e.value, e.n FROM jsonb_array_elements(p_creates) WITH ORDINALITY AS e(value, n) ORDER BY e.value ->> 'tenant', e.n LOOP
         full_tier := NULL;
         violated := NULL;
@@ -74,8 +77,11 @@ BEGIN
                 c ->> 'status', c -> 'config', c -> 'validation',
                 to_timestamp((c ->> 'seconds')::bigint) + ((c ->> 'microseconds') || ' microseconds')::interval, c ->> 'by',
                 c -> 'roles', c ->> 'request_id', c -> 'changes', c ->> 'template_id', (c ->> 'template_version')::integer);
-        EXCEPTION WHEN unique_violation THEN
-            GET STACKED DIAGNOSTICS violated = CONSTRAINT_NAME;
+        EXCEPTION
+            WHEN unique_violation THEN
+                GET STACKED DIAGNOSTICS violated = CONSTRAINT_NAME;
+            WHEN lock_not_available THEN
+                violated := 'busy';
         END;
         RETURN NEXT;
     END LOOP;
@@ -104,6 +110,39 @@ BEGIN
     PERFORM ams_record_change(p_tenant, p_id, p_action, p_by, p_roles, p_at, p_request_id, v_version, NULL, NULL,
         p_name, p_type, v_status, p_validation, p_changes);
     RETURN v_version;
+END
+$function$;
+
+-- Waiting updates of any tenants' agents in one transaction (group commit), each as `ams_update_agent`
+-- in a block of its own: per update (`n`, its place in `p_updates`), the new version (NULL when the
+-- row moved on or is gone), or the unique constraint it violated, or 'busy' when its row stayed
+-- locked past 100 ms (that update alone undone, for the caller to write alone). Rows are taken in
+-- (tenant, agent) order, so that batches in flight together lock them in one order.
+CREATE OR REPLACE FUNCTION ams_update_agents(p_updates jsonb)
+ RETURNS TABLE(n integer, version integer, violated text)
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    u jsonb;
+BEGIN
+    PERFORM set_config('lock_timeout', '100ms', true);
+    FOR u, n IN SELECT e.value, e.n FROM jsonb_array_elements(p_updates) WITH ORDINALITY AS e(value, n)
+        ORDER BY e.value ->> 'tenant', e.value ->> 'id', e.n LOOP
+        version := NULL;
+        violated := NULL;
+        BEGIN
+            version := ams_update_agent(u ->> 'tenant', (u ->> 'id')::uuid, (u ->> 'revision')::integer, u ->> 'name', u ->> 'type',
+                u -> 'config', u -> 'validation',
+                to_timestamp((u ->> 'seconds')::bigint) + ((u ->> 'microseconds') || ' microseconds')::interval, u ->> 'by',
+                u -> 'roles', u ->> 'request_id', u ->> 'action', u -> 'changes');
+        EXCEPTION
+            WHEN unique_violation THEN
+                GET STACKED DIAGNOSTICS violated = CONSTRAINT_NAME;
+            WHEN lock_not_available THEN
+                violated := 'busy';
+        END;
+        RETURN NEXT;
+    END LOOP;
 END
 $function$;
 
