@@ -146,8 +146,8 @@ import Testing
         let redis = try Self.redis("redis://127.0.0.1:\(server.port)")
         defer { redis.close() }
         let metrics = AppMetrics()
-        let open = try Self.limiter(redis, limit: 10_000, metrics: metrics, wait: .milliseconds(250))
-        let closed = try Self.limiter(redis, limit: 10_000, failClosed: true, metrics: metrics, wait: .milliseconds(100))
+        let open = try Self.limiter(redis, limit: 10_000, metrics: metrics)
+        let closed = try Self.limiter(redis, limit: 10_000, failClosed: true, metrics: metrics)
         let tenant = TestSupport.tenant()
         #expect(try await open.check(tenant: tenant, tier: .enterprise, now: Self.minute).verdict?.remaining == 9_999)
         #expect(try await closed.check(tenant: tenant, tier: .enterprise, now: Self.minute).verdict?.remaining == 9_899)
