@@ -124,7 +124,7 @@ final class Finished: Sendable {
             create(second)
             try await gates[1].reached()
             for name in names { create(name) }
-            #expect(try await eventually { await actor.deps.creates.waitingCount == names.count }, "the later creates wait for the held ones")
+            #expect(try await eventually(30) { await actor.deps.creates.waitingCount == names.count }, "the later creates wait for the held ones")
             for gate in gates { gate.open() }
             return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
         }
@@ -204,8 +204,10 @@ final class Finished: Sendable {
             let (store, deps) = try Self.dependencies(client, tier: .free)
             let tenants = [TestSupport.tenant(), TestSupport.tenant(), TestSupport.tenant()]
             let actors = tenants.map { TenantActor(tenantID: $0, deps: deps, caching: true) }
-            // The first tenant (free: two agents) already holds one.
+            // The first tenant (free: two agents) already holds one. Every actor has loaded its
+            // tenant: a loaded database must not keep a create from queuing in time.
             _ = try await actors[0].create(Self.config("Before"), audit: .test)
+            for actor in actors { _ = try await actor.validationContext() }
             let gates = store.holdNextGroups(GroupCommitLimits.inFlight)
             let outcomes = try await withThrowingTaskGroup(of: (String, Result<CachedAgent, ServiceError>).self) { group in
                 func create(_ name: String, in index: Int) {
@@ -222,7 +224,7 @@ final class Finished: Sendable {
                     try await gate.reached()
                 }
                 for (name, index) in [("A1", 0), ("B1", 1), ("A2", 0), ("B2", 1)] { create(name, in: index) }
-                #expect(try await eventually { await deps.creates.waitingCount == 4 })
+                #expect(try await eventually(30) { await deps.creates.waitingCount == 4 })
                 for gate in gates { gate.open() }
                 return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
             }
@@ -312,9 +314,9 @@ final class Finished: Sendable {
                 }
                 create("Held", in: 0)
                 create("Free", in: 1)
-                #expect(try await eventually { await deps.creates.waitingCount == 2 })
+                #expect(try await eventually(30) { await deps.creates.waitingCount == 2 })
                 for gate in gates { gate.open() }
-                #expect(try await eventually { finished.values.withLock { $0["Free"] } != nil }, "the free tenant's create is answered")
+                #expect(try await eventually(30) { finished.values.withLock { $0["Free"] } != nil }, "the free tenant's create is answered")
                 #expect(store.groups.withLock { $0.last.map(Set.init) } == [tenants[0], tenants[1]], "both went in one batch")
                 #expect(finished.values.withLock { $0["Held"] } == nil, "the held tenant's create waits for its row")
                 locked.open()
@@ -352,7 +354,7 @@ final class Finished: Sendable {
                 }
                 patch(2)
                 patch(3)
-                #expect(try await eventually { await deps.updates.waitingCount == 2 })
+                #expect(try await eventually(30) { await deps.updates.waitingCount == 2 })
                 for gate in gates { gate.open() }
                 return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
             }
