@@ -82,7 +82,9 @@ final class Finished: Sendable {
     }
 
     static func dependencies(_ client: PostgresClient, tier: Tier) throws -> (GroupRecordingStore, TenantDependencies) {
-        let stores = PostgresStores(client: client, defaultTier: tier, logger: logger)
+        // Calls wait seconds for the database: with every suite running at once, the 3 s deadline
+        // of a replica's call was missed before a create could queue.
+        let stores = PostgresStores(client: client, defaultTier: tier, timeout: .seconds(30), logger: logger)
         let store = GroupRecordingStore(stores.agents)
         let deps = TenantDependencies(
             stores,
