@@ -3,6 +3,7 @@ settings the test gives, and plain HTTP helpers to drive it."""
 
 import json
 import os
+import random
 import socket
 import subprocess
 import time
@@ -18,9 +19,22 @@ SECRET = "ecosystem-test-secret-0123456789abcdefghijklmn"
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below the kernel's ephemeral range, as scripts/lib.sh picks one: a port from that
+    range can be taken by an outgoing connection before the service binds it."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = max(int(f.read().split()[0]), 21000)
+    except (OSError, ValueError):
+        low = 32768
+    for _ in range(200):
+        port = random.randrange(20000, low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free port found")
 
 
 class Response:
