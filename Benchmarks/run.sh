@@ -7,6 +7,8 @@
 #   cached GET, rate limits and log off ÷ a bare Hummingbird GET of fixed bytes          (≥ 0.85)
 #   the same lean GET                   ÷ that GET with every metric a no-op              (≥ 0.95)
 #   cached GET …/config, the defaults   ÷ a bare Hummingbird GET of fixed bytes          (≥ 0.7)
+#   cached GET, tracing on (every trace, and 1 in 100, sampled) ÷ the defaults (reported: the
+#     cost of tracing; spans exported over OTLP/HTTP to a sink that accepts and drops them)
 #   create, 400 tenants                 ÷ pgbench of a create's rows in one transaction  (≥ 0.6)
 #   create, one tenant                  ÷ the same pgbench                                (≥ 0.4)
 #   PATCH, 256 agents                   ÷ the same pgbench                                (≥ 0.6)
@@ -81,8 +83,26 @@ BARE_PORT="$(free_port)"
 AMS_RATE_LIMITS=0 AMS_ACCESS_LOG=0 AMS_METRICS=0 AMS_HTTP_PORT="$BARE_PORT" "$BIN" serve > "$LOCAL/bench/server-nometrics.log" 2>&1 &
 BARE_PID=$!
 PIDS+=("$LEAN_PID" "$BARE_PID")
+# The defaults with tracing on, as the OTEL_* variables turn it on, exporting to a local sink: every
+# trace sampled, and one in a hundred (the root spans of wrk's requests, which send no traceparent).
+SINK_PORT="$(free_port)"
+python3 Benchmarks/otlp-sink.py "$SINK_PORT" > "$LOCAL/bench/otlp-sink.log" 2>&1 &
+PIDS+=($!)
+traced() {
+  OTEL_TRACES_EXPORTER=otlp OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$SINK_PORT" \
+    OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG="$2" AMS_HTTP_PORT="$1" "$BIN" serve > "$3" 2>&1 &
+}
+TRACED_PORT="$(free_port)"
+traced "$TRACED_PORT" 1.0 "$LOCAL/bench/server-traced.log"
+TRACED_PID=$!
+SAMPLED_PORT="$(free_port)"
+traced "$SAMPLED_PORT" 0.01 "$LOCAL/bench/server-sampled.log"
+SAMPLED_PID=$!
+PIDS+=("$TRACED_PID" "$SAMPLED_PID")
 wait_http "http://127.0.0.1:$LEAN_PORT/health"
 wait_http "http://127.0.0.1:$BARE_PORT/health"
+wait_http "http://127.0.0.1:$TRACED_PORT/health"
+wait_http "http://127.0.0.1:$SAMPLED_PORT/health"
 start_service
 export SERVICE_TOKEN="$("$BIN" token --role service --ttl 2h)"
 export TENANT_PREFIX="bench$RANDOM"
@@ -112,6 +132,8 @@ for i in $(seq 1 256); do
 done
 curl -sf "${AUTH[@]}" "http://127.0.0.1:$BARE_PORT/v1/agents/$ID" >/dev/null
 curl -sf "${AUTH[@]}" "http://127.0.0.1:$LEAN_PORT/v1/agents/$ID" >/dev/null
+curl -sf "${AUTH[@]}" "http://127.0.0.1:$TRACED_PORT/v1/agents/$ID" >/dev/null
+curl -sf "${AUTH[@]}" "http://127.0.0.1:$SAMPLED_PORT/v1/agents/$ID" >/dev/null
 
 rate() { awk '/Requests\/sec/ {print $2}' "$1"; }
 p99() { awk '$1 == "99%" {print $2}' "$1"; }
@@ -121,16 +143,17 @@ wrk_run() { local out="$1"; shift; wrk -t1 -c32 -d"${DURATION}s" --latency "$@" 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "-"; else if (NR % 2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 
-declare -a GET_RATIO LEAN_RATIO METRICS_RATIO CONFIG_RATIO CREATE_RATIO ONE_RATIO PATCH_RATIO
+declare -a GET_RATIO LEAN_RATIO METRICS_RATIO CONFIG_RATIO CREATE_RATIO ONE_RATIO PATCH_RATIO TRACED_RATIO SAMPLED_RATIO
 [ "${BENCH_ONLY:-}" = memory ] && ROUNDS=0
 for round in $(seq 1 "$ROUNDS"); do
   R="$LOCAL/bench/r$round"
-  log "round $round: GET (yardstick, the defaults, lean, lean without metrics)"
+  log "round $round: GET (yardstick, the defaults, lean, lean without metrics, traced, 1% traced)"
   wrk_run "$R-ceiling.txt" "http://127.0.0.1:$CEILING_PORT/fixed"
   # Whichever runs first has the warmer machine: the order turns each round.
-  GETS=("get $BASE" "lean http://127.0.0.1:$LEAN_PORT" "nometrics http://127.0.0.1:$BARE_PORT")
-  for i in 0 1 2; do
-    set -- ${GETS[$(( (i + round) % 3 ))]}
+  GETS=("get $BASE" "lean http://127.0.0.1:$LEAN_PORT" "nometrics http://127.0.0.1:$BARE_PORT"
+    "traced http://127.0.0.1:$TRACED_PORT" "sampled http://127.0.0.1:$SAMPLED_PORT")
+  for i in 0 1 2 3 4; do
+    set -- ${GETS[$(( (i + round) % 5 ))]}
     wrk_run "$R-$1.txt" "${AUTH[@]}" "$2/v1/agents/$ID"
   done
   log "round $round: create (yardstick, service over 400 tenants, service into one tenant), PATCH"
@@ -146,16 +169,21 @@ for round in $(seq 1 "$ROUNDS"); do
   c="$(rate "$R-ceiling.txt")"; g="$(rate "$R-get.txt")"; l="$(rate "$R-lean.txt")"; n="$(rate "$R-nometrics.txt")"
   p="$(tps "$R-pgbench.txt")"; s="$(rate "$R-create.txt")"; o="$(rate "$R-create-one.txt")"; w="$(rate "$R-patch.txt")"
   cc="$(rate "$R-ceiling-config.txt")"; k="$(rate "$R-config.txt")"
+  t="$(rate "$R-traced.txt")"; sm="$(rate "$R-sampled.txt")"
+  TRACED_RATIO+=("$(awk -v a="$t" -v b="$g" 'BEGIN {printf "%.3f", a/b}')"); SAMPLED_RATIO+=("$(awk -v a="$sm" -v b="$g" 'BEGIN {printf "%.3f", a/b}')")
   GET_RATIO+=("$(ratio "$g" "$c")"); LEAN_RATIO+=("$(ratio "$l" "$c")"); METRICS_RATIO+=("$(awk -v a="$l" -v b="$n" 'BEGIN {printf "%.3f", a/b}')")
   CONFIG_RATIO+=("$(ratio "$k" "$cc")"); CREATE_RATIO+=("$(ratio "$s" "$p")"); ONE_RATIO+=("$(ratio "$o" "$p")"); PATCH_RATIO+=("$(ratio "$w" "$p")")
   printf 'round %s: bare GET %s req/s | GET defaults %s → %s, lean %s → %s, lean without metrics %s → %s | pgbench %s tps | create %s → %s, one tenant %s → %s, PATCH %s → %s | config %s vs bare %s → %s\n' \
     "$round" "$c" "$g" "${GET_RATIO[-1]}" "$l" "${LEAN_RATIO[-1]}" "$n" "${METRICS_RATIO[-1]}" "$p" \
     "$s" "${CREATE_RATIO[-1]}" "$o" "${ONE_RATIO[-1]}" "$w" "${PATCH_RATIO[-1]}" "$k" "$cc" "${CONFIG_RATIO[-1]}"
   printf '  p99: create %s, one tenant %s, PATCH %s\n' "$(p99 "$R-create.txt")" "$(p99 "$R-create-one.txt")" "$(p99 "$R-patch.txt")"
+  printf '  tracing: GET traced (100%%) %s → %s, traced (1%%) %s → %s of the defaults; p99 %s, %s vs %s\n' \
+    "$t" "${TRACED_RATIO[-1]}" "$sm" "${SAMPLED_RATIO[-1]}" "$(p99 "$R-traced.txt")" "$(p99 "$R-sampled.txt")" "$(p99 "$R-get.txt")"
 done
 
 log "memory: 10,000 tenants × 10 agents, all cached, in a fresh process"
-kill "$SERVICE_PID" "$LEAN_PID" "$BARE_PID"; wait "$SERVICE_PID" "$LEAN_PID" "$BARE_PID" 2>/dev/null || true
+kill "$SERVICE_PID" "$LEAN_PID" "$BARE_PID" "$TRACED_PID" "$SAMPLED_PID"
+wait "$SERVICE_PID" "$LEAN_PID" "$BARE_PID" "$TRACED_PID" "$SAMPLED_PID" 2>/dev/null || true
 "${PSQL[@]}" -d ams <<'SQL' >/dev/null
 INSERT INTO tenants (tenant_id, tier, agent_count)
 SELECT 'mem-' || t, 'enterprise', 10 FROM generate_series(1, 10000) t
@@ -191,6 +219,8 @@ summary "cached GET, the defaults ÷ bare GET:" "${GET_RATIO[*]}" "≥ 0.7"
 summary "cached GET, lean ÷ bare GET:" "${LEAN_RATIO[*]}" "≥ 0.85"
 summary "lean GET ÷ lean GET without metrics:" "${METRICS_RATIO[*]}" "≥ 0.95"
 summary "GET …/config ÷ bare GET:" "${CONFIG_RATIO[*]}" "≥ 0.7"
+summary "cached GET, traced (100%) ÷ the defaults:" "${TRACED_RATIO[*]}" "reported"
+summary "cached GET, traced (1%) ÷ the defaults:" "${SAMPLED_RATIO[*]}" "reported"
 summary "create, 400 tenants ÷ pgbench:" "${CREATE_RATIO[*]}" "≥ 0.6"
 summary "create, one tenant ÷ pgbench:" "${ONE_RATIO[*]}" "≥ 0.4"
 summary "PATCH ÷ pgbench:" "${PATCH_RATIO[*]}" "≥ 0.6"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test against a real PostgreSQL and Redis under .local/test on free ports: a smoke test of the
-# real executable over a socket, the contract check (schemathesis, /docs in Chromium), the
-# ecosystem's own clients against it (Tests/Ecosystem), then the Swift tests.
+# real executable over a socket, the contract check (schemathesis, /docs in Chromium), the alert
+# rules' unit tests (promtool), the ecosystem's own clients against it (Tests/Ecosystem), the web
+# console in a browser (Tests/Console), then the Swift tests.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
@@ -22,7 +23,9 @@ log "building"
 swift build --build-tests
 bash scripts/smoke.sh "$(swift build --show-bin-path)/agent-management"
 bash scripts/contract.sh "$(swift build --show-bin-path)/agent-management"
+bash scripts/alerts.sh
 bash scripts/ecosystem.sh "$(swift build --show-bin-path)/agent-management"
+bash scripts/console.sh "$(swift build --show-bin-path)/agent-management"
 
 log "databases of their own for the suites that need one"
 # Made before the suites run in parallel: making one writes the whole template through the WAL,

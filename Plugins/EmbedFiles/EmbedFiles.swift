@@ -1,13 +1,15 @@
 import Foundation
 import PackagePlugin
 
-/// Embeds a target's `.sql` files, and the package's `openapi.yaml` in `App`, as string constants
-/// of `EmbeddedFiles`: the binary stays self-contained and nothing generated is checked in.
+/// Embeds a target's `.sql` files and the web console's `.html`, `.css` and `.js` files, and the
+/// package's `openapi.yaml` in `App`, as string constants of `EmbeddedFiles`: the binary stays
+/// self-contained and nothing generated is checked in.
 @main
 struct EmbedFiles: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: any Target) throws -> [Command] {
         guard let target = target as? SourceModuleTarget else { return [] }
-        var inputs = target.sourceFiles.map(\.url).filter { $0.pathExtension == "sql" }
+        let embedded: Set = ["sql", "html", "css", "js"]
+        var inputs = target.sourceFiles.map(\.url).filter { embedded.contains($0.pathExtension) }
         if target.name == "App" { inputs.append(context.package.directoryURL.appending(path: "openapi.yaml")) }
         guard !inputs.isEmpty else { return [] }
         inputs.sort { $0.path < $1.path }

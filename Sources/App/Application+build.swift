@@ -39,12 +39,15 @@ struct RouterDependencies: Sendable {
     var resolver = AddressResolver()
     /// Queues the revalidations that tier and catalog changes record (absent in tests without one).
     var revalidations: RevalidationRelay?
+    /// Each request a SERVER span when tracing is on.
+    var traces = Traces.off
 }
 
 func buildRouter(_ deps: RouterDependencies) -> AppResponderBuilder {
     let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
-    let envelope = EnvelopeMiddleware(metrics: deps.metrics.requests, accessLog: deps.accessLog)
+    let envelope = EnvelopeMiddleware(metrics: deps.metrics.requests, accessLog: deps.accessLog, traces: deps.traces)
     registerAPI(on: router, deps, envelope: envelope)
+    deps.metrics.requests?.register(router.routes.map { (method: $0.method, route: $0.path.description) })
     router.refuseOtherMethods()
     let hot = HotReads(
         envelope: envelope,
@@ -63,7 +66,7 @@ func buildRouter(_ deps: RouterDependencies) -> AppResponderBuilder {
 
 /// Every route of the API; `openapi.yaml` documents exactly these (a test compares the two).
 func registerAPI(on router: Router<AppRequestContext>, _ deps: RouterDependencies, envelope: EnvelopeMiddleware? = nil) {
-    router.add(middleware: envelope ?? EnvelopeMiddleware(metrics: deps.metrics.requests, accessLog: deps.accessLog))
+    router.add(middleware: envelope ?? EnvelopeMiddleware(metrics: deps.metrics.requests, accessLog: deps.accessLog, traces: deps.traces))
     HealthRoutes(
         database: deps.database,
         redis: deps.redis,
@@ -72,6 +75,7 @@ func registerAPI(on router: Router<AppRequestContext>, _ deps: RouterDependencie
         orchestrator: deps.orchestrator
     ).register(on: router)
     MetaRoutes(contract: deps.contract).register(on: router)
+    ConsoleRoutes().register(on: router)
     if deps.servesMetrics { MetricsRoute(metrics: deps.metrics).register(on: router) }
     let v1 = router.group("v1")
         .add(middleware: AuthMiddleware(verifier: deps.verifier, scope: .tenant))
@@ -92,7 +96,7 @@ func registerAPI(on router: Router<AppRequestContext>, _ deps: RouterDependencie
         resolver: deps.resolver,
         allowPrivate: deps.webhooksAllowPrivate
     ).register(on: v1)
-    let enqueuer = TaskEnqueuer(redis: deps.redis, tasks: deps.tasks)
+    let enqueuer = TaskEnqueuer(redis: deps.redis, tasks: deps.tasks, traces: deps.traces)
     TaskRoutes(supervisor: deps.supervisor, tasks: deps.tasks, enqueuer: enqueuer, bodyLimit: deps.bodyLimit).register(on: v1)
     let internalGroup = router.group("internal/v1").add(middleware: AuthMiddleware(verifier: deps.verifier, scope: .internal))
     InternalAgentRoutes(supervisor: deps.supervisor, bodyLimit: deps.bodyLimit).register(on: internalGroup)
@@ -108,8 +112,11 @@ func registerAPI(on router: Router<AppRequestContext>, _ deps: RouterDependencie
 }
 
 /// Wires Postgres, the change listener, the tenant supervisor and the router into one application.
-func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
+/// `traces` stands in for the tracing the `OTEL_*` variables configure (tests pass their own tracer).
+func buildApplication(_ config: AppConfiguration, logger: Logger, traces: Traces? = nil) async throws -> some ApplicationProtocol {
     try config.check()
+    let export = try TraceExport.make(given: traces, logger: logger)
+    let traces = export.traces
     let policy = try TierPolicyFile.load(path: config.tiersFile)
     let seedTools = try ToolCatalogFile.load(path: config.toolsFile)
     var pool = try PostgresClient.Configuration(url: config.databaseURL, statementTimeout: config.databaseTimeout)
@@ -123,7 +130,8 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
     pool.options.minimumConnections = 1
     pool.options.maximumConnections = config.databasePoolMaximum
     let client = PostgresClient(configuration: pool, backgroundLogger: logger)
-    let metrics = AppMetrics(enabled: config.metrics, logs: (logger.handler as? LineLogHandler)?.sink)
+    let feed = EventFeed()
+    let metrics = AppMetrics(enabled: config.metrics, logs: (logger.handler as? LineLogHandler)?.sink, feed: feed)
     // Postgres ends slow statements at `databaseTimeout`; the client's deadline, a little later,
     // only has to catch a connection that stopped answering.
     let stores = PostgresStores(
@@ -131,10 +139,11 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
         defaultTier: config.defaultTier,
         timeout: config.databaseTimeout + .milliseconds(500),
         metrics: metrics.database,
+        traces: traces,
         logger: logger
     )
     let catalog = ToolCatalogCache(store: stores.tools, caching: false)
-    let redis = RedisClient(configuration: .init(url: try RedisURL(config.redisURL), timeout: config.redisTimeout), logger: logger)
+    let redis = RedisClient(configuration: .init(url: try RedisURL(config.redisURL), timeout: config.redisTimeout), traces: traces, logger: logger)
     let rateLimiter =
         config.rateLimits
         ? RateLimiter(redis: redis, policy: policy, failClosed: config.rateLimitFailClosed, metrics: metrics, logger: logger) : nil
@@ -158,10 +167,10 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
         idleTimeout: config.tenantIdleTimeout,
         logger: logger
     )
-    let feed = EventFeed()
-    let notifier = Notifier(store: stores.events, feed: feed, logger: logger)
+    let notifier = Notifier(store: stores.events, feed: feed, metrics: metrics, logger: logger)
     let subscribers = Subscribers()
-    let verifier = await TokenVerifier.make(config)
+    let identityProvider = try await IdentityProviderKeys.make(config)
+    let verifier = await TokenVerifier.make(config, identityProvider: identityProvider)
     let listener = ChangeListener(
         configuration: .init(
             databaseURL: config.databaseURL,
@@ -173,7 +182,7 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
         onListening: { await supervisor.setListening($0) },
         events: notifier.hooks(leaderKey: config.eventLeader ? PostgresEventStore.notifierLock : nil)
     )
-    let orchestrator = config.orchestratorURL == nil ? nil : LinkStatus()
+    let orchestrator = config.orchestratorURL == nil ? nil : LinkStatus(gauge: metrics.orchestratorLink)
     let resolver = AddressResolver()
     let revalidations = RevalidationRelay(
         tasks: stores.tasks,
@@ -203,7 +212,8 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
             accessLog: config.accessLog,
             webhooksAllowPrivate: config.webhookAllowPrivate,
             resolver: resolver,
-            revalidations: revalidations
+            revalidations: revalidations,
+            traces: traces
         )
     )
     let socket = EventSocket(
@@ -211,7 +221,7 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
         store: stores.events,
         subscribers: subscribers,
         authTimeout: config.eventSocketAuthTimeout,
-        envelope: EnvelopeMiddleware(metrics: metrics.requests, accessLog: config.accessLog),
+        envelope: EnvelopeMiddleware(metrics: metrics.requests, accessLog: config.accessLog, traces: traces),
         rateLimit: RateLimitMiddleware(limiter: rateLimiter, supervisor: supervisor)
     )
     var app = Application(
@@ -230,6 +240,7 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "agent-management"),
         logger: logger
     )
+    if let exporter = export.exporter { app.addServices(exporter) }
     app.addServices(
         client,
         redis,
@@ -250,6 +261,9 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
         SubscriberSink(store: stores.events, feed: feed, subscribers: subscribers, lag: metrics.eventLag(SubscriberSink.name), logger: logger),
         EventPurge(store: stores.events, retention: config.eventRetention, interval: config.purgeInterval, notifier: notifier, logger: logger)
     )
+    if let identityProvider {
+        app.addServices(JWKSRefresher(keys: identityProvider, interval: config.jwtJWKSRefresh, logger: logger))
+    }
     if config.notifyRedis {
         app.addServices(
             SharedSink(
@@ -286,7 +300,7 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
         app.addServices(
             WebhookDispatcher(
                 store: stores.webhooks,
-                client: WebhookClient(http: http, resolver: resolver, configuration: delivery),
+                client: WebhookClient(http: http, resolver: resolver, configuration: delivery, traces: traces),
                 http: http,
                 feed: feed,
                 notifier: notifier,
@@ -302,7 +316,15 @@ func buildApplication(_ config: AppConfiguration, logger: Logger) async throws -
             TaskConsumer(
                 redis: redis,
                 keyEvents: RedisKeyEvents(url: try RedisURL(config.redisURL), event: "xadd", timeout: config.redisTimeout, logger: logger),
-                runner: TaskRunner(redis: redis, tasks: stores.tasks, supervisor: supervisor, settings: settings, metrics: metrics, logger: logger),
+                runner: TaskRunner(
+                    redis: redis,
+                    tasks: stores.tasks,
+                    supervisor: supervisor,
+                    settings: settings,
+                    metrics: metrics,
+                    logger: logger,
+                    traces: traces
+                ),
                 settings: settings,
                 logger: logger
             )

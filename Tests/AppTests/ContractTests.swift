@@ -65,6 +65,15 @@ import Yams
         #expect(statuses.count == ErrorCode.allCases.count)
     }
 
+    /// The document's issue codes are the ones validators report, and none is also an error code.
+    @Test func theIssueCodesAreTheValidatorsAndNoErrorCode() throws {
+        let schemas = try #require((try Self.document()["components"] as? [String: Any])?["schemas"] as? [String: Any])
+        let issues = try #require((schemas["IssueCode"] as? [String: Any])?["enum"] as? [String])
+        let errors = try #require((schemas["ErrorCode"] as? [String: Any])?["enum"] as? [String])
+        #expect(issues == IssueCode.allCases.map(\.rawValue).sorted())
+        #expect(Set(issues).intersection(errors).sorted() == [], "codes that are both")
+    }
+
     /// A route missing from the document, or documented but not routed, fails here.
     @Test func theDocumentNamesExactlyTheRoutedOperations() async throws {
         let documented = Set(try Self.operations().map { "\($0.method.uppercased()) \($0.path)" })

@@ -114,7 +114,7 @@ import Testing
     @Test func refusedUpgradesAnswerInTheEnvelope() async throws {
         try await TestSupport.app().test(.live) { client in
             let admin = try await Caller.make(client, tenant: TestSupport.tenant())
-            #expect(try await admin.send(.get, "/v1/ws").errorCode == "AMS-112", "a plain GET is told to upgrade")
+            #expect(try await admin.send(.get, "/v1/ws").errorCode == "AMS-312", "a plain GET is told to upgrade")
             #expect(try await admin.send(.get, "/v1/ws?since=-1").errorCode == "AMS-109")
             #expect(try await Caller(client: client, token: "nope").send(.get, "/v1/ws").errorCode == "AMS-202")
 

@@ -97,6 +97,35 @@ import Testing
         }
     }
 
+    /// A refusal was counted like any request, so it says what is left as a 2xx does (the hot
+    /// read's 404 included); a 429 keeps the headers of the limit it reached.
+    @Test func refusalsCarryTheRateLimitHeaders() async throws {
+        let app = try await Self.limitedApp(creates: 3, updates: 1)
+        try await app.test(.router) { client in
+            let tenant = try await TestSupport.tenant(on: .professional, client)
+            let admin = try await Caller.make(client, tenant: tenant)
+            let viewer = try await Caller.make(client, tenant: tenant, roles: [.viewer])
+            let unknown = UUID().uuidString.lowercased()
+            let refusals = [
+                try await admin.send(.get, "/v1/agents/\(unknown)"),
+                try await admin.send(.get, "/v1/agents?limit=0"),
+                try await admin.send(.post, "/v1/agents", json: "{"),
+                try await viewer.send(.post, "/v1/agents", json: #"{"name":"V","llm_config":{"model":"gpt-4o-mini"}}"#),
+                try await admin.send(.post, "/v1/agents/\(unknown)/status", json: #"{"status":"active"}"#),
+            ]
+            #expect(refusals.map(\.status.code) == [404, 400, 400, 403, 404])
+            for r in refusals {
+                #expect(r.headers[.rateLimitLimit] == "300", "\(r.status)")
+                #expect((Int(r.headers[.rateLimitRemaining] ?? "") ?? 300) < 300, "\(r.status)")
+                #expect(Int(r.headers[.rateLimitReset] ?? "") != nil, "\(r.status)")
+            }
+            let id = try #require(try await admin.create("A")["id"]?.stringValue)
+            #expect(try await admin.send(.patch, "/v1/agents/\(id)", json: #"{"description":"changed"}"#).status == .ok)
+            let over = try await admin.send(.patch, "/v1/agents/\(id)", json: #"{"description":"again"}"#)
+            #expect(over.status == .tooManyRequests && over.headers[.rateLimitLimit] == "1" && over.headers[.rateLimitRemaining] == "0")
+        }
+    }
+
     /// An idempotent replay uses nothing; an apply counts each agent it updates; a dry run counts none.
     @Test func replaysUseNothingAndAnApplyCountsItsUpdates() async throws {
         let app = try await Self.limitedApp(creates: 3, updates: 3)

@@ -36,8 +36,12 @@ import Testing
             let refused = try await admin.send(.post, "/v1/agents", json: #"{"name":"Three","type":"workflow","llm_config":{"model":"gpt-4.1"}}"#)
             #expect(refused.errorCode == "AMS-207")
 
-            let bad = try await service.send(.put, "/internal/v1/tenants/\(tenant)", json: #"{"tier":"platinum"}"#)
-            #expect(bad.status == .badRequest && bad.errorCode == "AMS-100")
+            // As an unknown `min_tier` in the tool catalog: a malformed body, naming the field.
+            for body in [#"{"tier":"platinum"}"#, "{}", #"{"tier":null}"#] {
+                let bad = try await service.send(.put, "/internal/v1/tenants/\(tenant)", json: body)
+                #expect(bad.status == .badRequest && bad.errorCode == "AMS-109", "\(body)")
+                #expect(try bad.json()["error"]?["details"]?["field"] == .string("/tier"), "\(body)")
+            }
             #expect(try await service.send(.put, "/internal/v1/tenants/\(tenant)", json: #"{"tier":"pro","x":1}"#).errorCode == "AMS-109")
 
             let upgraded = try await service.send(.put, "/internal/v1/tenants/\(tenant)", json: #"{"tier":"professional"}"#)

@@ -1,6 +1,7 @@
 import Domain
 import Foundation
 import Infra
+import JWTKit
 import Synchronization
 import Testing
 
@@ -178,6 +179,73 @@ import Testing
         #expect(verifier.cache.count == 1)
     }
 
+    // MARK: claim paths
+
+    static let keycloak = ClaimPaths(roles: ClaimPath("realm_access.roles")!, tenant: ClaimPath("organization.tenant")!)
+
+    /// The JSON payload of `token`, unverified.
+    func payload(_ token: String) throws -> [String: Any] {
+        var base64 = String(token.split(separator: ".")[1]).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        let data = try #require(Data(base64Encoded: base64))
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    @Test func byDefaultRolesAndTenantAreTopLevelClaims() async throws {
+        let verifier = await TokenVerifier(secret: Self.userSecret)
+        let token = try await verifier.sign(subject: "u", tenant: "t1", roles: [.editor], ttl: .seconds(60))
+        let payload = try self.payload(token)
+        #expect(payload["roles"] as? [String] == ["editor"] && payload["tenant_id"] as? String == "t1")
+        #expect(await code { try await TokenVerifier(secret: Self.userSecret, claims: Self.keycloak).verify(token) } == .invalidToken)
+    }
+
+    @Test func rolesAndTenantAreWrittenAndReadAtTheConfiguredPaths() async throws {
+        let verifier = await TokenVerifier(secret: Self.userSecret, claims: Self.keycloak)
+        let token = try await verifier.sign(subject: "u", tenant: "t1", roles: [.editor], ttl: .seconds(60))
+        let payload = try self.payload(token)
+        #expect((payload["realm_access"] as? [String: Any])?["roles"] as? [String] == ["editor"])
+        #expect((payload["organization"] as? [String: Any])?["tenant"] as? String == "t1")
+        #expect(payload["roles"] == nil && payload["tenant_id"] == nil)
+        let claims = try await verifier.verify(token)
+        #expect(claims.roles == ["editor"] && claims.tenant_id == "t1")
+        let service = try await verifier.sign(subject: "s", tenant: nil, roles: [.service], ttl: .seconds(60))
+        #expect(try self.payload(service)["organization"] == nil)
+        #expect(try await verifier.verify(service).tenant_id == nil)
+    }
+
+    /// A payload shaped as Keycloak's: roles among others in `realm_access`, claims the service ignores.
+    struct KeycloakPayload: JWTPayload {
+        struct Access: Codable { var roles: [String]? }
+        var sub = SubjectClaim(value: "kc-user")
+        var exp = ExpirationClaim(value: Date().addingTimeInterval(60))
+        var azp = "ams-client"
+        var scope = "openid profile"
+        var realm_access: Access?
+        var organization: [String: String]?
+        func verify(using algorithm: some JWTAlgorithm) async throws {}
+    }
+
+    func keycloakToken(_ payload: KeycloakPayload) async throws -> String {
+        let keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: Self.userSecret), digestAlgorithm: .sha256)
+        return try await keys.sign(payload)
+    }
+
+    @Test func aPathLeadsThroughNestedObjectsAndAMissingStepIsAMissingClaim() async throws {
+        let verifier = await TokenVerifier(secret: Self.userSecret, claims: Self.keycloak)
+        var payload = KeycloakPayload()
+        payload.realm_access = .init(roles: ["offline_access", "admin", "default-roles-ams"])
+        payload.organization = ["tenant": "acme"]
+        let claims = try await verifier.verify(try await keycloakToken(payload))
+        #expect(claims.roles == ["offline_access", "admin", "default-roles-ams"] && claims.tenant_id == "acme")
+        payload.organization = nil
+        #expect(try await verifier.verify(try await keycloakToken(payload)).tenant_id == nil)
+        payload.realm_access = .init(roles: nil)
+        #expect(await code { try await verifier.verify(try await keycloakToken(payload)) } == .invalidToken)
+        payload.realm_access = nil
+        #expect(await code { try await verifier.verify(try await keycloakToken(payload)) } == .invalidToken)
+    }
+
     // MARK: configuration
 
     @Test func theConfiguredVerifierUsesEverySetting() async throws {
@@ -186,9 +254,10 @@ import Testing
         config.serviceJWTSecret = Self.serviceSecret
         config.jwtIssuer = "iss"
         config.jwtAudience = "aud"
+        config.jwtClaims = Self.keycloak
         let verifier = await TokenVerifier.make(config)
         let token = try await verifier.sign(subject: "s", tenant: nil, roles: [.service], ttl: .seconds(60))
-        let claims = try await TokenVerifier(secret: Self.serviceSecret).verify(token)
+        let claims = try await TokenVerifier(secret: Self.serviceSecret, claims: Self.keycloak).verify(token)
         #expect(claims.iss?.value == "iss" && claims.aud?.value == ["aud"])
         #expect(try await verifier.verify(token).sub.value == "s")
     }

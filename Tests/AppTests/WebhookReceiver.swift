@@ -15,7 +15,9 @@ final class WebhookReceiver: Sendable {
     struct Delivery: Sendable {
         var path: String
         var event: String?
+        /// `webhook-id`, `webhook-timestamp` and `webhook-signature`.
         var deliveryID: String?
+        var timestamp: String?
         var signature: String?
         var body: [UInt8]
         var json: JSONValue? { JSONValue.parse(body) }
@@ -53,7 +55,9 @@ final class WebhookReceiver: Sendable {
         let router = Router()
         // A followed redirect would come back as a GET: it is recorded too.
         router.get("**") { request, _ -> Response in
-            receiver.state.withLock { $0.received.append(Delivery(path: request.uri.path, event: nil, deliveryID: nil, signature: nil, body: [])) }
+            receiver.state.withLock {
+                $0.received.append(Delivery(path: request.uri.path, event: nil, deliveryID: nil, timestamp: nil, signature: nil, body: []))
+            }
             return Response(status: .ok)
         }
         router.post("**") { request, context -> Response in
@@ -63,8 +67,9 @@ final class WebhookReceiver: Sendable {
                     Delivery(
                         path: request.uri.path,
                         event: request.headers[HTTPField.Name("X-AMS-Event")!],
-                        deliveryID: request.headers[HTTPField.Name("X-AMS-Delivery")!],
-                        signature: request.headers[HTTPField.Name("X-AMS-Signature")!],
+                        deliveryID: request.headers[HTTPField.Name("webhook-id")!],
+                        timestamp: request.headers[HTTPField.Name("webhook-timestamp")!],
+                        signature: request.headers[HTTPField.Name("webhook-signature")!],
                         body: Array(buffer: body)
                     )
                 )
@@ -124,18 +129,16 @@ final class WebhookReceiver: Sendable {
 
     func update(_ change: (inout State) -> Void) { state.withLock { change(&$0) } }
 
-    /// Whether the delivery carries `t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>` for its
-    /// body, signed within the last five minutes: what a receiver is told to check.
+    /// Whether one of the delivery's `webhook-signature` entries is `v1,<base64 HMAC-SHA256>` over
+    /// `"<webhook-id>.<webhook-timestamp>.<body>"`, keyed with the bytes the secret's base64 (after
+    /// `whsec_`) decodes to, and it was signed within the last five minutes: Standard Webhooks' check.
     static func verify(_ delivery: Delivery, secret: String, now: Date = Date()) -> Bool {
-        guard let header = delivery.signature else { return false }
-        var fields: [Substring: Substring] = [:]
-        for part in header.split(separator: ",") {
-            let pair = part.split(separator: "=", maxSplits: 1)
-            if pair.count == 2 { fields[pair[0]] = pair[1] }
-        }
-        guard let t = fields["t"], let timestamp = Int(t), let v1 = fields["v1"], abs(now.timeIntervalSince1970 - Double(timestamp)) < 300
+        guard let id = delivery.deliveryID, let t = delivery.timestamp, let timestamp = Int(t), let header = delivery.signature,
+            abs(now.timeIntervalSince1970 - Double(timestamp)) < 300,
+            let key = Data(base64Encoded: String(secret.dropFirst(secret.hasPrefix("whsec_") ? 6 : 0)))
         else { return false }
-        let mac = HMAC<SHA256>.authenticationCode(for: Array("\(t).".utf8) + delivery.body, using: SymmetricKey(data: Array(secret.utf8)))
-        return mac.map { String(format: "%02x", $0) }.joined() == String(v1)
+        let mac = HMAC<SHA256>.authenticationCode(for: Array("\(id).\(t).".utf8) + delivery.body, using: SymmetricKey(data: key))
+        let expected = "v1," + Data(mac).base64EncodedString()
+        return header.split(separator: " ").contains { $0 == expected }
     }
 }

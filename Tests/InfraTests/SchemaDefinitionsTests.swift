@@ -325,10 +325,11 @@ import Testing
     /// a claim moves filtered webhook endpoints past what they do not want and answers what one missed
     /// (`ams_claim_webhooks`), and the purge keeps what an active endpoint has yet to get and records
     /// what one missed (`ams_purge_outbox`); the purges, run as the owner across tenants, hold the
-    /// retention to an hour at least (`ams_purge_deleted`, `ams_purge_webhook_deliveries`).
+    /// retention to an hour at least (`ams_purge_deleted`, `ams_purge_webhook_deliveries`); the reads of
+    /// sequenced events answer the trace that wrote each (`ams_sequence_outbox_events`, `ams_outbox_after`).
     static let changedFunctions = Set([
         "ams_start_tasks", "ams_finish_tasks", "ams_task_progress", "ams_claim_webhooks", "ams_purge_outbox",
-        "ams_purge_deleted", "ams_purge_webhook_deliveries",
+        "ams_purge_deleted", "ams_purge_webhook_deliveries", "ams_sequence_outbox_events", "ams_outbox_after",
     ]).union(recordingFunctions)
 
     /// The agent writes, which no longer send the legacy notice and now write their history entry

@@ -1,12 +1,61 @@
+import Domain
+import Foundation
 import Infra
 import Testing
 
 struct WebhookSignatureTests {
-    /// A vector computed apart from this code (Python's `hmac` module).
-    @Test func theSignatureIsHMACSHA256OfTheTimestampAndBody() {
+    /// The Standard Webhooks specification's own example: its secret, id, timestamp and body.
+    @Test func theSignatureIsTheSpecificationsExample() {
         #expect(
-            WebhookClient.signature(secret: "whsec_test", timestamp: 1_700_000_000, body: Array(#"{"a":1}"#.utf8))
-                == "t=1700000000,v1=38877139021993b830af32feea6e18a8da83eb2f6e49ee50bd9e4cf4ca4d3789"
+            WebhookClient.signature(
+                secrets: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+                id: "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                timestamp: 1_614_265_330,
+                body: Array(#"{"test": 2432232314}"#.utf8)
+            ) == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        )
+    }
+
+    /// Vectors computed apart from this code (Python's `hmac` and `base64`): during a rotation each
+    /// secret signs, space-separated; a secret of an earlier release (`whsec_` and 64 hex digits) is
+    /// keyed with what its base64 decodes to, as the libraries key it; one that is no base64, with
+    /// its UTF-8 bytes.
+    @Test func eachSecretSignsAndOlderSecretsAreKeyedAsTheLibrariesKeyThem() {
+        let id = "0190a8b2-7c1e-7d3f-9a4b-5c6d7e8f9a0b"
+        let body = Array(#"{"a":1}"#.utf8)
+        let hex = "whsec_" + String(repeating: "0123456789abcdef", count: 4)
+        #expect(
+            WebhookClient.signature(secrets: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", hex], id: id, timestamp: 1_700_000_000, body: body)
+                == "v1,jdAVMcrjRFfuSzMsNOnJvjjsA0KdAhxlH511+9MfFWo= v1,ZIA3VVSNmyIYMO8rVbYhNIZYK/QT1iuBql9dlvGa690="
+        )
+        #expect(
+            WebhookClient.signature(secrets: ["whsec_x"], id: id, timestamp: 1_700_000_000, body: body)
+                == "v1,NLerSCx2Rjj4nPfRvsbvHwnvegE4hV2NeSffUu41OuE="
+        )
+    }
+
+    /// A delivery names its event and carries the Standard Webhooks headers, and no other signature.
+    @Test func aDeliveryCarriesTheStandardHeaders() throws {
+        let eventID = try #require(UUID(uuidString: "0190A8B2-7C1E-7D3F-9A4B-5C6D7E8F9A0B"))
+        let event = ChangeEvent(
+            sequence: 1,
+            eventID: eventID,
+            tenantID: "t",
+            event: "agent_created",
+            agentID: nil,
+            taskID: nil,
+            globalTaskID: nil,
+            data: "{}",
+            timestamp: Date()
+        )
+        let body = Array(#"{"a":1}"#.utf8)
+        let headers = WebhookClient.headers(event, secrets: ["whsec_x"], at: Date(timeIntervalSince1970: 1_700_000_000.9), body: body)
+        #expect(headers.map(\.name) == ["X-AMS-Event", "X-AMS-Delivery", "webhook-id", "webhook-timestamp", "webhook-signature"])
+        #expect(
+            headers.map(\.value) == [
+                "agent_created", "0190a8b2-7c1e-7d3f-9a4b-5c6d7e8f9a0b", "0190a8b2-7c1e-7d3f-9a4b-5c6d7e8f9a0b", "1700000000",
+                "v1,NLerSCx2Rjj4nPfRvsbvHwnvegE4hV2NeSffUu41OuE=",
+            ]
         )
     }
 

@@ -44,7 +44,7 @@ struct AuthMiddleware: RouterMiddleware {
             if roles.contains(.service) {
                 guard let named else { throw ServiceError(.missingTenantHeader, "Service tokens must name the tenant in X-Tenant-ID") }
                 guard Tenant.isValidID(named) else {
-                    throw ServiceError(.missingTenantHeader, "X-Tenant-ID must be 1–128 printable characters without spaces")
+                    throw ServiceError(.invalidTenantHeader, "X-Tenant-ID must be 1–128 printable characters without spaces")
                 }
                 identity.tenantID = named
             } else {

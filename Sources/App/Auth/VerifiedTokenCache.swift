@@ -2,7 +2,9 @@ import Foundation
 import Synchronization
 
 /// Tokens that passed every check of `TokenVerifier`, keyed by the whole token string, each kept
-/// until its `exp` plus the leeway. A hit past that time is evicted and answered as expired.
+/// until its `exp` plus the leeway. A hit past that time is evicted and answered as expired. A token
+/// verified with an identity provider's key also names that key: once a refresh dropped the key,
+/// a hit is evicted and answered as a miss, so the verification does not outlive the key.
 ///
 /// Bounded by `capacity`. When an insert finds it full, expired entries are swept; if more than
 /// 90% of `capacity` is still in use, arbitrary entries (dictionary order, which the per-process
@@ -21,6 +23,8 @@ final class VerifiedTokenCache: Sendable {
         let claims: AccessClaims
         /// Seconds since 1970 from which the token is refused.
         let until: Double
+        /// The identity provider's key that verified it; `nil` for the shared secrets.
+        let key: IdentityProviderKeys.Tag?
     }
 
     private struct State {
@@ -36,10 +40,16 @@ final class VerifiedTokenCache: Sendable {
         self.capacity = max(0, capacity)
     }
 
-    func lookup(_ token: String, now: Date) -> Lookup {
+    /// The entry for `token`; `keyIsCurrent` says whether an identity provider's key still verifies.
+    func lookup(_ token: String, now: Date, keyIsCurrent: (IdentityProviderKeys.Tag) -> Bool) -> Lookup {
         let now = now.timeIntervalSince1970
         return state.withLock { state in
             guard let entry = state.entries[token] else {
+                state.misses += 1
+                return .miss
+            }
+            if let key = entry.key, !keyIsCurrent(key) {
+                state.entries.removeValue(forKey: token)
                 state.misses += 1
                 return .miss
             }
@@ -52,8 +62,9 @@ final class VerifiedTokenCache: Sendable {
         }
     }
 
-    /// Caches `claims` for `token` until `until`; only call this with fully verified claims.
-    func store(_ token: String, claims: AccessClaims, until: Date, now: Date) {
+    /// Caches `claims` for `token` until `until`; only call this with fully verified claims, and
+    /// with the identity provider's `key` that verified them, if one did.
+    func store(_ token: String, claims: AccessClaims, key: IdentityProviderKeys.Tag? = nil, until: Date, now: Date) {
         let now = now.timeIntervalSince1970
         let until = until.timeIntervalSince1970
         guard capacity > 0, now < until else { return }
@@ -63,12 +74,12 @@ final class VerifiedTokenCache: Sendable {
                 state.entries = state.entries.filter { now < $0.value.until }
                 let target = min(capacity * 9 / 10, capacity - 1)
                 if state.entries.count > target {
-                    for key in Array(state.entries.keys.prefix(state.entries.count - target)) {
-                        state.entries.removeValue(forKey: key)
+                    for dropped in Array(state.entries.keys.prefix(state.entries.count - target)) {
+                        state.entries.removeValue(forKey: dropped)
                     }
                 }
             }
-            state.entries[token] = Entry(claims: claims, until: until)
+            state.entries[token] = Entry(claims: claims, until: until, key: key)
         }
     }
 

@@ -3,30 +3,66 @@ import Domain
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Infra
 import Logging
+import Tracing
 
 /// Outermost middleware: gives every request an id, puts it on every response, turns every error
 /// into the AMS envelope (the cause of a 5xx is logged, never shown), counts the request for
-/// `/metrics` and writes its access-log line. The logger's metadata is left alone on the hot path:
+/// `/metrics` and writes its access-log line. With tracing on, the request is a SERVER span that
+/// continues the caller's `traceparent`. The logger's metadata is left alone on the hot path:
 /// copying it on every request cost ~7% of a cached GET, so ids are attached only where a line is
-/// written (a W3C trace id only when the caller sent one).
+/// written (a W3C trace id only when there is a trace: the caller's, or the span's).
 struct EnvelopeMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
 
     let ids = RequestIDGenerator()
     let metrics: RequestMetrics?
     let accessLog: Bool
+    let traces: Traces
 
-    init(metrics: RequestMetrics? = nil, accessLog: Bool = false) {
+    init(metrics: RequestMetrics? = nil, accessLog: Bool = false, traces: Traces = .off) {
         self.metrics = metrics
         self.accessLog = accessLog
+        self.traces = traces
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard traces.tracer != nil else {
+            return try await respond(request, context: context, traceparent: request.headers[.traceparent], next: next)
+        }
+        let method = request.method.rawValue
+        let route = context.endpointPath
+        return try await traces.withSpan(
+            route.map { method + " " + $0 } ?? method,
+            kind: .server,
+            parent: traces.context(traceparent: request.headers[.traceparent])
+        ) { span in
+            // The span's own context: the one a trace that started here, or was sampled out, has.
+            let traceparent = traces.traceparent() ?? request.headers[.traceparent]
+            let response = try await respond(request, context: context, traceparent: traceparent, next: next)
+            let status = Int(response.status.code)
+            span?.updateAttributes { attributes in
+                attributes["http.request.method"] = method
+                attributes["http.route"] = route
+                attributes["http.response.status_code"] = status
+            }
+            if status >= 500 { span?.setStatus(SpanStatus(code: .error)) }
+            return response
+        }
+    }
+
+    /// The request as the envelope answers it; `traceparent` gives the trace id of its log lines.
+    private func respond(
+        _ request: Request,
+        context: Context,
+        traceparent: String?,
+        next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         let started = DispatchTime.now().uptimeNanoseconds
         var context = context
         context.requestID = requestID(request.headers)
-        if let header = request.headers[.traceparent], let traceID = TraceParent.traceID(header) {
+        if let traceparent, let traceID = TraceParent.traceID(traceparent) {
             context.logger[metadataKey: "trace_id"] = .string(String(traceID))
         }
         let notes = accessLog ? RequestNotes() : nil

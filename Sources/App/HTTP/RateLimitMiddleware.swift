@@ -3,7 +3,8 @@ import HTTPTypes
 import Hummingbird
 
 /// Applies the tenant's rate limits to `/v1` requests, after authentication has settled the
-/// tenant; answers carry `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`.
+/// tenant; answers carry `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`,
+/// refusals (4xx) too, since they were counted. A 429 keeps the headers of the limit it reached.
 /// The create or update a request stands for is reserved first and refunded unless it was made:
 /// a refused request (4xx or 5xx) and an idempotent replay use up no write.
 struct RateLimitMiddleware: RouterMiddleware {
@@ -23,6 +24,10 @@ struct RateLimitMiddleware: RouterMiddleware {
         var response: Response
         do {
             response = try await next(request, context)
+        } catch let error as ServiceError where error.status.code < 500 {
+            // The envelope is made here so that it carries the headers; 5xx stay with the envelope
+            // middleware, which logs them.
+            response = error.response(requestID: context.requestID)
         } catch {
             await limiter.refund(reservation)
             throw error
@@ -30,7 +35,7 @@ struct RateLimitMiddleware: RouterMiddleware {
         if !(200..<300).contains(response.status.code) || response.headers[Idempotency.replayedField] != nil {
             await limiter.refund(reservation)
         }
-        guard let verdict else { return response }
+        guard let verdict, response.headers[.rateLimitLimit] == nil else { return response }
         response.headers[.rateLimitLimit] = String(verdict.limit)
         response.headers[.rateLimitRemaining] = String(verdict.remaining)
         response.headers[.rateLimitReset] = String(verdict.reset)

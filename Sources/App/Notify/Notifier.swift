@@ -16,6 +16,8 @@ final class Notifier: Service {
     private let sweep: Duration
     private let batch: Int
     private let logger: Logger
+    /// Counts what the leader sequences (`nil`: tests that count nothing).
+    private let metrics: AppMetrics?
     private let leading = Atomic(false)
     /// Set when the listener reconnected: a replica that does not lead asks for the newest sequence.
     private let stale = Atomic(true)
@@ -26,8 +28,16 @@ final class Notifier: Service {
     /// warning) on a fresh database while the migration runs.
     let migrated = Gate()
 
-    init(store: any EventStore, feed: EventFeed, sweep: Duration = .seconds(5), batch: Int = 1000, logger: Logger) {
+    init(
+        store: any EventStore,
+        feed: EventFeed,
+        sweep: Duration = .seconds(5),
+        batch: Int = 1000,
+        metrics: AppMetrics? = nil,
+        logger: Logger
+    ) {
         self.store = store
+        self.metrics = metrics
         self.feed = feed
         self.sweep = sweep
         self.batch = batch
@@ -88,6 +98,7 @@ final class Notifier: Service {
                     return
                 }
                 let (newest, events) = try await store.sequenceEvents(limit: batch)
+                metrics?.sequenced(events)
                 // Rows just sequenced are announced by their commit's `ams_events` notice; a round
                 // that sequenced nothing read a committed number.
                 if events.isEmpty { feed.publish(newest) } else if isLeading { feed.stage(events) }

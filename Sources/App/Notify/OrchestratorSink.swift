@@ -207,16 +207,25 @@ struct OrchestratorSink: Service {
 
 /// The orchestrator link as readiness shows it.
 final class LinkStatus: Sendable {
-    enum State: String, Sendable {
+    enum State: String, Sendable, CaseIterable {
         case off, authenticating, connected
         case backingOff = "backing_off"
     }
 
     private let state = Mutex(State.off)
+    /// Shows the state at `/metrics` too.
+    private let gauge: OrchestratorLinkGauge?
+
+    init(gauge: OrchestratorLinkGauge? = nil) { self.gauge = gauge }
 
     var current: State { state.withLock { $0 } }
 
-    func set(_ new: State) { state.withLock { $0 = new } }
+    func set(_ new: State) {
+        state.withLock {
+            $0 = new
+            gauge?.record(new)
+        }
+    }
 }
 
 /// The newest confirmed sequence, kept across connections of this replica.

@@ -130,7 +130,7 @@ struct WebhookDispatcher: Service {
                     }
                     guard ContinuousClock.now < ends, !Task.isCancelled else { break turn }
                     attempts += 1
-                    guard let delivery = await client.post(event, to: job.url, secret: job.secret, attempt: attempts) else {
+                    guard let delivery = await client.post(event, to: job.url, secrets: job.secrets, attempt: attempts) else {
                         // No lookup to spare: not the receiver's failure. A pause, then the endpoint
                         // goes back, due as it was.
                         try? await Task.sleep(for: .seconds(1))

@@ -1,4 +1,5 @@
 import CoreMetrics
+import Domain
 import HTTPTypes
 import Synchronization
 
@@ -32,7 +33,23 @@ final class RequestMetrics: Sendable {
 
     func record(method: HTTPRequest.Method, route: String, status: Int, nanoseconds: Int64) {
         let method = Self.knownMethods.contains(method) ? method : HTTPRequest.Method("OTHER")!
-        let (counter, timer) = instruments.withLock { all in
+        let (counter, timer) = lookUp(method: method, route: route, status: status)
+        counter.increment()
+        timer.recordNanoseconds(nanoseconds)
+    }
+
+    /// Makes the series each route will have, at zero, before any request: its duration, and its
+    /// count for each server error the service answers with (so the 5xx ratio counts the first).
+    func register(_ routes: [(method: HTTPRequest.Method, route: String)]) {
+        let failures = Set(ErrorCode.allCases.map(\.httpStatus).filter { $0 >= 500 })
+        for (method, route) in routes {
+            for status in failures { _ = lookUp(method: method, route: route, status: status) }
+        }
+    }
+
+    /// The counter and the timer of a label set, made on first use.
+    private func lookUp(method: HTTPRequest.Method, route: String, status: Int) -> (Counter, Timer) {
+        instruments.withLock { all in
             let series = Series(method: method, route: route, status: status)
             let timing = Series(method: method, route: route, status: 0)
             let counter =
@@ -63,7 +80,5 @@ final class RequestMetrics: Sendable {
                 }()
             return (counter, timer)
         }
-        counter.increment()
-        timer.recordNanoseconds(nanoseconds)
     }
 }

@@ -1,6 +1,7 @@
-/// The trace id of a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex>`), so a request's log
-/// lines can be joined with the caller's trace. A malformed header, or the all-zero id the
-/// specification calls invalid, is ignored, as the specification asks.
+/// The trace id of a W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`), so a request's log lines
+/// can be joined with its trace: the caller's header, or with tracing on the request span's own
+/// (`EnvelopeMiddleware`). A malformed header, or the all-zero id the specification calls invalid,
+/// is ignored, as the specification asks.
 enum TraceParent {
     static func traceID(_ header: String) -> Substring? {
         let utf8 = header.utf8

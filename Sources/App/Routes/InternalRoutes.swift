@@ -23,15 +23,10 @@ struct InternalRoutes: Sendable {
         let tenant = try Self.tenantID(context)
         var request = request
         let body = try ObjectReader(try await request.json(limit: bodyLimit), at: "", allowed: ["tier"])
-        let raw = try body.string("tier") ?? ""
+        // Read as the catalog's `min_tier` is: an unknown tier is a malformed body (AMS-109).
+        guard let raw = try body.string("tier") else { throw ServiceError.malformed("tier is required", field: "/tier") }
         guard let tier = Tier(rawValue: raw) else {
-            throw ServiceError.validationFailed([
-                .error(
-                    .invalidValue,
-                    "/tier",
-                    "tier '\(raw)' is not one of \(Tier.allCases.map(\.rawValue).joined(separator: ", "))"
-                )
-            ])
+            throw ServiceError.malformed("Unknown tier '\(raw)'; one of \(Tier.allCases.map(\.rawValue).joined(separator: ", "))", field: "/tier")
         }
         // A change of tier records the tenant's revalidation with it; the relay queues it.
         _ = try await tenants.setTier(tier, for: tenant)

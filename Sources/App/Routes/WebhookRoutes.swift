@@ -4,7 +4,7 @@ import Hummingbird
 import Infra
 
 /// `/v1/webhooks`: a tenant's callback endpoints and the attempts made to deliver to them.
-/// Reading needs any role; registering, changing and removing needs `admin`.
+/// Reading needs any role; registering, changing, rotating the secret and removing needs `admin`.
 struct WebhookRoutes: Sendable {
     let store: any WebhookStore
     let supervisor: TenantSupervisor
@@ -20,6 +20,7 @@ struct WebhookRoutes: Sendable {
         group.patch("webhooks/:webhook_id", use: patch)
         group.delete("webhooks/:webhook_id", use: delete)
         group.get("webhooks/:webhook_id/deliveries", use: deliveries)
+        group.post("webhooks/:webhook_id/rotate-secret", use: rotateSecret)
     }
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -42,7 +43,7 @@ struct WebhookRoutes: Sendable {
         guard issues.isEmpty, let url, let events else { throw ServiceError.validationFailed(issues) }
         let (info, limits) = try await supervisor.tenant(tenant).tierLimits()
         let now = Date()
-        let secret = Self.makeSecret()
+        let secret = WebhookSecret.make()
         let webhook = try await store.createWebhook(
             Webhook(
                 id: UUID.v7(),
@@ -111,6 +112,21 @@ struct WebhookRoutes: Sendable {
         return Response(status: .noContent)
     }
 
+    /// The endpoint with a new secret, shown only here, and when the one it replaced stops signing
+    /// (`WebhookSecret.overlap` from now). The request has no body; any body is ignored.
+    @Sendable func rotateSecret(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (_, tenant) = try context.caller(.admin)
+        let id = try Self.id(context)
+        let secret = WebhookSecret.make()
+        guard let rotated = try await store.rotateSecret(id, tenant: tenant, to: secret, overlap: WebhookSecret.overlap) else {
+            throw ServiceError.webhookNotFound()
+        }
+        guard case .object(var json) = rotated.webhook.json else { throw ServiceError(.internalError, "Webhook could not be shown") }
+        json["secret"] = .string(secret)
+        json["previous_secret_expires_at"] = .string(Agent.timestamp(rotated.previousExpiresAt))
+        return .json(.object(json))
+    }
+
     @Sendable func deliveries(_ request: Request, context: AppRequestContext) async throws -> Response {
         let (_, tenant) = try context.caller(.read)
         let id = try Self.id(context)
@@ -123,12 +139,6 @@ struct WebhookRoutes: Sendable {
     static func id(_ context: AppRequestContext) throws -> UUID {
         guard let raw = context.parameters.get("webhook_id"), let id = UUID(canonical: raw) else { throw ServiceError.webhookNotFound() }
         return id
-    }
-
-    /// `whsec_` and 32 random bytes in hex; the HMAC key is this whole string.
-    static func makeSecret() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return "whsec_" + (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
     }
 
     /// An http(s) url without credentials, whose host does not resolve to an address the guard

@@ -35,6 +35,7 @@ extension AppConfiguration {
         serviceJWTSecret = try v.secret("AMS_SERVICE_JWT_SECRET")
         jwtIssuer = v.nonEmpty("AMS_JWT_ISSUER")
         jwtAudience = v.nonEmpty("AMS_JWT_AUDIENCE")
+        try readIdentityProvider(v)
         defaultTier = try v.choice("AMS_DEFAULT_TIER") { "unknown tier '\($0)'" } ?? defaultTier
         tiersFile = v.string("AMS_TIERS_FILE") ?? tiersFile
         toolsFile = v.string("AMS_TOOLS_FILE") ?? toolsFile
@@ -44,6 +45,14 @@ extension AppConfiguration {
         try readCapacities(v)
         try readTasksAndEvents(v)
         try readSinks(v)
+    }
+
+    private mutating func readIdentityProvider(_ v: ConfigVariables) throws {
+        jwtClaims.roles = try v.claimPath("AMS_JWT_ROLES_CLAIM") ?? jwtClaims.roles
+        jwtClaims.tenant = try v.claimPath("AMS_JWT_TENANT_CLAIM") ?? jwtClaims.tenant
+        jwtJWKSURL = v.nonEmpty("AMS_JWT_JWKS_URL")
+        jwtJWKSFile = v.nonEmpty("AMS_JWT_JWKS_FILE")
+        jwtJWKSRefresh = try v.duration("AMS_JWT_JWKS_REFRESH") ?? jwtJWKSRefresh
     }
 
     private mutating func readCapacities(_ v: ConfigVariables) throws {

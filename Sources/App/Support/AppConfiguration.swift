@@ -25,6 +25,16 @@ struct AppConfiguration: Sendable {
     var jwtIssuer: String?
     /// When set, tokens' `aud` must contain this (`AMS_JWT_AUDIENCE`).
     var jwtAudience: String?
+    /// Where every token carries its roles and tenant (`AMS_JWT_ROLES_CLAIM`, `AMS_JWT_TENANT_CLAIM`;
+    /// dotted paths such as `realm_access.roles`).
+    var jwtClaims = ClaimPaths.standard
+    /// An identity provider's JWKS: its RS256, ES256 and EdDSA keys verify tokens beside the secrets
+    /// (`AMS_JWT_JWKS_URL`, `http` or `https`).
+    var jwtJWKSURL: String?
+    /// A JWKS file, read at start and at every refresh (`AMS_JWT_JWKS_FILE`).
+    var jwtJWKSFile: String?
+    /// How often the JWKS is read again (`AMS_JWT_JWKS_REFRESH`); an unknown `kid` reads it sooner.
+    var jwtJWKSRefresh = Duration.seconds(300)
     var defaultTier = Tier.free
     var tiersFile = "config/tiers.yaml"
     var toolsFile = "config/tools.yaml"
@@ -132,6 +142,7 @@ struct AppConfiguration: Sendable {
             guard serviceJWTSecret.utf8.count >= 32 else { throw ConfigurationError("AMS_SERVICE_JWT_SECRET must be 32 bytes or more") }
             guard serviceJWTSecret != jwtSecret else { throw ConfigurationError("AMS_SERVICE_JWT_SECRET must differ from AMS_JWT_SECRET") }
         }
+        try checkIdentityProvider()
         guard (0...65535).contains(port) else { throw ConfigurationError("AMS_HTTP_PORT must be 0–65535") }
         _ = try RedisURL(redisURL)
         if let metricsPort {
@@ -159,5 +170,15 @@ struct AppConfiguration: Sendable {
         guard listenerHeartbeat > .zero, httpIdleTimeout > .zero else {
             throw ConfigurationError("AMS_LISTENER_HEARTBEAT and AMS_HTTP_IDLE_TIMEOUT must be positive")
         }
+    }
+
+    private func checkIdentityProvider() throws {
+        if let conflict = jwtClaims.conflict { throw ConfigurationError("AMS_JWT_ROLES_CLAIM, AMS_JWT_TENANT_CLAIM: \(conflict)") }
+        if let jwtJWKSURL {
+            guard let url = URL(string: jwtJWKSURL), ["http", "https"].contains(url.scheme?.lowercased()), url.host?.isEmpty == false else {
+                throw ConfigurationError("AMS_JWT_JWKS_URL must be an http:// or https:// URL")
+            }
+        }
+        guard jwtJWKSRefresh >= .seconds(1) else { throw ConfigurationError("AMS_JWT_JWKS_REFRESH must be at least 1s") }
     }
 }

@@ -29,6 +29,16 @@ struct ConfigVariables {
         try string(name).map { try AppConfiguration.duration($0, name) }
     }
 
+    /// A claim name, or a dotted path into nested objects (`realm_access.roles`).
+    func claimPath(_ name: String) throws -> ClaimPath? {
+        try nonEmpty(name).map { text in
+            guard let path = ClaimPath(text) else {
+                throw ConfigurationError("\(name): not a claim name or a dotted path such as realm_access.roles: '\(text)'")
+            }
+            return path
+        }
+    }
+
     /// A value that must be one of `T`'s raw values (after `lowercased`, for case-blind names).
     func choice<T: RawRepresentable<String>>(_ name: String, lowercased: Bool = false, else message: (String) -> String) throws -> T? {
         try string(name).map { text in

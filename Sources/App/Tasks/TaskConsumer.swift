@@ -315,22 +315,23 @@ final class TaskConsumer: Service {
     }
 
     /// Finds every queue key (`SCAN`), for queues whose notification this replica missed: the
-    /// known ones, and those of other tenants that hold entries (an empty queue is no work).
+    /// known ones, and those of other tenants that hold entries (an empty queue is no work). The
+    /// lengths it reads on the way are the queues' depth at `/metrics`.
     private func sweep() async {
         var cursor = "0"
+        var depth: [TaskQueue: Int] = [:]
         repeat {
             guard let page = try? await queue.scanQueues(from: cursor) else { return }
             cursor = page.next
-            let unknown = state.withLock { s in
-                page.keys.filter { key in
-                    guard let (queue, tenant) = TaskQueue.parse(key) else { return false }
-                    return s.queues[tenant]?.contains(queue) != true
-                }
+            let queues = page.keys.compactMap { key in TaskQueue.parse(key).map { (key: key, queue: $0.queue, tenant: $0.tenant) } }
+            guard let lengths = try? await queue.lengths(queues.map(\.key)) else { return }
+            let known = state.withLock { s in queues.map { s.queues[$0.tenant]?.contains($0.queue) == true } }
+            for (index, found) in queues.enumerated() {
+                depth[found.queue, default: 0] += lengths[index]
+                if known[index] || lengths[index] > 0 { heard(found.key) }
             }
-            guard let lengths = try? await queue.lengths(unknown) else { return }
-            let empty = Set(zip(unknown, lengths).filter { $0.1 == 0 }.map(\.0))
-            for key in page.keys where !empty.contains(key) { heard(key) }
         } while cursor != "0" && !Task.isCancelled
+        if cursor == "0" { runner.metrics.recordTaskQueueDepth(depth) }
     }
 
     /// Looks after every known tenant that is neither in line nor being served: deletes its queues'

@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import Infra
 import Logging
+import Tracing
 
 /// Runs one tenant's batch of queue entries: refuses what is malformed (to the dead-letter stream,
 /// at once), records the rest as `processing`, runs them on the tenant's actor in urgency order,
@@ -16,6 +17,8 @@ struct TaskRunner: Sendable {
     let settings: TaskSettings
     let metrics: AppMetrics
     let logger: Logger
+    /// Each task's processing a CONSUMER span when tracing is on.
+    var traces = Traces.off
 
     private var queue: RedisTaskQueue { RedisTaskQueue(redis: redis, consumer: settings.consumer, nonce: settings.nonce) }
 
@@ -92,7 +95,8 @@ struct TaskRunner: Sendable {
                 acks.append((entry, nil))
                 continue
             }
-            guard !Task.isCancelled, !keeper.lost, let outcome = await attempt(task, record: record, keeper: keeper, decoded: decoded, logger: logger)
+            guard !Task.isCancelled, !keeper.lost,
+                let outcome = await traced(task, { await attempt(task, record: record, keeper: keeper, decoded: decoded, logger: logger) })
             else {
                 unrun.append(task.taskID)
                 continue
@@ -170,6 +174,23 @@ struct TaskRunner: Sendable {
             }
         }
         return nil
+    }
+
+    /// The task's processing as a CONSUMER span when tracing is on: in the trace of its message's
+    /// `metadata.traceparent` when that is set (the producer's), else in a trace of its own.
+    private func traced(_ task: TaskMessage, _ process: () async -> TaskOutcome?) async -> TaskOutcome? {
+        guard traces.tracer != nil else { return await process() }
+        let traceparent: String? = if case .string(let value)? = task.metadata[Traces.header] { value } else { nil }
+        return await traces.withSpan("process \(task.type.rawValue)", kind: .consumer, parent: traces.context(traceparent: traceparent)) { span in
+            span?.updateAttributes { attributes in
+                attributes["messaging.system"] = "redis"
+                attributes["messaging.operation.type"] = "process"
+                attributes["messaging.message.id"] = task.taskID.uuidString.lowercased()
+            }
+            let outcome = await process()
+            if case .failed? = outcome { span?.setStatus(SpanStatus(code: .error)) }
+            return outcome
+        }
     }
 
     /// Runs a task, again after a growing wait while it fails for a passing reason (the database

@@ -67,6 +67,8 @@ actor TenantSupervisor: Service {
             return (r.generation, r.tenants.values.map(\.actor))
         }
         guard let change else { return }
+        // Disabled while it was listening: the listener lost its connection (or a heartbeat).
+        if !enabled { deps.metrics.listenerDisconnects.increment() }
         // This actor suspends at each await, so a newer change may run meanwhile: it has told (or
         // will tell) every actor itself, and this one must not undo it.
         func current() -> Bool { registry.withLock { $0.generation == change.generation } }

@@ -1,11 +1,11 @@
-/// The service's error catalog: every failure a client can see has one of these codes.
+/// The codes of error answers: every failure a client can see has one of these. They share one
+/// numbering with the validation issues' `IssueCode`s (`CodeCatalog`), so no code means two things.
 public enum ErrorCode: String, Sendable, CaseIterable {
     case validationFailed = "AMS-100"
     case nameConflict = "AMS-102"
     case malformedBody = "AMS-109"
     case bodyTooLarge = "AMS-110"
     case unsupportedMediaType = "AMS-111"
-    case upgradeRequired = "AMS-112"
     case methodNotAllowed = "AMS-310"
     case missingToken = "AMS-201"
     case invalidToken = "AMS-202"
@@ -15,6 +15,7 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case tenantMismatch = "AMS-206"
     case quotaReached = "AMS-207"
     case rateLimited = "AMS-208"
+    case invalidTenantHeader = "AMS-209"
     case routeNotFound = "AMS-300"
     case agentNotFound = "AMS-301"
     case versionNotFound = "AMS-302"
@@ -26,13 +27,14 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case taskNotFound = "AMS-308"
     case aliasNotFound = "AMS-309"
     case webhookNotFound = "AMS-311"
+    case upgradeRequired = "AMS-312"
     case internalError = "AMS-501"
     case databaseUnavailable = "AMS-502"
     case queueUnavailable = "AMS-503"
 
     public var httpStatus: Int {
         switch self {
-        case .validationFailed, .malformedBody, .missingTenantHeader: 400
+        case .validationFailed, .malformedBody, .missingTenantHeader, .invalidTenantHeader: 400
         case .missingToken, .invalidToken, .expiredToken: 401
         case .forbidden, .tenantMismatch, .quotaReached: 403
         case .routeNotFound, .agentNotFound, .versionNotFound, .aliasNotFound, .templateNotFound, .taskNotFound, .webhookNotFound: 404

@@ -12,6 +12,9 @@ public struct ChangeEvent: Sendable, Equatable {
     /// The event's `data` as stored, JSON text embedded in the envelope as it is.
     public var data: String
     public var timestamp: Date
+    /// The W3C trace context of the call that wrote the event (`nil`: not traced), carried on by
+    /// every frame (a `traceparent` field) and webhook delivery (the header).
+    public var traceparent: String?
 
     public static let service = "agent-management-service"
 
@@ -24,7 +27,8 @@ public struct ChangeEvent: Sendable, Equatable {
         taskID: UUID?,
         globalTaskID: String?,
         data: String,
-        timestamp: Date
+        timestamp: Date,
+        traceparent: String? = nil
     ) {
         self.sequence = sequence
         self.eventID = eventID
@@ -35,9 +39,11 @@ public struct ChangeEvent: Sendable, Equatable {
         self.globalTaskID = globalTaskID
         self.data = data
         self.timestamp = timestamp
+        self.traceparent = traceparent
     }
 
-    /// The envelope every sink sends (names fixed by the platform's contract).
+    /// The envelope every sink sends (names fixed by the platform's contract); `traceparent` only
+    /// when the event was written in a trace.
     public var envelope: [UInt8] {
         var w = JSONWriter(capacity: 256 + data.utf8.count)
         w.beginObject()
@@ -50,6 +56,7 @@ public struct ChangeEvent: Sendable, Equatable {
         w.field("global_task_id", globalTaskID)
         w.field("tenant_id", tenantID)
         w.field("timestamp", Agent.timestamp(timestamp))
+        if let traceparent { w.field("traceparent", traceparent) }
         w.key("data")
         w.raw(data.utf8)
         w.endObject()
@@ -62,8 +69,8 @@ public struct ChangeEvent: Sendable, Equatable {
     ]
 
     /// `{"channel": "tenant:<tenant_id>", "event", "data": {"agent_id", "agent_name"}}` for an agent
-    /// event (`nil` for others). The name is the event's own; events that carry none (a status
-    /// change, a validation) give `null`.
+    /// event (`nil` for others), with the envelope's `traceparent` when it has one. The name is the
+    /// event's own; events that carry none (a status change, a validation) give `null`.
     public var tenantChannelFrame: [UInt8]? {
         guard Self.agentEvents.contains(event), let agentID else { return nil }
         var name: String?
@@ -72,6 +79,7 @@ public struct ChangeEvent: Sendable, Equatable {
         w.beginObject()
         w.field("channel", "tenant:" + tenantID)
         w.field("event", event)
+        if let traceparent { w.field("traceparent", traceparent) }
         w.key("data")
         w.beginObject()
         w.field("agent_id", agentID.uuidString.lowercased())

@@ -7,6 +7,8 @@ public struct WebhookJob: Sendable, Hashable {
     public var url: String
     public var events: [String]
     public var secret: String
+    /// The secret a rotation replaced, while it still signs beside `secret`.
+    public var previousSecret: String?
     /// Names this claim: the store honours the job's writes only while the lease is still its own.
     public var lease: UUID
     /// Sequence through which the endpoint is done.
@@ -36,6 +38,7 @@ public struct WebhookJob: Sendable, Hashable {
         url: String,
         events: [String],
         secret: String,
+        previousSecret: String? = nil,
         lease: UUID,
         delivered: Int64,
         attempts: Int,
@@ -46,11 +49,16 @@ public struct WebhookJob: Sendable, Hashable {
         self.url = url
         self.events = events
         self.secret = secret
+        self.previousSecret = previousSecret
         self.lease = lease
         self.delivered = delivered
         self.attempts = attempts
         self.missed = missed
     }
+
+    /// The secrets each delivery is signed with: the current one, and the one a rotation replaced
+    /// while it still signs.
+    public var secrets: [String] { [secret] + (previousSecret.map { [$0] } ?? []) }
 
     /// Whether the endpoint gets `event`: one it subscribed to, or the news of a gap, which every endpoint gets.
     public func wants(_ event: String) -> Bool { event == ChangeEvent.eventsSkipped || events.contains("*") || events.contains(event) }

@@ -13,6 +13,11 @@ public protocol WebhookStore: Sendable {
     /// from the worker delivering to it (which stops at its next attempt). `nil`: no such endpoint.
     func updateWebhook(_ id: UUID, tenant: TenantID, _ change: WebhookChange) async throws -> Webhook?
     func deleteWebhook(_ id: UUID, tenant: TenantID) async throws -> Bool
+    /// Gives the endpoint `secret`; the one it replaces signs beside it until `overlap` from now (by
+    /// the database's clock, answered), and an older one that still did stops. The endpoint is taken
+    /// from the worker delivering to it, so every later delivery carries the new signature. `nil`:
+    /// no such endpoint.
+    func rotateSecret(_ id: UUID, tenant: TenantID, to secret: String, overlap: Duration) async throws -> WebhookRotation?
     /// Attempts, newest first.
     func deliveries(webhook: UUID, tenant: TenantID, limit: Int, before: Int64?) async throws -> Page<WebhookDelivery>
 

@@ -5,11 +5,12 @@ public import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import Tracing
 
-/// Posts events to webhook endpoints: signed, the whole attempt (name lookup, connect, answer and
-/// its body) within the deadline, never following a redirect, reading at most 64 KiB of an answer,
-/// and only ever to an address the guard accepts: the connection goes to the very address that
-/// was checked, so a name cannot resolve to another one in between (DNS rebinding).
+/// Posts events to webhook endpoints: signed as Standard Webhooks specifies, the whole attempt (name
+/// lookup, connect, answer and its body) within the deadline, never following a redirect, reading at
+/// most 64 KiB of an answer, and only ever to an address the guard accepts: the connection goes to
+/// the very address that was checked, so a name cannot resolve to another one in between (DNS rebinding).
 public struct WebhookClient: Sendable {
     public struct Configuration: Sendable {
         /// The whole attempt.
@@ -24,11 +25,13 @@ public struct WebhookClient: Sendable {
     let http: HTTPClient
     let resolver: AddressResolver
     let configuration: Configuration
+    let traces: Traces
 
-    public init(http: HTTPClient, resolver: AddressResolver, configuration: Configuration) {
+    public init(http: HTTPClient, resolver: AddressResolver, configuration: Configuration, traces: Traces = .off) {
         self.http = http
         self.resolver = resolver
         self.configuration = configuration
+        self.traces = traces
     }
 
     /// No redirects, no proxy, no decompression.
@@ -43,12 +46,30 @@ public struct WebhookClient: Sendable {
         HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: clientConfiguration())
     }
 
-    /// `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
-    public static func signature(secret: String, timestamp: Int, body: [UInt8]) -> String {
-        var signed = Array("\(timestamp).".utf8)
+    /// The Standard Webhooks `webhook-signature`: `v1,<base64 HMAC-SHA256(key, "<id>.<timestamp>.<body>")>`
+    /// for each secret (its key: `WebhookSecret.key`), space-separated; a receiver accepts any one.
+    public static func signature(secrets: [String], id: String, timestamp: Int, body: [UInt8]) -> String {
+        var signed = Array("\(id).\(timestamp).".utf8)
         signed.append(contentsOf: body)
-        let mac = HMAC<SHA256>.authenticationCode(for: signed, using: SymmetricKey(data: Array(secret.utf8)))
-        return "t=\(timestamp),v1=" + mac.map { String(format: "%02x", $0) }.joined()
+        return secrets.map { secret in
+            let mac = HMAC<SHA256>.authenticationCode(for: signed, using: SymmetricKey(data: WebhookSecret.key(secret)))
+            return "v1," + Data(mac).base64EncodedString()
+        }.joined(separator: " ")
+    }
+
+    /// The headers of a delivery besides the transport's: the event's name, `X-AMS-Delivery` (the
+    /// `event_id`, as receivers written before Standard Webhooks deduplicate on it), and the Standard
+    /// Webhooks `webhook-id` (the same id), `webhook-timestamp` (unix seconds) and `webhook-signature`.
+    public static func headers(_ event: ChangeEvent, secrets: [String], at: Date, body: [UInt8]) -> [(name: String, value: String)] {
+        let id = event.eventID.uuidString.lowercased()
+        let timestamp = Int(at.timeIntervalSince1970)
+        return [
+            ("X-AMS-Event", event.event),
+            ("X-AMS-Delivery", id),
+            ("webhook-id", id),
+            ("webhook-timestamp", String(timestamp)),
+            ("webhook-signature", signature(secrets: secrets, id: id, timestamp: timestamp, body: body)),
+        ]
     }
 
     /// Why a URL's host may not be called: the class of the first refused address it resolves to.
@@ -62,8 +83,27 @@ public struct WebhookClient: Sendable {
     }
 
     /// One attempt; what went wrong is the attempt's `error`. `nil`: not attempted, as this
-    /// service had no lookup to spare (not the receiver's failure; try again later).
-    public func post(_ event: ChangeEvent, to url: String, secret: String, attempt: Int) async -> WebhookDelivery? {
+    /// service had no lookup to spare (not the receiver's failure; try again later). An event
+    /// written in a trace is delivered with its `traceparent` header: with tracing on, that of the
+    /// attempt's CLIENT span in the event's trace; off, the event's own.
+    public func post(_ event: ChangeEvent, to url: String, secrets: [String], attempt: Int) async -> WebhookDelivery? {
+        guard let parent = traces.context(traceparent: event.traceparent) else {
+            return await deliver(event, to: url, secrets: secrets, attempt: attempt)
+        }
+        return await traces.withSpan("POST", kind: .client, parent: parent) { span in
+            var traced = event
+            traced.traceparent = traces.traceparent() ?? event.traceparent
+            let delivery = await deliver(traced, to: url, secrets: secrets, attempt: attempt)
+            span?.updateAttributes { attributes in
+                attributes["http.request.method"] = "POST"
+                attributes["http.response.status_code"] = delivery?.statusCode
+            }
+            if delivery?.error != nil { span?.setStatus(SpanStatus(code: .error)) }
+            return delivery
+        }
+    }
+
+    private func deliver(_ event: ChangeEvent, to url: String, secrets: [String], attempt: Int) async -> WebhookDelivery? {
         let started = ContinuousClock.now
         let at = Date()
         func result(_ status: Int?, _ error: String?) -> WebhookDelivery {
@@ -90,7 +130,7 @@ public struct WebhookClient: Sendable {
                     components: components,
                     scheme: scheme,
                     host: host,
-                    secret: secret,
+                    secrets: secrets,
                     at: at,
                     deadline: started + self.configuration.timeout
                 )
@@ -125,7 +165,7 @@ public struct WebhookClient: Sendable {
         components: URLComponents,
         scheme: String,
         host: String,
-        secret: String,
+        secrets: [String],
         at: Date,
         deadline: ContinuousClock.Instant
     ) async throws -> Outcome {
@@ -138,9 +178,8 @@ public struct WebhookClient: Sendable {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "User-Agent", value: ChangeEvent.service)
-        request.headers.add(name: "X-AMS-Event", value: event.event)
-        request.headers.add(name: "X-AMS-Delivery", value: event.eventID.uuidString.lowercased())
-        request.headers.add(name: "X-AMS-Signature", value: Self.signature(secret: secret, timestamp: Int(at.timeIntervalSince1970), body: body))
+        for (name, value) in Self.headers(event, secrets: secrets, at: at, body: body) { request.headers.add(name: name, value: value) }
+        if let traceparent = event.traceparent { request.headers.add(name: Traces.header, value: traceparent) }
         request.body = .bytes(ByteBuffer(bytes: body))
         if scheme == "http" {
             var pinned = components

@@ -27,12 +27,14 @@ public final class RedisClient: Service {
     private let slots: [Slot]
     private let turn = Atomic<Int>(0)
     private let logger: Logger
+    private let traces: Traces
 
-    public init(configuration: Configuration, logger: Logger) {
+    public init(configuration: Configuration, traces: Traces = .off, logger: Logger) {
         self.configuration = configuration
         self.group = MultiThreadedEventLoopGroup.singleton
         self.slots = (0..<configuration.connections).map { _ in Slot() }
         self.logger = logger
+        self.traces = traces
     }
 
     /// One command; an error reply throws `RedisError.server`.
@@ -47,7 +49,17 @@ public final class RedisClient: Service {
     /// The commands in one write, their replies in order; error replies are returned, not thrown.
     public func pipeline(_ commands: [[String]]) async throws -> [RedisValue] {
         guard !commands.isEmpty else { return [] }
-        return try await connection().send(commands, timeout: configuration.timeout).get()
+        return try await traced(commands) { try await connection().send(commands, timeout: configuration.timeout).get() }
+    }
+
+    /// One call as a CLIENT span when tracing is on, named after its command (never its arguments,
+    /// which hold tenants' data), or `pipeline` for several.
+    private func traced<R>(_ commands: [[String]], _ call: () async throws -> R) async throws -> R {
+        try await traces.withChildSpan(commands.count == 1 ? commands[0].first ?? "redis" : "pipeline", kind: .client) { span in
+            span?.attributes["db.system.name"] = "redis"
+            if commands.count > 1 { span?.attributes["db.operation.batch.size"] = commands.count }
+            return try await call()
+        }
     }
 
     /// `PING` answered within `limit` (readiness must answer fast even when Redis drops packets).
@@ -79,6 +91,10 @@ public final class RedisClient: Service {
     /// The commands' replies, or `RedisError.timeout` after `limit` (the call itself keeps the
     /// client's timeout, as in `isReachable`): for callers that must not wait on a silent Redis.
     public func pipeline(_ commands: [[String]], within limit: Duration) async throws -> [RedisValue] {
+        try await traced(commands) { try await pipelineOnce(commands, within: limit) }
+    }
+
+    private func pipelineOnce(_ commands: [[String]], within limit: Duration) async throws -> [RedisValue] {
         let loop = group.next()
         let answer = loop.makePromise(of: [RedisValue].self)
         let timer = loop.scheduleTask(in: .nanoseconds(limit.nanoseconds)) {

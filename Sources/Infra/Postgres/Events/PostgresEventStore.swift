@@ -33,7 +33,7 @@ public struct PostgresEventStore: EventStore, PostgresStore {
             try await conn.transaction(logger: logger) { conn in
                 let rows = try await conn.query(
                     """
-                    SELECT sequence, event_id, tenant_id, event, agent_id, task_id, global_task_id, data, created_at
+                    SELECT sequence, event_id, tenant_id, event, agent_id, task_id, global_task_id, data, created_at, traceparent
                     FROM ams_sequence_outbox_events(\(limit)::int)
                     """,
                     logger: logger
@@ -56,7 +56,7 @@ public struct PostgresEventStore: EventStore, PostgresStore {
         try await inTenant(tenant) { conn in
             let rows = try await conn.query(
                 """
-                SELECT sequence, event_id, tenant_id, event, agent_id, task_id, global_task_id, data::text, created_at FROM outbox
+                SELECT sequence, event_id, tenant_id, event, agent_id, task_id, global_task_id, data::text, created_at, traceparent FROM outbox
                 WHERE tenant_id = \(tenant) AND sequence > \(sequence) ORDER BY sequence LIMIT \(limit)
                 """,
                 logger: logger
@@ -165,7 +165,8 @@ public struct PostgresEventStore: EventStore, PostgresStore {
     static func events(after sequence: Int64, limit: Int, on conn: Connection, logger: Logger) async throws -> [ChangeEvent] {
         let rows = try await conn.query(
             """
-            SELECT sequence, event_id, tenant_id, event, agent_id, task_id, global_task_id, data, created_at FROM ams_outbox_after(\(sequence), \(limit)::int)
+            SELECT sequence, event_id, tenant_id, event, agent_id, task_id, global_task_id, data, created_at, traceparent
+            FROM ams_outbox_after(\(sequence), \(limit)::int)
             """,
             logger: logger
         )

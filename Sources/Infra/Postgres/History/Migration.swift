@@ -71,5 +71,7 @@ extension Migration {
         Migration(version: 10, name: "task upkeep", statements: taskUpkeep),
         Migration(version: 11, name: "webhook gaps", statements: webhookGaps),
         Migration(version: 12, name: "dead letters", statements: deadLetters),
+        Migration(version: 13, name: "secret rotation", statements: secretRotation),
+        Migration(version: 14, name: "event traces", statements: eventTraces),
     ]
 }

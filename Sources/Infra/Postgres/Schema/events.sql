@@ -9,6 +9,23 @@ DROP FUNCTION IF EXISTS ams_sequence_outbox(integer);
 DROP TRIGGER IF EXISTS agent_history_event ON agent_history;
 DROP FUNCTION IF EXISTS ams_history_event();
 
+-- Retired: the reads of events without the trace that wrote them (new result types). Dropped only
+-- while their result differs, so a later install keeps the functions, and the grants made on them.
+DO $$
+DECLARE
+    v_result constant text := 'TABLE(sequence bigint, event_id uuid, tenant_id text, event text, agent_id uuid, task_id uuid, global_task_id text, data text, created_at timestamp with time zone, traceparent text)';
+BEGIN
+    IF to_regprocedure('ams_sequence_outbox_events(integer)') IS NOT NULL
+        AND pg_get_function_result('ams_sequence_outbox_events(integer)'::regprocedure) <> v_result THEN
+        DROP FUNCTION ams_sequence_outbox_events(integer);
+    END IF;
+    IF to_regprocedure('ams_outbox_after(bigint, integer)') IS NOT NULL
+        AND pg_get_function_result('ams_outbox_after(bigint, integer)'::regprocedure) <> v_result THEN
+        DROP FUNCTION ams_outbox_after(bigint, integer);
+    END IF;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION ams_change_notice(p_tenant text, p_id uuid, p_version integer, p_deleted boolean)
  RETURNS text
  LANGUAGE plpgsql
@@ -52,7 +69,7 @@ $function$;
 -- Numbers the committed events not yet numbered (the counter's row lock keeps one sequencer at a
 -- time) and answers the rows it sequenced, so that the leader hands them to its sinks without reading them back.
 CREATE OR REPLACE FUNCTION ams_sequence_outbox_events(p_limit integer)
- RETURNS TABLE(sequence bigint, event_id uuid, tenant_id text, event text, agent_id uuid, task_id uuid, global_task_id text, data text, created_at timestamp with time zone)
+ RETURNS TABLE(sequence bigint, event_id uuid, tenant_id text, event text, agent_id uuid, task_id uuid, global_task_id text, data text, created_at timestamp with time zone, traceparent text)
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -68,7 +85,7 @@ BEGIN
         SELECT o.id, v_last + row_number() OVER (ORDER BY o.id) AS n FROM outbox o WHERE o.sequence IS NULL ORDER BY o.id LIMIT p_limit
     )
     UPDATE outbox o SET sequence = next.n FROM next WHERE o.id = next.id
-    RETURNING o.sequence, o.event_id, o.tenant_id, o.event, o.agent_id, o.task_id, o.global_task_id, o.data::text, o.created_at;
+    RETURNING o.sequence, o.event_id, o.tenant_id, o.event, o.agent_id, o.task_id, o.global_task_id, o.data::text, o.created_at, o.traceparent;
     GET DIAGNOSTICS v_count = ROW_COUNT;
     IF v_count > 0 THEN
         UPDATE outbox_counter SET last = v_last + v_count;
@@ -80,14 +97,15 @@ $function$;
 
 -- Every tenant's events after a sequence, in order.
 CREATE OR REPLACE FUNCTION ams_outbox_after(p_after bigint, p_limit integer)
- RETURNS TABLE(sequence bigint, event_id uuid, tenant_id text, event text, agent_id uuid, task_id uuid, global_task_id text, data text, created_at timestamp with time zone)
+ RETURNS TABLE(sequence bigint, event_id uuid, tenant_id text, event text, agent_id uuid, task_id uuid, global_task_id text, data text, created_at timestamp with time zone, traceparent text)
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 BEGIN
     PERFORM set_config('app.notifier', 'on', true);
-    RETURN QUERY SELECT o.sequence, o.event_id, o.tenant_id, o.event, o.agent_id, o.task_id, o.global_task_id, o.data::text, o.created_at
+    RETURN QUERY SELECT o.sequence, o.event_id, o.tenant_id, o.event, o.agent_id, o.task_id, o.global_task_id, o.data::text, o.created_at,
+            o.traceparent
         FROM outbox o WHERE o.sequence > p_after ORDER BY o.sequence LIMIT p_limit;
     PERFORM set_config('app.notifier', 'off', true);
 END

@@ -1,12 +1,13 @@
 -- Webhooks: leases of due endpoints, the outcome of each delivery attempt and its retry schedule, and the purge of old attempts.
 -- The current definitions, applied after the numbered history (see SchemaDefinitions.swift).
 
--- Retired: the claim that did not answer what an endpoint missed (a new result type). Dropped only
--- while its result differs, so a later install keeps the function, and the grants made on it.
+-- Retired: the claims that did not answer what an endpoint missed, or the secret a rotation
+-- replaced (new result types). Dropped only while its result differs, so a later install keeps the
+-- function, and the grants made on it.
 DO $$
 BEGIN
     IF to_regprocedure('ams_claim_webhooks(integer, interval)') IS NOT NULL
-        AND pg_get_function_result('ams_claim_webhooks(integer, interval)'::regprocedure) <> 'TABLE(tenant_id text, id uuid, url text, events text[], secret text, lease_token uuid, delivered bigint, attempts integer, missed_through bigint)' THEN
+        AND pg_get_function_result('ams_claim_webhooks(integer, interval)'::regprocedure) <> 'TABLE(tenant_id text, id uuid, url text, events text[], secret text, previous_secret text, lease_token uuid, delivered bigint, attempts integer, missed_through bigint)' THEN
         DROP FUNCTION ams_claim_webhooks(integer, interval);
     END IF;
 END
@@ -18,9 +19,10 @@ $$;
 -- newest. So a filtered endpoint's position, and the lag, follow the tenant's events, and a claim
 -- reads only what came since; a quiet tenant's endpoints are not written, nor any another claim
 -- or the purge holds (taken in the purge's order, skipping locked ones: replicas never wait on each
--- other). One that missed purged events keeps its position until told.
+-- other). One that missed purged events keeps its position until told. The secret a rotation
+-- replaced comes too, until it expires.
 CREATE OR REPLACE FUNCTION ams_claim_webhooks(p_limit integer, p_lease interval)
- RETURNS TABLE(tenant_id text, id uuid, url text, events text[], secret text, lease_token uuid, delivered bigint, attempts integer, missed_through bigint)
+ RETURNS TABLE(tenant_id text, id uuid, url text, events text[], secret text, previous_secret text, lease_token uuid, delivered bigint, attempts integer, missed_through bigint)
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -54,7 +56,8 @@ BEGIN
     )
     UPDATE webhooks w SET lease_until = now() + p_lease, lease_token = gen_random_uuid() FROM due
     WHERE w.tenant_id = due.tenant_id AND w.id = due.id
-    RETURNING w.tenant_id, w.id, w.url, w.events, w.secret, w.lease_token, w.delivered, w.attempts, w.missed_through;
+    RETURNING w.tenant_id, w.id, w.url, w.events, w.secret,
+        CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END, w.lease_token, w.delivered, w.attempts, w.missed_through;
     PERFORM set_config('app.notifier', 'off', true);
 END
 $function$;

@@ -11,37 +11,60 @@ public struct PostgresDatabase: Sendable {
     let client: PostgresClient
     let calls: DatabaseGuard
     let logger: Logger
+    let traces: Traces
+    private let sessions = SessionTraceparents()
 
     /// `timeout` is the client-side deadline of a call; see `PostgresClient.Configuration(url:statementTimeout:)`
     /// for the server-side ones that should fire first.
-    public init(client: PostgresClient, timeout: Duration = .seconds(3), metrics: DatabaseMetrics = .none, logger: Logger) {
+    public init(
+        client: PostgresClient,
+        timeout: Duration = .seconds(3),
+        metrics: DatabaseMetrics = .none,
+        traces: Traces = .off,
+        logger: Logger
+    ) {
         self.client = client
         self.calls = DatabaseGuard(timeout: timeout, metrics: metrics)
         self.logger = logger
+        self.traces = traces
     }
 
-    /// One guarded call on one leased connection. A connection closed while it sat in the pool (a
-    /// deadline closed it under an earlier call, and the pool has not noticed yet) is handed back
-    /// for another, before anything is sent on it.
-    func single<R: Sendable>(timeout: Duration? = nil, _ body: @escaping @Sendable (Connection) async throws -> R) async throws -> R {
-        try await calls.run(timeout: timeout) { lease in
-            while true {
-                let result: R? = try await client.withConnection { raw in
-                    guard !raw.isClosed else { return nil }
-                    let conn = try lease.hold(raw)
-                    defer { lease.release() }
-                    return try await body(conn)
+    /// One guarded call on one leased connection; with tracing on, within traced work, a CLIENT
+    /// span (`operation` names it) whose trace the events it writes keep. A connection closed while it sat in the pool (a deadline closed it under an
+    /// earlier call, and the pool has not noticed yet) is handed back for another, before anything
+    /// is sent on it.
+    func single<R: Sendable>(
+        timeout: Duration? = nil,
+        operation: @autoclosure () -> String = "postgresql",
+        _ body: @escaping @Sendable (Connection) async throws -> R
+    ) async throws -> R {
+        try await traces.withChildSpan(operation(), kind: .client) { span in
+            span?.attributes["db.system.name"] = "postgresql"
+            let traceparent = span.flatMap { $0.isRecording ? traces.traceparent($0.context) : nil }
+            return try await calls.run(timeout: timeout) { [traces, sessions, logger] lease in
+                while true {
+                    let result: R? = try await client.withConnection { raw in
+                        guard !raw.isClosed else { return nil }
+                        let conn = try lease.hold(raw)
+                        defer { lease.release() }
+                        if traces.tracer != nil { try await sessions.hold(traceparent ?? "", on: conn, logger: logger) }
+                        return try await body(conn)
+                    }
+                    if let result { return result }
+                    await Task.yield()
                 }
-                if let result { return result }
-                await Task.yield()
             }
         }
     }
 
     /// One transaction confined to `tenant` by Row-Level Security (`app.tenant_id`), even where a
     /// query forgot its filter.
-    func inTenant<R: Sendable>(_ tenant: TenantID, _ body: @escaping @Sendable (Connection) async throws -> R) async throws -> R {
-        try await single { conn in
+    func inTenant<R: Sendable>(
+        _ tenant: TenantID,
+        operation: @autoclosure () -> String = "postgresql",
+        _ body: @escaping @Sendable (Connection) async throws -> R
+    ) async throws -> R {
+        try await single(operation: operation()) { conn in
             try await conn.transaction(logger: logger) { conn in
                 try await conn.query("SELECT set_config('app.tenant_id', \(tenant), true)", logger: logger)
                 return try await body(conn)

@@ -3,8 +3,8 @@ import Foundation
 import PostgresNIO
 
 extension PostgresStore {
-    /// Outbox rows as events, for the event and webhook stores. Decoded column by column (see the
-    /// package notes on wide tuple decodes).
+    /// Outbox rows as events (the ten columns of `ams_outbox_after`), for the event and webhook
+    /// stores. Decoded column by column (see the package notes on wide tuple decodes).
     static func events(_ rows: PostgresRowSequence) async throws -> [ChangeEvent] {
         var events: [ChangeEvent] = []
         for try await row in rows {
@@ -19,7 +19,8 @@ extension PostgresStore {
                     taskID: try cells[5].decode(UUID?.self),
                     globalTaskID: try cells[6].decode(String?.self),
                     data: try cells[7].decode(String.self),
-                    timestamp: try cells[8].decode(Date.self)
+                    timestamp: try cells[8].decode(Date.self),
+                    traceparent: try cells[9].decode(String?.self)
                 )
             )
         }

@@ -14,12 +14,22 @@ extension PostgresStore {
     /// Where this store's committed changes are announced to every replica.
     static var channel: String { PostgresDatabase.channel }
 
-    func single<R: Sendable>(timeout: Duration? = nil, _ body: @escaping @Sendable (Connection) async throws -> R) async throws -> R {
-        try await database.single(timeout: timeout, body)
+    /// A guarded call; its span (when tracing is on) is named after the store's method, e.g.
+    /// `PostgresAgentStore.insert(_:quota:audit:)`.
+    func single<R: Sendable>(
+        timeout: Duration? = nil,
+        function: String = #function,
+        _ body: @escaping @Sendable (Connection) async throws -> R
+    ) async throws -> R {
+        try await database.single(timeout: timeout, operation: "\(Self.self).\(function)", body)
     }
 
-    func inTenant<R: Sendable>(_ tenant: TenantID, _ body: @escaping @Sendable (Connection) async throws -> R) async throws -> R {
-        try await database.inTenant(tenant, body)
+    func inTenant<R: Sendable>(
+        _ tenant: TenantID,
+        function: String = #function,
+        _ body: @escaping @Sendable (Connection) async throws -> R
+    ) async throws -> R {
+        try await database.inTenant(tenant, operation: "\(Self.self).\(function)", body)
     }
 
     /// Whether the agent is live, read in the caller's transaction.

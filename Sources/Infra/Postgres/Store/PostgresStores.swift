@@ -24,9 +24,13 @@ public struct PostgresStores: Sendable {
         defaultTier: Tier,
         timeout: Duration = .seconds(3),
         metrics: DatabaseMetrics = .none,
+        traces: Traces = .off,
         logger: Logger
     ) {
-        self.init(database: PostgresDatabase(client: client, timeout: timeout, metrics: metrics, logger: logger), defaultTier: defaultTier)
+        self.init(
+            database: PostgresDatabase(client: client, timeout: timeout, metrics: metrics, traces: traces, logger: logger),
+            defaultTier: defaultTier
+        )
     }
 
     /// `defaultTier` is the tier of a tenant never written.

@@ -126,6 +126,29 @@ public struct PostgresWebhookStore: WebhookStore, PostgresStore {
         }
     }
 
+    public func rotateSecret(_ id: UUID, tenant: TenantID, to secret: String, overlap: Duration) async throws -> WebhookRotation? {
+        try await inTenant(tenant) { conn in
+            // The right-hand sides read the row as it was: the replaced secret becomes the previous
+            // one, and a worker holding the endpoint loses it as for a PATCH that changes it.
+            let rows = try await conn.query(
+                """
+                UPDATE webhooks SET previous_secret = secret, previous_secret_expires_at = now() + make_interval(secs => \(overlap.seconds)),
+                    secret = \(secret),
+                    lease_until = CASE WHEN lease_token IS NOT NULL THEN now() + interval '10 seconds' ELSE lease_until END,
+                    lease_token = NULL, updated_at = now()
+                WHERE tenant_id = \(tenant) AND id = \(id)
+                RETURNING \(unescaped: Self.webhookColumns), previous_secret_expires_at
+                """,
+                logger: logger
+            )
+            for try await row in rows {
+                let cells = row.makeRandomAccess()
+                return WebhookRotation(webhook: try Self.webhook(cells), previousExpiresAt: try cells[11].decode(Date.self))
+            }
+            return nil
+        }
+    }
+
     public func deliveries(webhook: UUID, tenant: TenantID, limit: Int, before: Int64?) async throws -> Page<WebhookDelivery> {
         try await inTenant(tenant) { conn in
             let rows = try await conn.query(
@@ -163,7 +186,7 @@ public struct PostgresWebhookStore: WebhookStore, PostgresStore {
         try await single { conn in
             let rows = try await conn.query(
                 """
-                SELECT tenant_id, id, url, events, secret, lease_token, delivered, attempts, missed_through
+                SELECT tenant_id, id, url, events, secret, previous_secret, lease_token, delivered, attempts, missed_through
                 FROM ams_claim_webhooks(\(limit)::int, make_interval(secs => \(lease.seconds)))
                 """,
                 logger: logger
@@ -172,8 +195,8 @@ public struct PostgresWebhookStore: WebhookStore, PostgresStore {
             for try await row in rows {
                 let c = row.makeRandomAccess()
                 let id = try c[1].decode(UUID.self)
-                let delivered = try c[6].decode(Int64.self)
-                let missed = try c[8].decode(Int64.self)
+                let delivered = try c[7].decode(Int64.self)
+                let missed = try c[9].decode(Int64.self)
                 jobs.append(
                     WebhookJob(
                         tenantID: try c[0].decode(String.self),
@@ -181,9 +204,10 @@ public struct PostgresWebhookStore: WebhookStore, PostgresStore {
                         url: try c[2].decode(String.self),
                         events: try c[3].decode([String].self),
                         secret: try c[4].decode(String.self),
-                        lease: try c[5].decode(UUID.self),
+                        previousSecret: try c[5].decode(String?.self),
+                        lease: try c[6].decode(UUID.self),
                         delivered: delivered,
-                        attempts: try c[7].decode(Int.self),
+                        attempts: try c[8].decode(Int.self),
                         missed: missed > delivered
                             ? WebhookJob.Missed(through: missed, eventID: Self.missedEventID(webhook: id, through: missed)) : nil
                     )
@@ -203,7 +227,7 @@ public struct PostgresWebhookStore: WebhookStore, PostgresStore {
         try await inTenant(tenant) { conn in
             let rows = try await conn.query(
                 """
-                SELECT sequence, event_id, tenant_id, event, agent_id, task_id, global_task_id, data::text, created_at FROM outbox
+                SELECT sequence, event_id, tenant_id, event, agent_id, task_id, global_task_id, data::text, created_at, traceparent FROM outbox
                 WHERE tenant_id = \(tenant) AND sequence > \(sequence) ORDER BY sequence LIMIT \(limit)
                 """,
                 logger: logger
