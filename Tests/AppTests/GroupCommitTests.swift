@@ -408,6 +408,51 @@ final class Finished: Sendable {
         }
     }
 
+    /// A batch holds several requests' writes, perhaps of several tenants: each event keeps its own
+    /// request's trace, not the one of the batch's call (the leader's), and a write of no trace none.
+    @Test func eachBatchedWritesEventKeepsItsOwnTrace() async throws {
+        try await withDatabase { client in
+            let (store, _) = try Self.dependencies(client, tier: .enterprise)
+            let tenants = [TestSupport.tenant(), TestSupport.tenant()]
+            let traces = ["00-\(String(repeating: "a", count: 32))-\(String(repeating: "1", count: 16))-01", nil]
+            func audit(_ i: Int) -> Audit { Audit(actor: "u", roles: ["admin"], requestID: "trace-\(i)", traceparent: traces[i]) }
+            let now = Date()
+            let agents = tenants.map { tenant in
+                Agent(
+                    id: UUID(),
+                    tenantID: tenant,
+                    version: 1,
+                    config: Self.config("A"),
+                    validation: ValidationReport(issues: []),
+                    createdAt: now,
+                    updatedAt: now,
+                    createdBy: "u",
+                    updatedBy: "u"
+                )
+            }
+            let created = try await store.base.insert([(agents[0], audit(0)), (agents[1], audit(1))], quota: AgentQuota([.enterprise: 100]))
+            #expect(created.allSatisfy { (try? $0.get()) != nil })
+            let updates = agents.enumerated().map { i, agent in
+                var next = agent
+                next.version += 1
+                next.revision += 1
+                return AgentUpdate(next, from: agent.revision, action: .updated, changes: .array([]), audit: audit(i))
+            }
+            let updated = try await store.base.update(updates)
+            #expect(updated.allSatisfy { (try? $0.get()) == true })
+            for (i, tenant) in tenants.enumerated() {
+                let events = try await client.withTransaction(logger: Self.logger) { conn in
+                    try await conn.query("SELECT set_config('app.tenant_id', \(tenant), true)", logger: Self.logger)
+                    let rows = try await conn.query("SELECT event, traceparent FROM outbox WHERE tenant_id = \(tenant)", logger: Self.logger)
+                    var events: [String: String?] = [:]
+                    for try await (event, traceparent) in rows.decode((String, String?).self) { events[event] = traceparent }
+                    return events
+                }
+                #expect(events == ["agent_created": traces[i], "agent_updated": traces[i]], "tenant \(i)")
+            }
+        }
+    }
+
     /// Through the API: concurrent creates into one tenant each answer 201 with an agent of their
     /// own, and never more than the quota holds.
     @Test func concurrentCreatesIntoOneTenantAllSucceedUpToTheQuotaExactly() async throws {

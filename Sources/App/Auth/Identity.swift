@@ -20,7 +20,7 @@ struct Identity: Sendable {
 extension AppRequestContext {
     /// Who is writing, for the history entry of the write.
     func audit(_ identity: Identity) -> Audit {
-        Audit(actor: identity.subject, roles: identity.roles.map(\.rawValue).sorted(), requestID: requestID)
+        Audit(actor: identity.subject, roles: identity.roles.map(\.rawValue).sorted(), requestID: requestID, traceparent: traceparent)
     }
 
     /// The caller and its tenant, for routes behind the tenant-scoped `AuthMiddleware`.

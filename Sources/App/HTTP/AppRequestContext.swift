@@ -15,6 +15,9 @@ struct AppRequestContext: RequestContext {
     }
     /// The access log's view of what the routes learn (`nil` when the access log is off).
     var notes: RequestNotes?
+    /// The request's span as W3C `traceparent`, when tracing records it: its writes' events keep
+    /// it (`Audit.traceparent`), batched or not.
+    var traceparent: String?
 
     init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

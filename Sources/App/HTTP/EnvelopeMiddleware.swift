@@ -40,6 +40,8 @@ struct EnvelopeMiddleware: RouterMiddleware {
         ) { span in
             // The span's own context: the one a trace that started here, or was sampled out, has.
             let traceparent = traces.traceparent() ?? request.headers[.traceparent]
+            var context = context
+            if span?.isRecording == true { context.traceparent = traceparent }
             let response = try await respond(request, context: context, traceparent: traceparent, next: next)
             let status = Int(response.status.code)
             span?.updateAttributes { attributes in

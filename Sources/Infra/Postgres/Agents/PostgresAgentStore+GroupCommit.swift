@@ -96,6 +96,7 @@ extension PostgresAgentStore {
             "action": .string(update.action.rawValue), "changes": update.changes,
         ]
         element.merge(instant(agent.updatedAt), uniquingKeysWith: { $1 })
+        if let traceparent = update.audit.traceparent { element["traceparent"] = .string(traceparent) }
         return .object(element)
     }
 
@@ -130,6 +131,7 @@ extension PostgresAgentStore {
         element.merge(instant(agent.createdAt), uniquingKeysWith: { $1 })
         if let templateID = agent.templateID { element["template_id"] = .string(templateID) }
         if let templateVersion = agent.templateVersion { element["template_version"] = .int(templateVersion) }
+        if let traceparent = audit.traceparent { element["traceparent"] = .string(traceparent) }
         return .object(element)
     }
 

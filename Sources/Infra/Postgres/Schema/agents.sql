@@ -61,6 +61,7 @@ $function$;
 -- create alone undone: the caller writes it alone, waiting as long as a single create would, so a
 -- tenant held by a long write holds up no other tenant's create), or neither when it was created.
 -- Tenants are taken in their order, so that batches in flight together lock tenant rows in one order.
+-- Each create's event keeps its own request's trace (`traceparent`), not the batch leader's.
 CREATE OR REPLACE FUNCTION ams_create_agents(p_default_tier text, p_limits jsonb, p_creates jsonb)
  RETURNS TABLE(n integer, full_tier text, violated text)
  LANGUAGE plpgsql
@@ -72,6 +73,7 @@ BEGIN
     FOR c, n IN SELECT e.value, e.n FROM jsonb_array_elements(p_creates) WITH ORDINALITY AS e(value, n) ORDER BY e.value ->> 'tenant', e.n LOOP
         full_tier := NULL;
         violated := NULL;
+        PERFORM set_config('app.traceparent', coalesce(c ->> 'traceparent', ''), true);
         BEGIN
             full_tier := ams_create_agent(c ->> 'tenant', p_default_tier, p_limits, (c ->> 'id')::uuid, c ->> 'name', c ->> 'type',
                 c ->> 'status', c -> 'config', c -> 'validation',
@@ -117,7 +119,8 @@ $function$;
 -- in a block of its own: per update (`n`, its place in `p_updates`), the new version (NULL when the
 -- row moved on or is gone), or the unique constraint it violated, or 'busy' when its row stayed
 -- locked past 100 ms (that update alone undone, for the caller to write alone). Rows are taken in
--- (tenant, agent) order, so that batches in flight together lock them in one order.
+-- (tenant, agent) order, so that batches in flight together lock them in one order. Each update's
+-- event keeps its own request's trace (`traceparent`), not the batch leader's.
 CREATE OR REPLACE FUNCTION ams_update_agents(p_updates jsonb)
  RETURNS TABLE(n integer, version integer, violated text)
  LANGUAGE plpgsql
@@ -130,6 +133,7 @@ BEGIN
         ORDER BY e.value ->> 'tenant', e.value ->> 'id', e.n LOOP
         version := NULL;
         violated := NULL;
+        PERFORM set_config('app.traceparent', coalesce(u ->> 'traceparent', ''), true);
         BEGIN
             version := ams_update_agent(u ->> 'tenant', (u ->> 'id')::uuid, (u ->> 'revision')::integer, u ->> 'name', u ->> 'type',
                 u -> 'config', u -> 'validation',
