@@ -92,6 +92,8 @@ struct TracingTests {
             let delivery = try #require(receiver.received.first { $0.json?["data"]?["agent_name"] == .string("Traced") })
             let traceparent = try #require(delivery.json?["traceparent"]?.stringValue).split(separator: "-").map(String.init)
             #expect(traceparent.count == 4 && traceparent[1] == trace)
+            // The delivery's span ends after the receiver has answered: wait for it.
+            #expect(try await eventually(20) { tracer.finished.contains { $0.traceID == trace && $0.spanID == traceparent[2] } })
             let post = try #require(tracer.finished.first { $0.traceID == trace && $0.spanID == traceparent[2] })
             #expect(post.kind == .client && post.attributes.get("http.response.status_code") == .int64(200))
             #expect(database.contains { $0.spanID == post.parentSpanID }, "the call that wrote the event is the delivery's parent")

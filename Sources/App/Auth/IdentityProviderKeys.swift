@@ -68,9 +68,9 @@ final class IdentityProviderKeys: Sendable {
     /// The keys `config` names, `nil` when it names none. The file is read now, so its keys verify
     /// from the first request; one that cannot be read as a JWKS refuses the start. The URL is left
     /// to the refresher: the service starts whether or not the provider answers.
-    static func make(_ config: AppConfiguration) async throws -> IdentityProviderKeys? {
+    static func make(_ config: AppConfiguration, throttle: FetchThrottle = FetchThrottle()) async throws -> IdentityProviderKeys? {
         guard config.jwtJWKSFile != nil || config.jwtJWKSURL != nil else { return nil }
-        let keys = IdentityProviderKeys(paths: config.jwtClaims, file: config.jwtJWKSFile, url: config.jwtJWKSURL)
+        let keys = IdentityProviderKeys(paths: config.jwtClaims, file: config.jwtJWKSFile, url: config.jwtJWKSURL, throttle: throttle)
         if let file = config.jwtJWKSFile {
             do {
                 keys.install(try await JWKSKeySet.load(readFile(file), paths: keys.paths), from: .file)
